@@ -1,0 +1,5 @@
+"""`python -m papertrend` runs the CLI."""
+
+from papertrend.cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""Engines and connections: SQLite (WAL, busy_timeout, foreign keys) or PostgreSQL.
+
+Callers own transactions (DESIGN §6.1). For SQLite every write transaction starts with
+`BEGIN IMMEDIATE`, so two writers queue on the busy timeout instead of failing half-way with
+"database is locked" when a read lock is upgraded (datasette's single-writer pattern, §6.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+BUSY_TIMEOUT_MS = 30_000
+_WRITE_OPTION = "papertrend_write"
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def is_sqlite(url: str | sa.URL) -> bool:
+    """True when the URL names a SQLite database."""
+    return sa.make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str) -> Engine:
+    """Create an engine with the pragmas and transaction behaviour Papertrend relies on."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(
+            url, json_serializer=_json_dumps, json_deserializer=orjson.loads, pool_pre_ping=True
+        )
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from the sqlite3 module so that BEGIN IMMEDIATE below is ours.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        # WAL + NORMAL is durable against application crashes (SIGKILL) and only risks the last
+        # transactions on power loss, which re-ingest recovers.
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: committed on success, rolled back on any exception."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection; on SQLite a deferred transaction that never blocks writers."""
+    with engine.connect() as conn:
+        yield conn

@@ -1,0 +1,31 @@
+"""Application errors: each carries the HTTP status it maps to, so one handler can render any of them."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """Base error with a user-facing message and an HTTP status."""
+
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(AppError):
+    status = 400
+
+
+class NotFound(AppError):
+    status = 404
+
+
+class InvalidPaperId(BadRequest):
+    """A string that is no arXiv identifier in any form we accept."""
+
+
+class SourceError(AppError):
+    """An upstream source failed: HTTP error, timeout, or a payload we cannot read."""
+
+    status = 502

@@ -1,0 +1,1 @@
+"""Ingest: sources (fetch = I/O, parse = pure), cursors, and the pipeline that stores batches."""

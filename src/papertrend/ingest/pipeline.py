@@ -1,0 +1,134 @@
+"""fetch → parse → upsert, one transaction per batch with its cursor (issue #2).
+
+Policy for bad input (documented in docs/ingest.md):
+- a bad *record* (no id, no title, an id in no known form, a line that is not JSON) is rejected:
+  counted, reported with its reason, and the rest of its batch is stored;
+- a bad *batch or transport* (HTTP error after retries, a timeout, malformed XML, a truncated gzip)
+  stops the run with a non-zero exit; every batch stored before it stays, with its cursor, so the next
+  run resumes exactly there. A batch is stored whole or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+from papertrend.db import transaction
+from papertrend.errors import SourceError
+from papertrend.ingest.base import Parsed, RawBatch, Source
+from papertrend.ingest.cursors import delete_cursor, get_cursor, save_cursor
+from papertrend.papers import repository
+from papertrend.papers.models import Rejected
+from papertrend.schema import ingest_runs
+
+log = logging.getLogger(__name__)
+
+MAX_REASONS_KEPT = 50
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one run did; `summary()` is the one line the CLI ends with."""
+
+    source: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    batches: int = 0
+    reasons: list[Rejected] = field(default_factory=list)
+    changed_ids: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def seen(self) -> int:
+        return self.added + self.updated + self.unchanged + self.rejected
+
+    def summary(self, *, show: int = 3) -> str:
+        rate = self.seen / self.seconds if self.seconds > 0 else 0.0
+        line = (
+            f"{self.source}: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.rejected} rejected in {self.seconds:.1f}s ({rate:,.0f} papers/s)"
+        )
+        if self.reasons:
+            shown = "; ".join(f"{r.record}: {r.reason}" for r in self.reasons[:show])
+            more = f" (+{self.rejected - show} more)" if self.rejected > show else ""
+            line += f" — rejected: {shown}{more}"
+        if self.error:
+            line += f" — FAILED: {self.error}"
+        return line
+
+
+ProgressFn = Callable[[RawBatch, Parsed, IngestReport], None]
+
+
+def run_ingest(
+    *,
+    engine: Engine,
+    source: Source,
+    progress: ProgressFn | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> IngestReport:
+    """Ingest everything `source` yields after its saved cursor; never raises for source errors."""
+    report = IngestReport(source=source.name)
+    started = clock()
+    t0 = time.perf_counter()
+    key = source.cursor_key()
+    with engine.connect() as conn:
+        cursor = get_cursor(conn=conn, source=source.name, key=key)
+    if cursor:
+        log.info("%s: resuming %s from %s", source.name, key, cursor)
+    try:
+        for raw in source.fetch(cursor):
+            parsed = source.parse(raw)
+            now = clock()
+            with transaction(engine) as conn:
+                counts = repository.upsert_many(conn=conn, items=parsed.papers, now=now)
+                if raw.cursor is not None:
+                    save_cursor(conn=conn, source=source.name, key=key, value=raw.cursor, now=now)
+            report.added += counts.added
+            report.updated += counts.updated
+            report.unchanged += counts.unchanged
+            report.changed_ids.extend(counts.changed_ids)
+            report.rejected += len(parsed.rejected)
+            room = MAX_REASONS_KEPT - len(report.reasons)
+            if room > 0:
+                report.reasons.extend(parsed.rejected[:room])
+            for r in parsed.rejected:
+                log.info("%s: rejected %s: %s", r.source, r.record, r.reason)
+            report.batches += 1
+            if progress:
+                progress(raw, parsed, report)
+        if getattr(source, "forget_cursor_when_done", False):
+            # A finished file needs no resume point: the next run reads it again, idempotently.
+            with transaction(engine) as conn:
+                delete_cursor(conn=conn, source=source.name, key=key)
+    except SourceError as exc:
+        report.error = exc.message
+        log.error("%s: run failed: %s", source.name, exc.message)
+    report.seconds = time.perf_counter() - t0
+    with transaction(engine) as conn:
+        conn.execute(
+            ingest_runs.insert().values(
+                source=source.name,
+                started_at=started,
+                finished_at=clock(),
+                ok=report.ok,
+                added=report.added,
+                updated=report.updated,
+                unchanged=report.unchanged,
+                rejected=report.rejected,
+                error=report.error,
+            )
+        )
+    return report

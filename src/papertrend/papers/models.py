@@ -1,0 +1,84 @@
+"""Plain records that cross rooms: what a source produces (PaperIn) and what readers get (Paper)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(slots=True)
+class PaperIn:
+    """One paper as a source saw it. `authoritative` sources (arXiv's) own the bibliographic fields;
+    the others (Hugging Face) only fill gaps and bring their own signals."""
+
+    id: str
+    title: str
+    source: str
+    authoritative: bool = True
+    version: int | None = None
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)  # primary first
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    license: str | None = None
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    listed_on: date | None = None
+    pdf_url: str | None = None
+    code_url: str | None = None
+    project_url: str | None = None
+    hf_upvotes: int | None = None
+    hf_comments: int | None = None
+    hf_daily_on: date | None = None
+    hf_submitted_at: datetime | None = None
+    hf_ai_summary: str | None = None
+    hf_ai_keywords: list[str] | None = None
+    github_stars: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record a source could not turn into a paper, and why; counted and reported, never stored."""
+
+    source: str
+    record: str  # where it came from: file:line, URL or the id as given
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """A stored paper, as the read side sees it."""
+
+    id: str
+    version: int | None
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    primary_category: str | None
+    comment: str | None
+    journal_ref: str | None
+    doi: str | None
+    license: str | None
+    published_at: datetime | None
+    updated_at: datetime | None
+    listed_on: date | None
+    pdf_url: str | None
+    code_url: str | None
+    project_url: str | None
+    hf_upvotes: int | None
+    hf_comments: int | None
+    hf_daily_on: date | None
+    hf_submitted_at: datetime | None
+    hf_ai_summary: str | None
+    hf_ai_keywords: list[str] | None
+    github_stars: int | None
+    sources: list[str]
+    first_seen_at: datetime
+    changed_at: datetime
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.id}"

@@ -1,0 +1,127 @@
+"""All paper SQL. Functions take the caller's connection and never commit (DESIGN §6.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from papertrend.papers.merge import Row, merge
+from papertrend.papers.models import Paper, PaperIn
+from papertrend.schema import papers
+
+_COLUMNS = [c.name for c in papers.columns]
+# SQLite allows 32766 bound parameters; stay well below for IN lists.
+_IN_CHUNK = 900
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    """How a batch changed the table."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changed_ids: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.changed_ids.extend(other.changed_ids)
+        return self
+
+
+def _rows_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Row]:
+    found: dict[str, Row] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        for r in conn.execute(sa.select(papers).where(papers.c.id.in_(chunk))).mappings():
+            found[r["id"]] = dict(r)
+    return found
+
+
+def upsert_many(*, conn: Connection, items: Sequence[PaperIn], now: datetime) -> UpsertCounts:
+    """Insert new papers and merge the rest into their stored rows (see papers.merge)."""
+    counts = UpsertCounts()
+    if not items:
+        return counts
+    existing = _rows_by_id(conn, list({p.id for p in items}))
+    inserts: dict[str, Row] = {}
+    updates: dict[str, Row] = {}
+    for item in items:
+        # A paper may occur twice in one batch: merge into whatever this batch already made of it.
+        current = inserts.get(item.id) or updates.get(item.id) or existing.get(item.id)
+        row, status = merge(current, item, now=now)
+        if status == "unchanged":
+            continue
+        if item.id in existing:
+            updates[item.id] = row
+        else:
+            inserts[item.id] = row
+    if inserts:
+        conn.execute(papers.insert(), list(inserts.values()))
+    if updates:
+        stmt = (
+            papers.update()
+            .where(papers.c.id == sa.bindparam("_id"))
+            .values({name: sa.bindparam(name) for name in _COLUMNS if name != "id"})
+        )
+        conn.execute(stmt, [{**row, "_id": row["id"]} for row in updates.values()])
+    counts.added = len(inserts)
+    counts.updated = len(updates)
+    counts.unchanged = len({p.id for p in items}) - counts.added - counts.updated
+    counts.changed_ids = [*inserts, *updates]
+    return counts
+
+
+def _to_paper(row: sa.RowMapping) -> Paper:
+    return Paper(**{name: row[name] for name in _COLUMNS})
+
+
+def get(*, conn: Connection, paper_id: str) -> Paper | None:
+    """One paper by canonical id, or None."""
+    row = conn.execute(sa.select(papers).where(papers.c.id == paper_id)).mappings().first()
+    return _to_paper(row) if row else None
+
+
+def get_many(*, conn: Connection, paper_ids: Sequence[str]) -> list[Paper]:
+    """Papers by id, in the order asked; unknown ids are left out."""
+    rows = _rows_by_id(conn, list(paper_ids))
+    return [Paper(**rows[i]) for i in paper_ids if i in rows]
+
+
+def listing_day_expr() -> sa.ColumnElement[date]:
+    """The day a paper belongs to in the daily listings: arXiv announcement, else HF daily page."""
+    return sa.func.coalesce(papers.c.listed_on, papers.c.hf_daily_on)
+
+
+def list_for_days(
+    *, conn: Connection, start: date, end: date, limit: int = 100, offset: int = 0
+) -> list[Paper]:
+    """Papers listed on days in [start, end], most upvoted first, then newest id."""
+    day = listing_day_expr()
+    stmt = (
+        sa.select(papers)
+        .where(day >= start, day <= end)
+        .order_by(sa.func.coalesce(papers.c.hf_upvotes, 0).desc(), papers.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_to_paper(r) for r in conn.execute(stmt).mappings()]
+
+
+def latest_day(*, conn: Connection) -> date | None:
+    """The most recent listing day that has any paper."""
+    value = conn.execute(sa.select(sa.func.max(listing_day_expr()))).scalar()
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def count(*, conn: Connection) -> int:
+    """Number of stored papers."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())

@@ -1,0 +1,110 @@
+"""The single schema for SQLite and PostgreSQL (SQLAlchemy Core). Migrations mirror it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timestamps stored in UTC and always read back timezone-aware, on SQLite as on PostgreSQL.
+
+    SQLite has no time zone type and would hand back naive values; comparing those with the aware
+    values sources produce would make every re-ingest look like a change.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# One row per paper, keyed by the arXiv id without version (issue #2). Bibliographic fields come from
+# arXiv sources; hf_* and github_* are signals imported from Hugging Face and never overwrite them.
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("abstract", sa.Text, nullable=False, server_default=""),
+    sa.Column("authors", sa.JSON, nullable=False),
+    sa.Column("categories", sa.JSON, nullable=False),
+    sa.Column("primary_category", sa.String(64), nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("journal_ref", sa.Text, nullable=True),
+    sa.Column("doi", sa.String(255), nullable=True),
+    sa.Column("license", sa.String(255), nullable=True),
+    sa.Column("published_at", UTCDateTime(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=True),
+    # The day the paper was announced in an arXiv listing, or else put on HF's daily page: what the
+    # daily, weekly and monthly listings group by.
+    sa.Column("listed_on", sa.Date, nullable=True),
+    sa.Column("pdf_url", sa.Text, nullable=True),
+    sa.Column("code_url", sa.Text, nullable=True),
+    sa.Column("project_url", sa.Text, nullable=True),
+    sa.Column("hf_upvotes", sa.Integer, nullable=True),
+    sa.Column("hf_comments", sa.Integer, nullable=True),
+    sa.Column("hf_daily_on", sa.Date, nullable=True),
+    sa.Column("hf_submitted_at", UTCDateTime(), nullable=True),
+    sa.Column("hf_ai_summary", sa.Text, nullable=True),
+    sa.Column("hf_ai_keywords", sa.JSON, nullable=True),
+    sa.Column("github_stars", sa.Integer, nullable=True),
+    sa.Column("sources", sa.JSON, nullable=False),
+    sa.Column("first_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("changed_at", UTCDateTime(), nullable=False),
+)
+sa.Index("ix_papers_listed_on", papers.c.listed_on)
+sa.Index("ix_papers_hf_daily_on", papers.c.hf_daily_on)
+sa.Index("ix_papers_published_at", papers.c.published_at)
+
+# Where each source stopped, saved in the same transaction as the batch it covers (issue #2).
+ingest_cursors = sa.Table(
+    "ingest_cursors",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# One row per finished ingest run: what `stats` and /healthz report.
+ingest_runs = sa.Table(
+    "ingest_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("added", sa.Integer, nullable=False),
+    sa.Column("updated", sa.Integer, nullable=False),
+    sa.Column("unchanged", sa.Integer, nullable=False),
+    sa.Column("rejected", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+)
+sa.Index("ix_ingest_runs_source_finished", ingest_runs.c.source, ingest_runs.c.finished_at)

@@ -1,0 +1,19 @@
+"""Helpers for integration tests: dump a database's content for comparison."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from papertrend.schema import papers
+
+# Wall-clock bookkeeping that legitimately differs between two runs of the same ingest.
+CLOCK_COLUMNS = ("first_seen_at", "changed_at")
+
+
+def dump_papers(engine: Engine, *, ignore: tuple[str, ...] = CLOCK_COLUMNS) -> dict[str, dict[str, Any]]:
+    cols = [c for c in papers.columns if c.name not in ignore]
+    with engine.connect() as conn:
+        return {r["id"]: dict(r) for r in conn.execute(sa.select(*cols).order_by(papers.c.id)).mappings()}

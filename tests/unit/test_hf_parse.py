@@ -1,0 +1,99 @@
+"""`hf-daily` parse on real API responses, 2024 → 2026 schema drift (issue #2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from papertrend.errors import SourceError
+from papertrend.ingest.base import RawBatch
+from papertrend.ingest.sources.hf_daily import HfDailySource, items_of, parse_items
+
+SAMPLES = "hf_daily_papers/samples"
+
+
+@pytest.mark.parametrize(
+    ("name", "count"), [("2024-05-27.json", 13), ("2025-06-13.json", 26), ("2026-08-21.json", 17)]
+)
+def test_each_sample_parses_whole(shared_data: Path, name: str, count: int) -> None:
+    src = HfDailySource(from_file=shared_data / SAMPLES / name)
+    (raw,) = list(src.fetch(None))
+    parsed = src.parse(raw)
+    assert len(parsed.papers) == count and parsed.rejected == []
+    day = date.fromisoformat(name[:10])
+    assert all(p.hf_daily_on == day and not p.authoritative for p in parsed.papers)
+
+
+def test_2024_item_without_submitted_on_daily_at(shared_data: Path) -> None:
+    items = orjson.loads((shared_data / SAMPLES / "2024-05-27.json").read_bytes())
+    p = parse_items(items, day=None, origin="x").papers[0]
+    assert p.id == "2405.15738"
+    assert p.title == "ConvLLaVA: Hierarchical Backbones as Visual Encoder for Large Multimodal Models"
+    assert p.hf_upvotes == 32 and p.hf_comments == 3
+    assert p.hf_submitted_at == datetime(2024, 5, 27, 3, 50, 58, 348000, tzinfo=UTC)
+    assert p.hf_daily_on == date(2024, 5, 27)
+    assert p.published_at == datetime(2024, 5, 24, 17, 34, 15, tzinfo=UTC)
+    assert p.authors[:2] == ["Chunjiang Ge", "Sijie Cheng"]
+    assert p.code_url is None and p.hf_ai_keywords is None
+
+
+def test_2026_item_with_every_signal(shared_data: Path) -> None:
+    items = orjson.loads((shared_data / SAMPLES / "2026-08-21.json").read_bytes())
+    p = parse_items(items, day=date(2026, 8, 21), origin="x").papers[0]
+    assert p.id == "2608.19880" and p.hf_upvotes == 163
+    assert p.code_url == "https://github.com/google-research/envharness"
+    assert p.project_url == "https://envharness.com/"
+    assert p.github_stars == 8
+    assert p.hf_ai_keywords and "LLM agents" in p.hf_ai_keywords
+    assert p.hf_ai_summary
+
+
+def test_whole_archive_parses(shared_data: Path) -> None:
+    src = HfDailySource(from_file=shared_data / "hf_daily_papers/daily_papers_by_day.jsonl.gz")
+    papers, rejected, days = [], [], set()
+    for raw in src.fetch(None):
+        parsed = src.parse(raw)
+        papers += parsed.papers
+        rejected += parsed.rejected
+        days.add(raw.payload[0])
+    assert len(days) == 580 and len(papers) == 9_881 and rejected == []
+    assert len({p.id for p in papers}) == 9_877
+    assert sum(p.code_url is not None for p in papers) == 3_692
+
+
+def test_wrapped_and_bad_items() -> None:
+    assert items_of({"status": "ok", "data": [1]}) == [1]
+    with pytest.raises(SourceError):
+        items_of({"error": "Invalid date"})
+    parsed = parse_items(
+        [
+            {"paper": {"id": "2401.00001", "title": "T"}},
+            {"paper": {"title": "no id"}},
+            "junk",
+            {"paper": {"id": "2401.00002", "title": "  "}},
+        ],
+        day=None,
+        origin="d",
+    )
+    assert [p.id for p in parsed.papers] == ["2401.00001"]
+    assert [r.reason for r in parsed.rejected] == [
+        "missing id",
+        "item is not a JSON object",
+        "2401.00002: missing title",
+    ]
+
+
+def test_source_requires_exactly_one_mode() -> None:
+    with pytest.raises(ValueError):
+        HfDailySource(from_file="x", week="2026-W01")
+    with pytest.raises(ValueError):
+        HfDailySource(days=[date(2026, 1, 1)])  # no client to fetch with
+
+
+def test_parse_is_pure_on_a_batch() -> None:
+    raw = RawBatch((date(2026, 1, 2), [{"paper": {"id": "2401.00001", "title": "T", "upvotes": 4}}]), "o")
+    src = HfDailySource(from_file="unused.json")
+    assert src.parse(raw).papers[0].hf_upvotes == 4
