@@ -20,6 +20,7 @@ from papertrend.ingest.sources.arxiv_api import ArxivApiSource
 from papertrend.ingest.sources.arxiv_oai import ArxivOaiSource
 from papertrend.ingest.sources.arxiv_rss import ArxivRssSource
 from papertrend.papers import repository
+from tests.fakes import FakeTime
 from tests.replay import ReplayServer, Reply
 
 API_2026 = "arxiv_api_fixtures/api_atom/recorded_2026_arxiv_py"
@@ -37,21 +38,6 @@ TESTING_PAGES = {
 }
 FIRST_TOKEN = "726959|1001"  # the resumptionToken that ends ListRecordsResponse.xml
 USER_AGENT = "papertrend-tests/0 (mailto:tests@example.org)"
-
-
-class FakeTime:
-    """A clock that moves only when slept on, and the list of sleeps asked for."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def make_client(

@@ -13,7 +13,8 @@ import pytest
 from papertrend.errors import SourceError
 from papertrend.ingest.base import Parsed, RawBatch
 from papertrend.ingest.http import PoliteClient
-from papertrend.ingest.sources.arxiv_api import ArxivApiSource, repair_mojibake
+from papertrend.ingest.sources._xml import repair_mojibake
+from papertrend.ingest.sources.arxiv_api import ArxivApiSource
 from papertrend.ingest.sources.arxiv_oai import ArxivOaiSource, split_authors
 from papertrend.ingest.sources.arxiv_rss import ArxivRssSource
 from papertrend.papers.models import PaperIn

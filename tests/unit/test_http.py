@@ -9,19 +9,7 @@ import pytest
 
 from papertrend.errors import SourceError
 from papertrend.ingest.http import MAX_RETRY_AFTER, PoliteClient, parse_retry_after
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.fakes import FakeTime
 
 
 def _client(handler, t: FakeTime, **kw: object) -> PoliteClient:  # type: ignore[no-untyped-def]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from papertrend.errors import InvalidPaperId
@@ -100,3 +102,30 @@ def clean_text(value: Any) -> str:
     if not isinstance(value, str):
         return ""
     return " ".join(value.split())
+
+
+def text_or_none(value: str) -> str | None:
+    """An empty string as None, so that a missing field merges as a gap, not as a value."""
+    return value or None
+
+
+def iso_datetime(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp or date ("Z" allowed) as an aware datetime, UTC when it names no zone."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def rfc2822_datetime(value: Any) -> datetime | None:
+    """An RFC 2822 date ("Mon, 2 Apr 2007 19:18:42 GMT") as an aware datetime, else None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        dt = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

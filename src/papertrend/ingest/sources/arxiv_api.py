@@ -7,118 +7,31 @@ every request here goes through it.
 Two response styles are read alike: 2016 (namespace declared on each arxiv: element, http links) and
 2026 (namespaces on <feed>, https links, `https://arxiv.org/api/...` feed ids).
 
-The XML helpers below are shared with the OAI-PMH and RSS sources; they match elements by local name,
-because some recorded OAI samples put `<arXiv>` in no namespace (or in the envelope's).
 """
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 from papertrend.errors import SourceError
-from papertrend.ingest.base import Cursor, Parsed, RawBatch, check_id, clean_text, register_source
+from papertrend.ingest.base import (
+    Cursor,
+    Parsed,
+    RawBatch,
+    check_id,
+    iso_datetime,
+    register_source,
+    text_or_none,
+)
 from papertrend.ingest.http import PoliteClient
+from papertrend.ingest.sources._xml import child, child_text, children, parse_xml
 from papertrend.papers.models import PaperIn, Rejected
 
 NAME = "arxiv-api"
 # arXiv answers a bad query with HTTP 400 and an Atom feed whose one entry describes the error.
 _ERROR_ID_MARK = "/api/errors"
-
-
-# --- namespace-tolerant XML helpers (shared with arxiv_oai and arxiv_rss) ---------------------------
-
-
-def local_name(tag: Any) -> str:
-    """`{namespace}name` → `name`; a non-string tag (comment, processing instruction) → ""."""
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def children(el: ET.Element, name: str) -> list[ET.Element]:
-    """Direct children called `name` in any namespace, or none."""
-    return [c for c in el if local_name(c.tag) == name]
-
-
-def child(el: ET.Element | None, name: str) -> ET.Element | None:
-    """The first direct child called `name` in any namespace."""
-    if el is None:
-        return None
-    for c in el:
-        if local_name(c.tag) == name:
-            return c
-    return None
-
-
-def descendants(el: ET.Element, name: str) -> Iterator[ET.Element]:
-    """Every element below `el` (and `el` itself) called `name` in any namespace."""
-    return (e for e in el.iter() if local_name(e.tag) == name)
-
-
-# A character that UTF-8's lead byte becomes when decoded as Latin-1/cp1252, followed by one that a
-# continuation byte becomes: "Ã¼" for "ü", "Ï‰" for "ω".
-_MOJIBAKE = re.compile(
-    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]"
-)
-
-
-def _as_byte(ch: str) -> int:
-    if ord(ch) < 0x100:
-        return ord(ch)
-    return ch.encode("cp1252")[0]  # raises UnicodeEncodeError for a character cp1252 lacks
-
-
-def repair_mojibake(text: str) -> str:
-    """Undo UTF-8 that was decoded as Latin-1/cp1252 upstream ("Dirk WÃ¼bben" → "Dirk Wübben").
-
-    The recorded 2026 API responses carry such names. Text that is not wholly re-encodable, or whose
-    bytes are not valid UTF-8, is returned unchanged, so correct text is never touched.
-    """
-    if not _MOJIBAKE.search(text):
-        return text
-    try:
-        return bytes(_as_byte(ch) for ch in text).decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return text
-
-
-def child_text(el: ET.Element | None, name: str) -> str:
-    """Whitespace-collapsed text of the first child called `name`, or ""."""
-    found = child(el, name)
-    if found is None:
-        return ""
-    # Repair before collapsing whitespace: "à" garbled is "Ã" + U+00A0, which split() would eat.
-    return clean_text(repair_mojibake("".join(found.itertext())))
-
-
-def text_or_none(value: str) -> str | None:
-    return value or None
-
-
-def parse_xml(payload: bytes | str, *, origin: str, root: str) -> ET.Element:
-    """Parse a response body whose root element must be `root`; SourceError naming `origin` if not."""
-    try:
-        element = ET.fromstring(payload)
-    except ET.ParseError as exc:
-        raise SourceError(f"{origin}: malformed XML ({exc})") from exc
-    if local_name(element.tag) != root:
-        # An HTML error page or a proxy's login page can come back with 200: say what we got.
-        raise SourceError(f"{origin}: expected <{root}>, got <{local_name(element.tag)}>")
-    return element
-
-
-def iso_datetime(value: str) -> datetime | None:
-    """An ISO 8601 timestamp or date as an aware datetime (UTC when it names no zone), else None."""
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def first_doi(value: str) -> str | None:

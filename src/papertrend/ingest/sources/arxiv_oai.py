@@ -14,23 +14,23 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date, datetime
 
 from papertrend.errors import SourceError
-from papertrend.ingest.base import Cursor, Parsed, RawBatch, check_id, clean_text, register_source
-from papertrend.ingest.http import PoliteClient
-from papertrend.ingest.sources.arxiv_api import (
-    child,
-    child_text,
-    children,
-    descendants,
-    first_doi,
+from papertrend.ingest.base import (
+    Cursor,
+    Parsed,
+    RawBatch,
+    check_id,
+    clean_text,
     iso_datetime,
-    local_name,
-    parse_xml,
+    register_source,
+    rfc2822_datetime,
     text_or_none,
 )
+from papertrend.ingest.http import PoliteClient
+from papertrend.ingest.sources._xml import child, child_text, children, descendants, local_name, parse_xml
+from papertrend.ingest.sources.arxiv_api import first_doi
 from papertrend.papers.models import PaperIn, Rejected
 
 log = logging.getLogger(__name__)
@@ -206,17 +206,6 @@ def _day(value: str) -> datetime | None:
     return iso_datetime(value[:10]) if value else None
 
 
-def _rfc2822(value: str) -> datetime | None:
-    """arXivRaw's version dates, e.g. "Fri, 8 Feb 2013 21:00:01 GMT"."""
-    if not value:
-        return None
-    try:
-        dt = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def _structured_authors(meta: ET.Element) -> list[str]:
     names = []
     for author in descendants(meta, "author"):
@@ -274,7 +263,7 @@ def record_to_paper(record: ET.Element, *, where: str, parsed: Parsed) -> PaperI
         for v in children(meta, "version"):
             label_v = v.get("version", "")
             number = int(label_v[1:]) if label_v[1:].isdigit() else None
-            versions.append((number, _rfc2822(child_text(v, "date"))))
+            versions.append((number, rfc2822_datetime(child_text(v, "date"))))
         numbers = [n for n, _ in versions if n is not None]
         if numbers:
             paper.version = max(numbers)

@@ -13,12 +13,20 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import date
-from email.utils import parsedate_to_datetime
 
 from papertrend.errors import SourceError
-from papertrend.ingest.base import Cursor, Parsed, RawBatch, check_id, clean_text, register_source
+from papertrend.ingest.base import (
+    Cursor,
+    Parsed,
+    RawBatch,
+    check_id,
+    clean_text,
+    register_source,
+    rfc2822_datetime,
+    text_or_none,
+)
 from papertrend.ingest.http import PoliteClient
-from papertrend.ingest.sources.arxiv_api import child, child_text, children, parse_xml, text_or_none
+from papertrend.ingest.sources._xml import child, child_text, children, parse_xml
 from papertrend.ingest.sources.arxiv_oai import split_authors
 from papertrend.papers.models import PaperIn, Rejected
 
@@ -37,13 +45,9 @@ _DESCRIPTION = re.compile(
 
 
 def _rfc2822_day(value: str) -> date | None:
-    if not value:
-        return None
-    try:
-        # The date in the header's own zone: arXiv stamps the feed with the announcement day (ET).
-        return parsedate_to_datetime(value).date()
-    except (TypeError, ValueError):
-        return None
+    # The date in the header's own zone: arXiv stamps the feed with the announcement day (ET).
+    dt = rfc2822_datetime(value)
+    return dt.date() if dt else None
 
 
 @register_source(NAME)

@@ -12,30 +12,28 @@ from __future__ import annotations
 import gzip
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from papertrend.errors import SourceError
-from papertrend.ingest.base import Cursor, Parsed, RawBatch, check_id, clean_text, register_source
+from papertrend.ingest.base import (
+    Cursor,
+    Parsed,
+    RawBatch,
+    check_id,
+    clean_text,
+    iso_datetime,
+    register_source,
+)
 from papertrend.ingest.http import PoliteClient
 from papertrend.papers.models import PaperIn, Rejected
 
 NAME = "hf-daily"
 PAGE_LIMIT = 100
 _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
-
-
-def _iso_datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -78,7 +76,7 @@ def item_to_paper(item: Any, *, day: date | None, where: str, parsed: Parsed) ->
     ]
     # 2024 items lack paper.submittedOnDailyAt; their top-level publishedAt is when they were put on
     # the daily page.
-    submitted = _iso_datetime(paper.get("submittedOnDailyAt")) or _iso_datetime(item.get("publishedAt"))
+    submitted = iso_datetime(paper.get("submittedOnDailyAt")) or iso_datetime(item.get("publishedAt"))
     keywords = paper.get("ai_keywords")
     return PaperIn(
         id=arxiv_id.key,
@@ -87,7 +85,7 @@ def item_to_paper(item: Any, *, day: date | None, where: str, parsed: Parsed) ->
         authoritative=False,
         abstract=clean_text(paper.get("summary") or item.get("summary")),
         authors=authors,
-        published_at=_iso_datetime(paper.get("publishedAt")),
+        published_at=iso_datetime(paper.get("publishedAt")),
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id.key}",
         code_url=_str_or_none(paper.get("githubRepo")),
         project_url=_str_or_none(paper.get("projectPage")),

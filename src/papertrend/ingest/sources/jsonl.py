@@ -11,15 +11,22 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from papertrend.errors import SourceError
-from papertrend.ingest.base import Cursor, Parsed, RawBatch, check_id, clean_text, register_source
+from papertrend.ingest.base import (
+    Cursor,
+    Parsed,
+    RawBatch,
+    check_id,
+    clean_text,
+    register_source,
+    rfc2822_datetime,
+)
 from papertrend.papers.models import PaperIn, Rejected
 
 BATCH_LINES = 2000
@@ -32,16 +39,6 @@ def _open(path: Path) -> IO[bytes]:
     if magic == _GZIP_MAGIC:
         return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
-
-
-def _rfc2822(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        dt = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _iso_date(value: Any) -> date | None:
@@ -89,7 +86,7 @@ def record_to_paper(record: Any, *, source: str, where: str, parsed: Parsed) -> 
     versions = record.get("versions")
     if isinstance(categories, str) or isinstance(versions, list):  # Kaggle snapshot
         cats = categories.split() if isinstance(categories, str) else []
-        created = [_rfc2822(v.get("created")) for v in (versions or []) if isinstance(v, dict)]
+        created = [rfc2822_datetime(v.get("created")) for v in (versions or []) if isinstance(v, dict)]
         latest = versions[-1].get("version", "") if versions and isinstance(versions[-1], dict) else ""
         version = int(latest[1:]) if isinstance(latest, str) and latest[1:].isdigit() else arxiv_id.version
         return PaperIn(
