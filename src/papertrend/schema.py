@@ -45,10 +45,13 @@ metadata = sa.MetaData(
 
 # One row per paper, keyed by the arXiv id without version (issue #2). Bibliographic fields come from
 # arXiv sources; hf_* and github_* are signals imported from Hugging Face and never overwrite them.
+# `pk` is a stable integer handle: SQLite's FTS5 index and the ANN index key rows by integer, and an
+# implicit rowid could be renumbered by VACUUM (issue #3).
 papers = sa.Table(
     "papers",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
     sa.Column("version", sa.Integer, nullable=True),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("abstract", sa.Text, nullable=False, server_default=""),
@@ -77,10 +80,23 @@ papers = sa.Table(
     sa.Column("sources", sa.JSON, nullable=False),
     sa.Column("first_seen_at", UTCDateTime(), nullable=False),
     sa.Column("changed_at", UTCDateTime(), nullable=False),
+    # Never reuse the pk of a deleted paper: derived indexes may still hold it.
+    sqlite_autoincrement=True,
 )
 sa.Index("ix_papers_listed_on", papers.c.listed_on)
 sa.Index("ix_papers_hf_daily_on", papers.c.hf_daily_on)
 sa.Index("ix_papers_published_at", papers.c.published_at)
+
+# One vector per paper and embedding model: the source of truth; any ANN index is derived (issue #3).
+# Stored as little-endian float32 bytes, L2-normalised.
+embeddings = sa.Table(
+    "embeddings",
+    metadata,
+    sa.Column("model", sa.String(128), primary_key=True),
+    sa.Column("paper_pk", sa.Integer, sa.ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
 
 # Where each source stopped, saved in the same transaction as the batch it covers (issue #2).
 ingest_cursors = sa.Table(

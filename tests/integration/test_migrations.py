@@ -12,7 +12,8 @@ from papertrend.schema import metadata
 
 def test_migrated_database_matches_schema(engine: Engine) -> None:
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": migrate.include_name})
+        diff = compare_metadata(context, metadata)
     assert diff == []
     assert migrate.current(engine) is not None
 

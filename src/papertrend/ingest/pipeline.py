@@ -11,8 +11,10 @@ Policy for bad input (documented in docs/ingest.md):
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,11 +22,12 @@ from sqlalchemy.engine import Engine
 
 from papertrend.db import transaction
 from papertrend.errors import SourceError
-from papertrend.ingest.base import Parsed, RawBatch, Source
+from papertrend.ingest.base import Cursor, Parsed, RawBatch, Source
 from papertrend.ingest.cursors import delete_cursor, get_cursor, save_cursor
 from papertrend.papers import repository
 from papertrend.papers.models import Rejected
 from papertrend.schema import ingest_runs
+from papertrend.search import keyword
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,53 @@ class IngestReport:
 
 ProgressFn = Callable[[RawBatch, Parsed, IngestReport], None]
 
+_DONE = object()
+# Parsed batches waiting to be written: enough to keep both cores busy, few enough to bound memory.
+_PREFETCH = 2
+
+
+def _prefetched(source: Source, cursor: Cursor | None) -> Iterator[tuple[RawBatch, Parsed]]:
+    """Fetch and parse in a background thread while the caller writes the previous batch.
+
+    SQLite (and the FTS5 indexing its triggers do) runs with the GIL released, so on two cores
+    parsing the next batch overlaps with storing this one. Order and errors are preserved: an
+    exception in fetch or parse is raised here after every batch before it has been handed over.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=_PREFETCH)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for raw in source.fetch(cursor):
+                if not put((raw, source.parse(raw))):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+
+    worker = threading.Thread(target=produce, name=f"ingest-{source.name}", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
 
 def run_ingest(
     *,
@@ -89,11 +139,11 @@ def run_ingest(
     if cursor:
         log.info("%s: resuming %s from %s", source.name, key, cursor)
     try:
-        for raw in source.fetch(cursor):
-            parsed = source.parse(raw)
+        for raw, parsed in _prefetched(source, cursor):
             now = clock()
             with transaction(engine) as conn:
                 counts = repository.upsert_many(conn=conn, items=parsed.papers, now=now)
+                keyword.index_new(conn=conn, paper_ids=counts.added_ids)
                 if raw.cursor is not None:
                     save_cursor(conn=conn, source=source.name, key=key, value=raw.cursor, now=now)
             report.added += counts.added

@@ -51,6 +51,7 @@ class Rejected:
 class Paper:
     """A stored paper, as the read side sees it."""
 
+    pk: int
     id: str
     version: int | None
     title: str

@@ -26,12 +26,14 @@ class UpsertCounts:
     updated: int = 0
     unchanged: int = 0
     changed_ids: list[str] = field(default_factory=list)
+    added_ids: list[str] = field(default_factory=list)
 
     def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
         self.added += other.added
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.changed_ids.extend(other.changed_ids)
+        self.added_ids.extend(other.added_ids)
         return self
 
 
@@ -68,13 +70,14 @@ def upsert_many(*, conn: Connection, items: Sequence[PaperIn], now: datetime) ->
         stmt = (
             papers.update()
             .where(papers.c.id == sa.bindparam("_id"))
-            .values({name: sa.bindparam(name) for name in _COLUMNS if name != "id"})
+            .values({name: sa.bindparam(name) for name in _COLUMNS if name not in ("id", "pk")})
         )
         conn.execute(stmt, [{**row, "_id": row["id"]} for row in updates.values()])
     counts.added = len(inserts)
     counts.updated = len(updates)
     counts.unchanged = len({p.id for p in items}) - counts.added - counts.updated
     counts.changed_ids = [*inserts, *updates]
+    counts.added_ids = list(inserts)
     return counts
 
 

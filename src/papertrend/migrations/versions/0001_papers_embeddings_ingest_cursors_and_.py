@@ -1,8 +1,8 @@
-"""papers, ingest cursors and runs
+"""papers, embeddings, ingest cursors and runs
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 02:33:27.096871
+Create Date: 2026-11-27 02:47:28.996396
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def upgrade() -> None:
 
     op.create_table(
         "papers",
+        sa.Column("pk", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("version", sa.Integer(), nullable=True),
         sa.Column("title", sa.Text(), nullable=False),
@@ -71,15 +72,30 @@ def upgrade() -> None:
         sa.Column("sources", sa.JSON(), nullable=False),
         sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_papers")),
+        sa.PrimaryKeyConstraint("pk", name=op.f("pk_papers")),
+        sa.UniqueConstraint("id", name=op.f("uq_papers_id")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("papers", schema=None) as batch_op:
         batch_op.create_index("ix_papers_hf_daily_on", ["hf_daily_on"], unique=False)
         batch_op.create_index("ix_papers_listed_on", ["listed_on"], unique=False)
         batch_op.create_index("ix_papers_published_at", ["published_at"], unique=False)
 
+    op.create_table(
+        "embeddings",
+        sa.Column("model", sa.String(length=128), nullable=False),
+        sa.Column("paper_pk", sa.Integer(), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["paper_pk"], ["papers.pk"], name=op.f("fk_embeddings_paper_pk_papers"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("model", "paper_pk", name=op.f("pk_embeddings")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("embeddings")
     with op.batch_alter_table("papers", schema=None) as batch_op:
         batch_op.drop_index("ix_papers_published_at")
         batch_op.drop_index("ix_papers_listed_on")
