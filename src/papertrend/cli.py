@@ -7,19 +7,29 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import orjson
 import sqlalchemy as sa
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from papertrend import migrate
 from papertrend.config import Settings
 from papertrend.db import create_engine, reading
+from papertrend.digest.cli import digest_app
 from papertrend.errors import InvalidPaperId
 from papertrend.ingest.base import Parsed, RawBatch, Source, make_source
 from papertrend.ingest.http import PoliteClient
@@ -28,6 +38,10 @@ from papertrend.papers import repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.models import Paper
 from papertrend.schema import ingest_runs, papers
+from papertrend.search.embed_job import EmbedReport, embed_missing
+from papertrend.search.embedder import Embedder, get_embedder
+from papertrend.search.service import Searcher
+from papertrend.search.types import Filters, Hit, Mode, Sort
 
 app = typer.Typer(no_args_is_help=True, help="Papertrend: keep up with research papers.")
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
@@ -36,6 +50,7 @@ papers_app = typer.Typer(no_args_is_help=True, help="Look at stored papers.")
 app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(papers_app, name="papers")
+app.add_typer(digest_app, name="digest")
 
 console = Console()
 err = Console(stderr=True)
@@ -64,7 +79,7 @@ def _client(settings: Settings, *, min_interval: float = 0.0) -> PoliteClient:
     )
 
 
-def _run(ctx: Ctx, source: Source, *, label: str) -> IngestReport:
+def _run(ctx: Ctx, source: Source, *, label: str, embed: bool = False) -> IngestReport:
     """Run one ingest with a progress bar; print the summary line; exit 1 if the run failed."""
     with Progress(
         SpinnerColumn(),
@@ -87,8 +102,52 @@ def _run(ctx: Ctx, source: Source, *, label: str) -> IngestReport:
 
         report = run_ingest(engine=ctx.engine, source=source, progress=progress)
     (console if report.ok else err).print(report.summary(), markup=False, highlight=False, soft_wrap=True)
+    if embed:
+        # Whatever was stored before a failure is worth embedding too.
+        _embed(ctx)
     if not report.ok:
         raise typer.Exit(1)
+    return report
+
+
+def _embedder(ctx: Ctx, *, model: str | None = None, device: str | None = None) -> Embedder:
+    try:
+        return get_embedder(
+            model or ctx.settings.embedding_model, device=device or ctx.settings.embedding_device
+        )
+    except (ValueError, RuntimeError) as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _embed(
+    ctx: Ctx,
+    *,
+    model: str | None = None,
+    device: str | None = None,
+    batch_size: int = 256,
+    limit: int | None = None,
+) -> EmbedReport:
+    """Embed papers without a vector, with a progress bar and a summary line."""
+    embedder = _embedder(ctx, model=model, device=device)
+    with Progress(
+        TextColumn("[bold]embed"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("embed", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = embed_missing(
+            engine=ctx.engine, embedder=embedder, batch_size=batch_size, limit=limit, progress=progress
+        )
+    console.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
     return report
 
 
@@ -102,6 +161,7 @@ def _parse_day(value: str | None, *, option: str) -> date | None:
 
 
 DayOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD")]
+EmbedOpt = Annotated[bool, typer.Option("--embed", help="Then embed the papers that lack a vector.")]
 
 
 @db_app.command("upgrade")
@@ -123,6 +183,7 @@ def ingest_hf_daily(
         Path | None,
         typer.Option(help="Saved responses: one day's JSON list, or daily_papers_by_day.jsonl.gz."),
     ] = None,
+    embed: EmbedOpt = False,
 ) -> None:
     """Hugging Face Daily Papers (with upvotes). With no option: the last three days."""
     ctx = _ctx()
@@ -142,7 +203,7 @@ def ingest_hf_daily(
         options["days"] = days_between(start, one or today)
     if "from_file" not in options:
         options.update(client=_client(ctx.settings), base_url=ctx.settings.hf_base_url)
-    _run(ctx, make_source("hf-daily", **options), label="hf-daily")
+    _run(ctx, make_source("hf-daily", **options), label="hf-daily", embed=embed)
 
 
 @ingest_app.command("arxiv-oai")
@@ -153,6 +214,7 @@ def ingest_arxiv_oai(
     ] = None,
     until: DayOpt = None,
     prefix: Annotated[str, typer.Option(help="metadataPrefix: arXiv or arXivRaw.")] = "arXiv",
+    embed: EmbedOpt = False,
 ) -> None:
     """arXiv OAI-PMH harvest (ListRecords, resumable)."""
     ctx = _ctx()
@@ -165,7 +227,7 @@ def ingest_arxiv_oai(
         until=_parse_day(until, option="--until"),
         metadata_prefix=prefix,
     )
-    _run(ctx, source, label="arxiv-oai")
+    _run(ctx, source, label="arxiv-oai", embed=embed)
 
 
 @ingest_app.command("arxiv-api")
@@ -175,6 +237,7 @@ def ingest_arxiv_api(
     ] = None,
     id_list: Annotated[list[str] | None, typer.Option("--id", help="Fetch these ids (repeatable).")] = None,
     max_results: Annotated[int, typer.Option(help="Stop after this many results.")] = 200,
+    embed: EmbedOpt = False,
 ) -> None:
     """arXiv export API (Atom), 3 s between requests as arXiv asks."""
     if not query and not id_list:
@@ -188,19 +251,20 @@ def ingest_arxiv_api(
         id_list=id_list,
         max_results=max_results,
     )
-    _run(ctx, source, label="arxiv-api")
+    _run(ctx, source, label="arxiv-api", embed=embed)
 
 
 @ingest_app.command("arxiv-rss")
 def ingest_arxiv_rss(
     category: Annotated[list[str], typer.Option(help="Category feed, e.g. cs.CL (repeatable).")],
+    embed: EmbedOpt = False,
 ) -> None:
     """arXiv's daily new-submission RSS feeds."""
     ctx = _ctx()
     source = make_source(
         "arxiv-rss", client=_client(ctx.settings), base_url=ctx.settings.arxiv_rss_url, categories=category
     )
-    _run(ctx, source, label="arxiv-rss")
+    _run(ctx, source, label="arxiv-rss", embed=embed)
 
 
 @ingest_app.command("jsonl")
@@ -208,6 +272,7 @@ def ingest_jsonl(
     paths: Annotated[
         list[Path], typer.Argument(help="Files like arxiv_metadata/*.jsonl.gz or the Kaggle snapshot.")
     ],
+    embed: EmbedOpt = False,
 ) -> None:
     """arXiv metadata JSON-lines files, gzip or plain, streamed; resumes a run that was cut short."""
     ctx = _ctx()
@@ -217,6 +282,8 @@ def ingest_jsonl(
             _run(ctx, make_source("jsonl", path=path), label=path.name)
         except typer.Exit:
             failed = True
+    if embed:
+        _embed(ctx)
     if failed:
         raise typer.Exit(1)
 
@@ -305,6 +372,109 @@ def papers_show(paper_id: str, as_json: Annotated[bool, typer.Option("--json")] 
             console.print(f"{label:>13}: {value}", highlight=False, markup=False)
 
 
+@app.command("embed")
+def embed_command(
+    model: Annotated[
+        str | None, typer.Option(help="Embedding model (default: PAPERTREND_EMBEDDING_MODEL).")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu or cuda (default: PAPERTREND_EMBEDDING_DEVICE).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 256,
+    limit: Annotated[int | None, typer.Option(min=1, help="Embed at most this many papers.")] = None,
+) -> None:
+    """Embed every paper that lacks a vector for the model; resumable, safe to interrupt."""
+    _embed(_ctx(), model=model, device=device, batch_size=batch_size, limit=limit)
+
+
+def _searcher(ctx: Ctx) -> Searcher:
+    return Searcher(
+        engine=ctx.engine,
+        embedder=_embedder(ctx),
+        index_dir=ctx.settings.data_dir / "index",
+        ann_threshold=ctx.settings.ann_threshold,
+    )
+
+
+def _print_hits(ctx: Ctx, hits: list[Hit], *, as_json: bool, snippet_chars: int = 220) -> None:
+    with reading(ctx.engine) as conn:
+        found = {p.id: p for p in repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])}
+    if as_json:
+        typer.echo(
+            orjson.dumps(
+                [{"score": h.score, **_paper_json(found[h.paper_id])} for h in hits if h.paper_id in found]
+            ).decode()
+        )
+        return
+    if not hits:
+        console.print("No results. Try other words, fewer filters, or --mode semantic.")
+        return
+    for rank, h in enumerate(hits, start=1):
+        p = found.get(h.paper_id)
+        if p is None:
+            continue
+        day = p.listed_on or p.hf_daily_on or (p.published_at.date() if p.published_at else "")
+        abstract = (
+            p.abstract
+            if len(p.abstract) <= snippet_chars
+            else p.abstract[:snippet_chars].rsplit(" ", 1)[0] + " …"
+        )
+        console.print(f"{rank:>2}. [bold]{escape(p.title)}[/bold]", highlight=False)
+        console.print(
+            f"    {p.id} · {day} · {escape(_authors_short(p.authors))} · score {h.score:.3f}", highlight=False
+        )
+        console.print(f"    {escape(abstract)}", highlight=False)
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="What you are looking for, in your own words.")],
+    mode: Annotated[str, typer.Option(help="keyword, semantic or hybrid.")] = "hybrid",
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 10,
+    since: DayOpt = None,
+    until: DayOpt = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="arXiv category, e.g. cs.CL (repeatable).")
+    ] = None,
+    author: Annotated[list[str] | None, typer.Option(help="Part of an author's name (repeatable).")] = None,
+    sort: Annotated[str, typer.Option(help="relevance or date.")] = "relevance",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search papers by keyword, by meaning, or both (hybrid)."""
+    if mode not in ("keyword", "semantic", "hybrid"):
+        raise typer.BadParameter("must be keyword, semantic or hybrid", param_hint="--mode")
+    if sort not in ("relevance", "date"):
+        raise typer.BadParameter("must be relevance or date", param_hint="--sort")
+    ctx = _ctx()
+    filters = Filters(
+        since=_parse_day(since, option="--since"),
+        until=_parse_day(until, option="--until"),
+        categories=tuple(category or ()),
+        authors=tuple(author or ()),
+    )
+    searcher = _searcher(ctx)
+    hits = searcher.search(
+        query=query, mode=cast(Mode, mode), limit=limit, filters=filters, sort=cast(Sort, sort)
+    )
+    _print_hits(ctx, hits, as_json=as_json)
+
+
+@papers_app.command("similar")
+def papers_similar(
+    paper_id: str,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Papers nearest in meaning to one paper."""
+    try:
+        key = parse_arxiv_id(paper_id).key
+    except InvalidPaperId as exc:
+        err.print(exc.message, markup=False)
+        raise typer.Exit(2) from None
+    ctx = _ctx()
+    _print_hits(ctx, _searcher(ctx).similar(paper_id=key, limit=limit), as_json=as_json)
+
+
 @app.command("stats")
 def stats() -> None:
     """How many papers, from which sources, and what the last ingests did."""
@@ -340,38 +510,34 @@ def stats() -> None:
 
 
 @app.command("serve")
-def serve() -> None:
-    """Until the web app exists (issue #4): fetch the last days from Hugging Face and arXiv, list them."""
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run the periodic jobs in-process.")
+    ] = False,
+) -> None:
+    """Serve the web app; on a single machine also fetch and embed new papers in the background."""
+    from papertrend.web.app import run_server
+
+    run_server(Settings(), host=host, port=port, worker=not no_worker)
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run the periodic jobs (ingest every PAPERTREND_INGEST_INTERVAL_MINUTES, embed new papers)."""
+    import threading
+
+    from papertrend.web.app import configure_logging
+    from papertrend.worker import default_jobs, run_loop
+
     ctx = _ctx()
-    console.print(f"database: {ctx.engine.url.render_as_string()}")
-    offline = False
-    # One quick try each: a first look at the service should not hang on a missing network.
-    quick = ctx.settings.model_copy(update={"http_retries": 0, "http_timeout": 15.0})
-    today = datetime.now(UTC).date()
-    starts: list[tuple[str, dict[str, Any]]] = [
-        ("hf-daily", {"days": [today - timedelta(days=i) for i in (2, 1, 0)], "base_url": quick.hf_base_url}),
-        ("arxiv-rss", {"categories": ["cs.AI", "cs.CL", "cs.LG"], "base_url": quick.arxiv_rss_url}),
-    ]
-    for name, options in starts:
-        options["client"] = _client(quick)
-        report = run_ingest(engine=ctx.engine, source=make_source(name, **options))
-        console.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
-        if report.error and "connection failed" in report.error:
-            offline = True
-    if offline:
-        console.print(
-            "[yellow]No network: could not reach Hugging Face or arXiv.[/yellow] Load papers from a file "
-            "instead, e.g.\n  papertrend ingest jsonl ../shared/data/arxiv_metadata/"
-            "arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz\n"
-            "  papertrend ingest hf-daily --from-file "
-            "../shared/data/hf_daily_papers/daily_papers_by_day.jsonl.gz",
-            soft_wrap=True,
-        )
-    with reading(ctx.engine) as conn:
-        day = repository.latest_day(conn=conn)
-        rows = repository.list_for_days(conn=conn, start=day, end=day, limit=30) if day else []
-    if rows:
-        _print_papers(rows, heading=f"Papers of {day}")
+    configure_logging(ctx.settings)
+    stop = threading.Event()
+    try:
+        run_loop(default_jobs(settings=ctx.settings, engine=ctx.engine), stop=stop)
+    except KeyboardInterrupt:
+        stop.set()
 
 
 def main() -> None:

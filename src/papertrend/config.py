@@ -59,6 +59,70 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds between requests to arXiv's export API and OAI-PMH (arXiv asks for 3).",
     )
+    embedding_model: str = Field(
+        default="minilm",
+        description="Embedding model for semantic search (see docs/search.md for the choices).",
+    )
+    embedding_device: Literal["cpu", "cuda"] = Field(
+        default="cpu", description="Where embeddings are computed: `cpu` or `cuda`."
+    )
+    ann_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description="Vectors per model past which search uses the on-disk HNSW index, not exact search.",
+    )
+    trending_gravity: float = Field(
+        default=1.8,
+        ge=0,
+        description="How fast age outweighs votes in the trending score; higher favours newer papers.",
+    )
+    trending_offset_hours: float = Field(
+        default=2.0,
+        gt=0,
+        description="Hours added to a paper's age in the trending score, so a new paper's score is finite.",
+    )
+    log_json: bool = Field(default=False, description="Log one JSON object per line instead of plain text.")
+    ingest_interval_minutes: int = Field(
+        default=60, ge=1, description="How often the worker fetches new papers from the sources."
+    )
+    rss_categories: list[str] = Field(
+        default=["cs.AI", "cs.CL", "cs.CV", "cs.LG"],
+        description="arXiv categories whose daily RSS feeds the worker reads (a JSON list).",
+    )
+    mail_from: str = Field(
+        default="Papertrend <papertrend@localhost>",
+        description="From header and envelope sender; its domain names Message-IDs and List-Id.",
+    )
+    mail_rate: float = Field(
+        default=100.0, ge=0, description="Messages per second, all senders together; 0 = no limit."
+    )
+    mail_concurrency: int = Field(default=2, ge=1, description="SMTP connections sending at once.")
+    mail_timeout: float = Field(default=30.0, gt=0, description="Seconds before an SMTP operation times out.")
+    mail_max_attempts: int = Field(
+        default=8, ge=1, description="Tries after 4xx replies or timeouts before an edition is `failed`."
+    )
+    mail_bounce_after: int = Field(
+        default=2, ge=1, description="5xx recipient rejections before an address is `bounced` and suppressed."
+    )
+    mail_retry_seconds: float = Field(
+        default=300.0, gt=0, description="First retry delay; doubles with each attempt, at most 6 hours."
+    )
+    mail_lease_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a sender holds claimed editions before another run may settle them.",
+    )
+    digest_interval_minutes: int = Field(
+        default=5, ge=1, description="How often the worker runs `digest run`."
+    )
+    digest_trending: int = Field(default=10, ge=1, description="Papers in a digest's Trending section.")
+    digest_for_you: int = Field(default=8, ge=0, description="Papers in a digest's For you section.")
+    subscribe_per_ip_per_hour: int = Field(
+        default=20, ge=1, description="Subscribe attempts per client IP per hour."
+    )
+    subscribe_per_address_per_hour: int = Field(
+        default=3, ge=1, description="Subscribe attempts per email address per hour."
+    )
     hf_base_url: str = Field(
         default="https://huggingface.co",
         description="Base URL of the Hugging Face API (tests point it at a local server).",

@@ -84,6 +84,9 @@ papers = sa.Table(
     sqlite_autoincrement=True,
 )
 sa.Index("ix_papers_listed_on", papers.c.listed_on)
+# Daily, weekly and monthly listings filter on this expression (papers.repository.listing_day_expr):
+# on the 85k corpus a day page took ~480 ms without the index and 10–28 ms with it.
+sa.Index("ix_papers_listing_day", sa.func.coalesce(papers.c.listed_on, papers.c.hf_daily_on))
 sa.Index("ix_papers_hf_daily_on", papers.c.hf_daily_on)
 sa.Index("ix_papers_published_at", papers.c.published_at)
 
@@ -124,3 +127,7 @@ ingest_runs = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
 )
 sa.Index("ix_ingest_runs_source_finished", ingest_runs.c.source, ingest_runs.c.finished_at)
+
+# The digest's tables (subscriptions, tokens, editions, …) live beside their code but belong to this
+# one metadata, so migrations and the schema check see every table.
+from papertrend.digest import tables as _digest_tables  # noqa: E402, F401

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
@@ -13,7 +12,6 @@ from papertrend.cli import app
 from papertrend.config import Settings
 from papertrend.db import create_engine
 from tests.integration.helpers import dump_papers
-from tests.replay import ReplayServer
 
 KAGGLE = "arxiv_metadata/kaggle_arxiv_snapshot_head200.jsonl"
 HF_DAYS = "hf_daily_papers/daily_papers_by_day.jsonl.gz"
@@ -95,29 +93,3 @@ def test_papers_list_show_and_stats(settings: Settings, shared_data: Path) -> No
     assert shown.exit_code == 0 and "EnvHarness" in shown.output
     stats = runner.invoke(app, ["stats"])
     assert stats.exit_code == 0 and "papers: 17" in stats.output and "hf-daily" in stats.output
-
-
-def test_serve_offline_says_so_and_how_to_load_a_file(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PAPERTREND_HF_BASE_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("PAPERTREND_ARXIV_RSS_URL", "http://127.0.0.1:9/rss")
-    result = runner.invoke(app, ["serve"])
-    assert result.exit_code == 0
-    assert "No network" in result.output and "papertrend ingest jsonl" in result.output
-
-
-def test_serve_fetches_the_last_days_and_lists_them(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer, shared_data: Path
-) -> None:
-    replay.add("/api/daily_papers", shared_data / "hf_daily_papers/samples/2026-08-21.json")
-    for cat in ("ai", "cl", "lg"):
-        feed = shared_data / f"arxiv_api_fixtures/rss/rss_arxiv_org_2026-04-27/arxiv_cs_{cat}.xml"
-        replay.add(f"/rss/cs.{cat.upper()}", feed)
-    monkeypatch.setenv("PAPERTREND_HF_BASE_URL", replay.url)
-    monkeypatch.setenv("PAPERTREND_ARXIV_RSS_URL", f"{replay.url}/rss")
-    result = runner.invoke(app, ["serve"])
-    assert result.exit_code == 0, result.output
-    assert "No network" not in result.output
-    assert "EnvHarness" in result.output
-    assert "hf-daily: 17 added" in result.output and "arxiv-rss: 9 added" in result.output

@@ -27,7 +27,6 @@ from papertrend.ingest.cursors import delete_cursor, get_cursor, save_cursor
 from papertrend.papers import repository
 from papertrend.papers.models import Rejected
 from papertrend.schema import ingest_runs
-from papertrend.search import keyword
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +142,6 @@ def run_ingest(
             now = clock()
             with transaction(engine) as conn:
                 counts = repository.upsert_many(conn=conn, items=parsed.papers, now=now)
-                keyword.index_new(conn=conn, paper_ids=counts.added_ids)
                 if raw.cursor is not None:
                     save_cursor(conn=conn, source=source.name, key=key, value=raw.cursor, now=now)
             report.added += counts.added

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Connection
 
 from papertrend.papers.merge import Row, merge
 from papertrend.papers.models import Paper, PaperIn
-from papertrend.schema import papers
+from papertrend.schema import embeddings, papers
+from papertrend.search import keyword
 
 _COLUMNS = [c.name for c in papers.columns]
 # SQLite allows 32766 bound parameters; stay well below for IN lists.
@@ -66,13 +67,28 @@ def upsert_many(*, conn: Connection, items: Sequence[PaperIn], now: datetime) ->
             inserts[item.id] = row
     if inserts:
         conn.execute(papers.insert(), list(inserts.values()))
+        # Every insert path must index its papers: the FTS5 update/delete triggers assume they are
+        # in the index, and an external-content FTS5 table is corrupted by deleting what it lacks.
+        keyword.index_new(conn=conn, paper_ids=list(inserts))
     if updates:
+        settable = [name for name in _COLUMNS if name not in ("id", "pk")]
         stmt = (
             papers.update()
             .where(papers.c.id == sa.bindparam("_id"))
-            .values({name: sa.bindparam(name) for name in _COLUMNS if name not in ("id", "pk")})
+            .values({name: sa.bindparam(name) for name in settable})
         )
-        conn.execute(stmt, [{**row, "_id": row["id"]} for row in updates.values()])
+        # Only the bound names: an extra key named like a column would become one more SET clause.
+        conn.execute(stmt, [{"_id": row["id"], **{n: row[n] for n in settable}} for row in updates.values()])
+        # A vector describes the text it was made from: new text, new vector (`papertrend embed`).
+        stale = [
+            row["pk"]
+            for pid, row in updates.items()
+            if (row["title"], row["abstract"]) != (existing[pid]["title"], existing[pid]["abstract"])
+        ]
+        for start in range(0, len(stale), _IN_CHUNK):
+            conn.execute(
+                embeddings.delete().where(embeddings.c.paper_pk.in_(stale[start : start + _IN_CHUNK]))
+            )
     counts.added = len(inserts)
     counts.updated = len(updates)
     counts.unchanged = len({p.id for p in items}) - counts.added - counts.updated

@@ -2,7 +2,7 @@
 
 An external-content table: the text lives once, in `papers`; the index keys rows by `papers.pk`.
 Triggers re-index a paper whose text changed and drop a deleted one. New papers are indexed by the
-ingest pipeline with one INSERT … SELECT per batch (`search.keyword.index_new`): a per-row insert
+papers repository with one INSERT … SELECT per batch (`search.keyword.index_new`): a per-row insert
 trigger measured 14 s for the 74,728-paper file against 7 s set-based, halving ingest speed.
 Authors are indexed as "Name, Name" rather than as their JSON text. The porter stemmer over unicode61
 gives BM25 with stemming, which measured best on SciFact. PostgreSQL gets its tsvector in issue #6.

@@ -1,0 +1,429 @@
+"""The daily email at scale (issue #5 item 9): personalised digests per second, and SIGKILL safety.
+
+    .venv/bin/python bench/digest.py [--subscribers 10000] [--mode hybrid|keyword] [--model wordllama]
+                                     [--kills 20] [--concurrency 1]
+
+1. A store of the ~85k papers (the arXiv listing file and the Hugging Face archive), built once
+   under var/bench/digest-85k/ and reused, with vectors of `--model` for hybrid search (wordllama by
+   default: minilm would take about half an hour to embed 85k abstracts on two cores).
+2. `--subscribers` confirmed subscribers, each with 1–3 topics drawn from a pool of interests (the
+   opening words of random stored titles, plus a few written by hand), spread over time zones and
+   send hours, all due at the bench's clock.
+3. One `digest run` to a local aiosmtpd sink in its own process: digests/s end to end and the time
+   of each stage (compose; then per message render, SMTP delivery, outbox records).
+4. `--kills` times: 100 subscribers, the sender (`python -m papertrend.digest.cli run`) killed with
+   SIGKILL at a random message — at a random instant, or inside the accepted-but-not-recorded
+   window — then run again; prints how many runs left every subscriber exactly one message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+LISTING = DATA / "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
+HF_DAYS = DATA / "hf_daily_papers/daily_papers_by_day.jsonl.gz"
+ZONES = ["UTC", "Europe/London", "Europe/Paris", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"]
+ZONES += ["Asia/Shanghai", "Asia/Kolkata", "Australia/Sydney", "America/Sao_Paulo"]
+HAND_TOPICS = [
+    "LLM agents that simulate human behaviour",
+    "diffusion models for video generation",
+    "retrieval-augmented generation",
+    "reinforcement learning from human feedback",
+    "graph neural networks for molecules",
+    "efficient attention for long context",
+    "vision-language models",
+    "robot manipulation from demonstrations",
+    "speech recognition for low-resource languages",
+    "mechanistic interpretability",
+]
+
+
+# ----------------------------------------------------------------------------------------- the sink
+
+
+def serve_sink(port: int, out: Path) -> None:
+    """An SMTP sink (run in its own process): appends `recipient<TAB>message-id` per message."""
+    from aiosmtpd.controller import Controller
+
+    fh = out.open("a", buffering=1)
+    mid = re.compile(rb"^Message-ID:\s*(\S+)", re.I | re.M)
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            head = envelope.content.split(b"\r\n\r\n", 1)[0]
+            found = mid.search(head)
+            for rcpt in envelope.rcpt_tos:
+                fh.write(f"{rcpt}\t{found.group(1).decode() if found else '-'}\n")
+            return "250 OK"
+
+    # Blocked before the server thread starts, so that sigwait below (not the default action) gets them.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    controller.stop()
+
+
+def start_sink(out: Path) -> tuple[subprocess.Popen[bytes], int]:
+    from tests.digest_support import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--sink", str(port), str(out)], cwd=ROOT)
+    deadline = time.monotonic() + 20
+    import socket
+
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the SMTP sink did not start")
+
+
+def stop_sink(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(10)
+
+
+def received(out: Path) -> list[tuple[str, str]]:
+    if not out.exists():
+        return []
+    return [tuple(line.split("\t", 1)) for line in out.read_text().splitlines() if "\t" in line]  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------- the store
+
+
+def build_store(model: str, embed: bool) -> Path:
+    """The 85k store (and vectors of `model` when `embed`), built once; its database path."""
+    from papertrend.db import create_engine
+    from papertrend.ingest.pipeline import run_ingest
+    from papertrend.ingest.sources.hf_daily import HfDailySource
+    from papertrend.ingest.sources.jsonl import JsonlSource
+    from papertrend.migrate import upgrade
+
+    folder = ROOT / "var" / "bench" / "digest-85k"
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "bench.db"
+    engine = create_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    if not (folder / "ingested").exists():
+        t0 = time.perf_counter()
+        run_ingest(engine=engine, source=JsonlSource(path=LISTING))
+        run_ingest(engine=engine, source=HfDailySource(from_file=HF_DAYS))
+        (folder / "ingested").touch()
+        print(f"store: ingested in {time.perf_counter() - t0:.0f} s", flush=True)
+    if embed and not (folder / f"embedded-{model}").exists():
+        from papertrend.search.embed_job import embed_missing
+        from papertrend.search.embedder import get_embedder
+
+        t0 = time.perf_counter()
+        report = embed_missing(engine=engine, embedder=get_embedder(model))
+        (folder / f"embedded-{model}").touch()
+        print(f"store: {report.summary()} in {time.perf_counter() - t0:.0f} s", flush=True)
+    engine.dispose()
+    return db
+
+
+def reset_digest_tables(engine: Any) -> None:
+    from papertrend.db import transaction
+    from papertrend.digest.tables import (
+        digest_editions,
+        rate_limits,
+        sent_papers,
+        subscription_tokens,
+        subscriptions,
+        suppressions,
+    )
+
+    with transaction(engine) as conn:
+        for table in (
+            sent_papers,
+            digest_editions,
+            subscription_tokens,
+            suppressions,
+            rate_limits,
+            subscriptions,
+        ):
+            conn.execute(table.delete())
+
+
+def topic_pool(engine: Any, rng: random.Random, size: int) -> list[str]:
+    from papertrend.db import reading
+    from papertrend.schema import papers
+
+    with reading(engine) as conn:
+        titles = (
+            conn.execute(sa.select(papers.c.title).order_by(sa.func.random()).limit(size * 2)).scalars().all()
+        )
+    pool = list(HAND_TOPICS)
+    for title in titles:
+        words = re.sub(r"[^\w\s-]", " ", title).split()
+        if len(words) >= 3:
+            pool.append(" ".join(words[: rng.randint(3, 6)]).lower())
+        if len(pool) >= size:
+            break
+    return pool
+
+
+def add_subscribers(engine: Any, n: int, *, pool: list[str], rng: random.Random, confirmed: datetime) -> None:
+    """`n` confirmed subscribers, inserted directly (setting them up is not what is measured)."""
+    import secrets
+
+    from papertrend.db import transaction
+    from papertrend.digest.tables import subscriptions
+
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "email": f"reader{i}@example.org",
+                "email_key": f"reader{i}@example.org",
+                "status": "confirmed",
+                "cadence": "weekly" if rng.random() < 0.1 else "daily",
+                "send_hour": rng.randint(0, 23),
+                "send_weekday": rng.randint(0, 6),
+                "timezone": rng.choice(ZONES),
+                "topics": rng.sample(pool, rng.randint(1, 3)),
+                "include_keywords": [],
+                "exclude_keywords": ["survey"] if rng.random() < 0.2 else [],
+                "categories": [],
+                "paused": False,
+                "link_salt": secrets.token_hex(16),
+                "created_at": confirmed,
+                "updated_at": confirmed,
+                "confirmed_at": confirmed,
+            }
+        )
+    with transaction(engine) as conn:
+        conn.execute(subscriptions.insert(), rows)
+
+
+# ------------------------------------------------------------------------------------ throughput run
+
+
+def throughput(args: argparse.Namespace) -> None:
+    from papertrend.config import Settings
+    from papertrend.db import create_engine
+    from papertrend.digest.outbox import make_ranker, run_digest
+    from papertrend.papers.repository import listing_day_expr as latest_day_expr
+
+    db = build_store(args.model, embed=args.mode != "keyword")
+    engine = create_engine(f"sqlite:///{db}")
+    reset_digest_tables(engine)
+    rng = random.Random(5)
+    from papertrend.db import reading
+
+    with reading(engine) as conn:
+        # The latest day of a full arXiv listing (hundreds of papers), not a thin day of the Hugging
+        # Face archive: the window each subscriber's topics are ranked over is a real day's worth.
+        day = latest_day_expr()
+        latest = conn.execute(
+            sa.select(day)
+            .where(day.is_not(None))
+            .group_by(day)
+            .having(sa.func.count() >= 200)
+            .order_by(day.desc())
+        ).scalar()
+    assert latest is not None
+    latest = latest if isinstance(latest, date) else date.fromisoformat(str(latest))
+    now = datetime.combine(latest, datetime.min.time(), UTC) + timedelta(hours=23, minutes=30)
+    pool = topic_pool(engine, rng, args.topics)
+    add_subscribers(engine, args.subscribers, pool=pool, rng=rng, confirmed=now - timedelta(days=30))
+    work = Path(tempfile.mkdtemp(prefix="digest-bench-"))
+    sink, port = start_sink(work / "sink.tsv")
+    os.environ.update(
+        PAPERTREND_MAIL_RATE="0",
+        PAPERTREND_MAIL_CONCURRENCY=str(args.concurrency),
+        PAPERTREND_EMBEDDING_MODEL=args.model,
+    )
+    settings = Settings(
+        env="test",
+        database_url=f"sqlite:///{db}",
+        data_dir=work,
+        mail_url=f"smtp://127.0.0.1:{port}",
+        embedding_model=args.model,
+    )
+    try:
+        t0 = time.perf_counter()
+        ranker = make_ranker(settings, engine, mode=args.mode)
+        # Load the model and warm the vector index outside the measured run, as a worker would.
+        ranker("warm up", latest - timedelta(days=1), 5)
+        warm = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report = run_digest(engine=engine, settings=settings, ranker=ranker, now=now)
+        wall = time.perf_counter() - t0
+        time.sleep(0.5)
+        got = received(work / "sink.tsv")
+    finally:
+        stop_sink(sink)
+        engine.dispose()
+        shutil.rmtree(work, ignore_errors=True)
+    d = report.delivery
+    assert d is not None
+    sent = d.sent
+    s = report.seconds
+    print(
+        f"\nsubscribers {args.subscribers:,}  topic pool {len(pool)}  mode {args.mode}"
+        f" ({args.model if args.mode != 'keyword' else 'no model'})  senders {args.concurrency}"
+    )
+    print(f"model load + warm-up (not counted): {warm:.1f} s")
+    print(f"{'stage':<26}{'seconds':>10}{'ms/digest':>12}")
+    per = max(sent, 1)
+    rows = [
+        ("compose (plan+search+store)", s.get("compose", 0.0)),
+        ("render", s.get("render", 0.0)),
+        ("deliver (SMTP)", s.get("deliver", 0.0)),
+        ("outbox records + claims", s.get("record", 0.0)),
+    ]
+    for name, sec in rows:
+        print(f"{name:<26}{sec:>10.2f}{sec / per * 1000:>12.2f}")
+    print(f"{'end to end':<26}{wall:>10.2f}{wall / per * 1000:>12.2f}")
+    print(
+        f"\ndigests sent {sent:,} (sink received {len(got):,}; {report.compose.empty} had nothing new), "
+        f"{report.compose.searches} topic searches"
+    )
+    print(f"digests/s end to end: {sent / wall:.0f}")
+
+
+# ---------------------------------------------------------------------------------------- kill runs
+
+
+def kill_runs(args: argparse.Namespace) -> None:
+    from tests.digest_support import add_papers, paper
+    from tests.digest_support import add_subscribers as add_real_subscribers
+
+    from papertrend.db import create_engine, reading
+    from papertrend.digest.tables import digest_editions
+    from papertrend.migrate import upgrade
+
+    rng = random.Random(11)
+    ok = 0
+    kinds: Counter[str] = Counter()
+    day = date(2026, 6, 23)
+    now = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=8, minutes=30)
+    for run in range(args.kills):
+        work = Path(tempfile.mkdtemp(prefix="digest-kill-"))
+        db = work / "k.db"
+        engine = create_engine(f"sqlite:///{db}")
+        upgrade(engine)
+        add_papers(engine, [paper(f"2606.{i:05d}", f"Paper {i}", day=day, upvotes=i) for i in range(1, 6)])
+        add_real_subscribers(engine, 100, confirmed_at=now - timedelta(days=3))
+        sink, port = start_sink(work / "sink.tsv")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERTREND_")}
+        env.update(
+            PAPERTREND_ENV="test",
+            PAPERTREND_DATABASE_URL=f"sqlite:///{db}",
+            PAPERTREND_DATA_DIR=str(work),
+            PAPERTREND_MAIL_URL=f"smtp://127.0.0.1:{port}",
+            PAPERTREND_MAIL_RATE="0",
+            PAPERTREND_MAIL_CONCURRENCY="2",
+        )
+        k = rng.randint(1, 99)
+        kind = rng.choice(["instant", "after_dot", "after_reply"])
+        kinds[kind] += 1
+        first_env = dict(env)
+        marker = work / "paused"
+        if kind != "instant":
+            first_env.update(
+                PAPERTREND_TEST_MAIL_PAUSE=f"{kind}:{k}", PAPERTREND_TEST_MAIL_PAUSE_FILE=str(marker)
+            )
+        cmd = [sys.executable, "-m", "papertrend.digest.cli", "run", "--mode", "keyword", "--now"]
+        try:
+            first = subprocess.Popen(
+                [*cmd, now.isoformat()],
+                env=first_env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if (kind == "instant" and len(received(work / "sink.tsv")) >= k) or marker.exists():
+                    break
+                time.sleep(0.002)
+            if kind == "after_dot":
+                time.sleep(0.05)  # let the server read the dot it was sent
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+            before = len(received(work / "sink.tsv"))
+            subprocess.run(
+                [*cmd, (now + timedelta(minutes=5)).isoformat()],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=120,
+            )
+            time.sleep(0.2)
+            got = received(work / "sink.tsv")
+            with reading(engine) as conn:
+                expected = {mid for (mid,) in conn.execute(sa.select(digest_editions.c.message_id))}
+                statuses = set(conn.execute(sa.select(digest_editions.c.status)).scalars())
+            per = Counter(rcpt for rcpt, _ in got)
+            exact = (
+                len(per) == 100
+                and set(per.values()) == {1}
+                and {m for _, m in got} == expected
+                and statuses == {"sent"}
+            )
+            ok += exact
+            print(
+                f"kill run {run + 1:>2}: {kind:<12} k={k:<3} received before kill {before:>3}, "
+                f"after rerun {len(got):>3} → {'exactly once' if exact else 'NOT exactly once'}",
+                flush=True,
+            )
+        finally:
+            stop_sink(sink)
+            engine.dispose()
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"\nexactly-once in {ok} of {args.kills} SIGKILL runs ({dict(kinds)})")
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--sink":
+        serve_sink(int(sys.argv[2]), Path(sys.argv[3]))
+        return
+    sys.path.insert(0, str(ROOT))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--topics", type=int, default=400, help="size of the pool topics are drawn from")
+    parser.add_argument("--mode", choices=["hybrid", "semantic", "keyword", "searcher"], default="hybrid")
+    parser.add_argument("--model", default="wordllama")
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args()
+    # Only warnings: a model package or migrations would otherwise log at INFO between the tables.
+    logging.basicConfig(level=logging.WARNING)
+    if not args.skip_throughput:
+        throughput(args)
+    if args.kills:
+        logging.getLogger().setLevel(logging.WARNING)
+        kill_runs(args)
+
+
+if __name__ == "__main__":
+    main()

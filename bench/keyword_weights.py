@@ -1,0 +1,215 @@
+"""Keyword search quality (issue #3): nDCG@10 of `search.keyword.search` on BEIR SciFact.
+
+SciFact's 5,183 abstracts are stored through the real ingest pipeline into a fresh SQLite database
+(title → title, text → abstract, no authors; synthetic arXiv-looking ids mapped back to BEIR ids).
+The title/abstract bm25() weights and the match mode are grid-searched on the TRAIN qrels; the
+winner's nDCG@10 on TEST is what to quote (reference: BM25 with stemming, 0.686 on test). Also reports
+the time one query takes. Prints a table; exits 0.
+
+    .venv/bin/python bench/keyword_weights.py [--data ../shared/data] [--arxiv]
+
+--arxiv also times the chosen setting on the 74,728-paper arXiv listing, with SciFact's claims as
+queries (latency only: there are no relevance judgements for it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from sqlalchemy.engine import Connection, Engine
+
+from papertrend.db import create_engine, reading
+from papertrend.ingest.base import Cursor, Parsed, RawBatch, make_source
+from papertrend.ingest.pipeline import run_ingest
+from papertrend.migrate import upgrade
+from papertrend.papers.models import PaperIn
+from papertrend.search import keyword
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+SCIFACT = "scifact_beir"
+LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
+TITLE_WEIGHTS = (1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+ABSTRACT_WEIGHTS = (0.5, 1.0, 2.0)
+MODES: tuple[keyword.Match, ...] = ("any", "all")
+K = 10
+Qrels = dict[str, dict[str, int]]
+
+
+def synthetic_id(i: int) -> str:
+    """Corpus position → a new-style arXiv id (yymm.nnnnn), unique for any corpus under 10 million."""
+    return f"{2001 + i // 99_999:04d}.{i % 99_999 + 1:05d}"
+
+
+class ListSource:
+    """A Source over records already in memory, so the bench stores them the way ingest does."""
+
+    name = "scifact"
+
+    def __init__(self, papers: Sequence[PaperIn], batch: int = 2000) -> None:
+        self.papers = list(papers)
+        self.batch = batch
+
+    def cursor_key(self) -> str:
+        return "scifact"
+
+    def fetch(self, cursor: Cursor | None) -> Iterator[RawBatch]:
+        for start in range(0, len(self.papers), self.batch):
+            yield RawBatch(self.papers[start : start + self.batch], "scifact")
+
+    def parse(self, raw: RawBatch) -> Parsed:
+        return Parsed(papers=list(raw.payload))
+
+
+def load_corpus(path: Path) -> tuple[list[PaperIn], dict[str, str]]:
+    """PaperIn records for the corpus, and arXiv-looking id → BEIR id."""
+    papers: list[PaperIn] = []
+    to_beir: dict[str, str] = {}
+    with path.open("rb") as fh:
+        for i, line in enumerate(fh):
+            doc = orjson.loads(line)
+            pid = synthetic_id(i)
+            to_beir[pid] = str(doc["_id"])
+            # A missing title would be rejected by the pipeline; SciFact has none missing, but say so.
+            papers.append(
+                PaperIn(id=pid, title=doc["title"] or "(untitled)", abstract=doc["text"], source="scifact")
+            )
+    return papers, to_beir
+
+
+def load_qrels(path: Path) -> Qrels:
+    qrels: Qrels = {}
+    with path.open() as fh:
+        next(fh)  # header: query-id corpus-id score
+        for line in fh:
+            qid, doc, score = line.split()
+            qrels.setdefault(qid, {})[doc] = int(score)
+    return qrels
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int = K) -> float:
+    """BEIR's nDCG@k (trec_eval ndcg_cut): linear gains, log2(rank + 1) discount, ideal from qrels."""
+    dcg = sum(relevant.get(doc, 0) / math.log2(rank + 2) for rank, doc in enumerate(ranked[:k]))
+    ideal = sorted(relevant.values(), reverse=True)[:k]
+    idcg = sum(gain / math.log2(rank + 2) for rank, gain in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    ndcg: float
+    seconds: list[float]
+
+
+def evaluate(
+    conn: Connection,
+    queries: dict[str, str],
+    qrels: Qrels,
+    to_beir: dict[str, str],
+    *,
+    weights: tuple[float, float, float],
+    match: keyword.Match,
+    limit: int = K,
+) -> Result:
+    """Mean nDCG@10 over the judged queries (a query with no hits scores 0), and each query's time."""
+    scores: list[float] = []
+    seconds: list[float] = []
+    for qid, relevant in qrels.items():
+        t0 = time.perf_counter()
+        hits = keyword.search(conn=conn, query=queries[qid], limit=limit, weights=weights, match=match)
+        seconds.append(time.perf_counter() - t0)
+        scores.append(ndcg_at_k([to_beir.get(h.paper_id, h.paper_id) for h in hits], relevant))
+    return Result(statistics.fmean(scores), seconds)
+
+
+def fresh_db(tmp: Path, name: str) -> Engine:
+    engine = create_engine(f"sqlite:///{tmp / name}")
+    upgrade(engine)
+    return engine
+
+
+def ms(values: list[float], q: float) -> float:
+    return 1000 * statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else 1000 * values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--arxiv", action="store_true", help="also time queries on the arXiv listing")
+    ns = parser.parse_args()
+    base = ns.data / SCIFACT
+    papers, to_beir = load_corpus(base / "corpus.jsonl")
+    queries = {
+        str(q["_id"]): q["text"]
+        for q in map(orjson.loads, (base / "queries.jsonl").read_bytes().splitlines())
+    }
+    train = load_qrels(base / "qrels" / "train.tsv")
+    test = load_qrels(base / "qrels" / "test.tsv")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = fresh_db(Path(tmp), "scifact.db")
+        t0 = time.perf_counter()
+        report = run_ingest(engine=engine, source=ListSource(papers))
+        assert report.ok and report.added == len(papers), report.summary()
+        print(f"stored {report.added:,} SciFact abstracts in {time.perf_counter() - t0:.1f}s")
+        print(f"train {len(train)} queries, test {len(test)} queries; nDCG@{K}")
+        rows: list[tuple[keyword.Match, float, float, float, float]] = []
+        with reading(engine) as conn:
+            for match in MODES:
+                for w_title in TITLE_WEIGHTS:
+                    for w_abs in ABSTRACT_WEIGHTS:
+                        weights = (w_title, w_abs, 1.0)
+                        tr = evaluate(conn, queries, train, to_beir, weights=weights, match=match)
+                        te = evaluate(conn, queries, test, to_beir, weights=weights, match=match)
+                        rows.append((match, w_title, w_abs, tr.ndcg, te.ndcg))
+            best = max(rows, key=lambda r: r[3])
+            print(f"\n{'match':<5} {'title':>5} {'abstract':>8} {'train':>7} {'test':>7}")
+            for match, w_title, w_abs, tr_ndcg, te_ndcg in sorted(rows, key=lambda r: -r[3]):
+                mark = "  <- best on train" if (match, w_title, w_abs) == best[:3] else ""
+                print(f"{match:<5} {w_title:>5g} {w_abs:>8g} {tr_ndcg:>7.4f} {te_ndcg:>7.4f}{mark}")
+            chosen = (best[1], best[2], 1.0)
+            default = keyword.DEFAULT_WEIGHTS, keyword.DEFAULT_MATCH
+            dflt = evaluate(conn, queries, test, to_beir, weights=default[0], match=default[1], limit=50)
+            print(
+                f"\nchosen on train: match={best[0]} weights={chosen} → test nDCG@{K} {best[4]:.4f}"
+                f" (BM25 reference 0.686)"
+            )
+            print(
+                f"current defaults {default[1]} {default[0]}: test nDCG@{K} {dflt.ndcg:.4f};"
+                f" one query (limit 50) median {ms(dflt.seconds, 50):.2f} ms,"
+                f" p95 {ms(dflt.seconds, 95):.2f} ms over {len(dflt.seconds)} queries"
+            )
+        engine.dispose()
+
+        if ns.arxiv:
+            engine = fresh_db(Path(tmp), "arxiv.db")
+            t0 = time.perf_counter()
+            report = run_ingest(engine=engine, source=make_source("jsonl", path=ns.data / LISTING))
+            print(f"\nstored {report.added:,} arXiv papers in {time.perf_counter() - t0:.1f}s")
+            with reading(engine) as conn:
+                texts = list(queries.values())
+                for match in MODES:
+                    seconds = []
+                    for text in texts:
+                        t1 = time.perf_counter()
+                        keyword.search(conn=conn, query=text, limit=50, match=match)
+                        seconds.append(time.perf_counter() - t1)
+                    print(
+                        f"arXiv listing, {match}: one query (limit 50) median {ms(seconds, 50):.2f} ms,"
+                        f" p95 {ms(seconds, 95):.2f} ms over {len(texts)} SciFact claims"
+                    )
+            engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""Hybrid search latency (issue #3): p50/p95/p99 per query, query embedding included, at several
+corpus sizes, with vector-index build time, ANN recall@10 against exact search, and peak memory.
+
+    .venv/bin/python bench/latency.py [--scales 10k,85k,1m] [--model NAME] [--queries 200]
+
+- 10k: the first 10,000 papers of the arXiv listing file;
+- 85k: the whole listing file (74,728) plus the Hugging Face archive (9,877 papers);
+- 1m:  synthetic papers (words drawn from the real abstracts) with random unit vectors, since
+       embedding a million abstracts on two cores would take days; it measures the index, not a model.
+Stores are built once under var/bench/ and reused (delete the folder to rebuild). Embedding the 85k
+corpus with the transformer model takes a while the first time; `papertrend embed` progress is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from beir import load_beir, synthetic_id
+from papertrend.db import create_engine, reading, transaction
+from papertrend.ingest.base import Cursor, Parsed, RawBatch
+from papertrend.ingest.pipeline import run_ingest
+from papertrend.ingest.sources.hf_daily import HfDailySource
+from papertrend.ingest.sources.jsonl import JsonlSource
+from papertrend.migrate import upgrade
+from papertrend.papers.models import PaperIn
+from papertrend.search import vectors
+from papertrend.search.embed_job import embed_missing
+from papertrend.search.embedder import DEFAULT_MODEL, get_embedder
+from papertrend.search.service import Searcher
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+LISTING = DATA / "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
+HF_DAYS = DATA / "hf_daily_papers/daily_papers_by_day.jsonl.gz"
+
+
+class HeadSource(JsonlSource):
+    """The first `limit` lines of a JSON-lines file."""
+
+    def __init__(self, *, path: Path, limit: int) -> None:
+        super().__init__(path=path)
+        self.limit = limit
+
+    def fetch(self, cursor: Cursor | None):  # type: ignore[no-untyped-def]
+        seen = 0
+        for raw in super().fetch(cursor):
+            first, lines = raw.payload
+            lines = lines[: self.limit - seen]
+            seen += len(lines)
+            yield RawBatch((first, lines), raw.origin, raw.cursor)
+            if seen >= self.limit:
+                return
+
+
+class SyntheticSource:
+    """`count` synthetic papers whose titles and abstracts are drawn from a real vocabulary."""
+
+    name = "synthetic"
+    forget_cursor_when_done = True
+
+    def __init__(self, count: int, words: list[str], seed: int = 7) -> None:
+        self.count, self.words, self.seed = count, words, seed
+
+    def cursor_key(self) -> str:
+        return "synthetic"
+
+    def fetch(self, cursor: Cursor | None):  # type: ignore[no-untyped-def]
+        for start in range(0, self.count, 5000):
+            yield RawBatch((start, min(5000, self.count - start)), "synthetic", None)
+
+    def parse(self, raw: RawBatch) -> Parsed:
+        start, n = raw.payload
+        rng = random.Random(self.seed + start)
+        return Parsed(
+            papers=[
+                PaperIn(
+                    id=synthetic_id(start + i),
+                    title=" ".join(rng.choices(self.words, k=10)),
+                    abstract=" ".join(rng.choices(self.words, k=150)),
+                    source="synthetic",
+                )
+                for i in range(n)
+            ]
+        )
+
+
+def build(scale: str, model: str, dim: int) -> Path:
+    """Create (once) the store for `scale`; return its folder."""
+    folder = ROOT / "var" / "bench" / f"{scale}-{model}"
+    db = folder / "bench.db"
+    if (folder / "ready").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    db.unlink(missing_ok=True)
+    engine = create_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    t0 = time.perf_counter()
+    if scale == "10k":
+        run_ingest(engine=engine, source=HeadSource(path=LISTING, limit=10_000))
+    elif scale == "85k":
+        run_ingest(engine=engine, source=JsonlSource(path=LISTING))
+        run_ingest(engine=engine, source=HfDailySource(from_file=HF_DAYS))
+    else:
+        words = " ".join(p.abstract for p in _sample_papers(2000)).split()
+        run_ingest(engine=engine, source=SyntheticSource(1_000_000, words))
+    print(f"[{scale}] ingest {time.perf_counter() - t0:.0f}s", flush=True)
+    t0 = time.perf_counter()
+    if scale == "1m":
+        _random_vectors(engine, model, dim)
+    else:
+        embedder = get_embedder(model)
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            if time.perf_counter() - last[0] > 30:
+                last[0] = time.perf_counter()
+                print(f"[{scale}] embedded {done:,}/{total:,}", flush=True)
+
+        report = embed_missing(engine=engine, embedder=embedder, progress=progress)
+        print(f"[{scale}] {report.summary()}", flush=True)
+    print(f"[{scale}] vectors {time.perf_counter() - t0:.0f}s", flush=True)
+    (folder / "ready").touch()
+    return folder
+
+
+def _sample_papers(n: int) -> list[PaperIn]:
+    src = HeadSource(path=LISTING, limit=n)
+    return [p for raw in src.fetch(None) for p in src.parse(raw).papers]
+
+
+def _random_vectors(engine, model: str, dim: int) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(0)
+    with reading(engine) as conn:
+        total = vectors.count_missing(conn=conn, model=model)
+    while True:
+        with reading(engine) as conn:
+            todo = vectors.missing(conn=conn, model=model, limit=20_000)
+        if not todo:
+            break
+        m = rng.standard_normal((len(todo), dim)).astype(np.float32)
+        m /= np.linalg.norm(m, axis=1, keepdims=True)
+        with transaction(engine) as conn:
+            vectors.store(
+                conn=conn, model=model, paper_pks=[t[0] for t in todo], vectors=m, now=datetime.now(UTC)
+            )
+    print(f"random vectors for {total:,} papers", flush=True)
+
+
+def measure(scale: str, folder: Path, model: str, queries: list[str]) -> dict[str, float]:
+    engine = create_engine(f"sqlite:///{folder / 'bench.db'}")
+    searcher = Searcher(engine=engine, embedder=get_embedder(model), index_dir=folder / "index")
+    with reading(engine) as conn:
+        t0 = time.perf_counter()
+        searcher.index.refresh(conn=conn)
+        build_s = time.perf_counter() - t0
+        n = len(searcher.index)
+    searcher.search(query=queries[0])  # warm: model loaded, pages cached
+    times = []
+    for q in queries:
+        t0 = time.perf_counter()
+        searcher.search(query=q, limit=10)
+        times.append((time.perf_counter() - t0) * 1000)
+    recall = float("nan")
+    if searcher.index.kind == "ann":
+        with reading(engine) as conn:
+            pks, matrix = vectors.load(conn=conn, model=model, dim=searcher.embedder.dim)
+            exact = vectors.ExactIndex(pks, matrix)
+            qv = searcher.embedder.embed(queries[:100])
+            got = sum(
+                len(
+                    {p for p, _ in searcher.index.search(conn=conn, query=v, k=10)}
+                    & {p for p, _ in exact.search(v, 10)}
+                )
+                for v in qv
+            )
+            recall = got / (10 * len(qv))
+            del matrix, exact
+    qs = statistics.quantiles(times, n=100)
+    return {
+        "papers": n,
+        "index": 1.0 if searcher.index.kind == "ann" else 0.0,
+        "build_s": build_s,
+        "p50": statistics.median(times),
+        "p95": qs[94],
+        "p99": qs[98],
+        "recall": recall,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scales", default="10k,85k,1m")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--queries", type=int, default=200)
+    ns = parser.parse_args()
+    beir = load_beir(DATA / "scifact_beir")
+    queries = [beir.queries[q] for q in sorted(beir.qrels["test"])][: ns.queries]
+    dim = get_embedder(ns.model).dim
+    rows = []
+    for scale in ns.scales.split(","):
+        folder = build(scale, ns.model, dim)
+        rows.append((scale, measure(scale, folder, ns.model, queries)))
+    print(f"\nhybrid search, {len(queries)} SciFact queries, limit 10, model {ns.model}, query embedded")
+    print(
+        f"{'scale':<6} {'papers':>9} {'index':>6} {'build s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+        f" {'ANN R@10':>9} {'peak RSS MB':>12}"
+    )
+    for scale, r in rows:
+        print(
+            f"{scale:<6} {int(r['papers']):>9,} {'hnsw' if r['index'] else 'exact':>6} {r['build_s']:>8.1f}"
+            f" {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} {r['recall']:>9.3f} {r['rss_mb']:>12.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

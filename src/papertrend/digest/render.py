@@ -1,0 +1,335 @@
+"""Render mail: the digest and the notices (confirm, already subscribed) as multipart/alternative.
+
+Every message is built with the email package's `EmailMessage` under an SMTP policy, which refuses
+a header value containing CR or LF: text from sources (titles) and users (addresses) cannot add a
+header. Titles are also folded to one line first, so a hostile title still makes a valid subject.
+HTML is rendered with autoescape, then its CSS is inlined with css-inline (mail clients drop
+`<style>`; the phone rules stay in a `<style>` block as @media rules cannot be inlined).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import css_inline
+import jinja2
+
+from papertrend.digest.subscriptions import Subscription, link_token
+from papertrend.papers.models import Paper
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The standard header registry, building each header class once.
+
+    The stdlib's registry creates a new class for every header it parses: a third of the time of
+    building a digest. The parsing, and its refusal of CR and LF, is unchanged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+# CRLF line ends for the wire; 7-bit bodies (quoted-printable or base64) so relays without
+# 8BITMIME take them unchanged.
+MAIL_POLICY = policy.SMTP.clone(cte_type="7bit", header_factory=_HeaderClasses())
+# Written out with RFC 5322's 998-character limit: folding at 78 would RFC 2047-encode a long URL in
+# List-Unsubscribe, which mail clients then cannot read. Bodies keep their 76-character lines, as they
+# are encoded when the message is built, under MAIL_POLICY.
+WIRE_POLICY = MAIL_POLICY.clone(max_line_length=998)
+TEMPLATES = Path(__file__).parent / "templates"
+SUBJECT_TITLE_CHARS = 90
+SNIPPET_CHARS = 220
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+# One inliner for the process: it holds no per-message state. Remote stylesheets are never fetched.
+_inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MailContext:
+    """What every message needs from the settings."""
+
+    base_url: str
+    mail_from: str
+    secret: str
+
+    @property
+    def from_address(self) -> str:
+        """The bare address of `mail_from` (the envelope sender)."""
+        return parseaddr(self.mail_from)[1] or "papertrend@localhost"
+
+    @property
+    def domain(self) -> str:
+        """The domain Message-IDs and List-Id are made under."""
+        return self.from_address.rpartition("@")[2] or urlsplit(self.base_url).hostname or "localhost"
+
+    @property
+    def root(self) -> str:
+        return self.base_url.rstrip("/")
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """Text folded to one line of single spaces (no CR, LF or other control), cut at a word."""
+    if limit is not None:
+        # Only the start can survive the cut; folding a whole abstract per message was the
+        # slowest step of rendering.
+        text = text[: limit * 3 + 64]
+    # split() breaks at every Unicode line break and space; the regex takes the other controls.
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+    return flat
+
+
+def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
+    """About two lines of an abstract, cut at a word."""
+    return one_line(text, chars)
+
+
+def authors_short(names: Sequence[str], keep: int = 3) -> str:
+    """The first authors and how many more."""
+    names = [one_line(n) for n in names]
+    if len(names) <= keep + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:keep])} and {len(names) - keep} more"
+
+
+def _http(url: str | None) -> str | None:
+    # Sources are not trusted to keep `javascript:` out of links.
+    if not url:
+        return None
+    url = url.strip()
+    return url if urlsplit(url).scheme.lower() in ("http", "https") and " " not in url else None
+
+
+def to_bytes(message: EmailMessage) -> bytes:
+    """The message as it goes on the wire (CRLF, headers unfolded up to 998 characters)."""
+    return message.as_bytes(policy=WIRE_POLICY)
+
+
+def message_id_for(*, subscription_id: int, edition_date: date, secret: str, domain: str) -> str:
+    """The stable Message-ID of an edition: the same on every attempt, unguessable across installs."""
+    tag = hashlib.sha256(f"{secret}|{subscription_id}|{edition_date}".encode()).hexdigest()[:12]
+    return f"<digest.{edition_date:%Y%m%d}.{subscription_id}.{tag}@{domain}>"
+
+
+def links(ctx: MailContext, sub: Subscription) -> tuple[str, str]:
+    """(preferences URL, unsubscribe URL) of a subscription, signed."""
+    manage = link_token(secret=ctx.secret, subscription=sub, purpose="manage")
+    leave = link_token(secret=ctx.secret, subscription=sub, purpose="unsubscribe")
+    return f"{ctx.root}/preferences/{manage}", f"{ctx.root}/unsubscribe/{leave}"
+
+
+ViewCache = dict[tuple[str, datetime, str], dict[str, Any]]
+
+
+def _paper_view(
+    ctx: MailContext, p: Paper, topic: str | None = None, cache: ViewCache | None = None
+) -> dict[str, Any]:
+    # A run renders the same trending papers for thousands of subscribers: build each view once.
+    key = (p.id, p.changed_at, topic or "")
+    if cache is not None and key in cache:
+        return cache[key]
+    view = {
+        "title": one_line(p.title),
+        "authors": authors_short(p.authors),
+        "snippet": snippet(p.abstract),
+        "page": f"{ctx.root}/papers/{quote(p.id, safe='./')}",
+        "abs": f"https://arxiv.org/abs/{quote(p.id, safe='./')}",
+        "pdf": _http(p.pdf_url) or f"https://arxiv.org/pdf/{quote(p.id, safe='./')}",
+        "code": _http(p.code_url),
+        "votes": p.hf_upvotes or 0,
+        "topic": one_line(topic or "", 80),
+    }
+    if cache is not None:
+        cache[key] = view
+    return view
+
+
+def subject_for(*, edition_date: date, cadence: str, top_title: str) -> str:
+    """`Trending papers — Tue 24 Jun: <top title>` (weekly: `… — week of Mon 23 Jun: …`)."""
+    day = f"{edition_date:%a} {edition_date.day} {edition_date:%b}"
+    when = f"week of {day}" if cadence == "weekly" else day
+    title = one_line(top_title, SUBJECT_TITLE_CHARS)
+    return f"Trending papers — {when}: {title}" if title else f"Trending papers — {when}"
+
+
+def _new_message(
+    *, ctx: MailContext, to: str, subject: str, message_id: str, date_: datetime
+) -> EmailMessage:
+    msg = EmailMessage(policy=MAIL_POLICY)
+    # Each assignment goes through the policy's header parser, which raises on CR or LF.
+    msg["Subject"] = subject
+    msg["From"] = ctx.mail_from
+    msg["To"] = to
+    msg["Date"] = format_datetime(date_)
+    msg["Message-ID"] = message_id
+    return msg
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed(name: str, value: str) -> BaseHeader:
+    """A header whose value is ours alone (no user or source text), parsed once and reused."""
+    return MAIL_POLICY.header_factory(name, value)  # type: ignore[no-any-return]
+
+
+# Safe as a constant: no line of a quoted-printable body can hold "=_" unencoded, and base64 lines
+# never start with "--", so this boundary cannot occur inside a part.
+BOUNDARY = "=_papertrend_alternative_=_"
+
+
+def _part(subtype: str, body: str) -> EmailMessage:
+    part = EmailMessage(policy=MAIL_POLICY)
+    part["Content-Type"] = _fixed("Content-Type", f'text/{subtype}; charset="utf-8"')
+    data = body.encode()
+    if subtype == "plain":
+        # Quoted-printable keeps the text part readable raw; binascii's encoder is C (the email
+        # package's is pure Python, the slowest step of building a digest).
+        part["Content-Transfer-Encoding"] = _fixed("Content-Transfer-Encoding", "quoted-printable")
+        part.set_payload(binascii.b2a_qp(data, istext=True).decode("ascii"))
+    else:
+        part["Content-Transfer-Encoding"] = _fixed("Content-Transfer-Encoding", "base64")
+        part.set_payload(base64.encodebytes(data).decode("ascii"))
+    return part
+
+
+def _finish(msg: EmailMessage, *, text: str, html: str) -> EmailMessage:
+    """Attach the text and the CSS-inlined HTML as multipart/alternative, plain text first."""
+    msg["MIME-Version"] = _fixed("MIME-Version", "1.0")
+    msg["Content-Type"] = _fixed("Content-Type", f'multipart/alternative; boundary="{BOUNDARY}"')
+    msg.set_payload([_part("plain", text), _part("html", _inliner.inline(html))])
+    return msg
+
+
+def render_digest(
+    *,
+    ctx: MailContext,
+    sub: Subscription,
+    edition_date: date,
+    created_at: datetime,
+    message_id: str,
+    trending: Sequence[Paper],
+    for_you: Sequence[tuple[Paper, str]],
+    cache: ViewCache | None = None,
+) -> EmailMessage:
+    """One edition as a multipart/alternative message with the list headers of RFC 2369 and 8058."""
+    prefs_url, unsub_url = links(ctx, sub)
+    cadence = sub.prefs.cadence
+    top = trending[0].title if trending else (for_you[0][0].title if for_you else "")
+    subject = subject_for(edition_date=edition_date, cadence=cadence, top_title=top)
+    day = f"{edition_date:%A} {edition_date.day} {edition_date:%B %Y}"
+    context = {
+        "subject": subject,
+        "heading": f"Week of {day}" if cadence == "weekly" else day,
+        "base_url": ctx.root,
+        "trending": [_paper_view(ctx, p, cache=cache) for p in trending],
+        "for_you": [_paper_view(ctx, p, topic, cache) for p, topic in for_you],
+        "cadence": cadence,
+        "email": sub.email,
+        "preferences_url": prefs_url,
+        "unsubscribe_url": unsub_url,
+    }
+    msg = _new_message(ctx=ctx, to=sub.email, subject=subject, message_id=message_id, date_=created_at)
+    msg["List-Id"] = f"Papertrend {cadence} digest <{cadence}.digest.{ctx.domain}>"
+    token = unsub_url.rsplit("/", 1)[1]
+    msg["List-Unsubscribe"] = f"<{unsub_url}>, <mailto:{ctx.from_address}?subject=unsubscribe%20{token}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    # Out-of-office replies to a digest help nobody (RFC 3834).
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["Precedence"] = "bulk"
+    return _finish(
+        msg,
+        text=_env.get_template("digest.txt").render(context),
+        html=_env.get_template("digest.html").render(context),
+    )
+
+
+def _notice(
+    *,
+    ctx: MailContext,
+    to: str,
+    subject: str,
+    paragraphs: Sequence[str],
+    buttons: Sequence[tuple[str, str]],
+    after: Sequence[str],
+    now: datetime,
+) -> EmailMessage:
+    context = {
+        "subject": subject,
+        "base_url": ctx.root,
+        "paragraphs": list(paragraphs),
+        "links": [{"label": label, "url": url} for label, url in buttons],
+        "after": list(after),
+    }
+    msg = _new_message(ctx=ctx, to=to, subject=subject, message_id=make_msgid(domain=ctx.domain), date_=now)
+    msg["Auto-Submitted"] = "auto-generated"
+    return _finish(
+        msg,
+        text=_env.get_template("notice.txt").render(context),
+        html=_env.get_template("notice.html").render(context),
+    )
+
+
+def render_confirmation(*, ctx: MailContext, to: str, token: str, days: int, now: datetime) -> EmailMessage:
+    """The double opt-in mail: one link to a page with a Confirm button."""
+    return _notice(
+        ctx=ctx,
+        to=to,
+        subject="Confirm your Papertrend subscription",
+        paragraphs=[
+            f"Someone, hopefully you, asked to receive trending research papers at {to}.",
+            "Open the link and press Confirm to start; then choose your topics.",
+        ],
+        buttons=[("Confirm your subscription", f"{ctx.root}/subscribe/confirm/{token}")],
+        after=[
+            f"The link works for {days} days. If you did not ask for this, ignore this mail: "
+            "nothing more will be sent."
+        ],
+        now=now,
+    )
+
+
+def render_already(*, ctx: MailContext, sub: Subscription, now: datetime) -> EmailMessage:
+    """Sent instead of a confirmation when the address is already subscribed."""
+    prefs_url, unsub_url = links(ctx, sub)
+    return _notice(
+        ctx=ctx,
+        to=sub.email,
+        subject="Your Papertrend subscription",
+        paragraphs=[
+            f"Someone, hopefully you, asked to subscribe {sub.email} to Papertrend. "
+            "This address is already subscribed, so nothing has changed."
+        ],
+        buttons=[("Change your topics and time", prefs_url)],
+        after=[f"To stop the emails: {unsub_url}"],
+        now=now,
+    )

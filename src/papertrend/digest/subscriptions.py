@@ -1,0 +1,494 @@
+"""Subscriptions: double opt-in, preferences, leaving, suppressions and rate limits (issue #5).
+
+States::
+
+    (none) ──subscribe──► pending ──confirm (POST)──► confirmed ──unsubscribe──► unsubscribed
+              ▲              │ 7 days unconfirmed: purged          └─5xx bounces──► bounced (+ suppression)
+              └──────────────┴── subscribe again (unsubscribed, or expired pending)
+
+- Confirmation tokens are random, mailed once and stored only as SHA-256 hashes with an expiry
+  (DESIGN §6.10). A GET of the link shows a page; only the POST confirms, so mail scanners that
+  prefetch links confirm nothing.
+- Preferences and unsubscribe links are signed (HMAC-SHA256 with the secret key and the
+  subscription's `link_salt`): they appear in every edition, never expire, and need no table.
+- Subscribing a known address answers exactly as for a new one (no enumeration); what differs is
+  only the mail that goes to that address: a confirmation, or "you are already subscribed".
+
+Functions take the caller's connection and never commit (DESIGN §6.1).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.engine import Connection
+
+from papertrend.digest.tables import (
+    digest_editions,
+    insert_for,
+    rate_limits,
+    sent_papers,
+    subscription_tokens,
+    subscriptions,
+    suppressions,
+)
+from papertrend.errors import BadRequest
+
+Status = Literal["pending", "confirmed", "unsubscribed", "bounced"]
+Cadence = Literal["daily", "weekly"]
+LinkPurpose = Literal["manage", "unsubscribe"]
+Action = Literal["confirm", "already", "suppressed"]
+
+PENDING_DAYS = 7
+MAX_TOPICS = 5
+MAX_TOPIC_CHARS = 200
+MAX_KEYWORDS = 20
+MAX_KEYWORD_CHARS = 60
+MAX_CATEGORIES = 20
+_CATEGORY = re.compile(r"[A-Za-z][A-Za-z-]*(?:\.[A-Za-z][A-Za-z-]*)?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidEmail(BadRequest):
+    """An address we will not mail: malformed, or with characters no address has."""
+
+
+# ------------------------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """What a subscriber chose: topics and filters, cadence, and when mail arrives."""
+
+    topics: tuple[str, ...] = ()
+    include_keywords: tuple[str, ...] = ()
+    exclude_keywords: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    cadence: Cadence = "daily"
+    send_hour: int = 8
+    send_weekday: int = 0  # weekly editions: 0 = Monday … 6 = Sunday
+    timezone: str = "UTC"
+    paused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One stored subscription."""
+
+    id: int
+    email: str
+    email_key: str
+    status: Status
+    prefs: Preferences
+    link_salt: str
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    pending_until: datetime | None = None
+    left_at: datetime | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.prefs.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeResult:
+    """What `subscribe` decided; the page shown is the same in every case."""
+
+    action: Action
+    email: str
+    subscription_id: int | None = None
+    token: str | None = None  # the raw confirmation token, to mail; never stored
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceInput:
+    """Raw form values, before validation."""
+
+    topics: Sequence[str] = ()
+    include_keywords: Sequence[str] = ()
+    exclude_keywords: Sequence[str] = ()
+    categories: Sequence[str] = ()
+    cadence: str = "daily"
+    send_hour: int | str = 8
+    send_weekday: int | str = 0
+    timezone: str = "UTC"
+    paused: bool = False
+
+
+# ---------------------------------------------------------------------------------------- validation
+
+
+def normalize_email(raw: str) -> tuple[str, str]:
+    """(address as we will write it, its comparison key); InvalidEmail with a clear message otherwise."""
+    text = raw.strip()
+    if not text:
+        raise InvalidEmail("Please enter your email address.")
+    # Control characters (CR/LF above all) could forge mail headers: refuse before anything else.
+    if _CONTROL.search(text) or len(text) > 254:
+        raise InvalidEmail("That email address contains characters no address can have.")
+    try:
+        info = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail(f"That does not look like an email address: {exc}") from None
+    return info.normalized, info.normalized.lower()
+
+
+def _split_list(values: Iterable[str], *, sep: str) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        for part in re.split(sep, value):
+            part = " ".join(part.split())
+            if part and part.lower() not in (o.lower() for o in out):
+                out.append(part)
+    return out
+
+
+def parse_preferences(raw: PreferenceInput) -> Preferences:
+    """Validated preferences; BadRequest naming the first field that is wrong."""
+    # Topics are phrases, one per line; keywords and categories may also be comma-separated.
+    topics = _split_list(raw.topics, sep=r"[\r\n]+")
+    if len(topics) > MAX_TOPICS:
+        raise BadRequest(f"At most {MAX_TOPICS} topics, please.")
+    if any(len(t) > MAX_TOPIC_CHARS for t in topics):
+        raise BadRequest(f"Each topic must be at most {MAX_TOPIC_CHARS} characters.")
+    include = _split_list(raw.include_keywords, sep=r"[\r\n,]+")
+    exclude = _split_list(raw.exclude_keywords, sep=r"[\r\n,]+")
+    for name, words in (("include", include), ("exclude", exclude)):
+        if len(words) > MAX_KEYWORDS or any(len(w) > MAX_KEYWORD_CHARS for w in words):
+            raise BadRequest(
+                f"Up to {MAX_KEYWORDS} {name} keywords of at most {MAX_KEYWORD_CHARS} characters each."
+            )
+    categories = _split_list(raw.categories, sep=r"[\s,]+")
+    for cat in categories:
+        if not _CATEGORY.fullmatch(cat) or len(cat) > 32:
+            raise BadRequest(f"{cat!r} is not an arXiv category (e.g. cs.CL, hep-th).")
+    if len(categories) > MAX_CATEGORIES:
+        raise BadRequest(f"At most {MAX_CATEGORIES} categories, please.")
+    if raw.cadence not in ("daily", "weekly"):
+        raise BadRequest("Cadence must be daily or weekly.")
+    try:
+        hour, weekday = int(raw.send_hour), int(raw.send_weekday)
+    except (TypeError, ValueError):
+        raise BadRequest("The send hour and weekday must be numbers.") from None
+    if not 0 <= hour <= 23 or not 0 <= weekday <= 6:
+        raise BadRequest("The send hour must be 0–23 and the weekday 0–6.")
+    tz = raw.timezone.strip() or "UTC"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequest(
+            f"{tz!r} is not a time zone we know (e.g. Europe/Paris, America/New_York)."
+        ) from None
+    return Preferences(
+        topics=tuple(topics),
+        include_keywords=tuple(include),
+        exclude_keywords=tuple(exclude),
+        categories=tuple(categories),
+        cadence="weekly" if raw.cadence == "weekly" else "daily",
+        send_hour=hour,
+        send_weekday=weekday,
+        timezone=tz,
+        paused=bool(raw.paused),
+    )
+
+
+# ------------------------------------------------------------------------------------------- storage
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _prefs_values(prefs: Preferences) -> dict[str, Any]:
+    return {
+        "topics": list(prefs.topics),
+        "include_keywords": list(prefs.include_keywords),
+        "exclude_keywords": list(prefs.exclude_keywords),
+        "categories": list(prefs.categories),
+        "cadence": prefs.cadence,
+        "send_hour": prefs.send_hour,
+        "send_weekday": prefs.send_weekday,
+        "timezone": prefs.timezone,
+        "paused": prefs.paused,
+    }
+
+
+def from_row(row: Mapping[Any, Any]) -> Subscription:
+    """A Subscription from a `subscriptions` row."""
+    return Subscription(
+        id=int(row["id"]),
+        email=row["email"],
+        email_key=row["email_key"],
+        status=row["status"],
+        prefs=Preferences(
+            topics=tuple(row["topics"] or ()),
+            include_keywords=tuple(row["include_keywords"] or ()),
+            exclude_keywords=tuple(row["exclude_keywords"] or ()),
+            categories=tuple(row["categories"] or ()),
+            cadence=row["cadence"],
+            send_hour=int(row["send_hour"]),
+            send_weekday=int(row["send_weekday"]),
+            timezone=row["timezone"],
+            paused=bool(row["paused"]),
+        ),
+        link_salt=row["link_salt"],
+        created_at=row["created_at"],
+        confirmed_at=row["confirmed_at"],
+        pending_until=row["pending_until"],
+        left_at=row["left_at"],
+    )
+
+
+def get(*, conn: Connection, subscription_id: int) -> Subscription | None:
+    """One subscription by id, or None."""
+    row = (
+        conn.execute(sa.select(subscriptions).where(subscriptions.c.id == subscription_id)).mappings().first()
+    )
+    return from_row(row) if row else None
+
+
+def get_by_email(*, conn: Connection, email: str) -> Subscription | None:
+    """The subscription of an address (compared case-insensitively), or None."""
+    key = email.strip().lower()
+    row = conn.execute(sa.select(subscriptions).where(subscriptions.c.email_key == key)).mappings().first()
+    return from_row(row) if row else None
+
+
+def is_suppressed(*, conn: Connection, email_key: str) -> bool:
+    """Whether the address must not be mailed (it bounced)."""
+    stmt = sa.select(suppressions.c.email_key).where(suppressions.c.email_key == email_key)
+    return conn.execute(stmt).first() is not None
+
+
+def _new_token(conn: Connection, *, subscription_id: int, now: datetime) -> str:
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        subscription_tokens.insert().values(
+            token_hash=_hash(token),
+            subscription_id=subscription_id,
+            purpose="confirm",
+            created_at=now,
+            expires_at=now + timedelta(days=PENDING_DAYS),
+        )
+    )
+    return token
+
+
+def subscribe(*, conn: Connection, email: str, prefs: Preferences, now: datetime) -> SubscribeResult:
+    """Start (or restart) double opt-in for an address; a confirmed subscription is left untouched."""
+    address, key = normalize_email(email)
+    if is_suppressed(conn=conn, email_key=key):
+        return SubscribeResult("suppressed", address)
+    row = conn.execute(sa.select(subscriptions).where(subscriptions.c.email_key == key)).mappings().first()
+    pending = {
+        "email": address,
+        "status": "pending",
+        "updated_at": now,
+        "pending_until": now + timedelta(days=PENDING_DAYS),
+        **_prefs_values(prefs),
+    }
+    if row is None:
+        sub_id = conn.execute(
+            subscriptions.insert()
+            .values(
+                email_key=key,
+                link_salt=secrets.token_hex(16),
+                created_at=now,
+                **pending,
+            )
+            .returning(subscriptions.c.id)
+        ).scalar_one()
+    elif row["status"] == "confirmed":
+        # Anyone can type anyone's address: never let the form change a confirmed subscription.
+        # The owner gets a mail with their preferences link instead.
+        return SubscribeResult("already", row["email"], subscription_id=int(row["id"]))
+    else:
+        sub_id = int(row["id"])
+        conn.execute(subscriptions.update().where(subscriptions.c.id == sub_id).values(**pending))
+    token = _new_token(conn, subscription_id=int(sub_id), now=now)
+    return SubscribeResult("confirm", address, subscription_id=int(sub_id), token=token)
+
+
+def _token_subscription(conn: Connection, token: str, now: datetime) -> sa.RowMapping | None:
+    stmt = (
+        sa.select(subscriptions)
+        .join(subscription_tokens, subscription_tokens.c.subscription_id == subscriptions.c.id)
+        .where(
+            subscription_tokens.c.token_hash == _hash(token),
+            subscription_tokens.c.purpose == "confirm",
+            subscription_tokens.c.expires_at > now,
+        )
+    )
+    return conn.execute(stmt).mappings().first()
+
+
+def peek_confirmation(*, conn: Connection, token: str, now: datetime) -> Subscription | None:
+    """The subscription a confirmation link would confirm, changing nothing; None if invalid or expired."""
+    row = _token_subscription(conn, token, now)
+    if row is None or row["status"] not in ("pending", "confirmed"):
+        return None
+    return from_row(row)
+
+
+def confirm(*, conn: Connection, token: str, now: datetime) -> Subscription | None:
+    """Confirm the subscription of a valid token (idempotent); None if invalid, expired or suppressed."""
+    row = _token_subscription(conn, token, now)
+    if row is None or row["status"] not in ("pending", "confirmed"):
+        return None
+    if is_suppressed(conn=conn, email_key=row["email_key"]):
+        return None
+    sub_id = int(row["id"])
+    if row["status"] == "pending":
+        conn.execute(
+            subscriptions.update()
+            .where(subscriptions.c.id == sub_id)
+            .values(status="confirmed", confirmed_at=now, pending_until=None, left_at=None, updated_at=now)
+        )
+    conn.execute(
+        subscription_tokens.update()
+        .where(subscription_tokens.c.token_hash == _hash(token), subscription_tokens.c.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return get(conn=conn, subscription_id=sub_id)
+
+
+def _cancel_unsent(conn: Connection, subscription_id: int, now: datetime) -> None:
+    # Editions composed but not yet handed to the mailer are cancelled and their papers released;
+    # one already `sending` cannot be called back.
+    cancelled = [
+        int(i)
+        for i in conn.execute(
+            sa.select(digest_editions.c.id).where(
+                digest_editions.c.subscription_id == subscription_id,
+                digest_editions.c.status.in_(("queued", "retry")),
+            )
+        ).scalars()
+    ]
+    if not cancelled:
+        return
+    conn.execute(sent_papers.delete().where(sent_papers.c.edition_id.in_(cancelled)))
+    conn.execute(
+        digest_editions.update()
+        .where(digest_editions.c.id.in_(cancelled))
+        .values(status="cancelled", updated_at=now, lease_owner=None, lease_until=None)
+    )
+
+
+def unsubscribe(*, conn: Connection, subscription_id: int, now: datetime) -> None:
+    """Stop all mail to the subscription now, including editions already composed but not sent."""
+    conn.execute(
+        subscriptions.update()
+        .where(subscriptions.c.id == subscription_id, subscriptions.c.status.in_(("pending", "confirmed")))
+        .values(status="unsubscribed", left_at=now, updated_at=now, pending_until=None)
+    )
+    # An old confirmation mail must not bring the subscription back.
+    conn.execute(subscription_tokens.delete().where(subscription_tokens.c.subscription_id == subscription_id))
+    _cancel_unsent(conn, subscription_id, now)
+
+
+def update_preferences(*, conn: Connection, subscription_id: int, prefs: Preferences, now: datetime) -> None:
+    """Save new preferences; pausing cancels editions composed but not yet sent."""
+    conn.execute(
+        subscriptions.update()
+        .where(subscriptions.c.id == subscription_id)
+        .values(updated_at=now, **_prefs_values(prefs))
+    )
+    if prefs.paused:
+        _cancel_unsent(conn, subscription_id, now)
+
+
+def suppress(*, conn: Connection, subscription_id: int, reason: str, detail: str, now: datetime) -> None:
+    """Mark the subscription bounced and never mail its address again."""
+    row = conn.execute(
+        sa.select(subscriptions.c.email_key).where(subscriptions.c.id == subscription_id)
+    ).first()
+    if row is None:
+        return
+    conn.execute(
+        insert_for(conn, suppressions)
+        .values(email_key=row.email_key, reason=reason, detail=detail[:1000], created_at=now)
+        .on_conflict_do_nothing()
+    )
+    conn.execute(
+        subscriptions.update()
+        .where(subscriptions.c.id == subscription_id)
+        .values(status="bounced", left_at=now, updated_at=now)
+    )
+    _cancel_unsent(conn, subscription_id, now)
+
+
+def purge_expired(*, conn: Connection, now: datetime) -> int:
+    """Delete pending subscriptions never confirmed within PENDING_DAYS, expired tokens, stale counters."""
+    gone = conn.execute(
+        subscriptions.delete().where(subscriptions.c.status == "pending", subscriptions.c.pending_until < now)
+    ).rowcount
+    conn.execute(subscription_tokens.delete().where(subscription_tokens.c.expires_at < now))
+    conn.execute(rate_limits.delete().where(rate_limits.c.window_start < now - timedelta(days=1)))
+    return int(gone or 0)
+
+
+# -------------------------------------------------------------------------------------- signed links
+
+
+def _signature(secret: str, purpose: LinkPurpose, subscription_id: int, salt: str) -> str:
+    mac = hmac.new(secret.encode(), f"{purpose}|{subscription_id}|{salt}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")[:32]
+
+
+def link_token(*, secret: str, subscription: Subscription, purpose: LinkPurpose) -> str:
+    """The signed token of a preferences or unsubscribe link: `<id>.<signature>`."""
+    sig = _signature(secret, purpose, subscription.id, subscription.link_salt)
+    return f"{subscription.id}.{sig}"
+
+
+def verify_link(*, conn: Connection, secret: str, token: str, purpose: LinkPurpose) -> Subscription | None:
+    """The subscription a signed link names, if the signature is right; None otherwise."""
+    head, _, sig = token.partition(".")
+    if not head.isdigit() or not sig or len(head) > 12:
+        return None
+    sub = get(conn=conn, subscription_id=int(head))
+    if sub is None:
+        return None
+    expected = _signature(secret, purpose, sub.id, sub.link_salt)
+    return sub if hmac.compare_digest(expected.encode(), sig.encode()) else None
+
+
+# --------------------------------------------------------------------------------------- rate limits
+
+
+def rate_key(kind: Literal["ip", "addr"], value: str) -> str:
+    """A counter key; addresses are hashed so the table never holds one in clear."""
+    if kind == "addr":
+        return "addr:" + hashlib.sha256(value.strip().lower().encode()).hexdigest()[:40]
+    return f"ip:{value[:100]}"
+
+
+def allow(*, conn: Connection, key: str, limit: int, window: timedelta, now: datetime) -> bool:
+    """Count one event for `key`; False when `limit` events already happened in its current window."""
+    row = conn.execute(
+        sa.select(rate_limits.c.window_start, rate_limits.c.count).where(rate_limits.c.key == key)
+    ).first()
+    if row is None or row[0] + window <= now:
+        stmt = insert_for(conn, rate_limits).values(key=key, window_start=now, count=1)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[rate_limits.c.key], set_={"window_start": now, "count": 1}
+            )
+        )
+        return True
+    if int(row[1]) >= limit:
+        return False
+    conn.execute(rate_limits.update().where(rate_limits.c.key == key).values(count=rate_limits.c.count + 1))
+    return True

@@ -1,0 +1,252 @@
+"""Listing queries for the read side: periods (day, ISO week, month), neighbours, trending candidates.
+
+Functions take the caller's connection and never commit (DESIGN §6.1). `Period` and its parsers are
+pure: pages, the JSON API and the feeds read `?date=`, `?week=` and `?month=` the same way.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from papertrend.errors import BadRequest
+from papertrend.papers.models import Paper
+from papertrend.papers.repository import latest_day, listing_day_expr
+from papertrend.rank import Candidate, TrendParams, most_upvoted, newest, trending
+from papertrend.schema import embeddings, ingest_runs, papers
+from papertrend.search.types import Hit
+
+PeriodKind = Literal["day", "week", "month"]
+Window = Literal["day", "week", "month"]
+Order = Literal["upvotes", "newest"]
+TrendSort = Literal["trending", "upvotes", "newest"]
+
+_WEEK = re.compile(r"(\d{4})-?[Ww](\d{1,2})")
+_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+# Trending windows reach back from the latest listed day: a day, 7 days, 30 days.
+WINDOW_DAYS: dict[Window, int] = {"day": 1, "week": 7, "month": 30}
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A run of listing days, both ends included."""
+
+    kind: PeriodKind
+    start: date
+    end: date
+
+    @property
+    def param(self) -> tuple[str, str]:
+        """The query parameter that names this period, e.g. ("week", "2026-W34")."""
+        if self.kind == "day":
+            return ("date", self.start.isoformat())
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return ("week", f"{year}-W{week:02d}")
+        return ("month", f"{self.start.year}-{self.start.month:02d}")
+
+    @property
+    def label(self) -> str:
+        """How a heading names it."""
+        if self.kind == "day":
+            return self.start.strftime("%A, %d %B %Y")
+        if self.kind == "week":
+            return f"Week {self.param[1]} ({self.start:%d %b} – {self.end:%d %b %Y})"
+        return self.start.strftime("%B %Y")
+
+
+def period_of(kind: PeriodKind, day: date) -> Period:
+    """The day, ISO week or month that contains `day`."""
+    if kind == "day":
+        return Period("day", day, day)
+    if kind == "week":
+        monday = day - timedelta(days=day.weekday())
+        return Period("week", monday, monday + timedelta(days=6))
+    last = calendar.monthrange(day.year, day.month)[1]
+    return Period("month", day.replace(day=1), day.replace(day=last))
+
+
+def parse_day(value: str, *, name: str = "date") -> date:
+    """YYYY-MM-DD, or BadRequest naming the parameter."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise BadRequest(f"{name}={value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def parse_period(
+    *, day: str | None = None, week: str | None = None, month: str | None = None
+) -> Period | None:
+    """The period that `?date=`, `?week=` (YYYY-Www) or `?month=` (YYYY-MM) names; None for none."""
+    given = [(n, v) for n, v in (("date", day), ("week", week), ("month", month)) if v]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise BadRequest("give only one of date, week or month")
+    name, value = given[0]
+    value = value.strip()
+    if name == "date":
+        return period_of("day", parse_day(value))
+    if name == "week":
+        m = _WEEK.fullmatch(value)
+        try:
+            if not m:
+                raise ValueError
+            return period_of("week", date.fromisocalendar(int(m[1]), int(m[2]), 1))
+        except ValueError:
+            raise BadRequest(
+                f"week={value!r} is not an ISO week (expected YYYY-Www, e.g. 2026-W34)"
+            ) from None
+    m = _MONTH.fullmatch(value)
+    try:
+        if not m:
+            raise ValueError
+        return period_of("month", date(int(m[1]), int(m[2]), 1))
+    except ValueError:
+        raise BadRequest(f"month={value!r} is not a month (expected YYYY-MM)") from None
+
+
+def window_period(window: Window, *, latest: date) -> Period:
+    """The trending window ending on `latest`, the newest day that has papers."""
+    return Period("day", latest - timedelta(days=WINDOW_DAYS[window] - 1), latest)
+
+
+def papers_for_days(
+    *, conn: Connection, start: date, end: date, order: Order = "upvotes", limit: int = 50, offset: int = 0
+) -> list[Paper]:
+    """Papers listed on days in [start, end]: most upvoted first, or most recently published first."""
+    day = listing_day_expr()
+    if order == "upvotes":
+        keys = [sa.func.coalesce(papers.c.hf_upvotes, 0).desc(), papers.c.id.desc()]
+    else:
+        keys = [day.desc(), papers.c.published_at.desc().nulls_last(), papers.c.id.desc()]
+    stmt = sa.select(papers).where(day >= start, day <= end).order_by(*keys).limit(limit).offset(offset)
+    return [Paper(**row) for row in conn.execute(stmt).mappings()]
+
+
+def count_for_days(*, conn: Connection, start: date, end: date) -> int:
+    """How many papers are listed on days in [start, end]."""
+    day = listing_day_expr()
+    stmt = sa.select(sa.func.count()).select_from(papers).where(day >= start, day <= end)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def _as_date(value: object) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def day_before(*, conn: Connection, day: date) -> date | None:
+    """The latest listing day before `day` that has papers."""
+    return _as_date(
+        conn.execute(sa.select(sa.func.max(listing_day_expr())).where(listing_day_expr() < day)).scalar()
+    )
+
+
+def day_after(*, conn: Connection, day: date) -> date | None:
+    """The earliest listing day after `day` that has papers."""
+    return _as_date(
+        conn.execute(sa.select(sa.func.min(listing_day_expr())).where(listing_day_expr() > day)).scalar()
+    )
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def trend_candidates(*, conn: Connection, start: date, end: date) -> list[Candidate]:
+    """Every paper listed in [start, end], as ranking input; age counts from its listing day."""
+    day = listing_day_expr()
+    stmt = sa.select(
+        papers.c.id, papers.c.hf_upvotes, day.label("day"), papers.c.published_at, papers.c.first_seen_at
+    ).where(day >= start, day <= end)
+    out = []
+    for pid, upvotes, listed, published, first_seen in conn.execute(stmt):
+        listed_day = _as_date(listed)
+        posted = _midnight(listed_day) if listed_day else published or first_seen
+        out.append(Candidate(paper_id=pid, posted_at=posted, hf_upvotes=upvotes or 0))
+    return out
+
+
+def has_vector(*, conn: Connection, paper_pk: int) -> bool:
+    """Whether any embedding model has a vector for the paper (so "similar papers" can answer)."""
+    stmt = sa.select(sa.literal(1)).select_from(embeddings).where(embeddings.c.paper_pk == paper_pk).limit(1)
+    return conn.execute(stmt).first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """The latest ingest run of one source and the latest one that succeeded."""
+
+    source: str
+    last_run_at: datetime
+    last_run_ok: bool
+    last_error: str | None
+    last_success_at: datetime | None
+
+
+def ingest_health(*, conn: Connection) -> list[SourceHealth]:
+    """Per source: when it last ran, whether that worked, and when it last succeeded."""
+    latest = (
+        sa.select(ingest_runs.c.source, sa.func.max(ingest_runs.c.id).label("id"))
+        .group_by(ingest_runs.c.source)
+        .subquery()
+    )
+    ok = (
+        sa.select(ingest_runs.c.source, sa.func.max(ingest_runs.c.finished_at).label("at"))
+        .where(ingest_runs.c.ok.is_(True))
+        .group_by(ingest_runs.c.source)
+        .subquery()
+    )
+    stmt = (
+        sa.select(
+            ingest_runs.c.source, ingest_runs.c.finished_at, ingest_runs.c.ok, ingest_runs.c.error, ok.c.at
+        )
+        .join(latest, latest.c.id == ingest_runs.c.id)
+        .outerjoin(ok, ok.c.source == ingest_runs.c.source)
+        .order_by(ingest_runs.c.source)
+    )
+    return [
+        SourceHealth(
+            source=row.source,
+            last_run_at=row.finished_at,
+            last_run_ok=bool(row.ok),
+            last_error=row.error,
+            last_success_at=row.at,
+        )
+        for row in conn.execute(stmt)
+    ]
+
+
+def ranked_period(
+    *, conn: Connection, period: Period, sort: TrendSort, now: datetime, params: TrendParams
+) -> list[Hit]:
+    """The papers listed in a period, ranked by trending score, votes, or listing time.
+
+    Ages are measured at the end of the period, or now if earlier: a store whose newest papers are
+    weeks old (loaded from a file, offline) shows what was trending then, not a flat ranking.
+    """
+    candidates = trend_candidates(conn=conn, start=period.start, end=period.end)
+    if sort == "upvotes":
+        return most_upvoted(candidates)
+    if sort == "newest":
+        return newest(candidates)
+    return trending(candidates, now=min(now, _midnight(period.end + timedelta(days=1))), params=params)
+
+
+def ranked_window(
+    *, conn: Connection, window: Window, sort: TrendSort, now: datetime, params: TrendParams
+) -> tuple[Period | None, list[Hit]]:
+    """The trending window ending on the latest listed day, ranked; (None, []) when nothing is stored."""
+    latest = latest_day(conn=conn)
+    if latest is None:
+        return None, []
+    period = window_period(window, latest=latest)
+    return period, ranked_period(conn=conn, period=period, sort=sort, now=now, params=params)

@@ -1,0 +1,300 @@
+"""Server-rendered pages; each names its JSON twin and feed with `<link rel="alternate">` (issue #4).
+
+Every page works with JavaScript off. GET routes never change data (DESIGN §6, "what to avoid").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from papertrend.errors import NotFound
+from papertrend.papers import listings, repository
+from papertrend.papers.ids import parse_arxiv_id
+from papertrend.papers.listings import Period, PeriodKind, TrendSort, Window, period_of
+from papertrend.papers.models import Paper
+from papertrend.rank import explain
+from papertrend.search.types import Mode, Sort
+from papertrend.web.app import (
+    ConnDep,
+    StateDep,
+    clean_query,
+    parse_filters,
+    query_url,
+    render,
+)
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+TRENDING_SIZE = 30
+SIMILAR = 8
+
+PageQ = Annotated[int, Query(ge=0, le=10_000, description="Page number, from 0.")]
+DateQ = Annotated[str | None, Query(alias="date", description="A day, YYYY-MM-DD.")]
+WeekQ = Annotated[str | None, Query(description="An ISO week, YYYY-Www.")]
+MonthQ = Annotated[str | None, Query(description="A month, YYYY-MM.")]
+
+EXAMPLE_QUERIES = (
+    "LLM agents that simulate human behaviour",
+    "removing rain from a single photograph",
+    '"gaussian splatting" -survey',
+)
+MODES: tuple[tuple[Mode, str], ...] = (
+    ("hybrid", "Meaning and words"),
+    ("semantic", "Meaning only"),
+    ("keyword", "Words only"),
+)
+WINDOWS: tuple[tuple[Window, str], ...] = (("day", "Today"), ("week", "This week"), ("month", "This month"))
+VIEWS: tuple[tuple[PeriodKind, str], ...] = (("day", "Day"), ("week", "Week"), ("month", "Month"))
+SORTS: tuple[tuple[TrendSort, str], ...] = (
+    ("trending", "Trending"),
+    ("upvotes", "Most upvoted"),
+    ("newest", "Newest"),
+)
+
+
+def _period_url(period: Period | None, **extra: Any) -> str | None:
+    if period is None:
+        return None
+    name, value = period.param
+    return query_url("/papers", **{name: value}, **extra)
+
+
+def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int) -> HTMLResponse:
+    latest = repository.latest_day(conn=conn)
+    if period is None and latest is not None:
+        period = period_of("day", latest)
+    if period is None:
+        return render(
+            request, "daily.html", {"title": "Papers", "period": None, "papers": [], "has_any": False}
+        )
+    total = listings.count_for_days(conn=conn, start=period.start, end=period.end)
+    papers = listings.papers_for_days(
+        conn=conn, start=period.start, end=period.end, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+    )
+    before = listings.day_before(conn=conn, day=period.start)
+    after = listings.day_after(conn=conn, day=period.end)
+    name, value = period.param
+    context = {
+        "title": f"Papers of {period.label}",
+        "period": period,
+        "papers": papers,
+        "has_any": latest is not None,
+        "total": total,
+        "page": page,
+        "offset": page * PAGE_SIZE,
+        "prev_url": _period_url(period_of(period.kind, before) if before else None),
+        "next_url": _period_url(period_of(period.kind, after) if after else None),
+        "prev_page_url": _period_url(period, p=page - 1) if page > 0 else None,
+        "next_page_url": _period_url(period, p=page + 1) if (page + 1) * PAGE_SIZE < total else None,
+        "views": [
+            (kind, label, _period_url(period_of(kind, period.start)), kind == period.kind)
+            for kind, label in VIEWS
+        ],
+        "latest_url": "/" if latest and not (period.start <= latest <= period.end) else None,
+        "alternates": [
+            {
+                "type": "application/json",
+                "title": "JSON",
+                "href": query_url("/api/daily_papers", **{name: value}, sort="upvotes", p=page or None),
+            },
+            {
+                "type": "application/atom+xml",
+                "title": "Atom feed",
+                "href": query_url("/feeds/daily.atom", **{name: value}),
+            },
+        ],
+    }
+    return render(request, "daily.html", context)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, conn: ConnDep, p: PageQ = 0) -> HTMLResponse:
+    """The latest day that has papers."""
+    return _daily(request, conn, period=None, page=p)
+
+
+@router.get("/papers", response_class=HTMLResponse)
+def papers_listing(
+    request: Request,
+    conn: ConnDep,
+    date_: DateQ = None,
+    week: WeekQ = None,
+    month: MonthQ = None,
+    p: PageQ = 0,
+) -> HTMLResponse:
+    """Papers of a day, an ISO week or a month, most upvoted first."""
+    period = listings.parse_period(day=date_, week=week, month=month)
+    return _daily(request, conn, period=period, page=p)
+
+
+@router.get("/papers/trending", response_class=HTMLResponse)
+def trending_page(
+    request: Request,
+    conn: ConnDep,
+    state: StateDep,
+    window: Window = "day",
+    sort: TrendSort = "trending",
+    p: PageQ = 0,
+) -> HTMLResponse:
+    """Papers of the last day, week or month ranked by trending score, votes or age."""
+    period, hits = listings.ranked_window(
+        conn=conn, window=window, sort=sort, now=state.clock(), params=state.trend
+    )
+    shown = hits[p * TRENDING_SIZE : (p + 1) * TRENDING_SIZE]
+    papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in shown])
+    context = {
+        "title": "Trending papers",
+        "period": period,
+        "papers": papers,
+        "has_any": period is not None,
+        "total": len(hits),
+        "offset": p * TRENDING_SIZE,
+        "window": window,
+        "sort": sort,
+        "formula": explain(state.trend),
+        "windows": [(w, label, query_url("/papers/trending", window=w, sort=sort)) for w, label in WINDOWS],
+        "sorts": [(s, label, query_url("/papers/trending", window=window, sort=s)) for s, label in SORTS],
+        "prev_page_url": query_url("/papers/trending", window=window, sort=sort, p=p - 1) if p > 0 else None,
+        "next_page_url": (
+            query_url("/papers/trending", window=window, sort=sort, p=p + 1)
+            if (p + 1) * TRENDING_SIZE < len(hits)
+            else None
+        ),
+        "alternates": [
+            {
+                "type": "application/json",
+                "title": "JSON",
+                "href": query_url("/api/trending", window=window, sort=sort, p=p or None),
+            },
+            {
+                "type": "application/atom+xml",
+                "title": "Trending papers (Atom)",
+                "href": query_url("/feeds/trending.atom", window=window),
+            },
+        ],
+    }
+    return render(request, "trending.html", context)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    conn: ConnDep,
+    state: StateDep,
+    q: str = "",
+    since: str | None = None,
+    until: str | None = None,
+    category: Annotated[list[str] | None, Query()] = None,
+    mode: Mode = "hybrid",
+    sort: Sort = "relevance",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> HTMLResponse:
+    """Search by meaning and words, with date and category filters."""
+    query = clean_query(q)
+    filters = parse_filters(since=since, until=until, categories=category)
+    form = {
+        "q": query,
+        "since": since or "",
+        "until": until or "",
+        "category": ", ".join(filters.categories),
+        "mode": mode,
+        "sort": sort,
+    }
+    context: dict[str, Any] = {
+        "title": f"{query} — search" if query else "Search",
+        "form": form,
+        "q": query,
+        "modes": MODES,
+        "examples": [(e, query_url("/search", q=e)) for e in EXAMPLE_QUERIES],
+        "papers": [],
+        "scores": {},
+        "used_mode": mode,
+        "notice": None,
+        "filtered": not filters.empty,
+        "unfiltered_url": query_url("/search", q=query, mode=mode),
+        "more_url": None,
+        "alternates": [],
+    }
+    if not query:
+        return render(request, "search.html", context)
+    hits, used = state.search.search(query=query, mode=mode, limit=limit, filters=filters, sort=sort)
+    papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
+    params = {"q": query, "since": since, "until": until, "category": list(filters.categories), "mode": mode}
+    context.update(
+        papers=papers,
+        scores={h.paper_id: h.score for h in hits},
+        used_mode=used,
+        notice=(
+            "Search by meaning is not available on this server right now, so these results match your "
+            "words only."
+            if used != mode
+            else None
+        ),
+        more_url=(
+            query_url("/search", **params, sort=sort, limit=min(limit + 20, 100))
+            if len(hits) >= limit and limit < 100
+            else None
+        ),
+        alternates=[
+            {
+                "type": "application/json",
+                "title": "JSON",
+                "href": query_url("/api/papers/search", **params, sort=sort, limit=limit),
+            },
+            {
+                "type": "application/atom+xml",
+                "title": f"Search: {query} (Atom)",
+                "href": query_url("/feeds/search.atom", **params),
+            },
+        ],
+    )
+    return render(request, "search.html", context)
+
+
+def _similar(state: StateDep, conn: ConnDep, paper: Paper) -> list[Paper]:
+    # Only papers with a vector can have neighbours; checking first keeps pages of papers not yet
+    # embedded from loading the model at all.
+    if not listings.has_vector(conn=conn, paper_pk=paper.pk):
+        return []
+    hits = state.search.similar(paper_id=paper.id, limit=SIMILAR)
+    return repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
+
+
+@router.post("/papers/{paper_id:path}/upvote")
+def upvote(paper_id: str) -> Response:
+    """Voting needs an account: until sign-in exists (issue #4, part 2) this leads to the sign-in page."""
+    key = parse_arxiv_id(paper_id).key
+    return RedirectResponse(query_url("/login", next=f"/papers/{key}"), status_code=303)
+
+
+@router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
+def paper_page(request: Request, paper_id: str, conn: ConnDep, state: StateDep) -> Response:
+    """One paper: full abstract, every author, links, signals, similar papers."""
+    key = parse_arxiv_id(paper_id).key
+    if key != paper_id:
+        # One address per paper: versions and arXiv URLs lead to the canonical page.
+        return RedirectResponse(f"/papers/{key}", status_code=308)
+    paper = repository.get(conn=conn, paper_id=key)
+    if paper is None:
+        raise NotFound(
+            f"No paper {key} is stored here yet; it may be on arXiv at https://arxiv.org/abs/{key}"
+        )
+    context = {
+        "title": paper.title,
+        "paper": paper,
+        "similar": _similar(state, conn, paper),
+        "alternates": [{"type": "application/json", "title": "JSON", "href": f"/api/papers/{key}"}],
+    }
+    return render(request, "paper.html", context)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    """Placeholder until passwordless sign-in lands (issue #4, part 2)."""
+    # Only a local path may be offered as the way back: never another site.
+    back = next if next and next.startswith("/") and not next.startswith("//") and "\\" not in next else None
+    return render(request, "login.html", {"title": "Sign in", "back": back})

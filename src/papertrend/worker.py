@@ -1,0 +1,100 @@
+"""Periodic jobs: ingest the configured sources, embed new papers (DESIGN §2, issues #3 and #4).
+
+`papertrend worker` runs them in the foreground; `papertrend serve` runs the same loop in a thread
+unless `--no-worker`. Each job can also be run once by hand with its own CLI command. Several
+workers against one PostgreSQL database need leases so a job runs once per period: issue #6.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from papertrend.config import Settings
+from papertrend.digest.outbox import make_digest_job
+from papertrend.ingest.base import make_source
+from papertrend.ingest.http import PoliteClient
+from papertrend.ingest.pipeline import run_ingest
+from papertrend.search.embed_job import embed_missing
+from papertrend.search.embedder import get_embedder
+
+log = logging.getLogger("papertrend.worker")
+
+# Embedding runs in small slices so a large backlog never holds the loop for long.
+EMBED_SLICE = 512
+
+
+@dataclass
+class Job:
+    """A named task and how often it is due."""
+
+    name: str
+    every: timedelta
+    run: Callable[[], str]
+    next_due: float = 0.0
+
+
+def ingest_recent(*, settings: Settings, engine: Engine) -> str:
+    """Fetch the last three days of Hugging Face Daily Papers and today's arXiv feeds."""
+    client = PoliteClient(
+        user_agent=settings.user_agent, timeout=settings.http_timeout, retries=settings.http_retries
+    )
+    today = datetime.now(UTC).date()
+    lines = []
+    for name, options in (
+        (
+            "hf-daily",
+            {"days": [today - timedelta(days=i) for i in (2, 1, 0)], "base_url": settings.hf_base_url},
+        ),
+        ("arxiv-rss", {"categories": list(settings.rss_categories), "base_url": settings.arxiv_rss_url}),
+    ):
+        report = run_ingest(engine=engine, source=make_source(name, client=client, **options))
+        lines.append(report.summary())
+    client.close()
+    return "; ".join(lines)
+
+
+def embed_new(*, settings: Settings, engine: Engine) -> str:
+    """Embed up to EMBED_SLICE papers that have no vector yet."""
+    embedder = get_embedder(settings.embedding_model, device=settings.embedding_device)
+    return embed_missing(engine=engine, embedder=embedder, limit=EMBED_SLICE).summary()
+
+
+def default_jobs(*, settings: Settings, engine: Engine) -> list[Job]:
+    """The single-machine schedule."""
+    return [
+        Job(
+            "ingest",
+            timedelta(minutes=settings.ingest_interval_minutes),
+            lambda: ingest_recent(settings=settings, engine=engine),
+        ),
+        Job("embed", timedelta(seconds=60), lambda: embed_new(settings=settings, engine=engine)),
+        Job(
+            "digest",
+            timedelta(minutes=settings.digest_interval_minutes),
+            make_digest_job(settings=settings, engine=engine),
+        ),
+    ]
+
+
+def run_loop(jobs: list[Job], *, stop: threading.Event, clock: Callable[[], float] = time.monotonic) -> None:
+    """Run each job when due until `stop` is set; a failing job is logged and retried next period."""
+    while not stop.is_set():
+        now = clock()
+        for job in jobs:
+            if stop.is_set() or now < job.next_due:
+                continue
+            started = clock()
+            try:
+                log.info("job %s: %s", job.name, job.run())
+            except Exception:
+                log.exception("job %s failed; next try in %s", job.name, job.every)
+            job.next_due = started + job.every.total_seconds()
+        wait = min(job.next_due for job in jobs) - clock()
+        stop.wait(max(wait, 1.0))

@@ -1,0 +1,413 @@
+"""Composing into the outbox and the delivery state machine, with a scripted mailer (issue #5).
+
+The recovery rule is tested here row by row: a dead sender's `sending` rows are settled from the
+journal (reply → as replied; hand-off only → sent; nothing → sent again) or the Maildir itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from papertrend.config import Settings
+from papertrend.db import reading, transaction
+from papertrend.digest import subscriptions as subs
+from papertrend.digest.cli import digest_app
+from papertrend.digest.mailer import Journal, MaildirMailer, Mailer, SendError
+from papertrend.digest.outbox import (
+    HOST,
+    DeliveryReport,
+    Outcome,
+    Policy,
+    _apply,
+    backoff,
+    journal_for,
+    keyword_ranker,
+    owner_dead,
+    recover,
+    run_digest,
+)
+from papertrend.digest.tables import digest_editions, sent_papers
+from tests.digest_support import add_papers, add_subscriber, at, paper, tuned
+
+DAY = date(2026, 6, 23)
+CONFIRMED = at(DAY - timedelta(days=5), 12)
+
+
+class FakeMailer:
+    """Delivers into a list; `script[address]` lists errors to raise first."""
+
+    name = "fake"
+
+    def __init__(self, script: dict[str, list[SendError]] | None = None) -> None:
+        self.sent: list[EmailMessage] = []
+        self.script = script or {}
+        self.lock = threading.Lock()
+
+    def send(self, message: EmailMessage) -> str:
+        with self.lock:
+            queue = self.script.get(str(message["To"]), [])
+            if queue:
+                raise queue.pop(0)
+            self.sent.append(message)
+            return f"fake:{len(self.sent)}"
+
+    def lookup(self, message_id: str) -> bool | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.sent if m["To"] == address]
+
+
+@pytest.fixture
+def settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """No rate limit, and small sections so four papers fill both."""
+    return tuned(settings, monkeypatch, mail_rate=0.0, digest_trending=2, digest_for_you=2)
+
+
+def run(engine: Engine, settings: Settings, mailer: Mailer, now: datetime, **kw: object) -> str:
+    report = run_digest(
+        engine=engine,
+        settings=settings,
+        ranker=keyword_ranker(engine),
+        now=now,
+        mailer_factory=lambda: mailer,
+        **kw,
+    )  # type: ignore[arg-type]
+    return report.summary()
+
+
+def rows(engine: Engine) -> list[sa.Row[tuple[object, ...]]]:
+    with reading(engine) as conn:
+        return list(conn.execute(sa.select(digest_editions).order_by(digest_editions.c.id)))
+
+
+def ids_in(message: EmailMessage) -> list[str]:
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    import re
+
+    return re.findall(r"/papers/(\d{4}\.\d{5})", text)
+
+
+def test_a_paper_goes_to_a_subscriber_once_across_editions(engine: Engine, settings: Settings) -> None:
+    add_papers(
+        engine, [paper(f"2606.0000{i}", f"Agents paper {i}", day=DAY, upvotes=10 - i) for i in range(1, 5)]
+    )
+    add_subscriber(
+        engine, "r@example.org", confirmed_at=CONFIRMED, prefs=subs.Preferences(topics=("agents",))
+    )
+    mailer = FakeMailer()
+    run(engine, settings, mailer, at(DAY, 8, 5))
+    first = ids_in(mailer.sent[0])
+    assert sorted(set(first)) == ["2606.00001", "2606.00002", "2606.00003", "2606.00004"]
+    add_papers(engine, [paper("2606.00009", "Agents paper 9", day=DAY + timedelta(days=1), upvotes=1)])
+    run(engine, settings, mailer, at(DAY + timedelta(days=1), 8, 5))
+    assert set(ids_in(mailer.sent[1])) == {"2606.00009"}
+    with reading(engine) as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(sent_papers)).scalar() == 5
+
+
+def test_no_new_papers_means_no_mail_and_a_log_line(
+    engine: Engine, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_papers(engine, [paper("2606.00001", "Old news", day=DAY - timedelta(days=30))])
+    add_subscriber(engine, "r@example.org", confirmed_at=CONFIRMED)
+    mailer = FakeMailer()
+    with caplog.at_level(logging.INFO, logger="papertrend.digest"):
+        summary = run(engine, settings, mailer, at(DAY, 8, 5))
+    assert mailer.sent == [] and "1 without new papers (no mail)" in summary
+    assert "nothing new to send" in caplog.text
+    assert [r.status for r in rows(engine)] == ["empty"]
+    # Nothing is composed twice for the same day.
+    assert "0 due" in run(engine, settings, mailer, at(DAY, 9))
+
+
+def test_weekly_subscribers_get_the_weeks_best(engine: Engine, settings: Settings) -> None:
+    add_papers(
+        engine,
+        [
+            paper("2606.00001", "Monday's big one", day=DAY - timedelta(days=6), upvotes=90),
+            paper("2606.00002", "Yesterday's small one", day=DAY - timedelta(days=1), upvotes=5),
+            paper("2606.00003", "Today's medium one", day=DAY, upvotes=30),
+        ],
+    )
+    prefs = subs.Preferences(cadence="weekly", send_weekday=DAY.weekday(), send_hour=8)
+    add_subscriber(engine, "w@example.org", confirmed_at=at(DAY - timedelta(days=20), 12), prefs=prefs)
+    mailer = FakeMailer()
+    run(engine, settings, mailer, at(DAY, 8, 5))
+    [message] = mailer.sent
+    assert ids_in(message) == ["2606.00001", "2606.00003"]  # the week's two most upvoted, best first
+    assert "week of Tue 23 Jun" in str(message["Subject"])
+    [row] = rows(engine)
+    assert row.since == DAY - timedelta(days=7)
+
+
+def test_temporary_failures_end_in_failed_and_release_the_papers(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = tuned(settings, monkeypatch, mail_max_attempts=2)
+    add_papers(engine, [paper("2606.00001", "A paper", day=DAY)])
+    add_subscriber(engine, "r@example.org", confirmed_at=CONFIRMED)
+    mailer = FakeMailer({"r@example.org": [SendError("temporary", "451 later", code=451)] * 2})
+    run(engine, settings, mailer, at(DAY, 8, 5))
+    assert [(r.status, r.attempts) for r in rows(engine)] == [("retry", 1)]
+    run(engine, settings, mailer, at(DAY, 12))
+    [row] = rows(engine)
+    assert (row.status, row.attempts) == ("failed", 2) and "451" in row.error
+    with reading(engine) as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(sent_papers)).scalar() == 0
+
+
+def test_backoff_doubles_up_to_six_hours() -> None:
+    assert [backoff(attempts=n, base_seconds=60).total_seconds() for n in (1, 2, 3)] == [60, 120, 240]
+    assert backoff(attempts=30, base_seconds=60) == timedelta(hours=6)
+
+
+def test_an_edition_is_cancelled_when_its_subscriber_leaves_before_it_is_sent(
+    engine: Engine, settings: Settings
+) -> None:
+    add_papers(engine, [paper("2606.00001", "A paper", day=DAY)])
+    sub = add_subscriber(engine, "r@example.org", confirmed_at=CONFIRMED)
+    # Composed by a dry run? No: compose for real, with a mailer that cannot connect, then leave.
+    down = FakeMailer({"r@example.org": [SendError("temporary", "down", connection=True)]})
+    run(engine, settings, down, at(DAY, 8, 5))
+    assert rows(engine)[0].status == "retry"
+    with transaction(engine) as conn:
+        subs.unsubscribe(conn=conn, subscription_id=sub.id, now=at(DAY, 9))
+    mailer = FakeMailer()
+    run(engine, settings, mailer, at(DAY, 12))
+    assert mailer.sent == [] and rows(engine)[0].status == "cancelled"
+
+
+def _sending_row(engine: Engine, *, mid: str, owner: str, lease_until: datetime) -> int:
+    sub = add_subscriber(engine, f"{mid.strip('<>').split('@')[0]}@example.org", confirmed_at=CONFIRMED)
+    with transaction(engine) as conn:
+        return int(
+            conn.execute(
+                digest_editions.insert()
+                .values(
+                    subscription_id=sub.id,
+                    edition_date=DAY,
+                    since=DAY,
+                    status="sending",
+                    papers={"trending": ["2606.00001"], "for_you": []},
+                    message_id=mid,
+                    attempts=1,
+                    next_attempt_at=at(DAY, 8),
+                    lease_owner=owner,
+                    lease_until=lease_until,
+                    created_at=at(DAY, 8),
+                    updated_at=at(DAY, 8),
+                )
+                .returning(digest_editions.c.id)
+            ).scalar_one()
+        )
+
+
+def test_recovery_settles_dead_senders_rows_by_the_journal(engine: Engine, settings: Settings) -> None:
+    add_papers(engine, [paper("2606.00001", "A paper", day=DAY)])
+    now = at(DAY, 9)
+    gone = "elsewhere:1:abc"  # another host: only the lease's expiry says it is gone
+    expired = now - timedelta(seconds=1)
+    ids = {
+        name: _sending_row(engine, mid=f"<{name}@x>", owner=gone, lease_until=expired)
+        for name in ("accepted", "handed", "deferred", "never")
+    }
+    alive = _sending_row(engine, mid="<alive@x>", owner=gone, lease_until=now + timedelta(minutes=5))
+    journal = Journal(settings.data_dir / "j", clock=lambda: now)
+    journal.write("D", "<accepted@x>")
+    journal.write("R", "<accepted@x>", 250)
+    journal.write("D", "<handed@x>")
+    journal.write("D", "<deferred@x>")
+    journal.write("R", "<deferred@x>", 451)
+    report = DeliveryReport()
+    with transaction(engine) as conn:
+        recover(conn=conn, now=now, mailer=FakeMailer(), journal=journal, policy=Policy(), report=report)
+    status = {r.id: (r.status, r.delivery_id) for r in rows(engine)}
+    assert status[ids["accepted"]] == ("sent", "recovered:journal")
+    assert status[ids["handed"]] == ("sent", "recovered:handed-off")
+    assert status[ids["deferred"]][0] == "retry"
+    assert status[ids["never"]][0] == "retry"
+    assert status[alive][0] == "sending"  # its lease still runs
+    assert report.recovered == {"reply 250": 1, "handed off": 1, "reply 451": 1, "never handed off": 1}
+
+
+def test_recovery_asks_a_maildir_what_it_holds(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    now = at(DAY, 9)
+    dead_pid = f"{HOST}:999999:x"  # this host, a pid that does not exist: dead at once
+    there = _sending_row(engine, mid="<there@x>", owner=dead_pid, lease_until=now + timedelta(hours=1))
+    missing = _sending_row(engine, mid="<missing@x>", owner=dead_pid, lease_until=now + timedelta(hours=1))
+    box = MaildirMailer(tmp_path / "box")
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Message-ID"] = "a@x.org", "b@x.org", "<there@x>"
+    msg.set_content("hi")
+    box.send(msg)
+    report = DeliveryReport()
+    with transaction(engine) as conn:
+        recover(conn=conn, now=now, mailer=box, journal=None, policy=Policy(), report=report)
+    status = {r.id: r.status for r in rows(engine)}
+    assert status == {there: "sent", missing: "retry"}
+
+
+def test_owner_liveness() -> None:
+    now = at(DAY, 9)
+    later = now + timedelta(minutes=5)
+    assert owner_dead(None, None, now)
+    assert owner_dead(f"{HOST}:{os.getpid()}:x", now - timedelta(seconds=1), now)  # lease over
+    assert not owner_dead(f"{HOST}:{os.getpid()}:x", later, now)
+    assert owner_dead(f"{HOST}:999999:x", later, now)
+    assert not owner_dead("another-host:999999:x", later, now)
+
+
+def test_a_sender_that_lost_its_lease_does_not_overwrite_the_new_owner(
+    engine: Engine, settings: Settings
+) -> None:
+    now = at(DAY, 9)
+    edition = _sending_row(engine, mid="<m@x>", owner="new-owner", lease_until=now + timedelta(minutes=5))
+    report = DeliveryReport()
+    with transaction(engine) as conn:
+        _apply(
+            conn,
+            outcome=Outcome(edition, 1, 1, delivered="x"),
+            owner="old-owner",
+            now=now,
+            policy=Policy(),
+            report=report,
+        )
+    assert report.lost_leases == 1 and rows(engine)[0].status == "sending"
+
+
+def test_concurrent_runs_send_each_edition_once(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = tuned(settings, monkeypatch, mail_concurrency=2)
+    add_papers(engine, [paper("2606.00001", "A paper", day=DAY)])
+    for i in range(40):
+        add_subscriber(engine, f"r{i}@example.org", confirmed_at=CONFIRMED)
+    mailer = FakeMailer()
+    threads = [threading.Thread(target=run, args=(engine, settings, mailer, at(DAY, 8, 5))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(str(m["To"]) for m in mailer.sent) == sorted(f"r{i}@example.org" for i in range(40))
+    assert {r.status for r in rows(engine)} == {"sent"}
+
+
+def test_cli_dry_run_and_preview(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    add_papers(engine, [paper("2606.00001", "Agents that simulate people", day=DAY, upvotes=3)])
+    add_subscriber(
+        engine, "cli@example.org", confirmed_at=CONFIRMED, prefs=subs.Preferences(topics=("agents",))
+    )
+    runner = CliRunner()
+    now = at(DAY, 8, 5).isoformat()
+    result = runner.invoke(digest_app, ["run", "--dry-run", "--now", now, "--mode", "keyword"])
+    assert result.exit_code == 0, result.output
+    assert "1 due, 1 queued" in result.output
+    assert rows(engine) == []  # a dry run stores nothing
+    out = tmp_path / "preview.html"
+    result = runner.invoke(
+        digest_app, ["preview", "cli@example.org", "--now", now, "--mode", "keyword", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Agents that simulate people" in out.read_text() and 'style="' in out.read_text()
+    result = runner.invoke(digest_app, ["preview", "cli@example.org", "--now", now, "--mode", "keyword"])
+    assert result.exit_code == 0 and "Subject: Trending papers — Tue 23 Jun: Agents" in result.output
+    result = runner.invoke(digest_app, ["run", "--now", now, "--mode", "keyword"])
+    assert result.exit_code == 0 and "1 sent" in result.output
+    assert journal_for(settings).read()  # the maildir backend journaled its delivery
+    assert runner.invoke(digest_app, ["preview", "nobody@example.org"]).exit_code == 1
+
+
+def test_migration_0004_matches_the_digest_tables(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    import papertrend.digest.tables  # noqa: F401  (registers the tables on schema.metadata)
+    from papertrend import migrate
+    from papertrend.schema import metadata
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"include_name": migrate.include_name})
+        assert compare_metadata(context, metadata) == []
+    assert migrate.current(engine) == "0004"
+
+
+class AxisEmbedder:
+    """Three made-up directions of meaning: enough to tell semantic matches from word matches."""
+
+    name = "axes"
+    dim = 3
+    AXES: ClassVar[dict[str, tuple[float, float, float]]] = {
+        "social": (1.0, 0.0, 0.0),
+        "vision": (0.0, 1.0, 0.0),
+        "proteins": (0.0, 0.0, 1.0),
+    }
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        import numpy as np
+
+        out = []
+        for text in texts:
+            vec = np.zeros(3, dtype=np.float32)
+            for word, axis in self.AXES.items():
+                if word in text.lower():
+                    vec += np.asarray(axis, dtype=np.float32)
+            out.append(vec / (np.linalg.norm(vec) or 1.0))
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), 3)
+
+
+def test_window_ranker_fuses_words_and_meaning_over_new_papers(engine: Engine) -> None:
+    import numpy as np
+
+    from papertrend.digest.compose import WindowRanker
+    from papertrend.schema import papers
+    from papertrend.search.vectors import store
+
+    add_papers(
+        engine,
+        [
+            paper("2606.00001", "Agents that simulate people", day=DAY),
+            paper("2606.00002", "Crowds of synthetic humans", day=DAY, abstract="Populations of personas."),
+            paper("2606.00003", "Protein design with diffusion", day=DAY),
+            paper("2606.00004", "Older agents that simulate people", day=DAY - timedelta(days=5)),
+        ],
+    )
+    meaning = {
+        "2606.00001": "social",
+        "2606.00002": "social",
+        "2606.00003": "proteins",
+        "2606.00004": "social",
+    }
+    with transaction(engine) as conn:
+        pks = dict(conn.execute(sa.select(papers.c.id, papers.c.pk)).all())
+        ids = sorted(meaning)
+        vectors = AxisEmbedder().embed([meaning[i] for i in ids])
+        store(conn=conn, model="axes", paper_pks=[pks[i] for i in ids], vectors=vectors, now=at(DAY))
+    since = DAY - timedelta(days=1)
+    words = WindowRanker(engine=engine, embedder=None)
+    assert [h.paper_id for h in words("simulating people agents", since, 10)] == ["2606.00001"]
+    assert [h.paper_id for h in words("people", DAY - timedelta(days=7), 10)] == ["2606.00001", "2606.00004"]
+    both = WindowRanker(engine=engine, embedder=AxisEmbedder())  # type: ignore[arg-type]
+    found = [h.paper_id for h in both("social simulation of people", since, 10)]
+    # The word match first, then the paper that shares only the meaning; nothing older than `since`.
+    assert found[:2] == ["2606.00001", "2606.00002"] and "2606.00004" not in found
+    batched = WindowRanker(engine=engine, embedder=AxisEmbedder())  # type: ignore[arg-type]
+    batched.prepare(["social simulation of people", "proteins"])
+    assert [h.paper_id for h in batched("social simulation of people", since, 10)] == found
+    assert batched("proteins", since, 1)[0].paper_id == "2606.00003"
+    assert np.isfinite([h.score for h in both("proteins", since, 10)]).all()

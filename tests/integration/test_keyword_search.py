@@ -1,0 +1,280 @@
+"""Keyword search on a real migrated database filled by the ingest pipeline (issue #3)."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from papertrend.db import reading, transaction
+from papertrend.ingest.base import make_source
+from papertrend.ingest.pipeline import run_ingest
+from papertrend.search import keyword
+from papertrend.search.types import Filters
+
+LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
+REAL_PAPERS = 40
+# A made-up word that occurs nowhere in the real papers, so tests know exactly what it matches.
+WORD = "quokkabench"
+
+
+def _record(pid: str, title: str, abstract: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": pid,
+        "title": title,
+        "abstract": abstract,
+        "authors": extra.pop("authors", ["Test Author"]),
+        "categories": extra.pop("categories", ["cs.CL"]),
+        "first_listed": extra.pop("first_listed", "2025-03-18"),
+        **extra,
+    }
+
+
+# Same lengths on purpose: the one difference between the two is where WORD stands.
+TITLE_HIT = _record(
+    "2601.00001",
+    f"{WORD} lattices for sparse retrieval",
+    "We study sparse retrieval over lattices of documents and report gains on benchmarks.",
+)
+ABSTRACT_HIT = _record(
+    "2601.00002",
+    "Sparse lattices for dense retrieval",
+    f"We study {WORD} retrieval over lattices of documents and report gains on benchmarks.",
+)
+FILTERED = [
+    _record(
+        "2601.00003",
+        f"Early {WORD} paper",
+        "Filter fixture.",
+        first_listed="2025-01-10",
+        categories=["cs.CV", "cs.AI"],
+        authors=["Ada Lovelace"],
+    ),
+    _record(
+        "2601.00004",
+        f"Middle {WORD} paper",
+        "Filter fixture.",
+        first_listed="2025-06-15",
+        categories=["cs.LG"],
+        authors=["Alan Turing", "Grace Hopper"],
+    ),
+    _record(
+        "2601.00005",
+        f"Late {WORD} paper",
+        "Filter fixture.",
+        first_listed="2026-02-01",
+        categories=["cs.CLX"],
+        authors=["Alan Turingson"],
+    ),
+]
+HOSTILE = _record(
+    "2601.00006",
+    "<script>alert('x')</script> & escaping in titles",
+    "An abstract with <b>markup</b> & an escaping problem for escaping tests.",
+)
+
+
+def _write(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    return path
+
+
+def _ingest(engine: Engine, path: Path) -> None:
+    report = run_ingest(engine=engine, source=make_source("jsonl", path=path))
+    assert report.ok and report.rejected == 0, report.summary()
+
+
+@pytest.fixture
+def real(shared_data: Path) -> list[dict[str, Any]]:
+    with gzip.open(shared_data / LISTING, "rb") as fh:
+        return [orjson.loads(line) for line in itertools.islice(fh, REAL_PAPERS)]
+
+
+@pytest.fixture
+def db(engine: Engine, tmp_path: Path, real: list[dict[str, Any]]) -> Engine:
+    records = [*real, TITLE_HIT, ABSTRACT_HIT, *FILTERED, HOSTILE]
+    _ingest(engine, _write(tmp_path / "papers.jsonl", records))
+    return engine
+
+
+def ids(engine: Engine, query: str, **kwargs: Any) -> list[str]:
+    with reading(engine) as conn:
+        return [h.paper_id for h in keyword.search(conn=conn, query=query, **kwargs)]
+
+
+def pk_of(engine: Engine, paper_id: str) -> int:
+    with reading(engine) as conn:
+        return int(
+            conn.execute(sa.text("SELECT pk FROM papers WHERE id = :id"), {"id": paper_id}).scalar_one()
+        )
+
+
+def indexed(engine: Engine, query: str, pk: int) -> bool:
+    """Whether the FTS5 index itself holds `pk` for `query`, whether or not its paper row exists."""
+    expr = keyword.to_fts5(keyword.parse_query(query), mode="all")
+    sql = sa.text("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH :q AND rowid = :pk")
+    with reading(engine) as conn:
+        return bool(conn.execute(sql, {"q": expr, "pk": pk}).scalar_one())
+
+
+def integrity_check(engine: Engine) -> None:
+    """FTS5's own check that the index agrees with the papers table (raises when it does not)."""
+    with transaction(engine) as conn:
+        conn.execute(sa.text("INSERT INTO papers_fts(papers_fts, rank) VALUES ('integrity-check', 1)"))
+
+
+def test_exact_title_finds_the_paper_first(db: Engine, real: list[dict[str, Any]]) -> None:
+    for record in real[:10]:
+        title = " ".join(record["title"].split())
+        for match in ("any", "all"):
+            assert ids(db, title, match=match)[:1] == [record["id"]], (title, match)
+
+
+def test_hits_are_best_first_with_positive_scores(db: Engine) -> None:
+    with reading(db) as conn:
+        hits = keyword.search(conn=conn, query="gaussian splatting simulation", limit=10)
+    assert hits
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(s > 0 for s in scores)
+    assert len({h.paper_id for h in hits}) == len(hits)
+
+
+def test_exact_phrase(db: Engine, real: list[dict[str, Any]]) -> None:
+    # "Gaussian Splatting" occurs in several of the real titles; "splatting Gaussian" in none.
+    found = ids(db, '"gaussian splatting"')
+    assert "2503.11731" in found and "2503.12001" in found
+    for pid in found:
+        record = next(r for r in real if r["id"] == pid)
+        text = " ".join(f"{record['title']} {record['abstract']}".lower().split())
+        assert "gaussian splatting" in text.replace("-", " ")
+    assert ids(db, '"splatting gaussian"') == []
+    # A required phrase with optional words: every hit holds the phrase, the words only rank.
+    assert set(ids(db, '"gaussian splatting" street')) == set(found)
+    assert ids(db, '"gaussian splatting" street')[0] == "2503.12001"
+
+
+def test_exclusion(db: Engine) -> None:
+    assert set(ids(db, WORD)) >= {"2601.00001", "2601.00002", "2601.00003"}
+    assert "2601.00003" not in ids(db, f"{WORD} -early")
+    assert set(ids(db, f'{WORD} -"filter fixture"')) == {"2601.00001", "2601.00002"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        "((((",
+        "AND OR NOT",
+        "NEAR(gaussian splatting, 2)",
+        "title:gaussian",
+        "gauss*",
+        "^splatting",
+        "-",
+        "-gaussian",
+        "😀🔥",
+        "'; DROP TABLE papers; --",
+        'vision-language "unbalanced',
+        "x" * 10_000,
+        "state-of-the-art LLM's 3.5 GPT-4o",
+        "\x00",
+    ],
+)
+def test_hostile_queries_do_not_raise(db: Engine, query: str) -> None:
+    for match in ("any", "all"):
+        ids(db, query, match=match)
+        ids(db, query, match=match, filters=Filters(categories=("cs.CV",)))
+
+
+def test_nothing_searchable_returns_nothing(db: Engine) -> None:
+    assert ids(db, "") == []
+    assert ids(db, "?!") == []
+    assert ids(db, "gaussian", limit=0) == []
+
+
+def test_title_is_weighted_above_abstract(db: Engine) -> None:
+    ranked = [pid for pid in ids(db, f"{WORD} lattices") if pid in ("2601.00001", "2601.00002")]
+    assert ranked == ["2601.00001", "2601.00002"]
+    # With equal weights the two are alike but for length; with abstract favoured, the order flips.
+    flipped = ids(db, f"{WORD} lattices", weights=(1.0, 5.0, 1.0))
+    assert [pid for pid in flipped if pid in ("2601.00001", "2601.00002")] == ["2601.00002", "2601.00001"]
+
+
+def test_authors_are_searchable(db: Engine) -> None:
+    assert ids(db, "Hopper") == ["2601.00004"]
+    assert ids(db, "Xianming Zeng", match="all")[:1] == ["2503.11731"]
+
+
+def test_filters(db: Engine) -> None:
+    fixtures = {"2601.00003", "2601.00004", "2601.00005"}
+
+    def found(**kwargs: Any) -> set[str]:
+        return set(ids(db, f"{WORD} fixture", filters=Filters(**kwargs))) & fixtures
+
+    assert found() == fixtures
+    assert found(since=date(2025, 6, 15)) == {"2601.00004", "2601.00005"}
+    assert found(until=date(2025, 6, 15)) == {"2601.00003", "2601.00004"}
+    assert found(since=date(2025, 2, 1), until=date(2025, 12, 31)) == {"2601.00004"}
+    assert found(categories=("cs.AI",)) == {"2601.00003"}
+    assert found(categories=("cs.CL",)) == set()  # never the prefix of "cs.CLX"
+    assert found(categories=("cs.LG", "cs.CLX")) == {"2601.00004", "2601.00005"}
+    assert found(authors=("turing",)) == {"2601.00004", "2601.00005"}
+    assert found(authors=("lovelace",), categories=("cs.CV",)) == {"2601.00003"}
+    # Filters keep the ranking: the limit applies after filtering.
+    assert len(ids(db, WORD, limit=1, filters=Filters(authors=("Grace Hopper",)))) == 1
+
+
+def test_a_new_version_reindexes_the_paper(db: Engine, tmp_path: Path, real: list[dict[str, Any]]) -> None:
+    old = real[4]  # "Color Matching Using Hypernetwork-Based Kolmogorov-Arnold Networks"
+    assert ids(db, "Kolmogorov-Arnold hypernetwork")[:1] == [old["id"]]
+    pk = pk_of(db, old["id"])
+    assert indexed(db, "hypernetwork", pk)
+    changed = {**old, "id": f"{old['id']}v2", "title": f"Chromatic {WORD} renamed", "abstract": "New text."}
+    _ingest(db, _write(tmp_path / "v2.jsonl", [changed]))
+    assert old["id"] not in ids(db, "Kolmogorov-Arnold hypernetwork")
+    assert old["id"] not in ids(db, "hypernetwork")
+    assert ids(db, "chromatic renamed", match="all") == [old["id"]]
+    assert not indexed(db, "hypernetwork", pk)
+    assert indexed(db, "chromatic", pk)
+    assert pk_of(db, old["id"]) == pk
+    integrity_check(db)
+
+
+def test_a_deleted_paper_no_longer_matches(db: Engine, real: list[dict[str, Any]]) -> None:
+    gone = real[6]  # "StyleMorpheus: A Style-Based 3D-Aware Morphable Face Model"
+    assert ids(db, "StyleMorpheus") == [gone["id"]]
+    pk = pk_of(db, gone["id"])
+    assert indexed(db, "StyleMorpheus", pk)
+    with transaction(db) as conn:
+        conn.execute(sa.text("DELETE FROM papers WHERE id = :id"), {"id": gone["id"]})
+    assert ids(db, "StyleMorpheus") == []
+    # The index itself forgot it: the join to papers alone would hide a stale entry.
+    assert not indexed(db, "StyleMorpheus", pk)
+    integrity_check(db)
+
+
+def test_highlights_are_html_safe(db: Engine) -> None:
+    with reading(db) as conn:
+        marked = keyword.highlights(conn=conn, query="escaping", paper_ids=["2601.00006", "2601.00001"])
+    assert set(marked) == {"2601.00006"}
+    hl = marked["2601.00006"]
+    assert "<script>" not in hl.title and "&lt;script&gt;" in hl.title
+    assert "<mark>escaping</mark>" in hl.title
+    assert "<b>" not in hl.abstract and "&lt;b&gt;" in hl.abstract
+    assert hl.abstract.count("<mark>") == 2
+
+
+def test_other_dialects_are_not_implemented() -> None:
+    conn = cast(Connection, SimpleNamespace(dialect=SimpleNamespace(name="postgresql")))
+    with pytest.raises(NotImplementedError, match="SQLite"):
+        keyword.search(conn=conn, query="x")
+    with pytest.raises(NotImplementedError, match="SQLite"):
+        keyword.highlights(conn=conn, query="x", paper_ids=["1"])

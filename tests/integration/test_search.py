@@ -1,0 +1,151 @@
+"""Keyword, semantic and hybrid search, similar papers and the CLI, with the real default model on
+60 real papers (issue #3)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from papertrend.cli import app
+from papertrend.config import Settings
+from papertrend.db import create_engine
+from papertrend.ingest.pipeline import run_ingest
+from papertrend.ingest.sources.jsonl import JsonlSource
+from papertrend.migrate import upgrade
+from papertrend.search.embed_job import embed_missing
+from papertrend.search.embedder import DEFAULT_MODEL, Embedder, get_embedder
+from papertrend.search.service import Searcher
+from papertrend.search.types import Filters
+
+LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
+N = 60
+
+
+def _head(shared_data: Path, tmp: Path, n: int = N, skip: int = 0) -> Path:
+    out = tmp / f"head-{skip}-{n}.jsonl"
+    with gzip.open(shared_data / LISTING, "rt") as fh, out.open("w") as dst:
+        for i, line in enumerate(fh):
+            if i >= skip + n:
+                break
+            if i >= skip:
+                dst.write(line)
+    return out
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return get_embedder(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def corpus(
+    tmp_path_factory: pytest.TempPathFactory, shared_data: Path, embedder: Embedder
+) -> Iterator[Searcher]:
+    """60 real papers, embedded once for the module; tests only read it."""
+    tmp = tmp_path_factory.mktemp("search")
+    engine = create_engine(f"sqlite:///{tmp / 'search.db'}")
+    upgrade(engine)
+    assert run_ingest(engine=engine, source=JsonlSource(path=_head(shared_data, tmp))).ok
+    assert embed_missing(engine=engine, embedder=embedder).embedded == N
+    yield Searcher(engine=engine, embedder=embedder, index_dir=tmp / "index")
+    engine.dispose()
+
+
+def _ids(hits: list) -> list[str]:  # type: ignore[type-arg]
+    return [h.paper_id for h in hits]
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_a_title_finds_its_paper_first(corpus: Searcher, mode: str) -> None:
+    hits = corpus.search(query="Safe Vision-Language Models via Unsafe Weights Manipulation", mode=mode)  # type: ignore[arg-type]
+    assert _ids(hits)[0] == "2503.11742"
+
+
+@pytest.mark.parametrize(
+    ("paraphrase", "paper"),
+    [
+        ("removing rain streaks from one photograph", "2503.12014"),
+        ("an overview of teaching a small student network from a big teacher", "2503.12067"),
+        ("trying on clothes virtually, seen from every angle", "2503.12165"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_a_paraphrase_finds_its_paper_in_the_top_3(
+    corpus: Searcher, mode: str, paraphrase: str, paper: str
+) -> None:
+    assert paper in _ids(corpus.search(query=paraphrase, mode=mode, limit=3))  # type: ignore[arg-type]
+
+
+def test_filters_apply_to_every_mode(corpus: Searcher) -> None:
+    for mode in ("keyword", "semantic", "hybrid"):
+        hits = corpus.search(
+            query="vision language model safety", mode=mode, filters=Filters(categories=("cs.CR",))
+        )  # type: ignore[arg-type]
+        assert set(_ids(hits)) <= {"2503.11750", "2503.11945"} and hits, mode
+        none = corpus.search(query="vision language", mode=mode, filters=Filters(since=date(2030, 1, 1)))  # type: ignore[arg-type]
+        assert none == [], mode
+
+
+def test_sort_by_date_keeps_the_same_results(corpus: Searcher) -> None:
+    by_relevance = corpus.search(query="gaussian splatting", limit=10)
+    by_date = corpus.search(query="gaussian splatting", limit=10, sort="date")
+    assert set(_ids(by_date)) <= set(_ids(corpus.search(query="gaussian splatting", limit=100)))
+    assert by_relevance and by_date
+
+
+def test_hostile_queries_do_not_raise(corpus: Searcher) -> None:
+    for q in ['"unbalanced', "AND OR NOT", "-", "*", "title:foo", "((", "🙂", "x" * 10_000, ""]:
+        corpus.search(query=q, mode="hybrid")
+
+
+def test_similar_papers(corpus: Searcher) -> None:
+    similar = corpus.similar(paper_id="arXiv:2503.11742v1", limit=5)  # Safe VLMs
+    assert "2503.11742" not in _ids(similar) and len(similar) == 5
+    # the two other VLM-safety papers of the sample are its nearest neighbours
+    assert {"2503.12127", "2503.11750"} & set(_ids(similar)[:3])
+    assert corpus.similar(paper_id="2401.99999") == []
+
+
+def test_new_papers_become_searchable_after_embedding(
+    settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    searcher = Searcher(engine=engine, embedder=embedder, index_dir=tmp_path / "index")
+    run_ingest(engine=engine, source=JsonlSource(path=_head(shared_data, tmp_path, n=20)))
+    embed_missing(engine=engine, embedder=embedder)
+    assert "2503.12168" not in _ids(
+        searcher.search(query="extremely dense crowds as active matter", mode="semantic")
+    )
+    run_ingest(engine=engine, source=JsonlSource(path=_head(shared_data, tmp_path, n=40, skip=20)))
+    assert embed_missing(engine=engine, embedder=embedder).embedded == 40
+    hits = searcher.search(query="extremely dense crowds as active matter", mode="semantic", limit=1)
+    assert _ids(hits) == ["2503.12168"]
+
+
+def test_cli_ingest_embed_search_and_similar(settings: Settings, shared_data: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    loaded = runner.invoke(app, ["ingest", "jsonl", str(_head(shared_data, tmp_path)), "--embed"])
+    assert loaded.exit_code == 0, loaded.output
+    assert f"{N} papers embedded" in loaded.output
+    found = runner.invoke(app, ["search", "removing rain from a photo", "--limit", "3", "--json"])
+    assert found.exit_code == 0, found.output
+    rows = json.loads(found.output)
+    assert "2503.12014" in [r["id"] for r in rows] and all("score" in r for r in rows)
+    shown = runner.invoke(
+        app, ["search", "knowledge distillation", "--mode", "keyword", "--category", "cs.CV"]
+    )
+    assert shown.exit_code == 0 and "A Comprehensive Survey on Knowledge Distillation" in shown.output
+    nothing = runner.invoke(app, ["search", "knowledge distillation", "--since", "2031-01-01"])
+    assert nothing.exit_code == 0 and "No results" in nothing.output
+    bad = runner.invoke(app, ["search", "x", "--mode", "magic"])
+    assert bad.exit_code == 2
+    similar = runner.invoke(app, ["papers", "similar", "2503.11742", "--json"])
+    assert similar.exit_code == 0 and "2503.11742" not in [r["id"] for r in json.loads(similar.output)]
+    again = runner.invoke(app, ["embed"])
+    assert "0 papers embedded" in again.output

@@ -1,0 +1,155 @@
+"""Vector storage and the exact/ANN index with staleness (issue #3), on a real database.
+
+Vectors here are random unit vectors: what is tested is the index, not a model.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from papertrend.db import transaction
+from papertrend.papers import repository
+from papertrend.papers.models import PaperIn
+from papertrend.schema import embeddings, papers
+from papertrend.search import vectors
+from papertrend.search.types import Filters
+from papertrend.search.vectors import VectorIndex
+
+DIM = 32
+MODEL = "test-random"
+
+
+def _papers(engine: Engine, n: int, *, first: int = 0) -> list[int]:
+    items = [
+        PaperIn(
+            id=f"2401.{first + i:05d}",
+            title=f"Paper {first + i}",
+            source="test",
+            categories=["cs.CL" if (first + i) % 2 else "cs.CV"],
+            listed_on=date(2024, 1, 1) + timedelta(days=(first + i) % 10),
+        )
+        for i in range(n)
+    ]
+    with transaction(engine) as conn:
+        repository.upsert_many(conn=conn, items=items, now=datetime.now(UTC))
+        return [
+            int(pk)
+            for pk in conn.execute(
+                sa.select(papers.c.pk).where(papers.c.id.in_([p.id for p in items])).order_by(papers.c.pk)
+            ).scalars()
+        ]
+
+
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    m = rng.standard_normal((n, DIM)).astype(np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def _store(engine: Engine, pks: list[int], matrix: np.ndarray) -> None:
+    with transaction(engine) as conn:
+        vectors.store(conn=conn, model=MODEL, paper_pks=pks, vectors=matrix, now=datetime.now(UTC))
+
+
+def test_blob_round_trip() -> None:
+    m = np.arange(6, dtype=np.float32).reshape(2, 3)
+    assert np.array_equal(vectors.from_blobs([vectors.to_blob(r) for r in m], 3), m)
+
+
+def test_missing_and_store(engine: Engine) -> None:
+    pks = _papers(engine, 5)
+    with engine.connect() as conn:
+        assert [p for p, _, _ in vectors.missing(conn=conn, model=MODEL, limit=10)] == pks
+    _store(engine, pks[:3], _unit(np.random.default_rng(0), 3))
+    with engine.connect() as conn:
+        assert vectors.count_missing(conn=conn, model=MODEL) == 2
+        assert [p for p, _, _ in vectors.missing(conn=conn, model=MODEL, limit=10)] == pks[3:]
+
+
+def test_exact_search_finds_itself_and_applies_filters(engine: Engine, tmp_path: Path) -> None:
+    pks = _papers(engine, 40)
+    matrix = _unit(np.random.default_rng(1), 40)
+    _store(engine, pks, matrix)
+    index = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=1000)
+    with engine.connect() as conn:
+        found = index.search(conn=conn, query=matrix[7], k=5)
+        assert index.kind == "exact"
+        assert found[0][0] == pks[7] and found[0][1] == pytest.approx(1.0, abs=1e-5)
+        assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+        only_cl = index.search(conn=conn, query=matrix[8], k=40, filters=Filters(categories=("cs.CL",)))
+        odd = {pk for i, pk in enumerate(pks) if i % 2}
+        assert {pk for pk, _ in only_cl} == odd
+
+
+def _recall(index: VectorIndex, engine: Engine, queries: np.ndarray, exact: vectors.ExactIndex) -> float:
+    hits = 0
+    with engine.connect() as conn:
+        for q in queries:
+            got = {pk for pk, _ in index.search(conn=conn, query=q, k=10)}
+            want = {pk for pk, _ in exact.search(q, 10)}
+            hits += len(got & want)
+    return hits / (10 * len(queries))
+
+
+def test_ann_index_is_built_kept_fresh_and_rebuilt(engine: Engine, tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    pks = _papers(engine, 600)
+    matrix = _unit(rng, 600)
+    _store(engine, pks, matrix)
+    index = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)
+    queries = _unit(rng, 30)
+    assert _recall(index, engine, queries, vectors.ExactIndex(np.array(pks), matrix)) >= 0.95
+    assert index.kind == "ann" and index.ann_path.exists() and len(index) == 600
+
+    # New papers arrive: the index catches up instead of going stale.
+    new_pks = _papers(engine, 50, first=600)
+    new_matrix = _unit(rng, 50)
+    _store(engine, new_pks, new_matrix)
+    with engine.connect() as conn:
+        found = index.search(conn=conn, query=new_matrix[3], k=1)
+    assert found[0][0] == new_pks[3] and len(index) == 650
+
+    # Another process opens the saved index: it is current and used as is.
+    other = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)
+    with engine.connect() as conn:
+        assert other.search(conn=conn, query=new_matrix[3], k=1)[0][0] == new_pks[3]
+
+    # A paper is deleted: its vector goes with it and the index is rebuilt without it.
+    with transaction(engine) as conn:
+        conn.execute(papers.delete().where(papers.c.pk == pks[0]))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(embeddings)).scalar() == 649
+        found = index.search(conn=conn, query=matrix[0], k=5)
+    assert pks[0] not in {pk for pk, _ in found} and len(index) == 649
+
+
+def test_corrupt_index_file_is_rebuilt(engine: Engine, tmp_path: Path) -> None:
+    pks = _papers(engine, 150)
+    matrix = _unit(np.random.default_rng(3), 150)
+    _store(engine, pks, matrix)
+    index = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)
+    with engine.connect() as conn:
+        index.search(conn=conn, query=matrix[0], k=1)
+    index.ann_path.write_bytes(b"garbage")
+    fresh = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)
+    with engine.connect() as conn:
+        assert fresh.search(conn=conn, query=matrix[5], k=1)[0][0] == pks[5]
+
+
+def test_changed_text_drops_the_stale_vector(engine: Engine) -> None:
+    pks = _papers(engine, 2)
+    _store(engine, pks, _unit(np.random.default_rng(4), 2))
+    with transaction(engine) as conn:
+        repository.upsert_many(
+            conn=conn,
+            items=[PaperIn(id="2401.00000", title="A new title", source="test", version=2)],
+            now=datetime.now(UTC),
+        )
+    with engine.connect() as conn:
+        left = conn.execute(sa.select(embeddings.c.paper_pk)).scalars().all()
+    assert left == [pks[1]]

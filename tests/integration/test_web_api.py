@@ -1,0 +1,257 @@
+"""The JSON API and /healthz, in-process, each test its own database (issue #4)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from papertrend.config import Settings
+from papertrend.db import transaction
+from papertrend.schema import ingest_runs
+from papertrend.web.app import JsonFormatter, _offline_probe
+from tests.integration.test_web_pages import (
+    ARXIV_PER_DAY,
+    HOSTILE_ID,
+    HOSTILE_TITLE,
+    OLD_ID,
+    TOP_ID,
+    Web,
+    load_papers,
+    make_web,
+    parse_html,
+)
+
+
+@pytest.fixture
+def web(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) -> Web:
+    load_papers(engine, shared_data, tmp_path / "data")
+    return make_web(settings, engine)
+
+
+def get_json(web: Web, url: str, status: int = 200) -> Any:
+    response = web.get(url)
+    assert response.status_code == status, (url, response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json")
+    return response.json()
+
+
+def ids(items: list[dict[str, Any]]) -> list[str]:
+    return [item["paper"]["id"] for item in items]
+
+
+def test_daily_papers_has_hugging_faces_shape(web: Web) -> None:
+    items = get_json(web, "/api/daily_papers?sort=upvotes")
+    assert len(items) == 18 and items[0]["paper"]["id"] == TOP_ID
+    item = items[0]
+    assert item["title"] == item["paper"]["title"] == "EnvHarness: Awakening Static Worlds for Agent Learning"
+    assert item["summary"] == item["paper"]["summary"]
+    assert item["summary"].startswith("LLM agents learn by interacting with environments")
+    assert item["numComments"] == 1
+    assert item["publishedAt"] == "2026-08-21T00:00:00Z"
+    paper = item["paper"]
+    assert paper["authors"][0] == {"name": "Chengsong Huang"} and len(paper["authors"]) == 17
+    assert paper["publishedAt"] == "2026-08-20T00:00:00Z"
+    assert paper["upvotes"] == 163 and paper["hfUpvotes"] == 163
+    assert paper["githubRepo"] == "https://github.com/google-research/envharness"
+    assert paper["githubStars"] == 8
+    assert paper["projectPage"] == "https://envharness.com/"
+    assert paper["ai_keywords"] and paper["ai_summary"]
+    assert paper["arxivUrl"] == f"https://arxiv.org/abs/{TOP_ID}"
+    assert paper["url"] == f"http://127.0.0.1:8000/papers/{TOP_ID}"
+
+
+def test_daily_papers_periods_sorts_and_pages(web: Web) -> None:
+    by_votes = ids(get_json(web, "/api/daily_papers?date=2026-08-21&sort=upvotes"))
+    by_trend = ids(get_json(web, "/api/daily_papers?date=2026-08-21&sort=trending"))
+    assert by_votes == by_trend  # one day: every paper has the same age
+    week = get_json(web, "/api/daily_papers?week=2026-W34&sort=trending&limit=100")
+    assert len(week) == 19 and ids(week)[0] == TOP_ID
+    assert all(isinstance(item["score"], float) for item in week)
+    assert ids(get_json(web, "/api/daily_papers?week=2026-W34&sort=upvotes"))[0] == OLD_ID
+    newest = get_json(web, "/api/daily_papers?week=2026-W34&sort=publishedAt&limit=100")
+    assert ids(newest)[-1] == OLD_ID and newest[0]["score"] is None
+    march = get_json(web, "/api/daily_papers?month=2025-03&limit=100")
+    assert len(march) == 2 * ARXIV_PER_DAY
+    assert march[0]["paper"]["categories"] and march[0]["paper"]["listedOn"] == "2025-03-21"
+    first = ids(get_json(web, "/api/daily_papers?month=2025-03&limit=7&p=0"))
+    second = ids(get_json(web, "/api/daily_papers?month=2025-03&limit=7&p=1"))
+    assert len(first) == len(second) == 7 and not set(first) & set(second)
+    assert get_json(web, "/api/daily_papers?date=2025-03-19") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("limit=0", 422),
+        ("limit=101", 422),
+        ("limit=abc", 422),
+        ("p=-1", 422),
+        ("sort=hottest", 422),
+        ("date=yesterday", 400),
+        ("week=2026-W99", 400),
+        ("month=2026-13", 400),
+        ("date=2026-08-21&month=2026-08", 400),
+    ],
+)
+def test_invalid_parameters_are_4xx_json(web: Web, query: str, status: int) -> None:
+    body = get_json(web, f"/api/daily_papers?{query}", status=status)
+    assert body["error"]["status"] == status and body["error"]["message"]
+
+
+def test_one_paper_and_its_errors(web: Web) -> None:
+    paper = get_json(web, f"/api/papers/{TOP_ID}")
+    assert paper["id"] == TOP_ID and paper["upvotes"] == 163
+    assert get_json(web, f"/api/papers/arXiv:{TOP_ID}v3")["id"] == TOP_ID
+    assert (
+        get_json(web, "/api/papers/2601.00001", status=404)["error"]["message"]
+        == "no paper 2601.00001 is stored"
+    )
+    assert "not an arXiv id" in get_json(web, "/api/papers/bogus", status=400)["error"]["message"]
+    assert get_json(web, "/api/papers/2503.11731")["categories"] == ["cs.CV", "cs.RO"]
+    # Unvetted links from a source are dropped, text comes back as it was (JSON needs no escaping).
+    hostile = get_json(web, f"/api/papers/{HOSTILE_ID}")
+    assert hostile["title"] == HOSTILE_TITLE and hostile["githubRepo"] is None
+    assert get_json(web, f"/api/papers/{TOP_ID}/similar") == []  # nothing embedded
+    assert get_json(web, "/api/papers/2601.00001/similar", status=404)["error"]["status"] == 404
+
+
+def test_search(web: Web) -> None:
+    response = web.get("/api/papers/search?q=SWE-bench+science&mode=keyword&limit=5")
+    assert response.status_code == 200 and response.headers["x-search-mode"] == "keyword"
+    items = response.json()
+    assert items[0]["paper"]["id"] == "2608.19799" and len(items) <= 5
+    scores = [item["score"] for item in items]
+    assert scores == sorted(scores, reverse=True)
+    in_cv = ids(get_json(web, "/api/papers/search?q=gaussian+splatting&mode=keyword&category=cs.CV"))
+    assert "2503.11731" in in_cv
+    in_cl = get_json(web, "/api/papers/search?q=gaussian+splatting&mode=keyword&category=cs.CL")
+    assert "2503.11731" not in ids(in_cl) and all("cs.CL" in item["paper"]["categories"] for item in in_cl)
+    assert get_json(web, "/api/papers/search", status=422)["error"]["status"] == 422
+    assert get_json(web, "/api/papers/search?q=x&mode=magic", status=422)["error"]["details"]
+    assert get_json(web, "/api/papers/search?q=x&since=2026-02-30", status=400)["error"]["status"] == 400
+    assert get_json(web, "/api/papers/search?q=x&since=2026-02-01&until=2026-01-01", status=400)
+    assert get_json(web, "/api/papers/search?q=%20%20") == []
+
+
+def test_trending(web: Web) -> None:
+    day = get_json(web, "/api/trending")
+    assert ids(day)[0] == TOP_ID and OLD_ID not in ids(day)
+    week = ids(get_json(web, "/api/trending?window=week&limit=100"))
+    assert week.index(TOP_ID) < week.index(OLD_ID)
+    assert ids(get_json(web, "/api/trending?window=week&sort=upvotes"))[0] == OLD_ID
+    assert get_json(web, "/api/trending?window=decade", status=422)["error"]["status"] == 422
+
+
+def test_empty_store_answers_empty_lists(settings: Settings, engine: Engine) -> None:
+    web = make_web(settings, engine)
+    assert get_json(web, "/api/daily_papers") == []
+    assert get_json(web, "/api/trending") == []
+    health = get_json(web, "/healthz")
+    assert health["status"] == "ok" and health["papers"] == 0 and health["ingest"] == {}
+
+
+def test_healthz_reports_the_last_successful_ingest_per_source(web: Web, engine: Engine) -> None:
+    health = get_json(web, "/healthz")
+    assert health["status"] == "ok" and health["database"] is True
+    assert health["papers"] == 17 + 2 + 2 * ARXIV_PER_DAY and health["latestDay"] == "2026-08-21"
+    assert set(health["ingest"]) == {"hf-daily", "jsonl"}
+    hf = health["ingest"]["hf-daily"]
+    assert hf["lastRunOk"] is True and hf["lastSuccessAt"] == hf["lastRunAt"]
+    with transaction(engine) as conn:
+        later = datetime(2099, 1, 1, tzinfo=UTC)
+        conn.execute(
+            sa.insert(ingest_runs).values(
+                source="hf-daily", started_at=later, finished_at=later, ok=False, added=0, updated=0,
+                unchanged=0, rejected=0, error="connection failed",
+            )
+        )  # fmt: skip
+    hf_after = get_json(web, "/healthz")["ingest"]["hf-daily"]
+    assert hf_after["lastRunOk"] is False and hf_after["lastError"] == "connection failed"
+    assert hf_after["lastRunAt"].startswith("2099-01-01") and hf_after["lastSuccessAt"] == hf["lastSuccessAt"]
+
+
+def test_healthz_says_when_the_database_is_unreachable(settings: Settings, tmp_path: Path) -> None:
+    folder = tmp_path / "not-a-database.db"
+    folder.mkdir()  # SQLite cannot open a directory
+    broken = sa.create_engine(f"sqlite:///{folder}")
+    web = make_web(settings, broken)
+    response = web.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error" and body["database"] is False and body["databaseError"]
+
+
+def test_openapi_and_offline_docs(web: Web) -> None:
+    spec = get_json(web, "/openapi.json")
+    for path in (
+        "/api/daily_papers",
+        "/api/trending",
+        "/api/papers/search",
+        "/api/papers/{paper_id}",
+        "/healthz",
+    ):
+        assert path in spec["paths"], path
+    assert "/feeds/trending.atom" in spec["paths"]
+    docs = web.get("/docs")
+    assert docs.status_code == 200
+    html = parse_html(docs.text)
+    assert html.inline_script == []
+    sources = [s["src"] for s in html.scripts]
+    assert all(src.startswith("/") for src in sources)  # no CDN: works with no network
+    for src in sources:
+        assert web.get(src).status_code == 200, src
+    assert "unsafe-inline" not in docs.headers["content-security-policy"].split("script-src")[1].split(";")[0]
+
+
+def test_api_errors_are_json_with_security_headers(web: Web) -> None:
+    response = web.get("/api/nothing-here")
+    assert response.status_code == 404 and response.json()["error"]["status"] == 404
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_one_structured_log_line_per_request(web: Web, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="papertrend.web")
+    web.get("/api/trending?window=week")
+    web.get("/nope")
+    requests = [r for r in caplog.records if r.name == "papertrend.web" and r.getMessage() == "request"]
+    assert [(r.path, r.status) for r in requests] == [("/api/trending", 200), ("/nope", 404)]  # type: ignore[attr-defined]
+    line = json.loads(JsonFormatter().format(requests[0]))
+    assert line["event"] == "request" and line["level"] == "info" and line["logger"] == "papertrend.web"
+    assert line["method"] == "GET" and line["status"] == 200 and isinstance(line["ms"], float)
+    assert "\n" not in JsonFormatter().format(requests[0])
+
+
+def test_startup_logs_the_state_and_how_to_load_papers(
+    settings: Settings, engine: Engine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger="papertrend.web")
+    app = make_web(settings, engine).app
+
+    async def start_and_stop() -> None:
+        async with app.router.lifespan_context(app):
+            pass
+
+    anyio.run(start_and_stop)
+    events = [r.getMessage() for r in caplog.records if r.name == "papertrend.web"]
+    assert "startup" in events
+    assert any("papertrend ingest jsonl FILE" in e for e in events)
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    caplog.clear()
+    _offline_probe(settings)
+    (record,) = [r for r in caplog.records if r.name == "papertrend.web"]
+    assert record.levelno == logging.WARNING and record.getMessage().startswith("network.offline")
+    assert "papertrend ingest jsonl FILE" in record.getMessage()

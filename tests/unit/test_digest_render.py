@@ -1,0 +1,193 @@
+"""Rendering mail: parts, headers, inlined CSS, and no header injection (issue #5 item 4)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+
+from papertrend.digest.render import (
+    MAIL_POLICY,
+    MailContext,
+    message_id_for,
+    one_line,
+    render_confirmation,
+    render_digest,
+    subject_for,
+    to_bytes,
+)
+from papertrend.digest.subscriptions import Preferences, Subscription
+from papertrend.papers.models import Paper
+
+NOW = datetime(2026, 6, 23, 8, 0, tzinfo=UTC)
+CTX = MailContext(
+    base_url="https://papers.example.org/", mail_from="Papertrend <digest@example.org>", secret="s" * 40
+)
+SUB = Subscription(
+    id=7,
+    email="reader@example.org",
+    email_key="reader@example.org",
+    status="confirmed",
+    prefs=Preferences(topics=("agents",)),
+    link_salt="salt",
+    created_at=NOW,
+)
+
+
+def make_paper(pid: str, title: str, **kw: object) -> Paper:
+    values: dict[str, object] = {
+        "pk": 1,
+        "id": pid,
+        "version": 1,
+        "title": title,
+        "abstract": "We study things. " * 40,
+        "authors": ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov"],
+        "categories": ["cs.CL"],
+        "primary_category": "cs.CL",
+        "comment": None,
+        "journal_ref": None,
+        "doi": None,
+        "license": None,
+        "published_at": NOW,
+        "updated_at": NOW,
+        "listed_on": NOW.date(),
+        "pdf_url": None,
+        "code_url": "https://github.com/example/repo",
+        "project_url": None,
+        "hf_upvotes": 12,
+        "hf_comments": None,
+        "hf_daily_on": None,
+        "hf_submitted_at": None,
+        "hf_ai_summary": None,
+        "hf_ai_keywords": None,
+        "github_stars": None,
+        "sources": ["test"],
+        "first_seen_at": NOW,
+        "changed_at": NOW,
+    }
+    values.update(kw)
+    return Paper(**values)  # type: ignore[arg-type]
+
+
+def digest(**kw: object) -> EmailMessage:
+    args: dict[str, object] = {
+        "ctx": CTX,
+        "sub": SUB,
+        "edition_date": date(2026, 6, 23),
+        "created_at": NOW,
+        "message_id": message_id_for(
+            subscription_id=7, edition_date=date(2026, 6, 23), secret="k", domain="x.org"
+        ),
+        "trending": [make_paper("2606.00001", "Top paper"), make_paper("2606.00002", "Second")],
+        "for_you": [(make_paper("2606.00003", "Agents paper"), "agents")],
+    }
+    args.update(kw)
+    return render_digest(**args)  # type: ignore[arg-type]
+
+
+def reparse(msg: EmailMessage) -> EmailMessage:
+    parsed = message_from_bytes(to_bytes(msg), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def test_digest_is_multipart_alternative_with_list_headers() -> None:
+    msg = reparse(digest())
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert msg["Subject"] == "Trending papers — Tue 23 Jun: Top paper"
+    assert msg["From"] == "Papertrend <digest@example.org>"
+    assert msg["To"] == "reader@example.org"
+    assert msg["Date"] == "Tue, 23 Jun 2026 08:00:00 +0000"
+    assert re.fullmatch(r"<digest\.20260623\.7\.[0-9a-f]{12}@x\.org>", str(msg["Message-ID"]))
+    assert msg["List-Id"] == "Papertrend daily digest <daily.digest.example.org>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    found = re.fullmatch(
+        r"<(https://papers\.example\.org/unsubscribe/7\.[\w-]+)>, "
+        r"<mailto:digest@example\.org\?subject=unsubscribe%207\.[\w-]+>",
+        str(msg["List-Unsubscribe"]),
+    )
+    assert found, msg["List-Unsubscribe"]
+    # One unfolded line on the wire: clients must read the URL as written.
+    raw = to_bytes(digest())
+    assert re.search(
+        rb"\r\nList-Unsubscribe: <https://papers\.example\.org/unsubscribe/7\.[\w-]+>, <mailto:", raw
+    )
+    assert b"=?utf-8?q?=3Cmailto" not in raw
+
+
+def test_parts_hold_links_snippets_and_inlined_css() -> None:
+    msg = reparse(digest())
+    text = msg.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    html = msg.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    for part in (text, html):
+        assert "https://papers.example.org/papers/2606.00001" in part
+        assert "https://arxiv.org/abs/2606.00001" in part and "https://arxiv.org/pdf/2606.00001" in part
+        assert "https://github.com/example/repo" in part
+        assert "Ada Lovelace, Alan Turing, Grace Hopper and 2 more" in part
+        assert "https://papers.example.org/preferences/7." in part
+        assert "agents" in part
+    assert "We study things. We study things." in text and "…" in text
+    # About two lines of each of the three abstracts (of 40 sentences each), not the whole.
+    assert text.count("We study things.") <= 3 * 14
+    # CSS inlined into style attributes; only the @media rules stay in <style> (phones).
+    assert 'class="paper" style="' in html
+    assert re.search(r"<style>\s*@media", html)
+    assert "max-width: 600px" in html
+
+
+def test_hostile_titles_are_escaped_and_flattened() -> None:
+    evil = make_paper(
+        "2606.00666",
+        'Evil <script>alert(1)</script>\r\nBcc: victim@example.org\nX-Injected: 1 "&"',
+        code_url="javascript:alert(2)",
+    )
+    msg = digest(trending=[evil], for_you=[])
+    raw = to_bytes(msg)
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert not re.search(rb"(?mi)^(bcc|x-injected):", head)
+    parsed = reparse(msg)
+    assert parsed["Subject"].startswith(
+        "Trending papers — Tue 23 Jun: Evil <script>alert(1)</script> Bcc: victim"
+    )
+    html = parsed.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "javascript:" not in html
+
+
+def test_the_email_package_refuses_cr_lf_in_any_header() -> None:
+    msg = EmailMessage(policy=MAIL_POLICY)
+    with pytest.raises(ValueError):
+        msg["Subject"] = "hi\r\nBcc: victim@example.org"
+    with pytest.raises(ValueError):
+        msg["To"] = "a@example.org\nBcc: victim@example.org"
+    with pytest.raises(ValueError):
+        render_confirmation(
+            ctx=CTX, to="a@example.org\r\nBcc: victim@example.org", token="t", days=7, now=NOW
+        )
+
+
+def test_subjects() -> None:
+    assert subject_for(edition_date=date(2026, 6, 22), cadence="weekly", top_title="X") == (
+        "Trending papers — week of Mon 22 Jun: X"
+    )
+    long = subject_for(edition_date=date(2026, 6, 23), cadence="daily", top_title="word " * 50)
+    assert len(long) < 130 and long.endswith("…")
+    assert one_line("a\r\nb\tc\x00d  e") == "a b c d e"
+
+
+def test_message_id_is_stable_per_edition() -> None:
+    a = message_id_for(subscription_id=1, edition_date=date(2026, 6, 23), secret="k", domain="d")
+    assert a == message_id_for(subscription_id=1, edition_date=date(2026, 6, 23), secret="k", domain="d")
+    assert a != message_id_for(subscription_id=1, edition_date=date(2026, 6, 24), secret="k", domain="d")
+    assert a != message_id_for(subscription_id=2, edition_date=date(2026, 6, 23), secret="k", domain="d")
+
+
+def test_confirmation_mail() -> None:
+    msg = reparse(render_confirmation(ctx=CTX, to="new@example.org", token="TOKEN", days=7, now=NOW))
+    assert msg["Subject"] == "Confirm your Papertrend subscription"
+    text = msg.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "https://papers.example.org/subscribe/confirm/TOKEN" in text and "7 days" in text
