@@ -19,12 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from papertrend.search.embedder import DEFAULT_MODEL, get_embedder
-
 from beir import Beir, BeirStore, build_store, load_beir, ndcg_at, recall_at
 from papertrend.db import reading
 from papertrend.search import hybrid, keyword
 from papertrend.search.embed_job import embed_missing
+from papertrend.search.embedder import DEFAULT_MODEL, get_embedder
 from papertrend.search.service import DEFAULT_TUNING, Searcher, Tuning
 from papertrend.search.types import Hit
 
