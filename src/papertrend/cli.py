@@ -331,14 +331,19 @@ def _paper_json(p: Paper) -> dict[str, Any]:
     }
 
 
-@papers_app.command("show")
-def papers_show(paper_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """One paper, every stored field."""
+def _paper_key(paper_id: str) -> str:
+    """The canonical key of any id spelling; exit 2 with the reason for a string that is none."""
     try:
-        key = parse_arxiv_id(paper_id).key
+        return parse_arxiv_id(paper_id).key
     except InvalidPaperId as exc:
         err.print(exc.message, markup=False)
         raise typer.Exit(2) from None
+
+
+@papers_app.command("show")
+def papers_show(paper_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One paper, every stored field."""
+    key = _paper_key(paper_id)
     ctx = _ctx()
     with reading(ctx.engine) as conn:
         paper = repository.get(conn=conn, paper_id=key)
@@ -466,11 +471,7 @@ def papers_similar(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Papers nearest in meaning to one paper."""
-    try:
-        key = parse_arxiv_id(paper_id).key
-    except InvalidPaperId as exc:
-        err.print(exc.message, markup=False)
-        raise typer.Exit(2) from None
+    key = _paper_key(paper_id)
     ctx = _ctx()
     _print_hits(ctx, _searcher(ctx).similar(paper_id=key, limit=limit), as_json=as_json)
 
