@@ -153,3 +153,20 @@ def test_changed_text_drops_the_stale_vector(engine: Engine) -> None:
     with engine.connect() as conn:
         left = conn.execute(sa.select(embeddings.c.paper_pk)).scalars().all()
     assert left == [pks[1]]
+
+
+def test_ann_index_then_the_embedding_model_in_one_process() -> None:
+    # usearch loaded before onnx used to crash the process (SIGSEGV) when the model loaded next.
+    code = (
+        "from pathlib import Path; import numpy as np\n"
+        "from papertrend.search.vectors import AnnIndex\n"
+        "from papertrend.search.embedder import get_embedder\n"
+        "AnnIndex(Path('unused.usearch'), 8)\n"
+        "print(get_embedder('minilm').embed(['a sentence']).shape)\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "(1, 384)" in done.stdout

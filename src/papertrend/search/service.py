@@ -68,7 +68,7 @@ class Searcher:
         engine: Engine,
         embedder: Embedder,
         index_dir: Path,
-        ann_threshold: int = 20_000,
+        ann_threshold: int = 200_000,
         tuning: Tuning = DEFAULT_TUNING,
     ) -> None:
         self.engine = engine
