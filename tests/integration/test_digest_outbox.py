@@ -333,20 +333,6 @@ def test_cli_dry_run_and_preview(engine: Engine, settings: Settings, tmp_path: P
     assert runner.invoke(digest_app, ["preview", "nobody@example.org"]).exit_code == 1
 
 
-def test_migration_0004_matches_the_digest_tables(engine: Engine) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    import papertrend.digest.tables  # noqa: F401  (registers the tables on schema.metadata)
-    from papertrend import migrate
-    from papertrend.schema import metadata
-
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"include_name": migrate.include_name})
-        assert compare_metadata(context, metadata) == []
-    assert migrate.current(engine) == "0004"
-
-
 class AxisEmbedder:
     """Three made-up directions of meaning: enough to tell semantic matches from word matches."""
 
