@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from beir import ndcg_at, recall_at
 from papertrend.search.embedder import (
     DEFAULT_MODEL,
     FAST_MODEL,
@@ -72,17 +73,6 @@ def load_scifact(folder: Path, limit_docs: int | None) -> SciFact:
             texts[row["_id"]] = row["text"]
     query_ids = sorted(qrels, key=lambda q: (len(q), q))
     return SciFact(doc_ids, docs, query_ids, [query_text(texts[q]) for q in query_ids], dict(qrels))
-
-
-def ndcg_at(ranked: list[str], rel: dict[str, int], k: int) -> float:
-    """BEIR's nDCG@k (pytrec_eval ndcg_cut): gain = grade, discount log2(rank + 1), ideal from qrels."""
-    dcg = sum(rel.get(d, 0) / math.log2(r + 2) for r, d in enumerate(ranked[:k]))
-    ideal = sum(g / math.log2(r + 2) for r, g in enumerate(sorted(rel.values(), reverse=True)[:k]))
-    return dcg / ideal if ideal > 0 else 0.0
-
-
-def recall_at(ranked: list[str], rel: dict[str, int], k: int) -> float:
-    return len(set(ranked[:k]) & rel.keys()) / len(rel) if rel else 0.0
 
 
 def evaluate(

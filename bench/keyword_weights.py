@@ -15,8 +15,8 @@ queries (latency only: there are no relevance judgements for it).
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -26,6 +26,8 @@ from pathlib import Path
 import orjson
 from sqlalchemy.engine import Connection, Engine
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from beir import ndcg_at, synthetic_id
 from papertrend.db import create_engine, reading
 from papertrend.ingest.base import Cursor, Parsed, RawBatch, make_source
 from papertrend.ingest.pipeline import run_ingest
@@ -42,11 +44,6 @@ ABSTRACT_WEIGHTS = (0.5, 1.0, 2.0)
 MODES: tuple[keyword.Match, ...] = ("any", "all")
 K = 10
 Qrels = dict[str, dict[str, int]]
-
-
-def synthetic_id(i: int) -> str:
-    """Corpus position → a new-style arXiv id (yymm.nnnnn), unique for any corpus under 10 million."""
-    return f"{2001 + i // 99_999:04d}.{i % 99_999 + 1:05d}"
 
 
 class ListSource:
@@ -95,14 +92,6 @@ def load_qrels(path: Path) -> Qrels:
     return qrels
 
 
-def ndcg_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int = K) -> float:
-    """BEIR's nDCG@k (trec_eval ndcg_cut): linear gains, log2(rank + 1) discount, ideal from qrels."""
-    dcg = sum(relevant.get(doc, 0) / math.log2(rank + 2) for rank, doc in enumerate(ranked[:k]))
-    ideal = sorted(relevant.values(), reverse=True)[:k]
-    idcg = sum(gain / math.log2(rank + 2) for rank, gain in enumerate(ideal))
-    return dcg / idcg if idcg > 0 else 0.0
-
-
 @dataclass(frozen=True, slots=True)
 class Result:
     ndcg: float
@@ -126,7 +115,7 @@ def evaluate(
         t0 = time.perf_counter()
         hits = keyword.search(conn=conn, query=queries[qid], limit=limit, weights=weights, match=match)
         seconds.append(time.perf_counter() - t0)
-        scores.append(ndcg_at_k([to_beir.get(h.paper_id, h.paper_id) for h in hits], relevant))
+        scores.append(ndcg_at([to_beir.get(h.paper_id, h.paper_id) for h in hits], relevant))
     return Result(statistics.fmean(scores), seconds)
 
 
