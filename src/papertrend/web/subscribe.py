@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from papertrend.config import Settings
@@ -82,18 +82,18 @@ def _form_context(prefs: subs.Preferences, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _prefs_input(
-    *,
-    topics: str,
-    include: str,
-    exclude: str,
-    categories: str,
-    cadence: str,
-    send_hour: str,
-    send_weekday: str,
-    timezone: str,
-    paused: str = "",
+def _prefs_form(
+    topics: FormText = "",
+    include: FormText = "",
+    exclude: FormText = "",
+    categories: FormText = "",
+    cadence: FormText = "daily",
+    send_hour: FormText = "8",
+    send_weekday: FormText = "0",
+    timezone: FormText = "UTC",
+    paused: FormText = "",
 ) -> subs.PreferenceInput:
+    """The preference fields both forms post (subscribe and preferences), as raw input."""
     return subs.PreferenceInput(
         topics=[topics],
         include_keywords=[include],
@@ -105,6 +105,9 @@ def _prefs_input(
         timezone=timezone,
         paused=paused.lower() in ("1", "on", "true", "yes"),
     )
+
+
+PrefsForm = Annotated[subs.PreferenceInput, Depends(_prefs_form)]
 
 
 def mailbox_enabled(settings: Settings) -> bool:
@@ -145,30 +148,13 @@ def subscribe_post(
     request: Request,
     state: StateDep,
     background: BackgroundTasks,
+    raw: PrefsForm,
     email: FormText = "",
-    topics: FormText = "",
-    include: FormText = "",
-    exclude: FormText = "",
-    categories: FormText = "",
-    cadence: FormText = "daily",
-    send_hour: FormText = "8",
-    send_weekday: FormText = "0",
-    timezone: FormText = "UTC",
 ) -> Response:
     """Start double opt-in; the same answer whether or not the address is known."""
     settings = state.settings
     ds = digest_settings(settings)
     now = state.clock()
-    raw = _prefs_input(
-        topics=topics,
-        include=include,
-        exclude=exclude,
-        categories=categories,
-        cadence=cadence,
-        send_hour=send_hour,
-        send_weekday=send_weekday,
-        timezone=timezone,
-    )
     hour = timedelta(hours=1)
     with transaction(state.engine) as conn:
         # Counted before validation, so junk posts from one address use up its allowance too.
@@ -189,7 +175,7 @@ def subscribe_post(
             return JSONResponse({"error": {"status": 400, "message": exc.message}}, status_code=400)
         context = _form_context(
             subs.Preferences(
-                topics=tuple(t for t in topics.splitlines() if t.strip())[: subs.MAX_TOPICS],
+                topics=tuple(t for t in raw.topics[0].splitlines() if t.strip())[: subs.MAX_TOPICS],
             ),
             title="Subscribe",
             email=email[:254],
@@ -313,31 +299,12 @@ def preferences_post(
     request: Request,
     state: StateDep,
     token: str,
-    topics: FormText = "",
-    include: FormText = "",
-    exclude: FormText = "",
-    categories: FormText = "",
-    cadence: FormText = "daily",
-    send_hour: FormText = "8",
-    send_weekday: FormText = "0",
-    timezone: FormText = "UTC",
-    paused: FormText = "",
+    raw: PrefsForm,
 ) -> Response:
     """Save preferences (a confirmed subscription only)."""
     sub = _managed(state, token, "manage")
     if sub.status != "confirmed":
         raise BadRequest("This subscription is not active; subscribe again to change it.")
-    raw = _prefs_input(
-        topics=topics,
-        include=include,
-        exclude=exclude,
-        categories=categories,
-        cadence=cadence,
-        send_hour=send_hour,
-        send_weekday=send_weekday,
-        timezone=timezone,
-        paused=paused,
-    )
     try:
         prefs = subs.parse_preferences(raw)
     except BadRequest as exc:
