@@ -1,19 +1,108 @@
-"""Shared fixtures: each test its own SQLite database (DESIGN §6.7), the shared data, a replay server."""
+"""Shared fixtures: each test its own database (DESIGN §6.7), the shared data, a replay server.
+
+The suite runs on SQLite by default and on PostgreSQL with `pytest --db=postgres` (issue #6): then a
+throwaway cluster is started for the session (tests/pgcluster.py), or the server named by
+$PAPERTREND_TEST_POSTGRES_URL is used, and every test gets a fresh migrated database of its own through
+the same `settings` / `engine` fixtures. Tests that check one database itself are marked
+`sqlite_only` or `postgres_only` and deselected, by name in the summary, on the other.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from papertrend.db import create_engine
 from papertrend.migrate import upgrade
+from tests.pgcluster import EXTERNAL_URL_ENV, Cluster
 from tests.replay import ReplayServer
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+_ONLY = {"sqlite": "postgres_only", "postgres": "sqlite_only"}
+_deselected: list[str] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="database the suite runs on (issue #6); postgres starts a throwaway cluster on 127.0.0.1 "
+        f"unless ${EXTERNAL_URL_ENV} names a server",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    db = config.getoption("--db")
+    where = f"${EXTERNAL_URL_ENV}" if os.environ.get(EXTERNAL_URL_ENV) else "a throwaway cluster"
+    return f"database: {db}" + (f" ({where})" if db == "postgres" else "")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect, never skip quietly, the tests that check the other database itself."""
+    marker = _ONLY[config.getoption("--db")]
+    keep = [item for item in items if item.get_closest_marker(marker) is None]
+    gone = [item for item in items if item.get_closest_marker(marker) is not None]
+    if gone:
+        config.hook.pytest_deselected(items=gone)
+        items[:] = keep
+        _deselected.extend(item.nodeid for item in gone)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if _deselected:
+        marker = _ONLY[config.getoption("--db")]
+        terminalreporter.section(f"deselected on {config.getoption('--db')}: {marker}")
+        for nodeid in _deselected:
+            terminalreporter.write_line(nodeid)
+
+
+@pytest.fixture(scope="session")
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgres": what `--db` chose."""
+    return str(request.config.getoption("--db"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(db_backend: str) -> Iterator[Cluster | None]:
+    """The PostgreSQL server of a `--db=postgres` run (None on SQLite), stopped at the end."""
+    if db_backend != "postgres":
+        yield None
+        return
+    external = os.environ.get(EXTERNAL_URL_ENV)
+    cluster = Cluster.external(external) if external else Cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def new_database_url(pg_cluster: Cluster | None, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Make a fresh database on the run's backend: `new_database_url(name)` → its URL.
+
+    On SQLite a file named `name` in tmp_path, not migrated; on PostgreSQL a database copied from the
+    migrated template (so already at head), dropped after the test.
+    """
+    made: list[str] = []
+
+    def make(name: str) -> str:
+        if pg_cluster is None:
+            return f"sqlite:///{tmp_path / name}.db"
+        url = pg_cluster.create_database()
+        made.append(url)
+        return url
+
+    yield make
+    if pg_cluster is not None:
+        for url in made:
+            pg_cluster.drop(str(make_url(url).database))
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +114,13 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_database_url: Callable[[str], str]
+) -> Settings:
     """Settings for a throwaway install in tmp_path; also exported for CLI runs in-process."""
     env = {
         "PAPERTREND_ENV": "test",
-        "PAPERTREND_DATABASE_URL": f"sqlite:///{tmp_path / 'papertrend.db'}",
+        "PAPERTREND_DATABASE_URL": new_database_url("papertrend"),
         "PAPERTREND_DATA_DIR": str(tmp_path),
         "PAPERTREND_MAIL_URL": f"maildir://{tmp_path / 'mail'}",
     }
@@ -40,7 +131,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
-    """A migrated SQLite database of the test's own."""
+    """A migrated database of the test's own (SQLite, or PostgreSQL with `--db=postgres`)."""
     eng = create_engine(settings.database_url)
     upgrade(eng)
     yield eng

@@ -3,6 +3,10 @@
 Callers own transactions (DESIGN §6.1). For SQLite every write transaction starts with
 `BEGIN IMMEDIATE`, so two writers queue on the busy timeout instead of failing half-way with
 "database is locked" when a read lock is upgraded (datasette's single-writer pattern, §6.2).
+
+On PostgreSQL (psycopg 3, `postgresql+psycopg://…`, issue #6) transactions are READ COMMITTED and
+writers run side by side: code that reads a row and then writes it must lock what it read (row locks,
+ON CONFLICT, or `FOR UPDATE SKIP LOCKED` claims) rather than lean on SQLite's one writer at a time.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 BUSY_TIMEOUT_MS = 30_000
+# A request during a PostgreSQL outage fails within this many seconds (and the app answers 503)
+# instead of hanging on connect; pre-ping drops the pool's dead connections after a restart (issue #6).
+PG_CONNECT_TIMEOUT_S = 5
 _WRITE_OPTION = "papertrend_write"
 
 
@@ -33,6 +40,8 @@ def is_sqlite(url: str | sa.URL) -> bool:
 def create_engine(url: str) -> Engine:
     """Create an engine with the pragmas and transaction behaviour Papertrend relies on."""
     parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return _create_postgres_engine(url)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(
             url, json_serializer=_json_dumps, json_deserializer=orjson.loads, pool_pre_ping=True
@@ -67,6 +76,26 @@ def create_engine(url: str) -> Engine:
     return engine
 
 
+def _create_postgres_engine(url: str) -> Engine:
+    parsed = sa.make_url(url)
+    if parsed.drivername == "postgresql":
+        # psycopg 3 is the one driver installed; a plain postgresql:// URL would ask for psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return sa.create_engine(
+        parsed,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": PG_CONNECT_TIMEOUT_S,
+            "application_name": "papertrend",
+            # Timestamps come back, and `::date` casts of them fall, in UTC as on SQLite, whatever
+            # the server's or the role's time zone.
+            "options": "-c timezone=UTC",
+        },
+    )
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One write transaction: committed on success, rolled back on any exception."""
@@ -78,6 +107,9 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
-    """A read-only connection; on SQLite a deferred transaction that never blocks writers."""
+    """A read-only connection; on SQLite a deferred transaction that never blocks writers.
+
+    On PostgreSQL a plain READ COMMITTED transaction, which never blocks writers either.
+    """
     with engine.connect() as conn:
         yield conn
