@@ -1,0 +1,290 @@
+"""Real-browser fixtures: Debian's chromium driven by Playwright, one real server per test (issue #4).
+
+`playwright install` downloads a browser build from the internet, which CI cannot reach; the suite
+drives the distribution's chromium (`apt-get install chromium`, done by `.ci/run`) through
+`executable_path` instead. A missing browser fails the suite with the command that installs it:
+a skipped browser suite would pass CI while testing nothing.
+
+One browser for the session; each test gets its own database (a copy of one loaded and embedded
+once per session), its own uvicorn server on a free port in a thread of this process (so the
+embedding model loads once), and its own browser context.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy.engine import Engine
+
+from papertrend.config import Settings
+from papertrend.db import create_engine
+from papertrend.migrate import upgrade
+from papertrend.web.app import create_app
+from tests.integration.test_web_pages import NOW, load_papers
+
+try:
+    from playwright.sync_api import (
+        Browser,
+        BrowserContext,
+        ConsoleMessage,
+        Dialog,
+        Page,
+        Playwright,
+        Request,
+        ViewportSize,
+        sync_playwright,
+    )
+except ImportError as exc:  # pragma: no cover - the message is the point
+    raise ImportError(
+        "tests/browser needs the `playwright` Python package (the driver; the browser is Debian's "
+        "chromium): run `.venv/bin/pip install -e '.[dev]'`"
+    ) from exc
+
+# The real binary first: /usr/bin/chromium is a shell wrapper that adds desktop flags.
+CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
+INSTALL_HINT = (
+    "Install Debian's chromium: `sudo apt-get update && sudo apt-get install -y chromium fonts-liberation` "
+    "(.ci/run does this in CI), or point CHROMIUM_PATH at a Chromium binary. "
+    "Do not use `playwright install`: it downloads a browser build, and CI has no internet."
+)
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+# Every wait in these tests is short: pages come from a local server and a local database.
+TIMEOUT_MS = 10_000
+
+
+def find_chromium() -> str | None:
+    """CHROMIUM_PATH if set, else the first Debian chromium binary present."""
+    override = os.environ.get("CHROMIUM_PATH")
+    if override:
+        return override if os.access(override, os.X_OK) else None
+    return next((c for c in CHROMIUM_CANDIDATES if os.access(c, os.X_OK)), None)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = find_chromium()
+    if path is None:
+        wanted = os.environ.get("CHROMIUM_PATH") or " or ".join(CHROMIUM_CANDIDATES)
+        pytest.fail(f"no Chromium executable at {wanted}. {INSTALL_HINT}", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
+    try:
+        # Playwright passes --no-sandbox by default, which CI needs: it runs as root.
+        browser = playwright.chromium.launch(executable_path=chromium_path, timeout=60_000)
+    except Exception as exc:
+        pytest.fail(f"Chromium at {chromium_path} did not start: {exc}\n{INSTALL_HINT}", pytrace=False)
+    yield browser
+    browser.close()
+
+
+# ------------------------------------------------------------------------------------------ database
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """One database with the web tests' papers (real HF and arXiv ones, a hostile and an old one),
+    embedded with the fast model so search by meaning and similar papers work; tests copy it."""
+    from papertrend.search.embed_job import embed_missing
+    from papertrend.search.embedder import FAST_MODEL, get_embedder
+
+    folder = tmp_path_factory.mktemp("seed")
+    path = folder / "seed.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+        load_papers(engine, shared_data, folder / "data")
+        report = embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
+        assert report.embedded > 0 and report.remaining == 0, report
+    finally:
+        engine.dispose()
+    return path
+
+
+def copy_db(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database (WAL included), through SQLite's backup API."""
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+# -------------------------------------------------------------------------------------------- server
+
+
+@dataclass
+class Site:
+    """A running Papertrend: its base URL, settings and database."""
+
+    base_url: str
+    settings: Settings
+    engine: Engine
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+class ServerThread:
+    """uvicorn serving `app` on an already bound socket, in a daemon thread."""
+
+    def __init__(self, app: object, sock: socket.socket) -> None:
+        config = uvicorn.Config(
+            app,  # type: ignore[arg-type]
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
+        self.server = uvicorn.Server(config)
+        self.sock = sock
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
+        )
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the test server exited during startup (see the log above)")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the test server was not ready after {timeout} s")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+        assert not self.thread.is_alive(), "the test server did not stop"
+
+
+@pytest.fixture
+def site(settings: Settings, seeded_db: Path) -> Iterator[Site]:
+    """The real app, served by uvicorn on 127.0.0.1 and a free port, on this test's own database."""
+    from papertrend.search.embedder import FAST_MODEL
+
+    db_path = Path(settings.database_url.removeprefix("sqlite:///"))
+    copy_db(seeded_db, db_path)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    # base_url makes the links in mail point at this server; the clock is the web tests' fixed now.
+    test_settings = settings.model_copy(update={"base_url": base_url, "embedding_model": FAST_MODEL})
+    engine = create_engine(test_settings.database_url)
+    server = ServerThread(create_app(test_settings, engine=engine, clock=lambda: NOW), sock)
+    server.start()
+    try:
+        yield Site(base_url=base_url, settings=test_settings, engine=engine)
+    finally:
+        server.stop()
+        engine.dispose()
+
+
+# ----------------------------------------------------------------------------------------- pages
+
+
+@dataclass
+class Problems:
+    """What the browser reported that a user would count as broken: console errors (CSP violations
+    are console errors), uncaught exceptions, failed requests to our server, and any dialog."""
+
+    console: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def all(self) -> list[str]:
+        return [*self.console, *self.page_errors, *self.failed, *self.dialogs]
+
+    def assert_none(self, where: str = "") -> None:
+        found = self.all()
+        assert not found, f"browser problems{' on ' + where if where else ''}: {found}"
+
+
+# Reports a CSP violation even where Chromium prints nothing, with the directive that blocked it.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
+});
+"""
+
+
+def watch(page: Page, site: Site, problems: Problems) -> Page:
+    """Record every problem the page reports; a dialog (alert, confirm) is one, and is dismissed."""
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type in ("error", "warning") and (msg.type == "error" or "Content Security" in msg.text):
+            source = msg.location.get("url") or page.url
+            problems.console.append(f"{source}: console.{msg.type}: {msg.text}")
+
+    def on_dialog(dialog: Dialog) -> None:
+        problems.dialogs.append(f"{page.url}: {dialog.type} dialog: {dialog.message!r}")
+        dialog.dismiss()
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: problems.page_errors.append(f"{page.url}: uncaught {exc}"))
+
+    def on_failed(request: Request) -> None:
+        # ERR_ABORTED is the browser dropping a page's pending loads when the test navigates on.
+        if request.url.startswith(site.base_url) and "ERR_ABORTED" not in (request.failure or ""):
+            problems.failed.append(f"{request.method} {request.url}: {request.failure}")
+
+    page.on("requestfailed", on_failed)
+    page.on("dialog", on_dialog)
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+NewPage = Callable[..., Page]
+
+
+@pytest.fixture
+def problems() -> Problems:
+    return Problems()
+
+
+@pytest.fixture
+def new_page(browser: Browser, site: Site, problems: Problems) -> Iterator[NewPage]:
+    """Open a page in a fresh context (`javascript=False` for a browser with scripts off; a
+    `viewport`); every page's problems land in `problems`, and any left fail the test."""
+    contexts: list[BrowserContext] = []
+
+    def make(*, javascript: bool = True, viewport: ViewportSize | None = None) -> Page:
+        context = browser.new_context(
+            base_url=site.base_url, java_script_enabled=javascript, viewport=viewport or DESKTOP
+        )
+        context.add_init_script(CSP_LISTENER)
+        contexts.append(context)
+        return watch(context.new_page(), site, problems)
+
+    yield make
+    for context in contexts:
+        context.close()
+    problems.assert_none()
+
+
+@pytest.fixture
+def page(new_page: NewPage) -> Page:
+    """A desktop-sized page with JavaScript on."""
+    return new_page()
