@@ -123,6 +123,16 @@ class Settings(BaseSettings):
     subscribe_per_address_per_hour: int = Field(
         default=3, ge=1, description="Subscribe attempts per email address per hour."
     )
+    login_token_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="Minutes a sign-in link works (once)."
+    )
+    session_days: int = Field(default=30, ge=1, description="Days a sign-in lasts before signing in again.")
+    login_per_ip_per_hour: int = Field(
+        default=20, ge=1, description="Sign-in mails asked for per client IP per hour."
+    )
+    login_per_address_per_hour: int = Field(
+        default=5, ge=1, description="Sign-in mails sent to one email address per hour."
+    )
     hf_base_url: str = Field(
         default="https://huggingface.co",
         description="Base URL of the Hugging Face API (tests point it at a local server).",

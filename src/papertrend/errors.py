@@ -17,6 +17,10 @@ class BadRequest(AppError):
     status = 400
 
 
+class Forbidden(AppError):
+    status = 403
+
+
 class NotFound(AppError):
     status = 404
 

@@ -23,7 +23,7 @@ class Candidate:
     paper_id: str
     posted_at: datetime
     hf_upvotes: int = 0
-    # Upvotes cast on this service; 0 until votes exist (issue #4, part 2).
+    # Upvotes cast on this service (papers.votes; issue #4, part 2).
     own_votes: int = 0
 
     @property

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as sa_pg
+from sqlalchemy.dialects import sqlite as sa_sqlite
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -131,6 +133,36 @@ ingest_runs = sa.Table(
 )
 sa.Index("ix_ingest_runs_source_finished", ingest_runs.c.source, ingest_runs.c.finished_at)
 
-# The digest's tables (subscriptions, tokens, editions, …) live beside their code but belong to this
-# one metadata, so migrations and the schema check see every table.
+# One vote per user and paper (issue #4, part 2); an upvote toggles the row. Counts are read per
+# paper, so the paper comes second in a second index.
+votes = sa.Table(
+    "votes",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("paper_pk", sa.Integer, sa.ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+sa.Index("ix_votes_paper_pk", votes.c.paper_pk)
+
+# Fixed-window counters for rate limits (subscribe and sign-in forms; papertrend.ratelimit), in the
+# database so every web process shares them and a restart does not reset them. Keys are
+# "[scope:]ip:…" or "[scope:]addr:<sha256>".
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("window_start", UTCDateTime(), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
+
+def insert_for(conn: sa.Connection, table: sa.Table) -> sa_sqlite.Insert | sa_pg.Insert:
+    """The dialect's INSERT, which offers ON CONFLICT on both SQLite and PostgreSQL."""
+    return sa_pg.insert(table) if conn.dialect.name == "postgresql" else sa_sqlite.insert(table)
+
+
+# The digest's tables (subscriptions, tokens, editions, …) and the accounts' (users, login tokens,
+# sessions) live beside their code but belong to this one metadata, so migrations and the schema
+# check see every table.
+from papertrend.accounts import tables as _accounts_tables  # noqa: E402, F401
 from papertrend.digest import tables as _digest_tables  # noqa: E402, F401

@@ -71,7 +71,7 @@ def test_subscribe_confirm_receive_and_one_click_unsubscribe(
     engine: Engine, smtp_settings: Settings, sink: SmtpSink, papers: None
 ) -> None:
     web = Web(make_app(smtp_settings, engine, clock=lambda: CONFIRMED))
-    response = web.post(
+    response = web.submit(
         "/subscribe",
         data={"email": "Reader@Example.org", "topics": "LLM agents that simulate people", "timezone": "UTC"},
     )
@@ -87,7 +87,7 @@ def test_subscribe_confirm_receive_and_one_click_unsubscribe(
     assert page.status_code == 200 and 'method="post"' in page.text and "Confirm" in page.text
     with reading(engine) as conn:
         assert conn.execute(sa.select(subscriptions.c.status)).scalar() == "pending"
-    confirmed = web.post(path)
+    confirmed = web.submit(path)
     assert confirmed.status_code == 303 and confirmed.headers["location"].startswith("/preferences/")
     with reading(engine) as conn:
         assert conn.execute(sa.select(subscriptions.c.status)).scalar() == "confirmed"
@@ -165,7 +165,7 @@ def test_a_refused_recipient_is_bounced_and_suppressed(
     # Subscribing again answers the same page, and mails nothing to a suppressed address.
     web = Web(make_app(smtp_settings, engine, clock=lambda: FIRST_RUN))
     before = len(sink.received)
-    response = web.post("/subscribe", data={"email": "gone@example.org"})
+    response = web.submit("/subscribe", data={"email": "gone@example.org"})
     assert response.status_code == 200 and "Check your inbox" in response.text
     assert len(sink.received) == before
     assert sink.by_recipient().get("gone@example.org") is None
@@ -217,7 +217,7 @@ def test_an_address_with_a_newline_is_refused(
     engine: Engine, smtp_settings: Settings, sink: SmtpSink
 ) -> None:
     web = Web(make_app(smtp_settings, engine, clock=lambda: CONFIRMED))
-    response = web.post("/subscribe", data={"email": "a@example.org\r\nBcc: victim@example.org"})
+    response = web.submit("/subscribe", data={"email": "a@example.org\r\nBcc: victim@example.org"})
     assert response.status_code == 400
     assert "characters no address can have" in response.text
     assert sink.received == []

@@ -82,7 +82,7 @@ def test_the_full_form_page_has_every_field_and_no_inline_code(web: Web) -> None
 def test_banner_subscribe_then_confirm_through_the_local_mailbox(
     web: Web, engine: Engine, settings: Settings
 ) -> None:
-    response = web.post("/subscribe", data={"email": "Ada@Example.org"})
+    response = web.submit("/subscribe", data={"email": "Ada@Example.org"})
     assert response.status_code == 200
     html = parse_html(response.text)
     assert "Check your inbox" in html.text and "/_mailbox" in html.hrefs()
@@ -108,24 +108,24 @@ def test_banner_subscribe_then_confirm_through_the_local_mailbox(
         shown = page(web, confirm_path)
         assert any(f.get("method") == "post" and f.get("action") == confirm_path for f in shown.forms)
     assert status_of(engine, "ada@example.org") == "pending"
-    response = web.post(confirm_path)
+    response = web.submit(confirm_path)
     assert response.status_code == 303
     assert status_of(engine, "ada@example.org") == "confirmed"
     welcome = page(web, response.headers["location"])
     assert "You are subscribed" in welcome.text and "Ada@example.org" in welcome.text
     # Confirming twice is harmless.
-    assert web.post(confirm_path).status_code == 303
+    assert web.submit(confirm_path).status_code == 303
 
 
 def test_the_same_answer_whether_or_not_the_address_is_known(
     web: Web, engine: Engine, settings: Settings
 ) -> None:
-    first = web.post("/subscribe", data={"email": "new@example.org"})
+    first = web.submit("/subscribe", data={"email": "new@example.org"})
     with transaction(engine) as conn:
         result = subs.subscribe(conn=conn, email="known@example.org", prefs=subs.Preferences(), now=NOW)
         assert result.token
         subs.confirm(conn=conn, token=result.token, now=NOW)
-    second = web.post("/subscribe", data={"email": "known@example.org", "topics": "attackers' topic"})
+    second = web.submit("/subscribe", data={"email": "known@example.org", "topics": "attackers' topic"})
     assert first.status_code == second.status_code == 200
     assert first.text.replace("new@example.org", "X") == second.text.replace("known@example.org", "X")
     # The owner of the known address gets a "you are already subscribed" mail; nothing changed.
@@ -147,16 +147,16 @@ def test_invalid_addresses_get_a_clear_message(web: Web, settings: Settings) -> 
         ("a@b@example.org", "does not look like an email address"),
         ("eve@example.org\nBcc: all@example.org", "characters no address can have"),
     ):
-        response = web.post("/subscribe", data={"email": bad})
+        response = web.submit("/subscribe", data={"email": bad})
         assert response.status_code == 400, bad
         assert says in parse_html(response.text).text, bad
     assert inbox(settings) == []
 
 
 def test_bad_preferences_are_refused(web: Web) -> None:
-    response = web.post("/subscribe", data={"email": "a@example.org", "timezone": "Mars/Olympus"})
+    response = web.submit("/subscribe", data={"email": "a@example.org", "timezone": "Mars/Olympus"})
     assert response.status_code == 400 and "time zone" in response.text
-    response = web.post("/subscribe", data={"email": "a@example.org", "categories": "cs.CL, <b>"})
+    response = web.submit("/subscribe", data={"email": "a@example.org", "categories": "cs.CL, <b>"})
     assert response.status_code == 400 and "arXiv category" in response.text
 
 
@@ -165,28 +165,28 @@ def test_rate_limits_per_address_and_per_ip(
 ) -> None:
     settings = tuned(settings, monkeypatch, subscribe_per_address_per_hour=2, subscribe_per_ip_per_hour=4)
     web = Web(make_app(settings, engine, clock=clock))
-    codes = [web.post("/subscribe", data={"email": "x@example.org"}).status_code for _ in range(3)]
+    codes = [web.submit("/subscribe", data={"email": "x@example.org"}).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     assert len(inbox(settings)) == 2
-    assert web.post("/subscribe", data={"email": "y@example.org"}).status_code == 200
+    assert web.submit("/subscribe", data={"email": "y@example.org"}).status_code == 200
     # The IP's fifth attempt in the hour is refused, whatever the address.
-    limited = web.post("/subscribe", data={"email": "z@example.org"})
+    limited = web.submit("/subscribe", data={"email": "z@example.org"})
     assert limited.status_code == 429 and limited.headers["retry-after"] == "3600"
     # Limits live in the database: a new app (a restart, another process) still counts them.
     again = Web(make_app(settings, engine, clock=clock))
-    assert again.post("/subscribe", data={"email": "z@example.org"}).status_code == 429
+    assert again.submit("/subscribe", data={"email": "z@example.org"}).status_code == 429
     clock.now += timedelta(hours=1, seconds=1)
-    assert again.post("/subscribe", data={"email": "x@example.org"}).status_code == 200
+    assert again.submit("/subscribe", data={"email": "x@example.org"}).status_code == 200
 
 
 def test_unconfirmed_subscriptions_expire_after_seven_days(
     web: Web, engine: Engine, settings: Settings, clock: Clock
 ) -> None:
-    web.post("/subscribe", data={"email": "late@example.org"})
+    web.submit("/subscribe", data={"email": "late@example.org"})
     confirm_path = link(inbox(settings)[0][2], "/subscribe/confirm/")
     clock.now = NOW + timedelta(days=7, minutes=1)
     assert web.get(confirm_path).status_code == 404
-    assert web.post(confirm_path).status_code == 404
+    assert web.submit(confirm_path).status_code == 404
     with transaction(engine) as conn:
         assert subs.purge_expired(conn=conn, now=clock.now) == 1
     assert status_of(engine, "late@example.org") is None
@@ -194,16 +194,16 @@ def test_unconfirmed_subscriptions_expire_after_seven_days(
 
 def _confirmed(web: Web, settings: Settings, email: str) -> str:
     """Subscribe and confirm; the preferences path."""
-    web.post("/subscribe", data={"email": email})
+    web.submit("/subscribe", data={"email": email})
     confirm_path = link(inbox(settings)[-1][2], "/subscribe/confirm/")
-    return str(web.post(confirm_path).headers["location"]).split("?")[0]
+    return str(web.submit(confirm_path).headers["location"]).split("?")[0]
 
 
 def test_preferences_are_edited_with_the_signed_link(web: Web, engine: Engine, settings: Settings) -> None:
     prefs_path = _confirmed(web, settings, "pat@example.org")
     form = page(web, prefs_path)
     assert any(f.get("action") == prefs_path and f.get("method") == "post" for f in form.forms)
-    response = web.post(
+    response = web.submit(
         prefs_path,
         data={
             "topics": "LLM agents that simulate people\r\ndiffusion for video\r\n",
@@ -230,7 +230,7 @@ def test_preferences_are_edited_with_the_signed_link(web: Web, engine: Engine, s
         send_weekday=4,
         timezone="Europe/Paris",
     )
-    assert web.post(prefs_path, data={"send_hour": "25"}).status_code == 400
+    assert web.submit(prefs_path, data={"send_hour": "25"}).status_code == 400
     # A forged or altered token is refused.
     forged = prefs_path[:-3] + ("AAA" if not prefs_path.endswith("AAA") else "BBB")
     assert web.get(forged).status_code == 404
@@ -259,7 +259,7 @@ def test_pausing_cancels_an_edition_composed_but_not_sent(
                 updated_at=NOW,
             )
         )
-    assert web.post(prefs_path, data={"paused": "1"}).status_code == 303
+    assert web.submit(prefs_path, data={"paused": "1"}).status_code == 303
     with reading(engine) as conn:
         assert conn.execute(sa.select(digest_editions.c.status)).scalar() == "cancelled"
         assert conn.execute(sa.select(subscriptions.c.paused)).scalar() is True
@@ -280,15 +280,15 @@ def test_unsubscribe_shows_one_button_and_the_post_unsubscribes(
     assert status_of(engine, "leaving@example.org") == "confirmed"
     # A preferences token does not unsubscribe, nor the reverse.
     manage = subs.link_token(secret=settings.secret_key, subscription=sub, purpose="manage")
-    assert web.post(f"/unsubscribe/{manage}").status_code == 404
+    assert web.submit(f"/unsubscribe/{manage}").status_code == 404
     response = web.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200 and "You are unsubscribed" in response.text
     assert status_of(engine, "leaving@example.org") == "unsubscribed"
     # Again: still fine (mail clients may retry).
-    assert web.post(f"/unsubscribe/{token}").status_code == 200
+    assert web.submit(f"/unsubscribe/{token}").status_code == 200
     # The old confirmation link cannot bring it back.
     confirm_path = link(inbox(settings)[0][2], "/subscribe/confirm/")
-    assert web.post(confirm_path).status_code == 404
+    assert web.submit(confirm_path).status_code == 404
 
 
 def test_the_mailbox_is_off_in_production_and_for_other_backends(settings: Settings, engine: Engine) -> None:
@@ -302,7 +302,7 @@ def test_the_mailbox_is_off_in_production_and_for_other_backends(settings: Setti
 
 
 def test_json_clients_get_json(web: Web) -> None:
-    ok = web.post("/subscribe", data={"email": "j@example.org"}, headers={"accept": "application/json"})
+    ok = web.submit("/subscribe", data={"email": "j@example.org"}, headers={"accept": "application/json"})
     assert ok.json() == {"status": "check-your-inbox", "email": "j@example.org"}
-    bad = web.post("/subscribe", data={"email": "nope"}, headers={"accept": "application/json"})
+    bad = web.submit("/subscribe", data={"email": "nope"}, headers={"accept": "application/json"})
     assert bad.status_code == 400 and "email address" in bad.json()["error"]["message"]

@@ -48,19 +48,45 @@ OLD_VOTES = 300
 
 
 class Web:
-    """A client for one app; each call runs in its own event loop, so tests stay synchronous."""
+    """A client for one app; each call runs in its own event loop, so tests stay synchronous.
 
-    def __init__(self, app: FastAPI) -> None:
+    Like a browser it keeps the cookies the app sets (session, CSRF) between calls; `submit` posts a
+    form the way a browser does, with the CSRF token of the page that shows it (issue #4).
+    """
+
+    def __init__(self, app: FastAPI, *, base_url: str = "http://testserver") -> None:
         self.app = app
+        self.base_url = base_url
+        self.cookies = httpx.Cookies()
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         async def call() -> httpx.Response:
             # App errors become 500 responses, as a server would send them, not test exceptions.
             transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                return await client.request(method, url, **kwargs)
+            async with httpx.AsyncClient(
+                transport=transport, base_url=self.base_url, cookies=self.cookies
+            ) as client:
+                response = await client.request(method, url, **kwargs)
+                self.cookies = client.cookies
+                return response
 
         return anyio.run(call)
+
+    def csrf(self, page: str = "/") -> str:
+        """The CSRF token of the forms on `page`, fetched as a browser would (which sets the cookie)."""
+        tokens = {
+            i.get("value", "")
+            for i in parse_html(self.get(page).text).inputs
+            if i.get("name") == "csrf_token"
+        }
+        assert len(tokens) == 1, (page, tokens)
+        return tokens.pop()
+
+    def submit(
+        self, url: str, data: dict[str, str] | None = None, *, page: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """POST a form to `url` with the CSRF token of `page` (default: `url` itself), as a browser does."""
+        return self.post(url, data={**(data or {}), "csrf_token": self.csrf(page or url)}, **kwargs)
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)
@@ -396,13 +422,14 @@ def test_paper_spellings_redirect_and_unknown_ids_are_errors(web: Web) -> None:
     assert "not an arXiv id" in page(web, "/papers/not-a-paper", status=400).text
 
 
-def test_upvote_leads_to_the_sign_in_placeholder(web: Web) -> None:
-    response = web.post(f"/papers/{TOP_ID}/upvote")
+def test_upvote_signed_out_leads_to_sign_in_and_back(web: Web) -> None:
+    response = web.submit(f"/papers/{TOP_ID}/upvote", page=f"/papers/{TOP_ID}")
     assert response.status_code == 303
     assert response.headers["location"] == f"/login?next=%2Fpapers%2F{TOP_ID}"
     html = page(web, response.headers["location"])
-    assert "Sign-in is coming" in html.text
+    assert "Sign in" in html.text and any(f.get("action") == "/login" for f in html.forms)
     assert f"/papers/{TOP_ID}" in html.hrefs()
+    assert any(i.get("name") == "next" and i.get("value") == f"/papers/{TOP_ID}" for i in html.inputs)
     # Only local paths are offered as the way back.
     assert "//evil.example" not in page(web, "/login?next=//evil.example").hrefs()
     assert web.get(f"/papers/{TOP_ID}/upvote").status_code == 400  # GET never votes
@@ -411,7 +438,7 @@ def test_upvote_leads_to_the_sign_in_placeholder(web: Web) -> None:
 def test_subscribe_banner_posts_to_the_subscription_flow(web: Web) -> None:
     html = page(web, "/")
     assert any(f.get("action") == "/subscribe" for f in html.forms)
-    response = web.post("/subscribe", data={"email": "reader@example.org"})
+    response = web.submit("/subscribe", {"email": "reader@example.org"}, page="/")
     assert response.status_code == 200
     assert "Check your inbox" in parse_html(response.text).text
 

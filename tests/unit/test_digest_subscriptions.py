@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from papertrend import ratelimit
 from papertrend.db import reading, transaction
 from papertrend.digest import subscriptions as subs
 from papertrend.digest.tables import subscription_tokens, suppressions
@@ -118,12 +119,14 @@ def test_signed_links(engine: Engine) -> None:
 def test_rate_limit_windows(engine: Engine) -> None:
     hour = timedelta(hours=1)
     with transaction(engine) as conn:
-        key = subs.rate_key("addr", "Ada@Example.org")
-        assert "ada" not in key and key == subs.rate_key("addr", "ada@example.org")
-        assert [subs.allow(conn=conn, key=key, limit=2, window=hour, now=NOW) for _ in range(3)] == [
+        key = ratelimit.rate_key("addr", "Ada@Example.org")
+        assert "ada" not in key and key == ratelimit.rate_key("addr", "ada@example.org")
+        assert [ratelimit.allow(conn=conn, key=key, limit=2, window=hour, now=NOW) for _ in range(3)] == [
             True,
             True,
             False,
         ]
-        assert subs.allow(conn=conn, key=key, limit=2, window=hour, now=NOW + hour)
-        assert subs.allow(conn=conn, key=subs.rate_key("ip", "10.0.0.1"), limit=2, window=hour, now=NOW)
+        assert ratelimit.allow(conn=conn, key=key, limit=2, window=hour, now=NOW + hour)
+        assert ratelimit.allow(
+            conn=conn, key=ratelimit.rate_key("ip", "10.0.0.1"), limit=2, window=hour, now=NOW
+        )

@@ -19,9 +19,6 @@ Functions take the caller's connection and never commit (DESIGN §6.1).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +41,7 @@ from papertrend.digest.tables import (
     suppressions,
 )
 from papertrend.errors import BadRequest
+from papertrend.security import hash_token, new_token, same, sign
 
 Status = Literal["pending", "confirmed", "unsubscribed", "bounced"]
 Cadence = Literal["daily", "weekly"]
@@ -207,10 +205,6 @@ def parse_preferences(raw: PreferenceInput) -> Preferences:
 # ------------------------------------------------------------------------------------------- storage
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _prefs_values(prefs: Preferences) -> dict[str, Any]:
     return {
         "topics": list(prefs.topics),
@@ -273,10 +267,10 @@ def is_suppressed(*, conn: Connection, email_key: str) -> bool:
 
 
 def _new_token(conn: Connection, *, subscription_id: int, now: datetime) -> str:
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     conn.execute(
         subscription_tokens.insert().values(
-            token_hash=_hash(token),
+            token_hash=hash_token(token),
             subscription_id=subscription_id,
             purpose="confirm",
             created_at=now,
@@ -326,7 +320,7 @@ def _token_subscription(conn: Connection, token: str, now: datetime) -> sa.RowMa
         sa.select(subscriptions)
         .join(subscription_tokens, subscription_tokens.c.subscription_id == subscriptions.c.id)
         .where(
-            subscription_tokens.c.token_hash == _hash(token),
+            subscription_tokens.c.token_hash == hash_token(token),
             subscription_tokens.c.purpose == "confirm",
             subscription_tokens.c.expires_at > now,
         )
@@ -358,7 +352,7 @@ def confirm(*, conn: Connection, token: str, now: datetime) -> Subscription | No
         )
     conn.execute(
         subscription_tokens.update()
-        .where(subscription_tokens.c.token_hash == _hash(token), subscription_tokens.c.used_at.is_(None))
+        .where(subscription_tokens.c.token_hash == hash_token(token), subscription_tokens.c.used_at.is_(None))
         .values(used_at=now)
     )
     return get(conn=conn, subscription_id=sub_id)
@@ -443,8 +437,7 @@ def purge_expired(*, conn: Connection, now: datetime) -> int:
 
 
 def _signature(secret: str, purpose: LinkPurpose, subscription_id: int, salt: str) -> str:
-    mac = hmac.new(secret.encode(), f"{purpose}|{subscription_id}|{salt}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")[:32]
+    return sign(secret=secret, message=f"{purpose}|{subscription_id}|{salt}", chars=32)
 
 
 def link_token(*, secret: str, subscription: Subscription, purpose: LinkPurpose) -> str:
@@ -462,33 +455,4 @@ def verify_link(*, conn: Connection, secret: str, token: str, purpose: LinkPurpo
     if sub is None:
         return None
     expected = _signature(secret, purpose, sub.id, sub.link_salt)
-    return sub if hmac.compare_digest(expected.encode(), sig.encode()) else None
-
-
-# --------------------------------------------------------------------------------------- rate limits
-
-
-def rate_key(kind: Literal["ip", "addr"], value: str) -> str:
-    """A counter key; addresses are hashed so the table never holds one in clear."""
-    if kind == "addr":
-        return "addr:" + hashlib.sha256(value.strip().lower().encode()).hexdigest()[:40]
-    return f"ip:{value[:100]}"
-
-
-def allow(*, conn: Connection, key: str, limit: int, window: timedelta, now: datetime) -> bool:
-    """Count one event for `key`; False when `limit` events already happened in its current window."""
-    row = conn.execute(
-        sa.select(rate_limits.c.window_start, rate_limits.c.count).where(rate_limits.c.key == key)
-    ).first()
-    if row is None or row[0] + window <= now:
-        stmt = insert_for(conn, rate_limits).values(key=key, window_start=now, count=1)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[rate_limits.c.key], set_={"window_start": now, "count": 1}
-            )
-        )
-        return True
-    if int(row[1]) >= limit:
-        return False
-    conn.execute(rate_limits.update().where(rate_limits.c.key == key).values(count=rate_limits.c.count + 1))
-    return True
+    return sub if same(expected, sig) else None

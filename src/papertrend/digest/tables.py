@@ -7,10 +7,12 @@ creates them. Addresses are stored once, in `subscriptions`; tokens only as SHA-
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as sa_pg
-from sqlalchemy.dialects import sqlite as sa_sqlite
 
+# `rate_limits` and `insert_for` moved to papertrend.schema when sign-in came to share them (issue #4);
+# they stay importable from here for the digest's modules.
 from papertrend.schema import UTCDateTime, metadata
+from papertrend.schema import insert_for as insert_for
+from papertrend.schema import rate_limits as rate_limits
 
 # One row per address. `email_key` (the address lower-cased) is what uniqueness, rate limits and
 # suppressions compare, so "Ada@Example.org" and "ada@example.org" are one subscriber.
@@ -116,18 +118,3 @@ suppressions = sa.Table(
     sa.Column("detail", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
-
-# Fixed-window counters for the subscribe form's rate limits, in the database so every web process
-# shares them and a restart does not reset them. Keys are "ip:…" or "addr:<sha256>".
-rate_limits = sa.Table(
-    "rate_limits",
-    metadata,
-    sa.Column("key", sa.String(128), primary_key=True),
-    sa.Column("window_start", UTCDateTime(), nullable=False),
-    sa.Column("count", sa.Integer, nullable=False),
-)
-
-
-def insert_for(conn: sa.Connection, table: sa.Table) -> sa_sqlite.Insert | sa_pg.Insert:
-    """The dialect's INSERT, which offers ON CONFLICT on both SQLite and PostgreSQL."""
-    return sa_pg.insert(table) if conn.dialect.name == "postgresql" else sa_sqlite.insert(table)

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from papertrend.errors import BadRequest
+from papertrend.papers import votes
 from papertrend.papers.models import Paper
-from papertrend.papers.repository import latest_day, listing_day_expr
+from papertrend.papers.repository import latest_day, listing_day_expr, select_with_votes, total_votes_expr
 from papertrend.rank import Candidate, TrendParams, most_upvoted, newest, trending
 from papertrend.schema import embeddings, ingest_runs, papers
 from papertrend.search.types import Hit
@@ -123,10 +124,10 @@ def papers_for_days(
     """Papers listed on days in [start, end]: most upvoted first, or most recently published first."""
     day = listing_day_expr()
     if order == "upvotes":
-        keys = [sa.func.coalesce(papers.c.hf_upvotes, 0).desc(), papers.c.id.desc()]
+        keys = [total_votes_expr().desc(), papers.c.id.desc()]
     else:
         keys = [day.desc(), papers.c.published_at.desc().nulls_last(), papers.c.id.desc()]
-    stmt = sa.select(papers).where(day >= start, day <= end).order_by(*keys).limit(limit).offset(offset)
+    stmt = select_with_votes().where(day >= start, day <= end).order_by(*keys).limit(limit).offset(offset)
     return [Paper(**row) for row in conn.execute(stmt).mappings()]
 
 
@@ -165,13 +166,20 @@ def trend_candidates(*, conn: Connection, start: date, end: date) -> list[Candid
     """Every paper listed in [start, end], as ranking input; age counts from its listing day."""
     day = listing_day_expr()
     stmt = sa.select(
-        papers.c.id, papers.c.hf_upvotes, day.label("day"), papers.c.published_at, papers.c.first_seen_at
+        papers.c.id,
+        papers.c.hf_upvotes,
+        day.label("day"),
+        papers.c.published_at,
+        papers.c.first_seen_at,
+        votes.count_expr().label("own_votes"),
     ).where(day >= start, day <= end)
     out = []
-    for pid, upvotes, listed, published, first_seen in conn.execute(stmt):
+    for pid, upvotes, listed, published, first_seen, own in conn.execute(stmt):
         listed_day = _as_date(listed)
         posted = _midnight(listed_day) if listed_day else published or first_seen
-        out.append(Candidate(paper_id=pid, posted_at=posted, hf_upvotes=upvotes or 0))
+        out.append(
+            Candidate(paper_id=pid, posted_at=posted, hf_upvotes=upvotes or 0, own_votes=int(own or 0))
+        )
     return out
 
 

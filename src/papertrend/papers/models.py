@@ -79,6 +79,8 @@ class Paper:
     sources: list[str]
     first_seen_at: datetime
     changed_at: datetime
+    # Upvotes cast here (papers.votes), read beside the row; not a column of `papers` (issue #4).
+    own_votes: int = 0
 
     @property
     def abs_url(self) -> str:

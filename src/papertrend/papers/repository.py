@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from papertrend.papers import votes
 from papertrend.papers.merge import Row, merge
 from papertrend.papers.models import Paper, PaperIn
 from papertrend.schema import embeddings, papers
@@ -98,19 +100,33 @@ def upsert_many(*, conn: Connection, items: Sequence[PaperIn], now: datetime) ->
 
 
 def _to_paper(row: sa.RowMapping) -> Paper:
-    return Paper(**{name: row[name] for name in _COLUMNS})
+    return Paper(**{name: row[name] for name in _COLUMNS}, own_votes=int(row.get("own_votes") or 0))
+
+
+def select_with_votes() -> sa.Select[Any]:
+    """SELECT every paper column and `own_votes`, the upvotes cast here (one query, no N+1; issue #4)."""
+    return sa.select(papers, votes.count_expr().label("own_votes"))
 
 
 def get(*, conn: Connection, paper_id: str) -> Paper | None:
     """One paper by canonical id, or None."""
-    row = conn.execute(sa.select(papers).where(papers.c.id == paper_id)).mappings().first()
+    row = conn.execute(select_with_votes().where(papers.c.id == paper_id)).mappings().first()
     return _to_paper(row) if row else None
 
 
 def get_many(*, conn: Connection, paper_ids: Sequence[str]) -> list[Paper]:
     """Papers by id, in the order asked; unknown ids are left out."""
-    rows = _rows_by_id(conn, list(paper_ids))
-    return [Paper(**rows[i]) for i in paper_ids if i in rows]
+    found: dict[str, Paper] = {}
+    ids = list(dict.fromkeys(paper_ids))
+    for start in range(0, len(ids), _IN_CHUNK):
+        stmt = select_with_votes().where(papers.c.id.in_(ids[start : start + _IN_CHUNK]))
+        found.update((r["id"], _to_paper(r)) for r in conn.execute(stmt).mappings())
+    return [found[i] for i in paper_ids if i in found]
+
+
+def total_votes_expr() -> sa.ColumnElement[int]:
+    """Hugging Face upvotes plus upvotes here: what listings sort by and pages show."""
+    return sa.func.coalesce(papers.c.hf_upvotes, 0) + votes.count_expr()
 
 
 def listing_day_expr() -> sa.ColumnElement[date]:
@@ -124,9 +140,9 @@ def list_for_days(
     """Papers listed on days in [start, end], most upvoted first, then newest id."""
     day = listing_day_expr()
     stmt = (
-        sa.select(papers)
+        select_with_votes()
         .where(day >= start, day <= end)
-        .order_by(sa.func.coalesce(papers.c.hf_upvotes, 0).desc(), papers.c.id.desc())
+        .order_by(total_votes_expr().desc(), papers.c.id.desc())
         .limit(limit)
         .offset(offset)
     )

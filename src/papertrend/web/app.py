@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
+import markupsafe
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,6 +45,7 @@ from papertrend.papers.models import Paper
 from papertrend.rank import TrendParams
 from papertrend.search import keyword
 from papertrend.search.types import Filters, Hit, Mode, Sort
+from papertrend.web.cookies import CSRF_FIELD, csrf_token, current_user, give_csrf_cookie, require_csrf
 
 if TYPE_CHECKING:
     from papertrend.search.service import Searcher
@@ -214,6 +217,9 @@ def get_settings(state: StateDep) -> Settings:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
+# Every route that changes data from a form lists this in `dependencies=[CSRF]` (issue #4).
+CSRF = Depends(require_csrf)
+
 
 # ------------------------------------------------------------------------------------ template helpers
 
@@ -223,9 +229,16 @@ def paper_day(p: Paper) -> date | None:
     return p.listed_on or p.hf_daily_on or (p.published_at.date() if p.published_at else None)
 
 
-def votes_of(p: Paper, own: int = 0) -> int:
-    """Votes shown and ranked: Hugging Face upvotes plus upvotes here (none yet)."""
-    return (p.hf_upvotes or 0) + own
+def votes_of(p: Paper) -> int:
+    """Votes shown and ranked: Hugging Face upvotes plus upvotes here (issue #4)."""
+    return (p.hf_upvotes or 0) + p.own_votes
+
+
+@jinja2.pass_context
+def csrf_field(ctx: jinja2.runtime.Context) -> markupsafe.Markup:
+    """The hidden CSRF input every POST form carries (web/cookies.py); one definition for all forms."""
+    token = ctx.get("csrf_token", "")
+    return markupsafe.Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -278,6 +291,7 @@ def make_templates() -> jinja2.Environment:
     env.globals.update(
         paper_day=paper_day,
         votes_of=votes_of,
+        csrf_field=csrf_field,
         pdf_url=pdf_url,
         query_url=query_url,
         version=__version__,
@@ -293,11 +307,27 @@ def render(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """Render a page; every page gets the search box text and its alternate links."""
+    """Render a page; every page gets the search box text, its alternate links, the signed-in user
+    and the CSRF token of its forms (setting the browser's CSRF cookie when it has none)."""
     state = get_state(request)
-    base = {"q": "", "alternates": [], "request_path": request.url.path, "base_url": state.settings.base_url}
+    try:
+        user = current_user(request)
+    except SQLAlchemyError:  # a page (an error page above all) still renders with the database down
+        user = None
+    base: dict[str, Any] = {
+        "q": "",
+        "alternates": [],
+        "request_path": request.url.path,
+        "request_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "base_url": state.settings.base_url,
+        "user": user,
+        "my_votes": frozenset(),
+        "csrf_token": csrf_token(request),
+    }
     html = state.templates.get_template(name).render({**base, **context})
-    return HTMLResponse(html, status_code=status, headers=headers)
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    give_csrf_cookie(request, response)
+    return response
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -312,7 +342,15 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-_TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 422: "Invalid parameters"}
+_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    410: "Link no longer valid",
+    422: "Invalid parameters",
+    429: "Too many attempts",
+}
 
 
 def error_response(
@@ -465,7 +503,7 @@ def create_app(
 ) -> FastAPI:
     """The Papertrend web app for these settings; pass `engine` to share one (tests), `clock` to fix time."""
     # Routers import the dependencies above, so they are imported here, once this module exists.
-    from papertrend.web import api, feeds, pages, subscribe
+    from papertrend.web import accounts, api, feeds, pages, subscribe
 
     own = engine is None
     eng = engine if engine is not None else create_engine(settings.database_url)
@@ -523,6 +561,7 @@ def create_app(
     app.include_router(api.health_router)
     app.include_router(feeds.router)
     app.include_router(subscribe.router)
+    app.include_router(accounts.router)
     return app
 
 

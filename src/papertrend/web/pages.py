@@ -5,26 +5,33 @@ Every page works with JavaScript off. GET routes never change data (DESIGN §6, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from papertrend.accounts.tokens import safe_next
+from papertrend.db import transaction
 from papertrend.errors import NotFound
-from papertrend.papers import listings, repository
+from papertrend.papers import listings, repository, votes
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, PeriodKind, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.rank import explain
 from papertrend.search.types import Mode, Sort
 from papertrend.web.app import (
+    CSRF,
     ConnDep,
     StateDep,
     clean_query,
     parse_filters,
     query_url,
     render,
+    votes_of,
+    wants_json,
 )
+from papertrend.web.cookies import current_user
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,6 +89,7 @@ def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int)
         "title": f"Papers of {period.label}",
         "period": period,
         "papers": papers,
+        "my_votes": _my_votes(request, conn, papers),
         "has_any": latest is not None,
         "total": total,
         "page": page,
@@ -150,6 +158,7 @@ def trending_page(
         "title": "Trending papers",
         "period": period,
         "papers": papers,
+        "my_votes": _my_votes(request, conn, papers),
         "has_any": period is not None,
         "total": len(hits),
         "offset": p * TRENDING_SIZE,
@@ -264,11 +273,53 @@ def _similar(state: StateDep, conn: ConnDep, paper: Paper) -> list[Paper]:
     return repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
 
 
-@router.post("/papers/{paper_id:path}/upvote")
-def upvote(paper_id: str) -> Response:
-    """Voting needs an account: until sign-in exists (issue #4, part 2) this leads to the sign-in page."""
+def _my_votes(request: Request, conn: ConnDep, found: Sequence[Paper]) -> frozenset[int]:
+    """Which of these papers the signed-in user has upvoted (one query; none when signed out)."""
+    user = current_user(request)
+    if user is None or not found:
+        return frozenset()
+    return frozenset(votes.voted_by(conn=conn, user_id=user.id, paper_pks=[p.pk for p in found]))
+
+
+@router.post("/papers/{paper_id:path}/upvote", dependencies=[CSRF])
+def upvote(
+    request: Request,
+    state: StateDep,
+    paper_id: str,
+    vote: Annotated[str, Form()] = "",
+    next_: Annotated[str, Form(alias="next")] = "",
+) -> Response:
+    """Upvote or take back the upvote (issue #4, part 2); signed out, go to sign-in first.
+
+    `vote=1` / `vote=0` say what the button showed, so a double submit cannot undo itself; without
+    it the vote flips. Forms are redirected back (303); JSON clients (static/app.js) get the count.
+    """
     key = parse_arxiv_id(paper_id).key
-    return RedirectResponse(query_url("/login", next=f"/papers/{key}"), status_code=303)
+    back = safe_next(next_) or f"/papers/{key}"
+    user = current_user(request)
+    if user is None:
+        if wants_json(request):
+            return JSONResponse(
+                {
+                    "error": {
+                        "status": 401,
+                        "message": "Sign in to upvote.",
+                        "login": query_url("/login", next=back),
+                    }
+                },
+                status_code=401,
+            )
+        return RedirectResponse(query_url("/login", next=back), status_code=303)
+    want = {"1": True, "0": False}.get(vote.strip())
+    with transaction(state.engine) as conn:
+        paper = repository.get(conn=conn, paper_id=key)
+        if paper is None:
+            raise NotFound(f"No paper {key} is stored here.")
+        upvoted = votes.toggle(conn=conn, user_id=user.id, paper_pk=paper.pk, want=want, now=state.clock())
+        after = repository.get(conn=conn, paper_id=key)
+    if wants_json(request):
+        return JSONResponse({"id": key, "upvoted": upvoted, "upvotes": votes_of(after) if after else 0})
+    return RedirectResponse(back, status_code=303)
 
 
 @router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
@@ -286,15 +337,8 @@ def paper_page(request: Request, paper_id: str, conn: ConnDep, state: StateDep) 
     context = {
         "title": paper.title,
         "paper": paper,
+        "my_votes": _my_votes(request, conn, [paper]),
         "similar": _similar(state, conn, paper),
         "alternates": [{"type": "application/json", "title": "JSON", "href": f"/api/papers/{key}"}],
     }
     return render(request, "paper.html", context)
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None) -> HTMLResponse:
-    """Placeholder until passwordless sign-in lands (issue #4, part 2)."""
-    # Only a local path may be offered as the way back: never another site.
-    back = next if next and next.startswith("/") and not next.startswith("//") and "\\" not in next else None
-    return render(request, "login.html", {"title": "Sign in", "back": back})

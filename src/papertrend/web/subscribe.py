@@ -4,8 +4,9 @@
   out differs (digest/subscriptions.py). Rate limits per IP and per address live in the database.
 - Links from mail show a page on GET and act only on POST, so scanners that prefetch links change
   nothing (DESIGN §6.10). The unsubscribe URL also takes RFC 8058's one-click POST
-  (`List-Unsubscribe=One-Click`) from mail clients, which carry no cookie: the signed token in the
-  URL is the only credential any of these routes needs, so there is no CSRF cookie to miss.
+  (`List-Unsubscribe=One-Click`) from mail clients, which carry no cookie: for that body alone the
+  signed token in the URL is the credential and no CSRF token is asked for. Every form posted from
+  a page carries the page's CSRF token (web/cookies.py, issue #4).
 - `/_mailbox` lists the Maildir the default mail backend writes, so someone trying Papertrend can
   click their confirmation link; it exists only with a maildir:// mail URL outside production.
 """
@@ -24,6 +25,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from papertrend import ratelimit
 from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.digest import digest_settings
@@ -32,7 +34,8 @@ from papertrend.digest.mailer import SendError, maildir_path, make_mailer
 from papertrend.digest.outbox import mail_context
 from papertrend.digest.render import render_already, render_confirmation
 from papertrend.errors import BadRequest, NotFound
-from papertrend.web.app import StateDep, render, wants_json
+from papertrend.web.app import CSRF, StateDep, render, wants_json
+from papertrend.web.cookies import require_csrf_unless_one_click
 
 log = logging.getLogger("papertrend.web.subscribe")
 
@@ -115,7 +118,7 @@ def mailbox_enabled(settings: Settings) -> bool:
     return settings.env != "production" and maildir_path(settings.mail_url) is not None
 
 
-def _send_in_background(settings: Settings, message: EmailMessage) -> None:
+def send_in_background(settings: Settings, message: EmailMessage) -> None:
     """Deliver a notice after the response; a failure is logged (the person can ask again)."""
     mailer = make_mailer(settings.mail_url, timeout=digest_settings(settings).mail_timeout)
     try:
@@ -126,7 +129,8 @@ def _send_in_background(settings: Settings, message: EmailMessage) -> None:
         mailer.close()
 
 
-def _client_ip(request: Request) -> str:
+def client_ip(request: Request) -> str:
+    """The client's address as the server saw it (uvicorn applies X-Forwarded-For from trusted proxies)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -143,7 +147,7 @@ def subscribe_page(request: Request, email: str = "") -> HTMLResponse:
     )
 
 
-@router.post("/subscribe", response_class=HTMLResponse)
+@router.post("/subscribe", response_class=HTMLResponse, dependencies=[CSRF])
 def subscribe_post(
     request: Request,
     state: StateDep,
@@ -158,9 +162,9 @@ def subscribe_post(
     hour = timedelta(hours=1)
     with transaction(state.engine) as conn:
         # Counted before validation, so junk posts from one address use up its allowance too.
-        ip_ok = subs.allow(
+        ip_ok = ratelimit.allow(
             conn=conn,
-            key=subs.rate_key("ip", _client_ip(request)),
+            key=ratelimit.rate_key("ip", client_ip(request)),
             limit=ds.subscribe_per_ip_per_hour,
             window=hour,
             now=now,
@@ -183,9 +187,9 @@ def subscribe_post(
         )
         return render(request, "subscribe_form.html", context, status=400)
     with transaction(state.engine) as conn:
-        addr_ok = subs.allow(
+        addr_ok = ratelimit.allow(
             conn=conn,
-            key=subs.rate_key("addr", address),
+            key=ratelimit.rate_key("addr", address),
             limit=ds.subscribe_per_address_per_hour,
             window=hour,
             now=now,
@@ -203,9 +207,9 @@ def subscribe_post(
         message = render_confirmation(
             ctx=ctx, to=result.email, token=result.token, days=subs.PENDING_DAYS, now=now
         )
-        background.add_task(_send_in_background, settings, message)
+        background.add_task(send_in_background, settings, message)
     elif already is not None:
-        background.add_task(_send_in_background, settings, render_already(ctx=ctx, sub=already, now=now))
+        background.add_task(send_in_background, settings, render_already(ctx=ctx, sub=already, now=now))
     else:
         log.info("subscribe.suppressed_address: no mail sent")
     if wants_json(request):
@@ -249,7 +253,7 @@ def confirm_page(request: Request, state: StateDep, token: str) -> HTMLResponse:
     )
 
 
-@router.post("/subscribe/confirm/{token}")
+@router.post("/subscribe/confirm/{token}", dependencies=[CSRF])
 def confirm_post(state: StateDep, token: str) -> Response:
     """Confirm, then go to the preferences page to pick topics."""
     with transaction(state.engine) as conn:
@@ -294,7 +298,7 @@ def preferences_page(
     )
 
 
-@router.post("/preferences/{token}", response_class=HTMLResponse)
+@router.post("/preferences/{token}", response_class=HTMLResponse, dependencies=[CSRF])
 def preferences_post(
     request: Request,
     state: StateDep,
@@ -339,17 +343,16 @@ def unsubscribe_page(request: Request, state: StateDep, token: str) -> HTMLRespo
             "title": "Unsubscribe",
             "heading": "Unsubscribe",
             "message": f"Stop sending Papertrend emails to {sub.email}?",
-            "action": {
-                "url": f"/unsubscribe/{token}",
-                "label": "Unsubscribe",
-                # The same body a mail client sends for a one-click unsubscribe (RFC 8058).
-                "field": ("List-Unsubscribe", "One-Click"),
-            },
+            # The button posts the page's CSRF token; only a mail client's RFC 8058 one-click body
+            # (`List-Unsubscribe=One-Click`, no cookie) goes without one (issue #4).
+            "action": {"url": f"/unsubscribe/{token}", "label": "Unsubscribe", "field": None},
         },
     )
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.post(
+    "/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(require_csrf_unless_one_click)]
+)
 def unsubscribe_post(request: Request, state: StateDep, token: str) -> HTMLResponse:
     """Unsubscribe at once: the button, or a mail client's RFC 8058 one-click POST."""
     sub = _managed(state, token, "unsubscribe")

@@ -1,0 +1,46 @@
+"""Fixed-window rate limits kept in the database, shared by subscribing and sign-in (issues #4, #5).
+
+Counters live in `rate_limits` so every web process shares them and a restart does not reset them.
+Functions take the caller's connection and never commit (DESIGN §6.1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from papertrend.schema import insert_for, rate_limits
+
+
+def rate_key(kind: Literal["ip", "addr"], value: str, *, scope: str = "") -> str:
+    """A counter key; addresses are hashed so the table never holds one in clear.
+
+    `scope` keeps limits of different forms apart ("login"); the subscribe form's keys have none.
+    """
+    prefix = f"{scope}:" if scope else ""
+    if kind == "addr":
+        return f"{prefix}addr:" + hashlib.sha256(value.strip().lower().encode()).hexdigest()[:40]
+    return f"{prefix}ip:{value[:100]}"
+
+
+def allow(*, conn: Connection, key: str, limit: int, window: timedelta, now: datetime) -> bool:
+    """Count one event for `key`; False when `limit` events already happened in its current window."""
+    row = conn.execute(
+        sa.select(rate_limits.c.window_start, rate_limits.c.count).where(rate_limits.c.key == key)
+    ).first()
+    if row is None or row[0] + window <= now:
+        stmt = insert_for(conn, rate_limits).values(key=key, window_start=now, count=1)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[rate_limits.c.key], set_={"window_start": now, "count": 1}
+            )
+        )
+        return True
+    if int(row[1]) >= limit:
+        return False
+    conn.execute(rate_limits.update().where(rate_limits.c.key == key).values(count=rate_limits.c.count + 1))
+    return True

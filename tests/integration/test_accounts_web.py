@@ -1,0 +1,435 @@
+"""Passwordless sign-in, sessions, upvotes, CSRF and sign-in rate limits, in-process (issue #4, part 2).
+
+Mail goes to the test's own Maildir (the default backend) and the link is read back from it, as
+someone trying Papertrend would click it in /_mailbox.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from papertrend.accounts.tables import login_tokens, sessions, users
+from papertrend.config import Settings
+from papertrend.db import reading
+from papertrend.digest.tables import subscriptions
+from papertrend.schema import votes
+from papertrend.security import hash_token
+from papertrend.web.app import create_app
+from tests.digest_support import add_papers, paper
+from tests.integration.test_digest_web import Clock, inbox, link
+from tests.integration.test_web_pages import Web, page, parse_html
+
+NOW = datetime(2026, 6, 20, 10, 0, tzinfo=UTC)
+DAY = date(2026, 6, 19)
+LIKED = "2606.00001"  # 5 Hugging Face upvotes
+OTHER = "2606.00002"  # 6 Hugging Face upvotes
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def papers(engine: Engine) -> None:
+    add_papers(
+        engine,
+        [
+            paper(LIKED, "Agents that simulate people", day=DAY, upvotes=5),
+            paper(OTHER, "Rain removal from one photograph", day=DAY, upvotes=6),
+        ],
+        now=NOW,
+    )
+
+
+def make(settings: Settings, engine: Engine, clock: Clock, *, https: bool = False, **values: Any) -> Web:
+    app = create_app(settings.model_copy(update=values), engine=engine, clock=clock)
+    return Web(app, base_url="https://testserver" if https else "http://testserver")
+
+
+@pytest.fixture
+def web(settings: Settings, engine: Engine, clock: Clock, papers: None) -> Web:
+    return make(settings, engine, clock)
+
+
+def count(engine: Engine, table: sa.Table) -> int:
+    with reading(engine) as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def ask_link(web: Web, settings: Settings, email: str, **extra: str) -> str:
+    """Ask for a sign-in link through the form; the link's path, read from the mail."""
+    before = len(inbox(settings))
+    response = web.submit("/login", {"email": email, **extra})
+    assert response.status_code == 200 and "Check your inbox" in response.text
+    mails = inbox(settings)
+    assert len(mails) == before + 1
+    to, subject, text = mails[-1]
+    assert subject == "Sign in to Papertrend" and to.lower() == email.lower()
+    return link(text, "/login/")
+
+
+def sign_in(web: Web, settings: Settings, email: str) -> httpx.Response:
+    path = ask_link(web, settings, email)
+    response = web.submit(path)
+    assert response.status_code == 303, response.text
+    return response
+
+
+def set_cookie(response: httpx.Response, name: str) -> str:
+    [header] = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
+    return header
+
+
+def signed_in_as(web: Web) -> str | None:
+    html = parse_html(web.get("/papers/trending").text)
+    if any(f.get("action") == "/logout" for f in html.forms):
+        return html.text
+    return None
+
+
+# ------------------------------------------------------------------------------------------- sign-in
+
+
+@pytest.mark.parametrize("https", [False, True])
+def test_link_from_mail_get_shows_a_button_and_only_the_post_signs_in(
+    settings: Settings, engine: Engine, clock: Clock, papers: None, https: bool
+) -> None:
+    web = make(settings, engine, clock, https=https)
+    path = ask_link(web, settings, "Ada@Example.org", next=f"/papers/{LIKED}")
+    token = path.rsplit("/", 1)[1]
+
+    # Stored only as its hash, with a 15-minute expiry; nothing else made yet.
+    with reading(engine) as conn:
+        [row] = conn.execute(sa.select(login_tokens)).mappings().all()
+    assert row["token_hash"] == hash_token(token) and token not in str(dict(row))
+    assert row["expires_at"] == NOW + timedelta(minutes=15) and row["used_at"] is None
+    assert count(engine, users) == 0
+
+    # A mail scanner's GET (however many) signs nobody in and uses nothing up.
+    for _ in range(2):
+        shown = web.get(path)
+        assert shown.status_code == 200
+        assert "papertrend_session" not in str(shown.headers.get_list("set-cookie"))
+        html = parse_html(shown.text)
+        assert any(f.get("action") == path and f.get("method") == "post" for f in html.forms)
+        assert "Press the button to sign in as Ada@example.org" in html.text
+    with reading(engine) as conn:
+        assert conn.execute(sa.select(login_tokens.c.used_at)).scalar() is None
+    assert count(engine, sessions) == 0 and signed_in_as(web) is None
+
+    # The POST signs in and goes back to where sign-in began.
+    response = web.submit(path)
+    assert response.status_code == 303 and response.headers["location"] == f"/papers/{LIKED}"
+    cookie = set_cookie(response, "papertrend_session")
+    flags = [f.strip().lower() for f in cookie.split(";")]
+    assert "httponly" in flags and "samesite=lax" in flags and "path=/" in flags
+    assert f"max-age={30 * 24 * 3600}" in flags
+    assert ("secure" in flags) is https
+    # The session is stored as a hash too.
+    value = cookie.split(";", 1)[0].split("=", 1)[1]
+    with reading(engine) as conn:
+        assert conn.execute(sa.select(sessions.c.token_hash)).scalars().all() == [hash_token(value)]
+        assert conn.execute(sa.select(users.c.email)).scalars().all() == ["Ada@example.org"]
+    assert "Ada@example.org" in (signed_in_as(web) or "")
+
+    # The link works once.
+    again = web.submit(path)
+    assert again.status_code == 410 and "This link was already used" in again.text
+    assert count(engine, sessions) == 1
+
+
+def test_the_csrf_cookie_has_the_same_flags(settings: Settings, engine: Engine, clock: Clock) -> None:
+    for https in (False, True):
+        response = make(settings, engine, clock, https=https).get("/login")
+        flags = [f.strip().lower() for f in set_cookie(response, "papertrend_csrf").split(";")]
+        assert "httponly" in flags and "samesite=lax" in flags and ("secure" in flags) is https
+
+
+def test_expired_and_unknown_links_explain_and_offer_a_new_one(
+    web: Web, settings: Settings, engine: Engine, clock: Clock
+) -> None:
+    path = ask_link(web, settings, "late@example.org")
+    clock.now = NOW + timedelta(minutes=15)
+    shown = web.get(path)
+    assert shown.status_code == 410 and "This link has expired" in shown.text
+    html = parse_html(shown.text)
+    assert any(f.get("action") == "/login" for f in html.forms)
+    assert any(i.get("name") == "email" and i.get("value") == "late@example.org" for i in html.inputs)
+    posted = web.submit(path)
+    assert posted.status_code == 410 and "papertrend_session" not in str(
+        posted.headers.get_list("set-cookie")
+    )
+    assert count(engine, sessions) == 0 and count(engine, users) == 0
+    unknown = web.get("/login/not-a-token")
+    assert unknown.status_code == 404 and "This link is not valid" in unknown.text
+    assert web.submit("/login/not-a-token").status_code == 404
+    # A new link works.
+    clock.now = NOW + timedelta(minutes=16)
+    assert web.submit(ask_link(web, settings, "late@example.org")).status_code == 303
+
+
+def test_the_same_answer_whether_or_not_the_address_has_an_account(
+    web: Web, settings: Settings, engine: Engine
+) -> None:
+    sign_in(web, settings, "known@example.org")
+    stranger = make(settings, engine, Clock(NOW))
+    known = stranger.submit("/login", {"email": "known@example.org"})
+    new = stranger.submit("/login", {"email": "new@example.org"})
+    assert known.status_code == new.status_code == 200
+    assert known.text.replace("known@example.org", "X") == new.text.replace("new@example.org", "X")
+    # Asking creates no account; only using a link does.
+    assert count(engine, users) == 1
+
+
+def test_invalid_addresses_get_a_clear_message_and_no_mail(web: Web, settings: Settings) -> None:
+    for bad, says in (
+        ("", "Please enter your email address"),
+        ("not-an-address", "does not look like an email address"),
+        ("eve@example.org\r\nBcc: all@example.org", "characters no address can have"),
+    ):
+        response = web.submit("/login", {"email": bad})
+        assert response.status_code == 400, bad
+        assert says in parse_html(response.text).text, bad
+    assert inbox(settings) == []
+
+
+def test_next_never_leads_to_another_site(web: Web, settings: Settings, engine: Engine) -> None:
+    for evil in ("//evil.example", "https://evil.example/", "/\\evil.example", "/\t/evil.example"):
+        assert not any(
+            i.get("value") == evil for i in page(web, "/login?" + urlencode({"next": evil})).inputs
+        )
+        path = ask_link(web, settings, "ada@example.org", next=evil)
+        response = web.submit(path)
+        assert response.status_code == 303 and response.headers["location"] == "/", evil
+        upvoted = web.submit(f"/papers/{LIKED}/upvote", {"next": evil}, page=f"/papers/{LIKED}")
+        assert upvoted.status_code == 303 and upvoted.headers["location"] == f"/papers/{LIKED}", evil
+        out = web.submit("/logout", {"next": evil}, page="/")
+        assert out.status_code == 303 and out.headers["location"] == "/", evil
+
+
+def test_sign_out_ends_the_session_on_the_server(
+    web: Web, settings: Settings, engine: Engine, clock: Clock
+) -> None:
+    sign_in(web, settings, "ada@example.org")
+    value = web.cookies.get("papertrend_session")
+    assert value and signed_in_as(web)
+    response = web.submit("/logout", page="/")
+    assert response.status_code == 303
+    assert "max-age=0" in set_cookie(response, "papertrend_session").lower()
+    assert count(engine, sessions) == 0 and signed_in_as(web) is None
+    # A copy of the old cookie is worth nothing now.
+    replay = make(settings, engine, clock)
+    replay.cookies.set("papertrend_session", value)
+    assert signed_in_as(replay) is None
+    assert (
+        replay.submit(f"/papers/{LIKED}/upvote", page=f"/papers/{LIKED}")
+        .headers["location"]
+        .startswith("/login?next=")
+    )
+
+
+def test_sessions_expire(settings: Settings, engine: Engine, clock: Clock, papers: None) -> None:
+    web = make(settings, engine, clock, session_days=2)
+    sign_in(web, settings, "ada@example.org")
+    clock.now = NOW + timedelta(days=2, seconds=1)
+    assert signed_in_as(web) is None
+
+
+# -------------------------------------------------------------------------------------------- upvotes
+
+
+def shown_votes(web: Web, paper_id: str) -> tuple[str, str]:
+    """(label, count) of the paper page's upvote button."""
+    html = web.get(f"/papers/{paper_id}").text
+    button = html.split('class="upvote-form"', 1)[1].split("</form>", 1)[0]
+    label = button.split('class="label">', 1)[1].split("<", 1)[0]
+    number = button.split('class="count">', 1)[1].split("<", 1)[0]
+    return label, number
+
+
+def test_an_upvote_toggles_and_counts_once_per_person(web: Web, settings: Settings, engine: Engine) -> None:
+    sign_in(web, settings, "ada@example.org")
+    assert shown_votes(web, LIKED) == ("Upvote", "5")
+    # The page's button says what it will do (vote=1); a double submit cannot undo itself.
+    for _ in range(2):
+        response = web.submit(f"/papers/{LIKED}/upvote", {"vote": "1"}, page=f"/papers/{LIKED}")
+        assert response.status_code == 303 and response.headers["location"] == f"/papers/{LIKED}"
+    assert count(engine, votes) == 1
+    assert shown_votes(web, LIKED) == ("Upvoted", "6")
+    assert any(
+        i.get("name") == "vote" and i.get("value") == "0" for i in page(web, f"/papers/{LIKED}").inputs
+    )
+    # Listings and the API count it too.
+    assert web.get(f"/api/papers/{LIKED}").json()["upvotes"] == 6
+    assert web.get(f"/api/papers/{LIKED}").json()["hfUpvotes"] == 5
+    web.submit(f"/papers/{LIKED}/upvote", {"vote": "0"}, page=f"/papers/{LIKED}")
+    assert count(engine, votes) == 0 and shown_votes(web, LIKED) == ("Upvote", "5")
+    # Without `vote` the button flips: on, then off.
+    web.submit(f"/papers/{LIKED}/upvote", page=f"/papers/{LIKED}")
+    assert count(engine, votes) == 1
+    web.submit(f"/papers/{LIKED}/upvote", page=f"/papers/{LIKED}")
+    assert count(engine, votes) == 0
+
+
+def test_concurrent_double_posts_store_one_vote(web: Web, settings: Settings, engine: Engine) -> None:
+    sign_in(web, settings, "ada@example.org")
+    token = web.csrf(f"/papers/{LIKED}")
+    codes: list[int] = []
+
+    def post() -> None:
+        codes.append(web.post(f"/papers/{LIKED}/upvote", data={"vote": "1", "csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [303] * 4 and count(engine, votes) == 1
+
+
+def test_votes_here_rank_listings_and_trending(
+    web: Web, settings: Settings, engine: Engine, clock: Clock
+) -> None:
+    def order(url: str) -> list[str]:
+        return [i["id"] if "id" in i else i["paper"]["id"] for i in web.get(url).json()]
+
+    assert order("/api/trending?sort=upvotes") == [OTHER, LIKED]
+    assert order("/api/daily_papers?sort=upvotes") == [OTHER, LIKED]
+    for email in ("a@example.org", "b@example.org"):
+        reader = make(settings, engine, clock)
+        sign_in(reader, settings, email)
+        assert reader.submit(f"/papers/{LIKED}/upvote", {"vote": "1"}, page="/").status_code == 303
+    # 5 + 2 here > 6: our votes move the paper up everywhere that ranks by votes.
+    assert order("/api/trending?sort=upvotes") == [LIKED, OTHER]
+    assert order("/api/trending?sort=trending") == [LIKED, OTHER]
+    assert order("/api/daily_papers?sort=upvotes") == [LIKED, OTHER]
+    home = page(web, "/")
+    assert "▲ 7" in home.text
+    trending = page(web, "/papers/trending")
+    ids = [a["href"] for a in trending.anchors if a.get("href", "").startswith("/papers/2606.")]
+    assert ids[0] == f"/papers/{LIKED}"
+
+
+def test_listing_buttons_show_your_own_votes_and_come_back_to_the_listing(
+    web: Web, settings: Settings, engine: Engine
+) -> None:
+    sign_in(web, settings, "ada@example.org")
+    response = web.submit(
+        f"/papers/{OTHER}/upvote", {"vote": "1", "next": "/papers/trending"}, page="/papers/trending"
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/papers/trending"
+    html = web.get("/papers/trending").text
+    other_card = html.split(f'action="/papers/{OTHER}/upvote"', 1)[1].split("</form>", 1)[0]
+    liked_card = html.split(f'action="/papers/{LIKED}/upvote"', 1)[1].split("</form>", 1)[0]
+    assert 'aria-pressed="true"' in other_card and 'aria-pressed="false"' in liked_card
+
+
+def test_json_upvotes_for_the_script(web: Web, settings: Settings, engine: Engine) -> None:
+    headers = {"accept": "application/json"}
+    out = web.submit(f"/papers/{LIKED}/upvote", page=f"/papers/{LIKED}", headers=headers)
+    assert out.status_code == 401 and out.json()["error"]["login"] == f"/login?next=%2Fpapers%2F{LIKED}"
+    sign_in(web, settings, "ada@example.org")
+    on = web.submit(f"/papers/{LIKED}/upvote", {"vote": "1"}, page=f"/papers/{LIKED}", headers=headers)
+    assert on.json() == {"id": LIKED, "upvoted": True, "upvotes": 6}
+    off = web.submit(f"/papers/{LIKED}/upvote", page=f"/papers/{LIKED}", headers=headers)
+    assert off.json() == {"id": LIKED, "upvoted": False, "upvotes": 5}
+    assert web.submit("/papers/2606.09999/upvote", page="/", headers=headers).status_code == 404
+
+
+# ----------------------------------------------------------------------------------------------- CSRF
+
+
+def test_forms_without_the_right_csrf_token_are_refused_and_change_nothing(
+    web: Web, settings: Settings, engine: Engine, clock: Clock
+) -> None:
+    sign_in(web, settings, "ada@example.org")
+    mails = len(inbox(settings))
+    other_browser = make(settings, engine, clock).csrf("/")
+    for token in (None, "", "forged", other_browser):
+        data = {} if token is None else {"csrf_token": token}
+        for url, fields in (
+            (f"/papers/{LIKED}/upvote", {"vote": "1"}),
+            ("/login", {"email": "ada@example.org"}),
+            ("/logout", {}),
+            ("/subscribe", {"email": "sub@example.org"}),
+        ):
+            response = web.post(url, data={**fields, **data})
+            assert response.status_code == 403, (url, token)
+            assert "did not come from a page of this site" in parse_html(response.text).text
+    assert count(engine, votes) == 0 and count(engine, subscriptions) == 0
+    assert len(inbox(settings)) == mails and signed_in_as(web)
+    # A sign-in link's POST needs it too: a forged page cannot sign a victim into an attacker's account.
+    path = ask_link(web, settings, "mallory@example.org")
+    assert web.post(path).status_code == 403
+    with reading(engine) as conn:
+        assert (
+            conn.execute(
+                sa.select(login_tokens.c.used_at).where(login_tokens.c.email == "mallory@example.org")
+            ).scalar()
+            is None
+        )
+    # The right token without its cookie (another browser replaying it) fails as well.
+    token = web.csrf("/")
+    stranger = make(settings, engine, clock)
+    assert (
+        stranger.post("/subscribe", data={"email": "sub@example.org", "csrf_token": token}).status_code == 403
+    )
+    # JSON clients get the error as JSON.
+    refused = web.post(f"/papers/{LIKED}/upvote", headers={"accept": "application/json"})
+    assert refused.status_code == 403 and refused.json()["error"]["status"] == 403
+
+
+def test_one_click_unsubscribe_from_a_mail_client_needs_no_csrf_token(
+    web: Web, settings: Settings, engine: Engine, clock: Clock
+) -> None:
+    from papertrend.digest import subscriptions as subs
+    from tests.digest_support import add_subscriber
+
+    sub = add_subscriber(engine, "leaving@example.org", confirmed_at=NOW)
+    token = subs.link_token(secret=settings.secret_key, subscription=sub, purpose="unsubscribe")
+    # The page's button is a form like any other: without the token it is refused …
+    assert web.post(f"/unsubscribe/{token}").status_code == 403
+    # … but a mail client's RFC 8058 POST carries no cookie and no token, only this body.
+    mail_client = make(settings, engine, clock)
+    response = mail_client.post(
+        f"/unsubscribe/{token}",
+        content=b"List-Unsubscribe=One-Click",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200 and not mail_client.cookies.get("papertrend_session")
+    with reading(engine) as conn:
+        assert conn.execute(sa.select(subscriptions.c.status)).scalar() == "unsubscribed"
+
+
+# ----------------------------------------------------------------------------------------- rate limits
+
+
+def test_sign_in_mails_are_rate_limited_per_address_and_per_ip(
+    settings: Settings, engine: Engine, clock: Clock, papers: None
+) -> None:
+    web = make(settings, engine, clock, login_per_address_per_hour=2, login_per_ip_per_hour=4)
+    codes = [web.submit("/login", {"email": "x@example.org"}).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert len(inbox(settings)) == 2
+    assert web.submit("/login", {"email": "y@example.org"}).status_code == 200
+    # The IP's fifth request in the hour is refused, whatever the address.
+    limited = web.submit("/login", {"email": "z@example.org"})
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "3600"
+    assert "Too many sign-in attempts" in limited.text
+    assert len(inbox(settings)) == 3
+    # Sign-in and the subscribe form count apart: subscribing still works from this IP.
+    assert web.submit("/subscribe", {"email": "z@example.org"}).status_code == 200
+    # Limits live in the database: a restarted app still counts them; an hour later they reset.
+    again = make(settings, engine, clock, login_per_address_per_hour=2, login_per_ip_per_hour=4)
+    assert again.submit("/login", {"email": "z@example.org"}).status_code == 429
+    clock.now += timedelta(hours=1, seconds=1)
+    assert again.submit("/login", {"email": "x@example.org"}).status_code == 200
