@@ -5,16 +5,15 @@ drives the distribution's chromium (`apt-get install chromium`, done by `.ci/run
 `executable_path` instead. A missing browser fails the suite with the command that installs it:
 a skipped browser suite would pass CI while testing nothing.
 
-One browser for the session; each test gets its own database (a copy of one loaded and embedded
-once per session), its own uvicorn server on a free port in a thread of this process (so the
-embedding model loads once), and its own browser context.
+One browser for the session; each test gets its own database (tests/conftest.py's `engine`), its own
+uvicorn server on a free port in a thread of this process (so the embedding model loads once), and its
+own browser contexts.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,8 +25,6 @@ import uvicorn
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
-from papertrend.db import create_engine
-from papertrend.migrate import upgrade
 from papertrend.web.app import create_app
 from tests.integration.test_web_pages import NOW, load_papers
 
@@ -96,40 +93,6 @@ def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     browser.close()
 
 
-# ------------------------------------------------------------------------------------------ database
-
-
-@pytest.fixture(scope="session")
-def seeded_db(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    """One database with the web tests' papers (real HF and arXiv ones, a hostile and an old one),
-    embedded with the fast model so search by meaning and similar papers work; tests copy it."""
-    from papertrend.search.embed_job import embed_missing
-    from papertrend.search.embedder import FAST_MODEL, get_embedder
-
-    folder = tmp_path_factory.mktemp("seed")
-    path = folder / "seed.db"
-    engine = create_engine(f"sqlite:///{path}")
-    try:
-        upgrade(engine)
-        load_papers(engine, shared_data, folder / "data")
-        report = embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
-        assert report.embedded > 0 and report.remaining == 0, report
-    finally:
-        engine.dispose()
-    return path
-
-
-def copy_db(source: Path, target: Path) -> None:
-    """A consistent copy of a SQLite database (WAL included), through SQLite's backup API."""
-    src = sqlite3.connect(source)
-    dst = sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
-
-
 # -------------------------------------------------------------------------------------------- server
 
 
@@ -180,25 +143,28 @@ class ServerThread:
 
 
 @pytest.fixture
-def site(settings: Settings, seeded_db: Path) -> Iterator[Site]:
-    """The real app, served by uvicorn on 127.0.0.1 and a free port, on this test's own database."""
-    from papertrend.search.embedder import FAST_MODEL
+def site(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) -> Iterator[Site]:
+    """The real app, served by uvicorn on 127.0.0.1 and a free port, on this test's own database
+    (SQLite, or PostgreSQL with `--db=postgres`) holding the web tests' papers: the real HF sample day,
+    real arXiv papers on two days, a hostile and an old one; embedded with the fast model, so search
+    by meaning and similar papers work (a fraction of a second: the model loads once per process)."""
+    from papertrend.search.embed_job import embed_missing
+    from papertrend.search.embedder import FAST_MODEL, get_embedder
 
-    db_path = Path(settings.database_url.removeprefix("sqlite:///"))
-    copy_db(seeded_db, db_path)
+    load_papers(engine, shared_data, tmp_path / "data")
+    report = embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
+    assert report.embedded > 0 and report.remaining == 0, report
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     # base_url makes the links in mail point at this server; the clock is the web tests' fixed now.
     test_settings = settings.model_copy(update={"base_url": base_url, "embedding_model": FAST_MODEL})
-    engine = create_engine(test_settings.database_url)
     server = ServerThread(create_app(test_settings, engine=engine, clock=lambda: NOW), sock)
     server.start()
     try:
         yield Site(base_url=base_url, settings=test_settings, engine=engine)
     finally:
         server.stop()
-        engine.dispose()
 
 
 # ----------------------------------------------------------------------------------------- pages
