@@ -27,6 +27,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from papertrend import migrate
+from papertrend.accounts.cli import users_app
 from papertrend.config import Settings
 from papertrend.db import create_engine, reading
 from papertrend.digest.cli import digest_app
@@ -51,6 +52,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(papers_app, name="papers")
 app.add_typer(digest_app, name="digest")
+app.add_typer(users_app, name="users")
 
 console = Console()
 err = Console(stderr=True)

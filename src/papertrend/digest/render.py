@@ -167,7 +167,7 @@ def _paper_view(
         "abs": f"https://arxiv.org/abs/{quote(p.id, safe='./')}",
         "pdf": _http(p.pdf_url) or f"https://arxiv.org/pdf/{quote(p.id, safe='./')}",
         "code": _http(p.code_url),
-        "votes": p.hf_upvotes or 0,
+        "votes": (p.hf_upvotes or 0) + p.own_votes,  # ours count too (issue #4)
         "topic": one_line(topic or "", 80),
     }
     if cache is not None:

@@ -19,7 +19,7 @@ from papertrend.papers.listings import Period, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.search.types import Mode, Sort
 from papertrend.web.api import ERRORS
-from papertrend.web.app import ConnDep, StateDep, clean_query, parse_filters, pdf_url, query_url
+from papertrend.web.app import ConnDep, StateDep, clean_query, parse_filters, pdf_url, query_url, votes_of
 
 router = APIRouter(prefix="/feeds", tags=["feeds"], responses=ERRORS)
 
@@ -85,7 +85,7 @@ def atom(
             _sub(_sub(entry, "author"), "name", name)
         for cat in p.categories:
             _sub(entry, "category", term=cat)
-        votes = f"{p.hf_upvotes} upvotes. " if p.hf_upvotes else ""
+        votes = f"{votes_of(p)} upvotes. " if votes_of(p) else ""
         _sub(entry, "summary", f"{votes}{p.abstract}", type="text")
     body: bytes = ET.tostring(feed, encoding="utf-8")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + body

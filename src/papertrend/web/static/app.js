@@ -14,4 +14,39 @@
       box.select();
     }
   });
+
+  // Upvote buttons update in place (issue #4); without this file they post the form and come back.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || !form.classList || !form.classList.contains("upvote-form") || !window.fetch) return;
+    event.preventDefault();
+    var button = form.querySelector("button");
+    if (button) button.disabled = true;
+    fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      headers: { Accept: "application/json" },
+      credentials: "same-origin"
+    }).then(function (response) {
+      return response.json().then(function (body) { return { status: response.status, body: body }; });
+    }).then(function (result) {
+      if (result.status === 401 && result.body.error && result.body.error.login) {
+        window.location.assign(result.body.error.login);
+        return;
+      }
+      if (result.status !== 200) throw new Error("upvote failed");
+      var on = result.body.upvoted;
+      var vote = form.querySelector("input[name=vote]");
+      if (vote) vote.value = on ? "0" : "1";
+      if (button) button.setAttribute("aria-pressed", on ? "true" : "false");
+      var label = form.querySelector(".label");
+      if (label) label.textContent = on ? "Upvoted" : "Upvote";
+      var count = form.querySelector(".vote-count");
+      if (count) count.textContent = String(result.body.upvotes);
+    }).catch(function () {
+      form.submit(); // the plain form still works: let the server answer
+    }).then(function () {
+      if (button) button.disabled = false;
+    });
+  });
 })();
