@@ -38,6 +38,7 @@ try:
         Playwright,
         Request,
         ViewportSize,
+        expect,
         sync_playwright,
     )
 except ImportError as exc:  # pragma: no cover - the message is the point
@@ -183,6 +184,12 @@ class Problems:
     def all(self) -> list[str]:
         return [*self.console, *self.page_errors, *self.failed, *self.dialogs]
 
+    def expect_error_page(self, url: str, status: int) -> None:
+        """Forget the console error a page answered with `status` causes (there must be one)."""
+        mine = [m for m in self.console if m.startswith(f"{url}: ") and f"status of {status}" in m]
+        assert mine, f"no console error for {url} answering {status}: {self.console}"
+        self.console[:] = [m for m in self.console if m not in mine]
+
     def assert_none(self, where: str = "") -> None:
         found = self.all()
         assert not found, f"browser problems{' on ' + where if where else ''}: {found}"
@@ -254,3 +261,19 @@ def new_page(browser: Browser, site: Site, problems: Problems) -> Iterator[NewPa
 def page(new_page: NewPage) -> Page:
     """A desktop-sized page with JavaScript on."""
     return new_page()
+
+
+def open_mail(page: Page, *, to: str, subject: str, timeout: float = 10.0) -> None:
+    """Open the newest message to `to` with `subject` from the local mailbox page.
+
+    The app sends the mail after answering (a background task), so it may take a moment to arrive.
+    """
+    deadline = time.monotonic() + timeout
+    page.goto("/_mailbox")
+    message = page.locator("li.result").filter(has_text=f"To {to}").get_by_role("link", name=subject)
+    while message.count() == 0:
+        assert time.monotonic() < deadline, f"no mail {subject!r} to {to} on /_mailbox after {timeout} s"
+        time.sleep(0.1)
+        page.reload()
+    message.first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(subject)

@@ -5,14 +5,13 @@ a Confirm button (a GET confirms nothing), and the button confirms."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from papertrend.db import reading
 from papertrend.digest import subscriptions as subs
-from tests.browser.conftest import NewPage, Site
+from tests.browser.conftest import NewPage, Site, open_mail
 from tests.browser.test_pages import BANNER, SPLAT_ID
 
 EMAIL = "reader@example.org"
@@ -22,22 +21,6 @@ def status_of(site: Site, email: str) -> str | None:
     with reading(site.engine) as conn:
         sub = subs.get_by_email(conn=conn, email=email)
     return sub.status if sub else None
-
-
-def open_mail(page: Page, *, to: str, subject: str, timeout: float = 10.0) -> None:
-    """Open the newest message to `to` with `subject` from the local mailbox page.
-
-    The app sends the mail after answering (a background task), so it may take a moment to arrive.
-    """
-    deadline = time.monotonic() + timeout
-    page.goto("/_mailbox")
-    message = page.locator("li.result").filter(has_text=f"To {to}").get_by_role("link", name=subject)
-    while message.count() == 0:
-        assert time.monotonic() < deadline, f"no mail {subject!r} to {to} on /_mailbox after {timeout} s"
-        time.sleep(0.1)
-        page.reload()
-    message.first.click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(subject)
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])

@@ -19,6 +19,9 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form || !form.classList || !form.classList.contains("upvote-form") || !window.fetch) return;
+    // Signed out (no sign-out form on the page), the plain form leads to sign-in: a fetch would
+    // only get a 401, which the browser logs as a console error (tests/browser).
+    if (!document.querySelector("form[action='/logout']")) return;
     event.preventDefault();
     var button = form.querySelector("button");
     if (button) button.disabled = true;
