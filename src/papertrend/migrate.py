@@ -11,14 +11,26 @@ from sqlalchemy.engine import Engine
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-# Tables made by raw SQL in migrations (FTS5 and its shadow tables): not in schema.py, so autogenerate
-# and the schema check must not see them as strays to drop.
-_RAW_SQL_TABLES = ("papers_fts",)
+# Objects made by raw SQL in migrations for one database's keyword search: SQLite's FTS5 table and its
+# shadow tables; PostgreSQL's generated tsvector column, its GIN index and the BM25 postings tables
+# (`keyword_*`, migration 0008) (issue #6). They are not in schema.py, so autogenerate and the schema
+# check must not see them as strays to drop.
+_RAW_SQL_TABLES = ("papers_fts", "keyword_")
+_RAW_SQL_COLUMNS = ("search_tsv",)
+_RAW_SQL_INDEXES = ("ix_papers_search_tsv",)
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic filter: leave the raw-SQL tables out of schema comparison."""
-    return not (type_ == "table" and name is not None and name.startswith(_RAW_SQL_TABLES))
+    """Alembic filter: leave the raw-SQL keyword index objects out of schema comparison."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith(_RAW_SQL_TABLES)
+    if type_ == "column":
+        return name not in _RAW_SQL_COLUMNS
+    if type_ == "index":
+        return name not in _RAW_SQL_INDEXES
+    return True
 
 
 def alembic_config() -> Config:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
+from pgvector.sqlalchemy import VECTOR  # also teaches SQLAlchemy to reflect `vector` columns
 from sqlalchemy.dialects import postgresql as sa_pg
 from sqlalchemy.dialects import sqlite as sa_sqlite
 
@@ -33,6 +35,35 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class EmbeddingVector(sa.TypeDecorator[bytes]):
+    """An embedding, seen by Python as little-endian float32 bytes on both databases (issue #6).
+
+    SQLite keeps those bytes as a blob. PostgreSQL keeps a pgvector `vector` without a fixed dimension
+    (models differ: 384 for MiniLM, 256 for WordLlama), so search can run `<=>` in the database over
+    per-model HNSW expression indexes. `search.vectors.store`/`load` stay the same code on both.
+    """
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(VECTOR())
+        return dialect.type_descriptor(sa.LargeBinary())
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None or dialect.name != "postgresql":
+            return value
+        if isinstance(value, bytes | bytearray | memoryview):
+            return np.frombuffer(value, dtype="<f4")
+        return np.asarray(value, dtype=np.float32)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> bytes | None:
+        if value is None or dialect.name != "postgresql":
+            return value  # type: ignore[no-any-return]
+        return np.asarray(value, dtype="<f4").tobytes()
 
 
 metadata = sa.MetaData(
@@ -93,13 +124,13 @@ sa.Index("ix_papers_hf_daily_on", papers.c.hf_daily_on)
 sa.Index("ix_papers_published_at", papers.c.published_at)
 
 # One vector per paper and embedding model: the source of truth; any ANN index is derived (issue #3).
-# Stored as little-endian float32 bytes, L2-normalised.
+# L2-normalised float32: a blob of little-endian bytes on SQLite, a pgvector `vector` on PostgreSQL.
 embeddings = sa.Table(
     "embeddings",
     metadata,
     sa.Column("model", sa.String(128), primary_key=True),
     sa.Column("paper_pk", sa.Integer, sa.ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
-    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Column("vector", EmbeddingVector(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 # The vector index checks (count, newest) of a model's vectors before each search; without this

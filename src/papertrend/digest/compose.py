@@ -336,9 +336,9 @@ class WindowRanker:
         from papertrend.search.vectors import from_blobs
 
         day = paper_day()
-        where = [day >= since.isoformat()]
+        where = [day >= since]
         if self._floor is not None:
-            where.append(day < self._floor.isoformat())
+            where.append(day < self._floor)
         with reading(self.engine) as conn:
             rows = conn.execute(
                 sa.select(papers.c.pk, papers.c.id, papers.c.title, papers.c.abstract, day).where(*where)

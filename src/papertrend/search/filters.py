@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 
 from papertrend.schema import papers
 from papertrend.search.types import Filters
+from papertrend.sql import utc_day
 
 
-def paper_day() -> sa.ColumnElement[object]:
-    """The day a paper is dated by in searches: listing day, else HF daily day, else publication."""
-    return sa.func.coalesce(papers.c.listed_on, papers.c.hf_daily_on, sa.func.date(papers.c.published_at))
+def paper_day() -> sa.ColumnElement[date]:
+    """The day a paper is dated by in searches: listing day, else HF daily day, else publication.
+
+    Typed DATE, so it compares with `date` values on both databases (issue #6): on SQLite they bind
+    as ISO text, the way the columns are stored; PostgreSQL has no `date >= varchar` operator.
+    """
+    return sa.func.coalesce(
+        papers.c.listed_on, papers.c.hf_daily_on, utc_day(papers.c.published_at), type_=sa.Date
+    )
 
 
 def _like_escape(text: str) -> str:
@@ -22,9 +31,9 @@ def conditions(filters: Filters) -> list[sa.ColumnElement[bool]]:
     where: list[sa.ColumnElement[bool]] = []
     day = paper_day()
     if filters.since is not None:
-        where.append(day >= filters.since.isoformat())
+        where.append(day >= filters.since)
     if filters.until is not None:
-        where.append(day <= filters.until.isoformat())
+        where.append(day <= filters.until)
     if filters.categories:
         # Categories are a JSON list of strings; matching the quoted name in its text is portable
         # across SQLite and PostgreSQL and cannot match a prefix ("cs.C" never matches "cs.CL").

@@ -1,5 +1,9 @@
 """papers, embeddings, ingest cursors and runs
 
+On PostgreSQL (issue #6) the pgvector extension is created first and `embeddings.vector` is a
+`vector` (no fixed dimension); on SQLite it is a blob. PostgreSQL was not supported before issue #6,
+so no PostgreSQL database was ever migrated with the blob column and this revision could change.
+
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-27 02:47:28.996396
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from pgvector.sqlalchemy import VECTOR
 
 revision = "0001"
 down_revision = None
@@ -17,6 +22,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # Needs a superuser (or a role allowed to) once per database; docs/postgres.md says how.
+        op.execute("CREATE EXTENSION IF NOT EXISTS vector")
     op.create_table(
         "ingest_cursors",
         sa.Column("source", sa.String(length=64), nullable=False),
@@ -85,7 +93,7 @@ def upgrade() -> None:
         "embeddings",
         sa.Column("model", sa.String(length=128), nullable=False),
         sa.Column("paper_pk", sa.Integer(), nullable=False),
-        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("vector", sa.LargeBinary().with_variant(VECTOR(), "postgresql"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["paper_pk"], ["papers.pk"], name=op.f("fk_embeddings_paper_pk_papers"), ondelete="CASCADE"
