@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
@@ -56,8 +57,9 @@ INSTALL_HINT = (
 )
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-# Every wait in these tests is short: pages come from a local server and a local database.
+# Pages come from a local server and database, so waits are short; the margin is for a busy 2-core CI.
 TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def find_chromium() -> str | None:
@@ -86,8 +88,11 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     try:
-        # Playwright passes --no-sandbox by default, which CI needs: it runs as root.
-        browser = playwright.chromium.launch(executable_path=chromium_path, timeout=60_000)
+        # Playwright passes --no-sandbox by default, which CI needs: it runs as root. Containers often
+        # have a small /dev/shm, where Chromium's renderers crash; /tmp does instead.
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, args=["--disable-dev-shm-usage"], timeout=60_000
+        )
     except Exception as exc:
         pytest.fail(f"Chromium at {chromium_path} did not start: {exc}\n{INSTALL_HINT}", pytrace=False)
     yield browser
@@ -105,16 +110,13 @@ class Site:
     settings: Settings
     engine: Engine
 
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
 
 class ServerThread:
     """uvicorn serving `app` on an already bound socket, in a daemon thread."""
 
-    def __init__(self, app: object, sock: socket.socket) -> None:
+    def __init__(self, app: FastAPI, sock: socket.socket) -> None:
         config = uvicorn.Config(
-            app,  # type: ignore[arg-type]
+            app,
             log_config=None,
             access_log=False,
             lifespan="on",
