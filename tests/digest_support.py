@@ -101,6 +101,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    tls: bool = False  # whether it came over TLS (STARTTLS or implicit)
+    login: str | None = None  # the user name the client authenticated as
 
     @property
     def message(self) -> EmailMessage:
@@ -138,20 +140,26 @@ class _Handler:
                 reply = self.data_script.pop(0)
                 if not reply.startswith("250"):
                     return reply
+            login = session.auth_data.login.decode() if session.authenticated else None
+            tls = server.transport.get_extra_info("ssl_object") is not None
             self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content), tls, login)
             )
             n = len(self.received)
         return f"250 2.0.0 Ok: queued as Q{n}"
 
 
 class SmtpSink:
-    """A real SMTP server on 127.0.0.1 (aiosmtpd), in a thread of the test process."""
+    """A real SMTP server on 127.0.0.1 (aiosmtpd), in a thread of the test process.
 
-    def __init__(self) -> None:
+    `options` go to aiosmtpd: `tls_context=` and `require_starttls=` for STARTTLS, `ssl_context=`
+    for TLS from the first byte, `authenticator=` and `auth_required=` for AUTH.
+    """
+
+    def __init__(self, **options: Any) -> None:
         self.handler = _Handler()
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
 
     def start(self) -> SmtpSink:
         self.controller.start()

@@ -1,7 +1,8 @@
 """Composing into the outbox and the delivery state machine, with a scripted mailer (issue #5).
 
 The recovery rule is tested here row by row: a dead sender's `sending` rows are settled from the
-journal (reply → as replied; hand-off only → sent; nothing → sent again) or the Maildir itself.
+journal (reply → as replied; hand-off only → sent; prepared only or nothing → sent again) or the
+Maildir itself.
 """
 
 from __future__ import annotations
@@ -225,15 +226,22 @@ def test_recovery_settles_dead_senders_rows_by_the_journal(engine: Engine, setti
     expired = now - timedelta(seconds=1)
     ids = {
         name: _sending_row(engine, mid=f"<{name}@x>", owner=gone, lease_until=expired)
-        for name in ("accepted", "handed", "deferred", "never")
+        for name in ("accepted", "handed", "deferred", "prepared", "never")
     }
     alive = _sending_row(engine, mid="<alive@x>", owner=gone, lease_until=now + timedelta(minutes=5))
     journal = Journal(settings.data_dir / "j", clock=lambda: now)
+    for mid in ("<accepted@x>", "<handed@x>", "<deferred@x>", "<prepared@x>"):
+        journal.write("P", mid)
     journal.write("D", "<accepted@x>")
     journal.write("R", "<accepted@x>", 250)
     journal.write("D", "<handed@x>")
     journal.write("D", "<deferred@x>")
     journal.write("R", "<deferred@x>", 451)
+    # Retried after a 451 (P starts a new try); killed before its dot: sent again.
+    journal.write("D", "<prepared@x>")
+    journal.write("R", "<prepared@x>", 451)
+    journal.write("P", "<prepared@x>")
+    journal.close()
     report = DeliveryReport()
     with transaction(engine) as conn:
         recover(conn=conn, now=now, mailer=FakeMailer(), journal=journal, policy=Policy(), report=report)
@@ -241,9 +249,16 @@ def test_recovery_settles_dead_senders_rows_by_the_journal(engine: Engine, setti
     assert status[ids["accepted"]] == ("sent", "recovered:journal")
     assert status[ids["handed"]] == ("sent", "recovered:handed-off")
     assert status[ids["deferred"]][0] == "retry"
+    assert status[ids["prepared"]][0] == "retry"
     assert status[ids["never"]][0] == "retry"
     assert status[alive][0] == "sending"  # its lease still runs
-    assert report.recovered == {"reply 250": 1, "handed off": 1, "reply 451": 1, "never handed off": 1}
+    assert report.recovered == {
+        "reply 250": 1,
+        "handed off": 1,
+        "reply 451": 1,
+        "prepared, no hand-off": 1,
+        "never handed off": 1,
+    }
 
 
 def test_recovery_asks_a_maildir_what_it_holds(engine: Engine, settings: Settings, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from papertrend.digest.mailer import (
     ConsoleMailer,
     Journal,
+    JournalEntry,
     MaildirMailer,
     RateLimiter,
     SendError,
@@ -62,7 +63,7 @@ def test_maildir_delivers_atomically_and_knows_what_it_holds(tmp_path: Path) -> 
     assert mailer.lookup("<m1@example.org>") is True
     assert mailer.lookup("<m2@example.org>") is False
     entry = journal.read()["<m1@example.org>"]
-    assert entry.handed_off and entry.code == 250
+    assert entry.prepared and entry.handed_off and entry.code == 250
 
 
 def test_console_prints(tmp_path: Path) -> None:
@@ -71,21 +72,26 @@ def test_console_prints(tmp_path: Path) -> None:
     assert "Subject: Hello" in out.getvalue() and "\r" not in out.getvalue()
 
 
-def test_journal_keeps_the_latest_hand_off_and_reply(tmp_path: Path) -> None:
+def test_journal_keeps_the_latest_try_of_each_message(tmp_path: Path) -> None:
     now = datetime(2026, 6, 23, 23, 59, tzinfo=UTC)
     journal = Journal(tmp_path, clock=lambda: now)
+    for mid in ("<a@x>", "<b@x>", "<c@x>"):
+        journal.write("P", mid)
     journal.write("D", "<a@x>")
     journal.write("R", "<a@x>", 451)
     journal.write("D", "<b@x>")
     (tmp_path / f"{now.date()}.log").open("a").write("2026-06-23T23:59 D <cut")  # a crash mid-line
     now += timedelta(minutes=2)  # the next day's file
-    journal.write("D", "<a@x>")  # retried: the old reply no longer applies
+    journal.write("P", "<a@x>")  # retried: the old reply no longer applies
     entries = journal.read()
-    assert entries["<a@x>"].handed_off and entries["<a@x>"].code is None
-    assert entries["<b@x>"].handed_off and entries["<b@x>"].code is None
-    assert "<c@x>" not in entries
+    assert entries["<a@x>"] == JournalEntry(prepared=True, handed_off=False, code=None)
+    assert entries["<b@x>"] == JournalEntry(prepared=True, handed_off=True, code=None)
+    assert entries["<c@x>"] == JournalEntry(prepared=True, handed_off=False, code=None)
+    assert "<cut" not in entries
+    journal.write("D", "<a@x>")
     journal.write("R", "<a@x>", 250)
-    assert journal.read()["<a@x>"].code == 250
+    assert journal.read()["<a@x>"] == JournalEntry(prepared=True, handed_off=True, code=250)
+    journal.close()
     now += timedelta(days=40)
     journal.prune(keep_days=30)
     assert list(tmp_path.glob("*.log")) == []

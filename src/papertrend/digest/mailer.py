@@ -15,9 +15,11 @@ retry with backoff), `permanent` (5xx to RCPT or DATA: the recipient is refused;
 and `fatal` (5xx to MAIL FROM, failed login, no STARTTLS: the configuration is wrong; stop the run).
 
 Every backend writes a **journal** (`<data_dir>/mail-journal/YYYY-MM-DD.log`) the outbox reads after
-a crash: a `D` line just before the message is committed (for SMTP: before the final "." of DATA is
-sent; for a Maildir: before the file is moved into `new/`), and an `R` line with the server's reply
-after it. See digest/outbox.py for the rule that turns these into "sent" or "send again".
+a crash, three lines per message around its commit point (SMTP: the final "." of DATA; Maildir: the
+move into `new/`): `P` just before it, `D` once it is done (the "." is in the kernel's socket buffer,
+the file is in `new/`), and `R` with the server's reply. `D` is written only after the fact it
+claims (issue #5: a `D` written before the "." once let a SIGKILL between the two lose a message).
+See digest/outbox.py for the rule that turns these into "sent" or "send again".
 """
 
 from __future__ import annotations
@@ -33,13 +35,13 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
-from typing import Literal, Protocol, TextIO, cast
+from typing import Literal, Protocol, TextIO, cast, runtime_checkable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from papertrend.digest.render import WIRE_POLICY, to_bytes
@@ -48,7 +50,8 @@ log = logging.getLogger("papertrend.mail")
 
 ErrorKind = Literal["temporary", "permanent", "fatal"]
 TlsMode = Literal["required", "opportunistic", "off"]
-PausePoint = Literal["after_dot", "after_reply"]
+PausePoint = Literal["before_dot", "unjournaled_dot", "after_dot", "after_reply"]
+JournalEvent = Literal["P", "D", "R"]
 _QUEUED = re.compile(rb"queued as ([\w.@<>-]+)", re.IGNORECASE)
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
@@ -87,8 +90,10 @@ class Mailer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """What the journal knows of one Message-ID: handed to the server, and the reply if one came."""
+    """What the journal knows of one Message-ID's latest try: about to commit (`P`), committed (`D`:
+    handed to the server), and the reply if one came (`R`)."""
 
+    prepared: bool = False
     handed_off: bool = False
     code: int | None = None
 
@@ -97,31 +102,51 @@ class Journal:
     """Append-only log of delivery commit points, one file per UTC day.
 
     Lines are single `write()`s to a file opened with O_APPEND, so they survive the process being
-    killed (the kernel holds them) and lines of concurrent senders never interleave.
+    killed (the kernel holds them) and lines of concurrent senders never interleave. The file stays
+    open while the day lasts: the `D` line follows the final "." by one system call, not three.
     """
 
     def __init__(self, folder: Path, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.folder = folder
         self.clock = clock
         self._lock = threading.Lock()
+        self._open: tuple[Path, int] | None = None
 
     def _path(self, day: date) -> Path:
         return self.folder / f"{day.isoformat()}.log"
 
-    def write(self, event: Literal["D", "R"], message_id: str, code: int | None = None) -> None:
-        """Append one line: `D` (about to commit) or `R` (the reply code)."""
+    def line(self, event: JournalEvent, message_id: str, code: int | None = None) -> tuple[Path, bytes]:
+        """One line, made ready before the instant it records so that writing it is one system call."""
         now = self.clock()
-        line = f"{now.isoformat(timespec='milliseconds')} {event} {message_id} {code if code else '-'}\n"
+        text = f"{now.isoformat(timespec='milliseconds')} {event} {message_id} {code if code else '-'}\n"
+        return self._path(now.date()), text.encode()
+
+    def append(self, line: tuple[Path, bytes]) -> None:
+        """Write a line made by `line()`."""
+        path, data = line
         with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self._path(now.date()), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line.encode())
-            finally:
-                os.close(fd)
+            if self._open is None or self._open[0] != path:
+                self._close_file()
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._open = (path, os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+            os.write(self._open[1], data)
+
+    def write(self, event: JournalEvent, message_id: str, code: int | None = None) -> None:
+        """Append one line: `P` (about to commit), `D` (committed) or `R` (the reply code)."""
+        self.append(self.line(event, message_id, code))
+
+    def _close_file(self) -> None:
+        if self._open is not None:
+            os.close(self._open[1])
+            self._open = None
+
+    def close(self) -> None:
+        """Close the open file (lines already written are the kernel's: nothing is lost if never called)."""
+        with self._lock:
+            self._close_file()
 
     def read(self, *, days: int = 14) -> dict[str, JournalEntry]:
-        """Entries of the last `days` days, by Message-ID."""
+        """Entries of the last `days` days, by Message-ID: each one's latest try."""
         out: dict[str, JournalEntry] = {}
         today = self.clock().date()
         for back in range(days, -2, -1):  # oldest first; -1 covers a clock a day behind the files
@@ -136,11 +161,15 @@ class Journal:
                     continue  # a line cut short by a crash
                 _, event, mid, code = parts
                 seen = out.get(mid, JournalEntry())
-                if event == "D":
-                    # A new hand-off (a retry) starts over: its reply, if any, follows.
-                    out[mid] = JournalEntry(handed_off=True, code=None)
+                if event == "P":
+                    # A new try (a retry) starts over: what it reached follows.
+                    out[mid] = JournalEntry(prepared=True)
+                elif event == "D":
+                    out[mid] = JournalEntry(prepared=True, handed_off=True)
                 elif event == "R" and code.isdigit():
-                    out[mid] = JournalEntry(handed_off=seen.handed_off, code=int(code))
+                    out[mid] = JournalEntry(
+                        prepared=seen.prepared, handed_off=seen.handed_off, code=int(code)
+                    )
         return out
 
     def prune(self, *, keep_days: int = 30) -> None:
@@ -157,9 +186,12 @@ class Journal:
 class Pause:
     """Test hook: stop for good at the n-th message reaching a point, so a test can SIGKILL us there.
 
-    Set by PAPERTREND_TEST_MAIL_PAUSE=`after_dot:N` (the final "." sent, the reply not yet read: the
-    server has accepted and nothing is recorded) or `after_reply:N` (reply journaled, outbox not
-    updated). PAPERTREND_TEST_MAIL_PAUSE_FILE names a file created when the pause starts.
+    Set by PAPERTREND_TEST_MAIL_PAUSE=`POINT:N`, POINT one of `before_dot` (`P` journaled, the
+    message and its final "." not yet sent), `unjournaled_dot` (the "." sent, its `D` not yet
+    journaled: the one window recovery cannot read, see digest/outbox.py), `after_dot` (`D`
+    journaled, the reply not yet read: the server has accepted and nothing else is recorded) or
+    `after_reply` (the reply journaled, the outbox not updated). PAPERTREND_TEST_MAIL_PAUSE_FILE
+    names a file created when the pause starts.
     """
 
     def __init__(self, point: PausePoint, after: int, marker: Path | None) -> None:
@@ -173,7 +205,7 @@ class Pause:
         if not spec:
             return None
         point, _, n = spec.partition(":")
-        if point not in ("after_dot", "after_reply"):
+        if point not in ("before_dot", "unjournaled_dot", "after_dot", "after_reply"):
             raise ValueError(f"PAPERTREND_TEST_MAIL_PAUSE: unknown point {point!r}")
         marker = os.environ.get("PAPERTREND_TEST_MAIL_PAUSE_FILE")
         return cls(cast(PausePoint, point), int(n or 1), Path(marker) if marker else None)
@@ -189,6 +221,25 @@ class Pause:
                 self.marker.write_text(str(os.getpid()))
         while True:  # until killed
             time.sleep(60)
+
+
+@contextlib.contextmanager
+def _corked(sock: socket.socket | None) -> Iterator[None]:
+    """Hold what is sent inside in the kernel (Linux TCP_CORK) until the block ends.
+
+    A socket closed by the process dying still sends what is held (the kernel flushes it with the
+    FIN), so data sent inside is committed even though it is not yet on the wire.
+    """
+    cork = getattr(socket, "TCP_CORK", None)
+    if sock is None or cork is None:
+        yield
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
 
 
 def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
@@ -209,8 +260,55 @@ def _message_id(message: EmailMessage) -> str:
 # --------------------------------------------------------------------------------------------- SMTP
 
 
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A message handed to a backend: its reply is read by `finish` (SMTP), or came at once."""
+
+    message_id: str
+    delivered: str | None = None  # the delivery id, when the backend finished on `submit`
+
+
+@runtime_checkable
+class Staged(Protocol):
+    """A mailer whose delivery has two halves: hand the message over, then read the reply.
+
+    The sender renders the next message between the two, while the server stores this one
+    (issue #5: the reply wait was half of the time of a digest).
+    """
+
+    def submit(self, message: EmailMessage) -> Submitted:
+        """Hand the message over up to its commit point, journaled; the reply is still unread."""
+        ...
+
+    def finish(self, submitted: Submitted) -> str:
+        """Read the reply of a submitted message; its delivery id, or a SendError."""
+        ...
+
+
+def submit(mailer: Mailer, message: EmailMessage) -> Submitted:
+    """Hand a message to any backend: in two halves where it has them, else all at once."""
+    if isinstance(mailer, Staged):
+        return mailer.submit(message)
+    return Submitted(_message_id(message), mailer.send(message))
+
+
+def finish(mailer: Mailer, submitted: Submitted) -> str:
+    """The delivery id of a submitted message (reading the reply where one is due)."""
+    if submitted.delivered is not None:
+        return submitted.delivered
+    if not isinstance(mailer, Staged):
+        raise TypeError(f"{mailer.name} finished its messages on submit")
+    return mailer.finish(submitted)
+
+
 class SmtpMailer:
-    """SMTP with STARTTLS or implicit TLS; one connection, reused across messages."""
+    """SMTP with STARTTLS or implicit TLS; one connection, reused across messages.
+
+    The commit point of a message is its final "." (RFC 5321 §4.1.1.4): a server accepts what it
+    read up to the dot whether or not we live to read its reply. So the journal says `P` before the
+    message's content and dot are written to the socket and `D` only after that write returned
+    (issue #5). See digest/outbox.py for how recovery reads these lines.
+    """
 
     name = "smtp"
 
@@ -233,12 +331,15 @@ class SmtpMailer:
         self.journal, self.pause = journal, pause
         self._smtp: smtplib.SMTP | None = None
         self._sent_on_connection = 0
+        self._waiting: str | None = None  # the Message-ID whose reply to the final "." is unread
 
     def _context(self) -> ssl.SSLContext:
+        # Certificates and host names are always verified; `cafile` adds a private CA to trust.
         return ssl.create_default_context(cafile=self.cafile)
 
     def _connect(self) -> smtplib.SMTP:
         smtp: smtplib.SMTP | None = None
+        where = f"{self.host}:{self.port}"
         try:
             if self.implicit_tls:
                 smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._context())
@@ -250,10 +351,7 @@ class SmtpMailer:
                     smtp.starttls(context=self._context())
                     smtp.ehlo()
                 elif self.tls == "required":
-                    raise SendError(
-                        "fatal",
-                        f"{self.host}:{self.port} does not offer STARTTLS, which these settings require",
-                    )
+                    raise SendError("fatal", f"{where} does not offer STARTTLS, which these settings require")
             if smtp.sock is not None:
                 # Commands and the final "." are small writes each awaiting a reply: with Nagle's
                 # algorithm they wait on the server's delayed ACK, about 40 ms per message.
@@ -263,14 +361,30 @@ class SmtpMailer:
         except SendError:
             self._quietly_close(smtp)
             raise
-        except smtplib.SMTPAuthenticationError as exc:
-            self._quietly_close(smtp)
-            raise SendError("fatal", f"SMTP login refused: {exc.smtp_code} {exc.smtp_error!r}") from exc
-        except (OSError, smtplib.SMTPException) as exc:
+        except ssl.SSLCertVerificationError as exc:
+            # A configuration error, not an outage: retrying cannot make the certificate trusted.
             self._quietly_close(smtp)
             raise SendError(
-                "temporary", f"cannot reach {self.host}:{self.port}: {exc}", connection=True
+                "fatal",
+                f"TLS certificate of {where} not trusted ({exc.verify_message}); "
+                "for a private CA add ?cafile=PATH to PAPERTREND_MAIL_URL",
             ) from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            self._quietly_close(smtp)
+            reply = (
+                exc.smtp_error.decode(errors="replace")
+                if isinstance(exc.smtp_error, bytes)
+                else exc.smtp_error
+            )
+            raise SendError(
+                "fatal", f"SMTP login to {where} as {self.username!r} refused: {exc.smtp_code} {reply}"
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            self._quietly_close(smtp)
+            raise SendError("fatal", f"{where}: {exc} (the mail URL has a user name)") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self._quietly_close(smtp)
+            raise SendError("temporary", f"cannot reach {where}: {exc}", connection=True) from exc
         self._sent_on_connection = 0
         return smtp
 
@@ -283,6 +397,7 @@ class SmtpMailer:
     def _drop(self) -> None:
         self._quietly_close(self._smtp)
         self._smtp = None
+        self._waiting = None
 
     def _reset(self) -> None:
         # After a refusal the transaction is reset so the connection can carry the next message.
@@ -303,14 +418,25 @@ class SmtpMailer:
             return SendError("permanent" if recipient else "fatal", text, code=code)
         return SendError("temporary", text, code=code)
 
+    def _mark(self, event: JournalEvent, mid: str, code: int | None = None) -> None:
+        if self.journal is not None:
+            self.journal.write(event, mid, code)
+
     def send(self, message: EmailMessage) -> str:
-        """Deliver over SMTP; the DATA phase is ours so the journal can mark the commit point."""
+        """Deliver over SMTP and wait for the reply."""
+        return self.finish(self.submit(message))
+
+    def submit(self, message: EmailMessage) -> Submitted:
+        """Envelope, DATA, then the content and its final "." in one write, journaled `P` before it
+        and `D` after it; the reply to the dot is left for `finish`."""
+        if self._waiting is not None:
+            raise RuntimeError("finish() the previous message before submitting another")
         sender, rcpts = _envelope(message)
         mid = _message_id(message)
         data = to_bytes(message)
-        body = _LEADING_DOT.sub(b"..", data)
-        if not body.endswith(b"\r\n"):
-            body += b"\r\n"
+        content = _LEADING_DOT.sub(b"..", data)
+        if not content.endswith(b"\r\n"):
+            content += b"\r\n"
         for attempt in (0, 1):
             reused = self._smtp is not None and self._sent_on_connection > 0
             if self._smtp is None:
@@ -335,28 +461,58 @@ class SmtpMailer:
                 if attempt == 0 and reused:
                     continue
                 raise SendError("temporary", f"connection lost before DATA: {exc}", connection=True) from exc
-            try:
-                smtp.send(body)
-                # Commit point: once "." is sent the server may accept the message even if we die.
-                if self.journal is not None:
-                    self.journal.write("D", mid)
+            break
+        try:
+            # The content first, on its own: without the final "." the server cannot accept it.
+            smtp.send(content)
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            self._drop()
+            raise SendError("temporary", f"connection lost during DATA: {exc}") from exc
+        self._mark("P", mid)
+        if self.pause is not None:
+            self.pause.hit("before_dot")
+        committed = self.journal.line("D", mid) if self.journal is not None else None
+        try:
+            with _corked(smtp.sock):
+                # The dot goes into the kernel but not yet onto the wire (TCP_CORK): the server,
+                # often on this host, cannot store the message and win the race against our `D`
+                # line, as it could while we waited to be scheduled again after waking it. Were we
+                # killed now, closing the socket would still send the dot: a duplicate, never a loss.
                 smtp.send(b".\r\n")
                 if self.pause is not None:
-                    self.pause.hit("after_dot")
-                code, reply = smtp.getreply()
-            except (OSError, smtplib.SMTPServerDisconnected) as exc:
-                self._drop()
-                raise SendError("temporary", f"connection lost during DATA: {exc}") from exc
-            if self.journal is not None:
-                self.journal.write("R", mid, code)
-            if self.pause is not None:
-                self.pause.hit("after_reply")
-            if code != 250:
-                raise self._refused("end of DATA", code, reply, recipient=True)
-            self._sent_on_connection += 1
-            queued = _QUEUED.search(reply)
-            return f"smtp:{queued.group(1).decode()}" if queued else f"smtp:{mid}"
-        raise AssertionError("unreachable")
+                    self.pause.hit("unjournaled_dot")
+                if committed is not None and self.journal is not None:
+                    self.journal.append(committed)
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            self._drop()
+            raise SendError("temporary", f"connection lost at the final dot: {exc}") from exc
+        if self.pause is not None:
+            self.pause.hit("after_dot")
+        self._waiting = mid
+        return Submitted(mid)
+
+    def finish(self, submitted: Submitted) -> str:
+        """Read the reply to the final "." of a submitted message and journal it (`R`)."""
+        mid = submitted.message_id
+        smtp = self._smtp
+        if smtp is None or self._waiting != mid:
+            raise SendError("temporary", f"connection lost before the reply to {mid}")
+        try:
+            code, reply = smtp.getreply()
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            # The server has the dot and may have accepted: sending again risks a duplicate, which
+            # the stable Message-ID lets mail clients recognise (docs/email.md, "The crash rule").
+            self._drop()
+            raise SendError("temporary", f"connection lost after the final dot: {exc}") from exc
+        self._waiting = None
+        self._mark("R", mid, code)
+        if self.pause is not None:
+            self.pause.hit("after_reply")
+        if code != 250:
+            raise self._refused("end of DATA", code, reply, recipient=True)
+        self._sent_on_connection += 1
+        queued = _QUEUED.search(reply)
+        return f"smtp:{queued.group(1).decode()}" if queued else f"smtp:{mid}"
 
     def lookup(self, message_id: str) -> bool | None:
         """SMTP cannot ask a server what it accepted: the journal decides."""
@@ -396,12 +552,13 @@ class MaildirMailer:
         _envelope(message)
         data = to_bytes(message)
         if self.journal is not None:
-            self.journal.write("D", mid)
+            self.journal.write("P", mid)
         try:
             key = self.box.add(data)
         except OSError as exc:
             raise SendError("temporary", f"cannot write to {self.path}: {exc}") from exc
         if self.journal is not None:
+            self.journal.write("D", mid)
             self.journal.write("R", mid, 250)
         return f"maildir:{key}"
 
@@ -441,10 +598,11 @@ class ConsoleMailer:
         mid = _message_id(message)
         out = self.stream or sys.stdout
         if self.journal is not None:
-            self.journal.write("D", mid)
+            self.journal.write("P", mid)
         out.write(message.as_string(policy=WIRE_POLICY.clone(linesep="\n")) + "\n" + "-" * 72 + "\n")
         out.flush()
         if self.journal is not None:
+            self.journal.write("D", mid)
             self.journal.write("R", mid, 250)
         return f"console:{mid}"
 

@@ -18,20 +18,25 @@ lease was taken over never overwrites the new owner's record.
 
 **Recovery.** A `sending` row whose lease expired, or whose owner is a dead process on this host,
 belongs to a sender that died. Where it died decides, using the mailer and its journal
-(digest/mailer.py), never the clock:
+(digest/mailer.py: `P` before the final ".", `D` once the "." is in the kernel, `R` the reply),
+never the clock:
 
 1. the backend can tell (Maildir: a message with that Message-ID is in the folder) → that answer;
 2. the journal has the reply code → as if that reply had just arrived (250 → `sent`, 4xx → `retry`,
    5xx → counted towards `bounced`);
 3. the journal has the hand-off (`D`) but no reply → **`sent`**. This is the accepted-but-not-
-   recorded window: the final "." was on its way, and a server accepts a message once it reads the
-   dot, whether or not we live to read its 250. Sending again would make a duplicate;
-4. no journal line → the message never reached the commit point → `retry`, sent again now.
+   recorded window: a server accepts a message once it reads the dot, whether or not we live to
+   read its 250. Sending again would make a duplicate;
+4. `P` without `D` → `retry`, sent again now: the dot was not sent, but for the window below;
+5. no journal line → the message never reached the commit point → `retry`, sent again now.
 
-The residual risk is the instant between writing `D` and the kernel taking the "." (two system
-calls): a kill exactly there loses that one message rather than duplicating it. Every message
-carries its edition's stable Message-ID, so a duplicate from any other cause (a server that
-accepted but answered 4xx) is recognisable and collapsed by most mail clients.
+The window that remains is between the "." entering the kernel and the `D` line (two system calls):
+a kill exactly there is settled by rule 4 and makes a second copy with the same Message-ID, never a
+loss. Sending from one thread and corking the dot until `D` is written keep it to microseconds
+(issue #5: `D` used to be written before the dot, and a second sending thread holding the
+interpreter between the two once made a kill lose a message). A duplicate from any other cause (a
+server that accepted but answered 4xx) also carries the edition's stable Message-ID, which most
+mail clients collapse.
 """
 
 from __future__ import annotations
@@ -40,8 +45,8 @@ import logging
 import os
 import secrets
 import socket
-import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -55,7 +60,18 @@ from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.digest import DigestSettings, digest_settings
 from papertrend.digest.compose import Composed, Composer, ComposeReport, Ranker, WindowRanker, compose_due
-from papertrend.digest.mailer import Journal, Mailer, Pause, RateLimiter, SendError, describe, make_mailer
+from papertrend.digest.mailer import (
+    Journal,
+    Mailer,
+    Pause,
+    RateLimiter,
+    SendError,
+    Submitted,
+    describe,
+    finish,
+    make_mailer,
+    submit,
+)
 from papertrend.digest.render import MailContext, ViewCache, render_digest
 from papertrend.digest.subscriptions import Subscription, from_row, purge_expired, suppress
 from papertrend.digest.tables import digest_editions, sent_papers, subscriptions
@@ -325,6 +341,12 @@ def recover(
             outcome = Outcome(
                 base.edition_id, base.subscription_id, base.attempts, delivered="recovered:handed-off"
             )
+        elif entry is not None and entry.prepared:
+            # Killed between `P` and `D`: almost always before the final "." reached the kernel
+            # (nothing to accept: send again); in the one system call after it, a duplicate with the
+            # same Message-ID. Never a loss (module docstring, rule 4).
+            rule = "prepared, no hand-off"
+            outcome = Outcome(base.edition_id, base.subscription_id, base.attempts, release=True)
         else:
             rule = "never handed off"
             outcome = Outcome(base.edition_id, base.subscription_id, base.attempts, release=True)
@@ -412,36 +434,36 @@ def render_claimed(
 
 @dataclass
 class Sender:
-    """One sending loop: claim a batch, render and send it, record it with the next claim."""
+    """The sending loop: claim a batch, render and send it, record it with the next claim.
+
+    One thread drives `mailers` (one connection each, PAPERTREND_MAIL_CONCURRENCY of them). It hands
+    a message over, renders the next while the server stores the previous, then reads the previous
+    reply. One thread, not one per connection, because exactly-once needs the journal's `D` line to
+    follow the final "." at once (issue #5): a second thread holding the interpreter's lock between
+    the two once stretched that instant to milliseconds, and a SIGKILL there lost a message.
+    """
 
     engine: Engine
-    mailer: Mailer
+    mailers: list[Mailer]
     ctx: MailContext
     policy: Policy
     clock: Callable[[], datetime]
     limiter: RateLimiter
     report: DeliveryReport
-    lock: threading.Lock
-    stop: threading.Event
     batch: int = CLAIM_BATCH
     owner: str = field(default_factory=new_owner)
     timings: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "deliver": 0.0, "record": 0.0})
     views: ViewCache = field(default_factory=dict)
+    stopped: bool = False
 
     def _step(self, outcomes: list[Outcome], *, claim_more: bool) -> list[Claimed]:
         started = time.perf_counter()
         now = self.clock()
         with transaction(self.engine) as conn:
-            with self.lock:
-                for outcome in outcomes:
-                    _apply(
-                        conn,
-                        outcome=outcome,
-                        owner=self.owner,
-                        now=now,
-                        policy=self.policy,
-                        report=self.report,
-                    )
+            for outcome in outcomes:
+                _apply(
+                    conn, outcome=outcome, owner=self.owner, now=now, policy=self.policy, report=self.report
+                )
             got = (
                 claim(conn=conn, owner=self.owner, now=now, limit=self.batch, lease=self.policy.lease)
                 if claim_more
@@ -451,53 +473,103 @@ class Sender:
         return got
 
     def run(self) -> None:
-        """Send until nothing is due, the run is stopped, or the server is unreachable."""
+        """Send until nothing is due, or the server is unreachable or refuses the configuration."""
         outcomes: list[Outcome] = []
         try:
             while True:
-                batch = self._step(outcomes, claim_more=not self.stop.is_set())
+                batch = self._step(outcomes, claim_more=not self.stopped)
                 outcomes = []
                 if not batch:
                     return
                 started = time.perf_counter()
                 papers = _papers_of(self.engine, batch)
                 self.timings["render"] += time.perf_counter() - started
-                for i, item in enumerate(batch):
-                    if self.stop.is_set():
-                        outcomes.extend(Outcome(c.id, c.sub.id, c.attempts, release=True) for c in batch[i:])
-                        break
-                    outcomes.append(self._send_one(item, papers))
+                self._send_batch(batch, papers, outcomes)
         finally:
             if outcomes:
                 self._step(outcomes, claim_more=False)
-            self.mailer.close()
+            for mailer in self.mailers:
+                mailer.close()
 
-    def _send_one(self, item: Claimed, papers: dict[str, Paper]) -> Outcome:
+    def _send_batch(
+        self, batch: Sequence[Claimed], papers: dict[str, Paper], outcomes: list[Outcome]
+    ) -> None:
+        """Send a batch through the mailers, each with at most one reply outstanding; outcomes are
+        appended as they are known, so a failure part-way still records what was done."""
+        free = list(range(len(self.mailers)))
+        waiting: deque[tuple[int, Claimed, Submitted]] = deque()
+        try:
+            for i, item in enumerate(batch):
+                if self.stopped:
+                    outcomes.extend(Outcome(c.id, c.sub.id, c.attempts, release=True) for c in batch[i:])
+                    break
+                message = self._render(item, papers, outcomes)
+                if message is None:
+                    continue
+                if not free:
+                    slot, done, pending = waiting.popleft()
+                    outcomes.append(self._finish(slot, done, pending))
+                    free.append(slot)
+                if self.stopped:
+                    outcomes.extend(Outcome(c.id, c.sub.id, c.attempts, release=True) for c in batch[i:])
+                    break
+                slot = free.pop(0)
+                submitted = self._submit(slot, item, message, outcomes)
+                if submitted is None:
+                    free.append(slot)
+                else:
+                    waiting.append((slot, item, submitted))
+        finally:
+            while waiting:
+                slot, done, pending = waiting.popleft()
+                outcomes.append(self._finish(slot, done, pending))
+
+    def _render(
+        self, item: Claimed, papers: dict[str, Paper], outcomes: list[Outcome]
+    ) -> EmailMessage | None:
         started = time.perf_counter()
         try:
-            message = render_claimed(ctx=self.ctx, claimed=item, papers=papers, cache=self.views)
+            return render_claimed(ctx=self.ctx, claimed=item, papers=papers, cache=self.views)
         except Exception as exc:  # a rendering bug must not stop everyone's mail
             log.exception("digest.render_failed", extra={"edition": item.id})
-            return Outcome(
-                item.id, item.sub.id, item.attempts, error=SendError("temporary", f"render: {exc}")
+            outcomes.append(
+                Outcome(item.id, item.sub.id, item.attempts, error=SendError("temporary", f"render: {exc}"))
             )
-        mid = time.perf_counter()
-        self.timings["render"] += mid - started
+            return None
+        finally:
+            self.timings["render"] += time.perf_counter() - started
+
+    def _failed(self, item: Claimed, exc: SendError) -> Outcome:
+        if exc.kind == "fatal" or exc.connection:
+            self.stopped = True
+            self.report.stopped = str(exc)
+            # Not this message's fault: the server is down or the configuration wrong. The try
+            # does not count against it, and it waits for the next run.
+            return Outcome(item.id, item.sub.id, item.attempts, release=True, error=exc)
+        return Outcome(item.id, item.sub.id, item.attempts, error=exc)
+
+    def _submit(
+        self, slot: int, item: Claimed, message: EmailMessage, outcomes: list[Outcome]
+    ) -> Submitted | None:
         self.limiter.wait()
+        started = time.perf_counter()
         try:
-            delivered = self.mailer.send(message)
+            return submit(self.mailers[slot], message)
+        except SendError as exc:
+            outcomes.append(self._failed(item, exc))
+            return None
+        finally:
+            self.timings["deliver"] += time.perf_counter() - started
+
+    def _finish(self, slot: int, item: Claimed, submitted: Submitted) -> Outcome:
+        started = time.perf_counter()
+        try:
+            delivered = finish(self.mailers[slot], submitted)
             return Outcome(item.id, item.sub.id, item.attempts, delivered=delivered)
         except SendError as exc:
-            if exc.kind == "fatal" or exc.connection:
-                self.stop.set()
-                with self.lock:
-                    self.report.stopped = str(exc)
-                # Not this message's fault: the server is down or the configuration wrong. The try
-                # does not count against it, and it waits for the next run.
-                return Outcome(item.id, item.sub.id, item.attempts, release=True, error=exc)
-            return Outcome(item.id, item.sub.id, item.attempts, error=exc)
+            return self._failed(item, exc)
         finally:
-            self.timings["deliver"] += time.perf_counter() - mid
+            self.timings["deliver"] += time.perf_counter() - started
 
 
 def deliver(
@@ -512,7 +584,7 @@ def deliver(
     journal: Journal | None = None,
     batch: int = CLAIM_BATCH,
 ) -> tuple[DeliveryReport, dict[str, float]]:
-    """Recover dead senders' rows, then send every due edition with `concurrency` senders."""
+    """Recover dead senders' rows, then send every due edition over `concurrency` connections."""
     report = DeliveryReport()
     t0 = time.monotonic()
 
@@ -526,22 +598,10 @@ def deliver(
             recover(conn=conn, now=now, mailer=probe, journal=journal, policy=policy, report=report)
     finally:
         probe.close()
-    lock, stop = threading.Lock(), threading.Event()
-    limiter = RateLimiter(rate)
-    senders = [
-        Sender(engine, mailer_factory(), ctx, policy, clock, limiter, report, lock, stop, batch=batch)
-        for _ in range(max(1, concurrency))
-    ]
-    if len(senders) == 1:
-        senders[0].run()
-    else:
-        threads = [threading.Thread(target=s.run, name=f"digest-sender-{i}") for i, s in enumerate(senders)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    timings = {k: sum(s.timings[k] for s in senders) for k in ("render", "deliver", "record")}
-    return report, timings
+    mailers = [mailer_factory() for _ in range(max(1, concurrency))]
+    sender = Sender(engine, mailers, ctx, policy, clock, RateLimiter(rate), report, batch=batch)
+    sender.run()
+    return report, dict(sender.timings)
 
 
 # ------------------------------------------------------------------------------------------- the run
@@ -617,16 +677,19 @@ def run_digest(
             return make_mailer(settings.mail_url, journal=journal, timeout=ds.mail_timeout, pause=pause)
 
         mailer_factory = factory
-    delivery, timings = deliver(
-        engine=engine,
-        mailer_factory=mailer_factory,
-        ctx=ctx,
-        policy=Policy.of(ds),
-        now=now,
-        concurrency=ds.mail_concurrency,
-        rate=ds.mail_rate,
-        journal=journal,
-    )
+    try:
+        delivery, timings = deliver(
+            engine=engine,
+            mailer_factory=mailer_factory,
+            ctx=ctx,
+            policy=Policy.of(ds),
+            now=now,
+            concurrency=ds.mail_concurrency,
+            rate=ds.mail_rate,
+            journal=journal,
+        )
+    finally:
+        journal.close()
     seconds.update(timings)
     journal.prune()
     report = RunReport(composed, delivery, purged, seconds)
