@@ -5,9 +5,9 @@ drives the distribution's chromium (`apt-get install chromium`, done by `.ci/run
 `executable_path` instead. A missing browser fails the suite with the command that installs it:
 a skipped browser suite would pass CI while testing nothing.
 
-One browser for the session; each test gets its own database (tests/conftest.py's `engine`), its own
-uvicorn server on a free port in a thread of this process (so the embedding model loads once), and its
-own browser contexts.
+One browser for the package (all of tests/browser); each test gets its own database
+(tests/conftest.py's `engine`), its own uvicorn server on a free port in a thread of this process
+(so the embedding model loads once), and its own browser contexts.
 """
 
 from __future__ import annotations
@@ -79,13 +79,16 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread
+# while it is open, and the in-process HTTP tests that run after these (anyio.run) refuse to start
+# inside one.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     try:
         # Playwright passes --no-sandbox by default, which CI needs: it runs as root. Containers often
