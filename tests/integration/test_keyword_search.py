@@ -118,17 +118,39 @@ def pk_of(engine: Engine, paper_id: str) -> int:
 
 
 def indexed(engine: Engine, query: str, pk: int) -> bool:
-    """Whether the FTS5 index itself holds `pk` for `query`, whether or not its paper row exists."""
-    expr = keyword.to_fts5(keyword.parse_query(query), mode="all")
-    sql = sa.text("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH :q AND rowid = :pk")
+    """Whether the keyword index itself holds `pk` for the word `query`, whether or not its paper row
+    exists: FTS5's table on SQLite, the BM25 postings on PostgreSQL."""
     with reading(engine) as conn:
-        return bool(conn.execute(sql, {"q": expr, "pk": pk}).scalar_one())
+        if conn.dialect.name == "sqlite":
+            expr = keyword.to_fts5(keyword.parse_query(query), mode="all")
+            sql = sa.text("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH :q AND rowid = :pk")
+            return bool(conn.execute(sql, {"q": expr, "pk": pk}).scalar_one())
+        sql = sa.text(
+            "SELECT count(*) FROM keyword_postings WHERE paper_pk = :pk AND lexeme IN "
+            "(SELECT lexeme FROM unnest(to_tsvector('english', :q) || to_tsvector('simple', :q)))"
+        )
+        return bool(conn.execute(sql, {"q": query, "pk": pk}).scalar_one())
+
+
+_PG_INTEGRITY = {
+    "totals": "SELECT (SELECT docs FROM keyword_stats) = (SELECT count(*) FROM keyword_docs) AND "
+    "(SELECT total_len FROM keyword_stats) = (SELECT coalesce(sum(doc_len), 0) FROM keyword_docs)",
+    "postings": "SELECT (SELECT count(*) FROM keyword_postings) = "
+    "(SELECT count(*) FROM papers, unnest(papers.search_tsv))",
+    "no strays": "SELECT NOT EXISTS (SELECT 1 FROM keyword_docs d LEFT JOIN papers p ON p.pk = d.paper_pk "
+    "WHERE p.pk IS NULL)",
+}
 
 
 def integrity_check(engine: Engine) -> None:
-    """FTS5's own check that the index agrees with the papers table (raises when it does not)."""
+    """The keyword index agrees with the papers table: FTS5's own check (raises when it does not),
+    or on PostgreSQL the postings, lengths and totals against the tsvectors they come from."""
     with transaction(engine) as conn:
-        conn.execute(sa.text("INSERT INTO papers_fts(papers_fts, rank) VALUES ('integrity-check', 1)"))
+        if conn.dialect.name == "sqlite":
+            conn.execute(sa.text("INSERT INTO papers_fts(papers_fts, rank) VALUES ('integrity-check', 1)"))
+            return
+        for name, sql in _PG_INTEGRITY.items():
+            assert conn.execute(sa.text(sql)).scalar_one(), name
 
 
 def test_exact_title_finds_the_paper_first(db: Engine, real: list[dict[str, Any]]) -> None:
@@ -273,8 +295,8 @@ def test_highlights_are_html_safe(db: Engine) -> None:
 
 
 def test_other_dialects_are_not_implemented() -> None:
-    conn = cast(Connection, SimpleNamespace(dialect=SimpleNamespace(name="postgresql")))
-    with pytest.raises(NotImplementedError, match="SQLite"):
+    conn = cast(Connection, SimpleNamespace(dialect=SimpleNamespace(name="mysql")))
+    with pytest.raises(NotImplementedError, match="SQLite or PostgreSQL, not mysql"):
         keyword.search(conn=conn, query="x")
-    with pytest.raises(NotImplementedError, match="SQLite"):
+    with pytest.raises(NotImplementedError, match="SQLite or PostgreSQL, not mysql"):
         keyword.highlights(conn=conn, query="x", paper_ids=["1"])

@@ -1,42 +1,46 @@
-"""Keyword search: SQLite FTS5 with bm25() over title, abstract and authors (issue #3).
+"""Keyword search: BM25 over title, abstract and authors, on SQLite or PostgreSQL (issues #3, #6).
 
-User text never reaches FTS5 syntax raw. `parse_query` turns it into words and phrases the way
-FTS5's unicode61 tokenizer would split them, and `to_fts5` writes every word as a double-quoted
-string, so `AND`, `OR`, `NOT`, `NEAR`, `*`, `:`, `^` and parentheses are plain text. What users get:
-
-- words are matched with stemming (porter), case and diacritics ignored; `AND`, `OR` and `NOT` are
-  words like "and", not operators;
-- `"exact phrase"` (straight or curly quotes) must occur as written, in any match mode; an unbalanced
-  quote is ignored, so a half-typed `"deep learning` searches the two words;
-- `-word` or `-"a phrase"` at the start of a word excludes papers containing it; a dash anywhere else
-  (`state-of-the-art`, `-1`, ` - `) is ordinary text;
-- an English possessive `'s` is dropped, so `LLM's` finds "LLMs"; common English stopwords ("the",
-  "of", …) are left out of the loose words unless nothing else is left (phrases keep them);
-- mode "any" (the default: best on SciFact, see bench/keyword_weights.py) ranks papers having any of
-  the words, and counts a joined word (`state-of-the-art`, `GPT-4o`, `3.5`) as its parts; mode "all"
-  requires every word, and a joined word as the phrase it forms in the text.
-
-PostgreSQL's tsvector arrives in issue #6 behind the same functions.
+One entry point for callers; the database's own backend does the work behind it — SQLite's FTS5
+(search/fts5.py) or PostgreSQL's weighted tsvector with BM25 postings (search/tsvector.py). Both
+rank by the same BM25 with the same column weights, so results agree (SciFact test nDCG@10 0.692
+on SQLite, 0.696 on PostgreSQL). How user text is read is search/query.py's business.
 """
 
 from __future__ import annotations
 
 import html
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from types import ModuleType
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from papertrend.schema import papers
-from papertrend.search.filters import conditions
-from papertrend.search.types import Filters, Hit
+from papertrend.search import fts5, tsvector
+from papertrend.search.query import (
+    MAX_QUERY_CHARS,
+    MAX_UNITS,
+    STOPWORDS,
+    Match,
+    ParsedQuery,
+    parse_query,
+)
+from papertrend.search.types import MARK_CLOSE, MARK_OPEN, Filters, Hit
 
-Match = Literal["any", "all"]
-# One searchable unit: a word as unicode61 splits it, e.g. ("graph",) or ("state", "of", "the", "art").
-Unit = tuple[str, ...]
+__all__ = [
+    "DEFAULT_MATCH",
+    "DEFAULT_WEIGHTS",
+    "MAX_QUERY_CHARS",
+    "MAX_UNITS",
+    "STOPWORDS",
+    "Highlight",
+    "Match",
+    "ParsedQuery",
+    "highlights",
+    "index_new",
+    "parse_query",
+    "search",
+    "to_fts5",
+]
 
 # bm25() column weights (title, abstract, authors), chosen on SciFact's train split by
 # bench/keyword_weights.py: title 3 × abstract 1 scored nDCG@10 0.708 on train (equal weights 0.702)
@@ -46,221 +50,21 @@ DEFAULT_WEIGHTS: tuple[float, float, float] = (3.0, 1.0, 1.0)
 # "all" scored 0.060 on train: a claim's every word is rarely in one abstract.
 DEFAULT_MATCH: Match = "any"
 
-# Bounds on what one query may cost: longer input is cut, further words are ignored.
-MAX_QUERY_CHARS = 4096
-MAX_UNITS = 64
-MAX_PHRASE_TOKENS = 32
-
-_QUOTES = frozenset('"\u201c\u201d\u201e\u201f\u2033\uff02')
-# Between two tokens these keep a word whole ("state-of-the-art", "GPT-4o", "3.5", "LLM's").
-_JOINERS = frozenset("-'.\u2010\u2011\u2019\u02bc")
-_APOSTROPHES = frozenset("'\u2019\u02bc")
-_EXCLUDE = "-"
-# Lucene's English stop set, as BM25 baselines on BEIR use it.
-STOPWORDS = frozenset(
-    (
-        *("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is"),
-        *("it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there"),
-        *("these", "they", "this", "to", "was", "will", "with"),
-    )
-)
-_OPERATOR_WORDS = frozenset(("AND", "OR", "NOT"))
-
-_IN_CHUNK = 900
-_INDEX_NEW = sa.text(
-    "INSERT INTO papers_fts(rowid, title, abstract, authors) "
-    "SELECT pk, title, abstract, (SELECT group_concat(value, ', ') FROM json_each(papers.authors)) "
-    "FROM papers WHERE id IN :ids"
-).bindparams(sa.bindparam("ids", expanding=True))
-
-_fts = sa.table("papers_fts", sa.column("rowid", sa.Integer))
-# The table name itself is the first argument of FTS5's auxiliary functions and the MATCH target.
-_FTS_NAME: sa.ColumnClause[Any] = sa.literal_column("papers_fts")
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedQuery:
-    """A user's query as words: optional `terms`, required `phrases`, `excluded` words or phrases."""
-
-    terms: tuple[Unit, ...] = ()
-    phrases: tuple[Unit, ...] = ()
-    excluded: tuple[Unit, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        """True when nothing is left to search for (exclusions alone select nothing)."""
-        return not self.terms and not self.phrases
-
-
-def _is_token_char(ch: str) -> bool:
-    # unicode61's token characters: letters, numbers and private-use ("L* N* Co").
-    cat = unicodedata.category(ch)
-    return cat[0] in "LN" or cat == "Co"
-
-
-def _is_mark(ch: str) -> bool:
-    # Combining marks stay inside a word: unicode61 folds diacritics away and splits Indic vowel
-    # signs itself when the quoted word reaches it, so keeping them never loses a match.
-    return unicodedata.category(ch)[0] == "M"
-
-
-def _tokens(text: str) -> list[str]:
-    """Runs of token characters (with their marks) as unicode61 would find them."""
-    out: list[str] = []
-    current: list[str] = []
-    has_token_char = False
-    for ch in text:
-        if _is_token_char(ch):
-            current.append(ch)
-            has_token_char = True
-        elif current and _is_mark(ch):
-            current.append(ch)
-        else:
-            if has_token_char:
-                out.append("".join(current))
-            current, has_token_char = [], False
-    if has_token_char:
-        out.append("".join(current))
-    return out
-
-
-def _chunks(word: str) -> list[str]:
-    """Split a word where unicode61 would split it and the user would too (`/`, `:`, `(`, …)."""
-    out: list[str] = []
-    current: list[str] = []
-    for ch in word:
-        if _is_token_char(ch) or _is_mark(ch) or ch in _JOINERS:
-            current.append(ch)
-        elif current:
-            out.append("".join(current))
-            current = []
-    if current:
-        out.append("".join(current))
-    return out
-
-
-def _word_units(word: str) -> list[Unit]:
-    """One whitespace-separated word → its units; tokens joined by `-`, `'` or `.` form one phrase."""
-    units: list[Unit] = []
-    for chunk in _chunks(word):
-        tokens = _tokens(chunk)
-        # "LLM's" → "LLM": to unicode61 a possessive s is a token of its own that nearly every
-        # paper holds, while the word before it is what the user is after.
-        end = chunk.rstrip("".join(_JOINERS))
-        if len(tokens) > 1 and tokens[-1] in ("s", "S") and len(end) > 1 and end[-2] in _APOSTROPHES:
-            tokens.pop()
-        if tokens:
-            units.append(tuple(tokens[:MAX_PHRASE_TOKENS]))
-    return units
-
-
-def _quote_spans(text: str) -> list[tuple[int, int]]:
-    """Pairs of quote positions, in order; a last unpaired quote is left out (and so ignored)."""
-    positions = [i for i, ch in enumerate(text) if ch in _QUOTES]
-    return [(positions[k], positions[k + 1]) for k in range(0, len(positions) - 1, 2)]
-
-
-def parse_query(text: str) -> ParsedQuery:
-    """Split a user's query into terms, quoted phrases and exclusions; never raises."""
-    text = unicodedata.normalize("NFC", text[: MAX_QUERY_CHARS * 2])[:MAX_QUERY_CHARS]
-    terms: dict[Unit, None] = {}
-    phrases: dict[Unit, None] = {}
-    excluded: dict[Unit, None] = {}
-    seen: set[Unit] = set()
-
-    def add(target: dict[Unit, None], unit: Unit) -> None:
-        key = tuple(t.casefold() for t in unit)
-        if key in seen or len(seen) >= MAX_UNITS:
-            return
-        seen.add(key)
-        target[unit] = None
-
-    def loose(segment: str) -> None:
-        for word in segment.split():
-            negative = word.startswith(_EXCLUDE) and len(word) > 1 and word[1].isalpha()
-            for unit in _word_units(word[1:] if negative else word):
-                add(excluded if negative else terms, unit)
-
-    start = 0
-    for open_at, close_at in _quote_spans(text):
-        before = text[start:open_at]
-        # `-"a phrase"` excludes the phrase when the dash starts a word.
-        negative = before.endswith(_EXCLUDE) and (open_at < 2 or text[open_at - 2].isspace())
-        loose(before[:-1] if negative else before)
-        tokens = _tokens(text[open_at + 1 : close_at])
-        if tokens:
-            add(excluded if negative else phrases, tuple(tokens[:MAX_PHRASE_TOKENS]))
-        start = close_at + 1
-    # An unpaired quote left in the rest is no token character, so it simply separates words.
-    loose(text[start:])
-    return ParsedQuery(terms=tuple(terms), phrases=tuple(phrases), excluded=tuple(excluded))
-
-
-def _quoted(unit: Unit) -> str:
-    # Inside an FTS5 string only `"` is special, and tokens hold none; doubling it is belt and braces.
-    return '"' + " ".join(t.replace('"', '""') for t in unit) + '"'
-
-
-def _is_stopword(token: str) -> bool:
-    # An all-capitals word is an acronym ("NO" is nitric oxide, "IT" a field), not a stopword; but
-    # "AND", "OR" and "NOT" are someone writing operators, which are read as the words they are.
-    if token in _OPERATOR_WORDS:
-        return True
-    return token.casefold() in STOPWORDS and not (token.isupper() and len(token) > 1)
-
-
-def _dedup(units: Sequence[Unit]) -> list[Unit]:
-    seen: dict[Unit, Unit] = {}
-    for unit in units:
-        seen.setdefault(tuple(t.casefold() for t in unit), unit)
-    return list(seen.values())
-
-
-def _ranking_terms(parsed: ParsedQuery, mode: Match) -> list[Unit]:
-    """The loose words as FTS5 should see them in `mode`, stopwords left out unless nothing else is."""
-    if mode == "any":
-        # Any-mode splits a joined word into its tokens: on SciFact's train split that beat
-        # matching "IL-10" or "0-dimensional" as a phrase (nDCG@10 0.705 against 0.696).
-        units = _dedup([(t,) for unit in parsed.terms for t in unit])[:MAX_UNITS]
-    else:
-        # In all-mode every word is required, so a joined word must occur as written.
-        units = list(parsed.terms)
-    kept = [u for u in units if not (len(u) == 1 and _is_stopword(u[0]))]
-    # Stopwords match nearly every paper: they add nothing to bm25 but cost a pass over the index
-    # (halving query time on SciFact). A query of nothing but stopwords still searches them.
-    return kept if kept or parsed.phrases else units
+_BACKENDS: dict[str, ModuleType] = {"sqlite": fts5, "postgresql": tsvector}
 
 
 def to_fts5(parsed: ParsedQuery, *, mode: Match = DEFAULT_MATCH) -> str | None:
-    """A safe FTS5 MATCH expression for the query, or None when nothing searchable remains."""
-    if mode not in ("any", "all"):
-        raise ValueError(f"unknown match mode {mode!r}; use 'any' or 'all'")
-    if parsed.empty:
-        return None
-    phrases = [_quoted(u) for u in parsed.phrases]
-    terms = [_quoted(u) for u in _ranking_terms(parsed, mode)]
-    if mode == "all":
-        expr = " AND ".join([*phrases, *terms])
-    elif not phrases:
-        expr = " OR ".join(terms)
-    elif not terms:
-        expr = " AND ".join(phrases)
-    else:
-        # Phrases are required, terms only rank. FTS5 has no optional operator, so the terms are
-        # OR-ed with the first phrase, which every match already holds; bm25 still scores each
-        # term where it occurs (that phrase simply counts twice, fitting for something quoted).
-        optional = " OR ".join([phrases[0], *terms])
-        expr = " AND ".join([*phrases, f"({optional})"])
-    if parsed.excluded:
-        expr = f"({expr}) NOT ({' OR '.join(_quoted(u) for u in parsed.excluded)})"
-    return expr
+    """The FTS5 MATCH expression SQLite runs for a parsed query (None when nothing is searchable)."""
+    return fts5.to_fts5(parsed, mode=mode)
 
 
-def _require_sqlite(conn: Connection) -> None:
-    if conn.dialect.name != "sqlite":
+def _backend(conn: Connection) -> ModuleType:
+    try:
+        return _BACKENDS[conn.dialect.name]
+    except KeyError:
         raise NotImplementedError(
-            f"keyword search is implemented for SQLite FTS5 only, not {conn.dialect.name} (issue #6)"
-        )
+            f"keyword search runs on SQLite or PostgreSQL, not {conn.dialect.name}"
+        ) from None
 
 
 def search(
@@ -272,40 +76,17 @@ def search(
     weights: tuple[float, float, float] = DEFAULT_WEIGHTS,
     match: Match = DEFAULT_MATCH,
 ) -> list[Hit]:
-    """Papers matching `query`, best first, scored by -bm25() so that higher is better."""
-    _require_sqlite(conn)
-    expr = to_fts5(parse_query(query), mode=match)
-    if expr is None or limit <= 0:
+    """Papers matching `query`, best first, scored by BM25 (higher is better)."""
+    backend = _backend(conn)
+    if match not in ("any", "all"):
+        raise ValueError(f"unknown match mode {match!r}; use 'any' or 'all'")
+    parsed = parse_query(query)
+    if parsed.empty or limit <= 0:
         return []
-    w_title, w_abstract, w_authors = (float(w) for w in weights)
-    matches = _FTS_NAME.op("MATCH")(expr)
-    bm25 = sa.func.bm25(_FTS_NAME, w_title, w_abstract, w_authors).label("bm25")
-    where = conditions(filters)
-    if where:
-        stmt = (
-            sa.select(papers.c.id, bm25)
-            .select_from(_fts.join(papers, papers.c.pk == _fts.c.rowid))
-            .where(matches, *where)
-            .order_by(bm25, papers.c.pk)
-            .limit(limit)
-        )
-    else:
-        # Rank inside the index first and read only the `limit` winners' rows: joining every match
-        # to `papers` before sorting doubled the time of a query matching most papers.
-        ranked = (
-            sa.select(_fts.c.rowid.label("pk"), bm25)
-            .where(matches)
-            .order_by(bm25, _fts.c.rowid)
-            .limit(limit)
-            .subquery()
-        )
-        stmt = (
-            sa.select(papers.c.id, ranked.c.bm25)
-            .join_from(ranked, papers, papers.c.pk == ranked.c.pk)
-            .order_by(ranked.c.bm25, ranked.c.pk)
-        )
-    # Ties (equal bm25) go to the earlier stored paper, so paging is stable.
-    return [Hit(paper_id=row.id, score=-float(row.bm25)) for row in conn.execute(stmt)]
+    hits: list[Hit] = backend.search(
+        conn=conn, parsed=parsed, limit=limit, filters=filters, weights=weights, match=match
+    )
+    return hits
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,46 +97,32 @@ class Highlight:
     abstract: str
 
 
-# Markers FTS5 puts around matches, turned into tags only after the text is HTML-escaped. Stored text
-# holding these control characters could at worst yield an unbalanced <mark>, never markup of its own.
-_OPEN, _CLOSE, _ELLIPSIS = "\x02", "\x03", "\u2026"
-
-
 def _marked_html(text: str) -> str:
-    return html.escape(text, quote=True).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
+    return html.escape(text, quote=True).replace(MARK_OPEN, "<mark>").replace(MARK_CLOSE, "</mark>")
 
 
 def highlights(
     *, conn: Connection, query: str, paper_ids: Sequence[str], tokens: int = 32
 ) -> dict[str, Highlight]:
     """HTML-safe highlighted title and abstract excerpt for each paper that matches `query`."""
-    _require_sqlite(conn)
-    # Highlight what any of the words matched, whatever mode found the paper.
-    expr = to_fts5(parse_query(query), mode="any")
-    if expr is None or not paper_ids:
+    backend = _backend(conn)
+    parsed = parse_query(query)
+    if parsed.empty or not paper_ids:
         return {}
-    title = sa.func.highlight(_FTS_NAME, 0, _OPEN, _CLOSE)
-    abstract = sa.func.snippet(_FTS_NAME, 1, _OPEN, _CLOSE, _ELLIPSIS, max(1, min(tokens, 64)))
-    out: dict[str, Highlight] = {}
-    ids = list(dict.fromkeys(paper_ids))
-    for start in range(0, len(ids), _IN_CHUNK):
-        stmt = (
-            sa.select(papers.c.id, title.label("title"), abstract.label("abstract"))
-            .select_from(_fts.join(papers, papers.c.pk == _fts.c.rowid))
-            .where(_FTS_NAME.op("MATCH")(expr), papers.c.id.in_(ids[start : start + _IN_CHUNK]))
-        )
-        for row in conn.execute(stmt):
-            out[row.id] = Highlight(title=_marked_html(row.title), abstract=_marked_html(row.abstract))
-    return out
+    found: dict[str, tuple[str, str]] = backend.marked(
+        conn=conn, parsed=parsed, paper_ids=paper_ids, tokens=max(1, min(tokens, 64))
+    )
+    return {
+        pid: Highlight(_marked_html(title), _marked_html(abstract))
+        for pid, (title, abstract) in found.items()
+    }
 
 
 def index_new(*, conn: Connection, paper_ids: Sequence[str]) -> None:
     """Add newly inserted papers to the keyword index, in the caller's transaction.
 
-    Changed and deleted papers are kept in sync by triggers (migration 0002); new ones come here,
-    set-based, because a per-row trigger halved bulk ingest speed.
+    Changed and deleted papers are kept in sync by triggers (migrations 0002 and 0008); new ones come
+    here, set-based, because a per-row trigger halved bulk ingest speed.
     """
-    if conn.dialect.name != "sqlite" or not paper_ids:
-        return
-    for start in range(0, len(paper_ids), _IN_CHUNK):
-        conn.execute(_INDEX_NEW, {"ids": list(paper_ids[start : start + _IN_CHUNK])})
+    if paper_ids:
+        _backend(conn).index_new(conn=conn, paper_ids=paper_ids)

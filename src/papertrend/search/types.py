@@ -9,6 +9,11 @@ from typing import Literal
 Mode = Literal["keyword", "semantic", "hybrid"]
 Sort = Literal["relevance", "date"]
 
+# Markers keyword backends put around matched words, turned into <mark> tags only after the text is
+# HTML-escaped (search.keyword.highlights). Stored text holding these control characters could at
+# worst yield an unbalanced <mark>, never markup of its own.
+MARK_OPEN, MARK_CLOSE, ELLIPSIS = "\x02", "\x03", "\u2026"
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:

@@ -20,9 +20,13 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
+# PostgreSQL's parser reads "Sentinel-2" as 'sentinel' and '-2', "3.5" as one number and a URL as a
+# host and a path, where FTS5's unicode61 (and the query parser, search/query.py) splits at every
+# such mark. Turning these marks into spaces first makes both databases see the same words.
+_SPLIT = "'-./_:@', '      '"
 SEARCH_TSV = (
-    "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
-    "setweight(to_tsvector('english', coalesce(abstract, '')), 'B') || "
+    f"setweight(to_tsvector('english', translate(coalesce(title, ''), {_SPLIT})), 'A') || "
+    f"setweight(to_tsvector('english', translate(coalesce(abstract, ''), {_SPLIT})), 'B') || "
     "setweight(to_tsvector('simple', coalesce(authors, '[]'::json)), 'C')"
 )
 

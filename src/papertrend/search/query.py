@@ -1,0 +1,197 @@
+"""Users' keyword queries as words, phrases and exclusions, for every keyword backend (issue #3).
+
+`parse_query` turns user text into words and phrases the way FTS5's unicode61 tokenizer would split
+them; each backend then writes them as plain strings (search/fts5.py, search/tsvector.py), so `AND`,
+`OR`, `NOT`, `NEAR`, `*`, `:`, `^` and parentheses are plain text. What users get:
+
+- words are matched with stemming (porter), case and diacritics ignored; `AND`, `OR` and `NOT` are
+  words like "and", not operators;
+- `"exact phrase"` (straight or curly quotes) must occur as written, in any match mode; an unbalanced
+  quote is ignored, so a half-typed `"deep learning` searches the two words;
+- `-word` or `-"a phrase"` at the start of a word excludes papers containing it; a dash anywhere else
+  (`state-of-the-art`, `-1`, ` - `) is ordinary text;
+- an English possessive `'s` is dropped, so `LLM's` finds "LLMs"; common English stopwords ("the",
+  "of", …) are left out of the loose words unless nothing else is left (phrases keep them);
+- mode "any" (the default: best on SciFact, see bench/keyword_weights.py) ranks papers having any of
+  the words, and counts a joined word (`state-of-the-art`, `GPT-4o`, `3.5`) as its parts; mode "all"
+  requires every word, and a joined word as the phrase it forms in the text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Match = Literal["any", "all"]
+# One searchable unit: a word as unicode61 splits it, e.g. ("graph",) or ("state", "of", "the", "art").
+Unit = tuple[str, ...]
+
+# Bounds on what one query may cost: longer input is cut, further words are ignored.
+MAX_QUERY_CHARS = 4096
+MAX_UNITS = 64
+MAX_PHRASE_TOKENS = 32
+
+_QUOTES = frozenset('"\u201c\u201d\u201e\u201f\u2033\uff02')
+# Between two tokens these keep a word whole ("state-of-the-art", "GPT-4o", "3.5", "LLM's").
+_JOINERS = frozenset("-'.\u2010\u2011\u2019\u02bc")
+_APOSTROPHES = frozenset("'\u2019\u02bc")
+_EXCLUDE = "-"
+# Lucene's English stop set, as BM25 baselines on BEIR use it.
+STOPWORDS = frozenset(
+    (
+        *("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is"),
+        *("it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there"),
+        *("these", "they", "this", "to", "was", "will", "with"),
+    )
+)
+_OPERATOR_WORDS = frozenset(("AND", "OR", "NOT"))
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """A user's query as words: optional `terms`, required `phrases`, `excluded` words or phrases."""
+
+    terms: tuple[Unit, ...] = ()
+    phrases: tuple[Unit, ...] = ()
+    excluded: tuple[Unit, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is left to search for (exclusions alone select nothing)."""
+        return not self.terms and not self.phrases
+
+
+def _is_token_char(ch: str) -> bool:
+    # unicode61's token characters: letters, numbers and private-use ("L* N* Co").
+    cat = unicodedata.category(ch)
+    return cat[0] in "LN" or cat == "Co"
+
+
+def _is_mark(ch: str) -> bool:
+    # Combining marks stay inside a word: unicode61 folds diacritics away and splits Indic vowel
+    # signs itself when the quoted word reaches it, so keeping them never loses a match.
+    return unicodedata.category(ch)[0] == "M"
+
+
+def _tokens(text: str) -> list[str]:
+    """Runs of token characters (with their marks) as unicode61 would find them."""
+    out: list[str] = []
+    current: list[str] = []
+    has_token_char = False
+    for ch in text:
+        if _is_token_char(ch):
+            current.append(ch)
+            has_token_char = True
+        elif current and _is_mark(ch):
+            current.append(ch)
+        else:
+            if has_token_char:
+                out.append("".join(current))
+            current, has_token_char = [], False
+    if has_token_char:
+        out.append("".join(current))
+    return out
+
+
+def _chunks(word: str) -> list[str]:
+    """Split a word where unicode61 would split it and the user would too (`/`, `:`, `(`, …)."""
+    out: list[str] = []
+    current: list[str] = []
+    for ch in word:
+        if _is_token_char(ch) or _is_mark(ch) or ch in _JOINERS:
+            current.append(ch)
+        elif current:
+            out.append("".join(current))
+            current = []
+    if current:
+        out.append("".join(current))
+    return out
+
+
+def _word_units(word: str) -> list[Unit]:
+    """One whitespace-separated word → its units; tokens joined by `-`, `'` or `.` form one phrase."""
+    units: list[Unit] = []
+    for chunk in _chunks(word):
+        tokens = _tokens(chunk)
+        # "LLM's" → "LLM": to unicode61 a possessive s is a token of its own that nearly every
+        # paper holds, while the word before it is what the user is after.
+        end = chunk.rstrip("".join(_JOINERS))
+        if len(tokens) > 1 and tokens[-1] in ("s", "S") and len(end) > 1 and end[-2] in _APOSTROPHES:
+            tokens.pop()
+        if tokens:
+            units.append(tuple(tokens[:MAX_PHRASE_TOKENS]))
+    return units
+
+
+def _quote_spans(text: str) -> list[tuple[int, int]]:
+    """Pairs of quote positions, in order; a last unpaired quote is left out (and so ignored)."""
+    positions = [i for i, ch in enumerate(text) if ch in _QUOTES]
+    return [(positions[k], positions[k + 1]) for k in range(0, len(positions) - 1, 2)]
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Split a user's query into terms, quoted phrases and exclusions; never raises."""
+    text = unicodedata.normalize("NFC", text[: MAX_QUERY_CHARS * 2])[:MAX_QUERY_CHARS]
+    terms: dict[Unit, None] = {}
+    phrases: dict[Unit, None] = {}
+    excluded: dict[Unit, None] = {}
+    seen: set[Unit] = set()
+
+    def add(target: dict[Unit, None], unit: Unit) -> None:
+        key = tuple(t.casefold() for t in unit)
+        if key in seen or len(seen) >= MAX_UNITS:
+            return
+        seen.add(key)
+        target[unit] = None
+
+    def loose(segment: str) -> None:
+        for word in segment.split():
+            negative = word.startswith(_EXCLUDE) and len(word) > 1 and word[1].isalpha()
+            for unit in _word_units(word[1:] if negative else word):
+                add(excluded if negative else terms, unit)
+
+    start = 0
+    for open_at, close_at in _quote_spans(text):
+        before = text[start:open_at]
+        # `-"a phrase"` excludes the phrase when the dash starts a word.
+        negative = before.endswith(_EXCLUDE) and (open_at < 2 or text[open_at - 2].isspace())
+        loose(before[:-1] if negative else before)
+        tokens = _tokens(text[open_at + 1 : close_at])
+        if tokens:
+            add(excluded if negative else phrases, tuple(tokens[:MAX_PHRASE_TOKENS]))
+        start = close_at + 1
+    # An unpaired quote left in the rest is no token character, so it simply separates words.
+    loose(text[start:])
+    return ParsedQuery(terms=tuple(terms), phrases=tuple(phrases), excluded=tuple(excluded))
+
+
+def _is_stopword(token: str) -> bool:
+    # An all-capitals word is an acronym ("NO" is nitric oxide, "IT" a field), not a stopword; but
+    # "AND", "OR" and "NOT" are someone writing operators, which are read as the words they are.
+    if token in _OPERATOR_WORDS:
+        return True
+    return token.casefold() in STOPWORDS and not (token.isupper() and len(token) > 1)
+
+
+def _dedup(units: Sequence[Unit]) -> list[Unit]:
+    seen: dict[Unit, Unit] = {}
+    for unit in units:
+        seen.setdefault(tuple(t.casefold() for t in unit), unit)
+    return list(seen.values())
+
+
+def ranking_terms(parsed: ParsedQuery, mode: Match) -> list[Unit]:
+    """The loose words to rank by in `mode`, stopwords left out unless nothing else is."""
+    if mode == "any":
+        # Any-mode splits a joined word into its tokens: on SciFact's train split that beat
+        # matching "IL-10" or "0-dimensional" as a phrase (nDCG@10 0.705 against 0.696).
+        units = _dedup([(t,) for unit in parsed.terms for t in unit])[:MAX_UNITS]
+    else:
+        # In all-mode every word is required, so a joined word must occur as written.
+        units = list(parsed.terms)
+    kept = [u for u in units if not (len(u) == 1 and _is_stopword(u[0]))]
+    # Stopwords match nearly every paper: they add nothing to bm25 but cost a pass over the index
+    # (halving query time on SciFact). A query of nothing but stopwords still searches them.
+    return kept if kept or parsed.phrases else units
