@@ -236,6 +236,12 @@ def test_sign_out_ends_the_session_on_the_server(
     )
 
 
+def test_signing_in_again_replaces_the_browsers_session(web: Web, settings: Settings, engine: Engine) -> None:
+    sign_in(web, settings, "ada@example.org")
+    sign_in(web, settings, "bob@example.org")
+    assert count(engine, sessions) == 1 and "bob@example.org" in (signed_in_as(web) or "")
+
+
 def test_sessions_expire(settings: Settings, engine: Engine, clock: Clock, papers: None) -> None:
     web = make(settings, engine, clock, session_days=2)
     sign_in(web, settings, "ada@example.org")

@@ -19,7 +19,7 @@ from papertrend import ratelimit
 from papertrend.accounts import repository as repo
 from papertrend.accounts import tokens
 from papertrend.accounts.repository import StoredToken, User
-from papertrend.digest.subscriptions import normalize_email
+from papertrend.addresses import normalize_email
 from papertrend.security import hash_token, new_token
 
 RATE_WINDOW = timedelta(hours=1)

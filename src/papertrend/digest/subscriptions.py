@@ -28,9 +28,11 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.engine import Connection
 
+# Address validation moved to papertrend.addresses when sign-in came to share it (issue #4).
+from papertrend.addresses import InvalidEmail as InvalidEmail
+from papertrend.addresses import normalize_email as normalize_email
 from papertrend.digest.tables import (
     digest_editions,
     insert_for,
@@ -55,11 +57,6 @@ MAX_KEYWORDS = 20
 MAX_KEYWORD_CHARS = 60
 MAX_CATEGORIES = 20
 _CATEGORY = re.compile(r"[A-Za-z][A-Za-z-]*(?:\.[A-Za-z][A-Za-z-]*)?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class InvalidEmail(BadRequest):
-    """An address we will not mail: malformed, or with characters no address has."""
 
 
 # ------------------------------------------------------------------------------------------- records
@@ -126,21 +123,6 @@ class PreferenceInput:
 
 
 # ---------------------------------------------------------------------------------------- validation
-
-
-def normalize_email(raw: str) -> tuple[str, str]:
-    """(address as we will write it, its comparison key); InvalidEmail with a clear message otherwise."""
-    text = raw.strip()
-    if not text:
-        raise InvalidEmail("Please enter your email address.")
-    # Control characters (CR/LF above all) could forge mail headers: refuse before anything else.
-    if _CONTROL.search(text) or len(text) > 254:
-        raise InvalidEmail("That email address contains characters no address can have.")
-    try:
-        info = validate_email(text, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidEmail(f"That does not look like an email address: {exc}") from None
-    return info.normalized, info.normalized.lower()
 
 
 def _split_list(values: Iterable[str], *, sep: str) -> list[str]:

@@ -170,6 +170,7 @@ def login_link_page(request: Request, state: StateDep, token: str) -> HTMLRespon
 def login_link_post(request: Request, state: StateDep, token: str) -> Response:
     """Consume the link (once) and start a session, then go back to where sign-in began."""
     now = state.clock()
+    previous = request.cookies.get(SESSION_COOKIE)
     with transaction(state.engine) as conn:
         done = service.sign_in(
             conn=conn,
@@ -177,6 +178,9 @@ def login_link_post(request: Request, state: StateDep, token: str) -> Response:
             now=now,
             session_lifetime=timedelta(days=state.settings.session_days),
         )
+        if done is not None and previous:
+            # The browser's earlier session (perhaps someone else's) ends rather than lingering.
+            service.sign_out(conn=conn, session_token=previous)
     if done is None:
         with reading(state.engine) as conn:
             return _link_invalid(request, service.peek_login(conn=conn, token=token[:200], now=now))
