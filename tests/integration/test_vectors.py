@@ -17,7 +17,9 @@ from papertrend.db import transaction
 from papertrend.papers import repository
 from papertrend.papers.models import PaperIn
 from papertrend.schema import embeddings, papers
-from papertrend.search import vectors
+from papertrend.search import pg_vectors, vectors
+from papertrend.search.index import VectorSearch
+from papertrend.search.pg_vectors import PgVectorIndex
 from papertrend.search.types import Filters
 from papertrend.search.vectors import VectorIndex
 
@@ -86,7 +88,7 @@ def test_exact_search_finds_itself_and_applies_filters(engine: Engine, tmp_path:
         assert {pk for pk, _ in only_cl} == odd
 
 
-def _recall(index: VectorIndex, engine: Engine, queries: np.ndarray, exact: vectors.ExactIndex) -> float:
+def _recall(index: VectorSearch, engine: Engine, queries: np.ndarray, exact: vectors.ExactIndex) -> float:
     hits = 0
     with engine.connect() as conn:
         for q in queries:
@@ -170,3 +172,57 @@ def test_ann_index_then_the_embedding_model_in_one_process() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "(1, 384)" in done.stdout
+
+
+def _pg_index(engine: Engine, *, create: bool = True) -> PgVectorIndex:
+    if create:
+        with transaction(engine) as conn:
+            assert pg_vectors.ensure_index(conn=conn, model=MODEL, dim=DIM)
+            assert not pg_vectors.ensure_index(conn=conn, model=MODEL, dim=DIM)
+    return PgVectorIndex(model=MODEL, dim=DIM)
+
+
+@pytest.mark.postgres_only
+def test_pgvector_hnsw_recall_against_exact(engine: Engine) -> None:
+    rng = np.random.default_rng(5)
+    pks = _papers(engine, 2000)
+    matrix = _unit(rng, 2000)
+    _store(engine, pks, matrix)
+    index = _pg_index(engine)
+    exact = vectors.ExactIndex(np.asarray(pks, dtype=np.int64), matrix)
+    queries = _unit(rng, 40)
+    with engine.connect() as conn:
+        index.refresh(conn=conn)
+        assert (index.kind, len(index)) == ("hnsw", 2000)
+        # The planner really uses the partial expression index.
+        stmt = index.statement(query=queries[0], k=10)
+        sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(conn.execute(sa.text(f"EXPLAIN {sql}")).scalars())
+        assert pg_vectors.index_name(MODEL, DIM) in plan, plan
+    assert _recall(index, engine, queries, exact) >= 0.95
+
+
+@pytest.mark.postgres_only
+def test_pgvector_filters_new_vectors_and_deletions(engine: Engine) -> None:
+    rng = np.random.default_rng(6)
+    pks = _papers(engine, 300)
+    matrix = _unit(rng, 300)
+    _store(engine, pks, matrix)
+    index = _pg_index(engine)
+    with engine.connect() as conn:
+        only_cl = index.search(conn=conn, query=matrix[3], k=150, filters=Filters(categories=("cs.CL",)))
+    assert {pk for pk, _ in only_cl} == {pk for i, pk in enumerate(pks) if i % 2}
+    assert [s for _, s in only_cl] == sorted((s for _, s in only_cl), reverse=True)
+    # A vector stored after the index was built is found at once: no rebuild, no refresh.
+    late = _papers(engine, 1, first=5000)
+    probe = _unit(rng, 1)
+    _store(engine, late, probe)
+    with engine.connect() as conn:
+        top = index.search(conn=conn, query=probe[0], k=1)
+    assert top[0][0] == late[0] and top[0][1] == pytest.approx(1.0, abs=1e-5)
+    with transaction(engine) as conn:
+        conn.execute(papers.delete().where(papers.c.pk == late[0]))
+    with engine.connect() as conn:
+        assert late[0] not in {pk for pk, _ in index.search(conn=conn, query=probe[0], k=5)}
+        assert np.allclose(index.vector_of(conn=conn, paper_pk=pks[3]), matrix[3], atol=1e-6)
+        assert index.vector_of(conn=conn, paper_pk=late[0]) is None

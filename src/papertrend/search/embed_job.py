@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Engine
 
 from papertrend.db import reading, transaction
-from papertrend.search import vectors
+from papertrend.search import index, vectors
 from papertrend.search.embedder import Embedder, document_text
 
 BATCH = 256
@@ -79,6 +79,9 @@ def embed_missing(
         report.embedded += len(todo)
         if progress:
             progress(report.embedded, total)
+    if report.embedded:
+        with transaction(engine) as conn:
+            index.prepare(conn=conn, model=embedder.name, dim=embedder.dim)
     report.seconds = time.perf_counter() - t0
     with reading(engine) as conn:
         report.remaining = vectors.count_missing(conn=conn, model=embedder.name)

@@ -19,8 +19,8 @@ from papertrend.schema import papers
 from papertrend.search import filters as search_filters
 from papertrend.search import hybrid, keyword
 from papertrend.search.embedder import Embedder, query_text
+from papertrend.search.index import open_index
 from papertrend.search.types import Filters, Hit, Mode, Sort
-from papertrend.search.vectors import VectorIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +74,12 @@ class Searcher:
         self.engine = engine
         self.embedder = embedder
         self.tuning = tuning
-        self.index = VectorIndex(
-            model=embedder.name, dim=embedder.dim, index_dir=index_dir, ann_threshold=ann_threshold
+        self.index = open_index(
+            dialect=engine.dialect.name,
+            model=embedder.name,
+            dim=embedder.dim,
+            index_dir=index_dir,
+            ann_threshold=ann_threshold,
         )
 
     def semantic(

@@ -1,0 +1,135 @@
+"""Vector search inside PostgreSQL: pgvector's cosine distance over a per-model HNSW index (issue #6).
+
+`embeddings.vector` is a pgvector `vector` without a fixed dimension, since models differ (384 for
+MiniLM, 256 for WordLlama). HNSW needs one, so each model gets a partial expression index,
+`(vector::vector(dim)) WHERE model = '…'`, and every query repeats that expression and predicate
+(the model name as a literal, so the planner can prove the partial index applies). Nothing lives in
+the web process: several processes share the one index, and a new vector is searchable as soon as
+its transaction commits.
+
+Filtered queries use pgvector 0.8's iterative index scans, which keep walking the graph until
+`k` rows pass the filter instead of returning the few of the first `ef_search` candidates that do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from pgvector.sqlalchemy import VECTOR
+from sqlalchemy.engine import Connection
+
+from papertrend.schema import embeddings, papers
+from papertrend.search import filters as search_filters
+from papertrend.search.types import Filters
+from papertrend.search.vectors import F32, load, signature
+
+# HNSW graph parameters (pgvector's defaults are m 16, ef_construction 64) and the candidate list a
+# query explores: at least this many, and twice the rows asked for.
+M = 16
+EF_CONSTRUCTION = 128
+EF_SEARCH = 100
+
+
+def index_name(model: str, dim: int) -> str:
+    """A PostgreSQL identifier (≤ 63 bytes) naming the HNSW index of one model and dimension."""
+    safe = re.sub(r"[^a-z0-9]+", "_", model.lower()).strip("_")[:30]
+    digest = hashlib.sha256(f"{model}\0{dim}".encode()).hexdigest()[:8]
+    return f"ix_embeddings_hnsw_{safe}_{dim}_{digest}"
+
+
+def _model_literal(model: str) -> str:
+    return "'" + model.replace("'", "''") + "'"
+
+
+def ensure_index(*, conn: Connection, model: str, dim: int) -> bool:
+    """Create the model's HNSW index when it is missing; True when it was created now.
+
+    Runs in the caller's write transaction and blocks writes to `embeddings` while it builds (reads
+    go on); `papertrend embed` calls it once the vectors are stored, so later inserts extend it.
+    """
+    name = index_name(model, dim)
+    exists = conn.execute(sa.text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one()
+    if exists:
+        return False
+    conn.execute(
+        sa.text(
+            f"CREATE INDEX IF NOT EXISTS {name} ON embeddings "
+            f"USING hnsw ((vector::vector({int(dim)})) vector_cosine_ops) "
+            f"WITH (m = {M}, ef_construction = {EF_CONSTRUCTION}) "
+            f"WHERE model = {_model_literal(model)}"
+        )
+    )
+    # Fresh statistics, or the planner may still think the model has a handful of rows and sort
+    # them all instead of walking the graph.
+    conn.execute(sa.text("ANALYZE embeddings"))
+    return True
+
+
+class PgVectorIndex:
+    """Nearest-neighbour search for one model, answered by PostgreSQL (same methods as VectorIndex)."""
+
+    def __init__(self, *, model: str, dim: int, ef_search: int = EF_SEARCH) -> None:
+        self.model = model
+        self.dim = dim
+        self.ef_search = ef_search
+        self.last_build_seconds = 0.0  # built by `papertrend embed`, never by a searcher
+        self._count = 0
+        self._has_index = False
+
+    @property
+    def kind(self) -> str:
+        return "hnsw" if self._has_index else "exact"
+
+    def refresh(self, *, conn: Connection) -> None:
+        """Look up how many vectors the model has and whether its HNSW index exists."""
+        self._count = signature(conn=conn, model=self.model).count
+        name = index_name(self.model, self.dim)
+        self._has_index = bool(
+            conn.execute(sa.text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one()
+        )
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _distance(self, query: F32) -> sa.ColumnElement[float]:
+        target = sa.bindparam(None, np.asarray(query, dtype=np.float32), type_=VECTOR(self.dim))
+        column: sa.ColumnElement[Any] = sa.cast(embeddings.c.vector, VECTOR(self.dim))
+        return column.op("<=>", return_type=sa.Float)(target)
+
+    def statement(self, *, query: F32, k: int, filters: Filters = Filters()) -> sa.Select[Any]:
+        """The query `search` runs: (paper_pk, distance), nearest first."""
+        distance = self._distance(query)
+        stmt = sa.select(embeddings.c.paper_pk, distance.label("distance")).where(
+            embeddings.c.model == sa.literal_column(_model_literal(self.model))
+        )
+        where = search_filters.conditions(filters)
+        if where:
+            stmt = stmt.join(papers, papers.c.pk == embeddings.c.paper_pk).where(*where)
+        return stmt.order_by(distance).limit(k)
+
+    def search(
+        self, *, conn: Connection, query: F32, k: int, filters: Filters = Filters()
+    ) -> list[tuple[int, float]]:
+        """The k nearest (paper pk, cosine similarity) to `query` that pass `filters`, best first."""
+        if k <= 0:
+            return []
+        # Transaction-local settings: they end with this read's transaction.
+        conn.execute(
+            sa.text("SELECT set_config('hnsw.ef_search', :ef, true)"),
+            {"ef": str(min(1000, max(self.ef_search, 2 * k)))},
+        )
+        if not filters.empty:
+            conn.execute(sa.text("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)"))
+        rows = conn.execute(self.statement(query=query, k=k, filters=filters))
+        found = [(int(pk), 1.0 - float(d)) for pk, d in rows]
+        # Relaxed order may return near neighbours slightly out of order.
+        return sorted(found, key=lambda hit: (-hit[1], hit[0]))
+
+    def vector_of(self, *, conn: Connection, paper_pk: int) -> F32 | None:
+        """The stored vector of one paper, or None when it has none yet."""
+        pks, matrix = load(conn=conn, model=self.model, dim=self.dim, paper_pks=[paper_pk])
+        return matrix[0] if pks.size else None
