@@ -26,7 +26,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from papertrend import migrate
+from papertrend import dbcopy, migrate
 from papertrend.accounts.cli import users_app
 from papertrend.config import Settings
 from papertrend.db import create_engine, reading
@@ -173,6 +173,64 @@ def db_upgrade() -> None:
     engine = create_engine(settings.database_url)
     migrate.upgrade(engine)
     console.print(f"database at revision {migrate.current(engine)} ({engine.url.render_as_string()})")
+
+
+@db_app.command("copy")
+def db_copy(
+    source_url: Annotated[str, typer.Argument(help="The install to copy from (it is only read).")],
+    target_url: Annotated[str, typer.Argument(help="The database to copy into; migrated first.")],
+    batch: Annotated[int, typer.Option(min=1, help="Rows per read and per committed write.")] = dbcopy.BATCH,
+) -> None:
+    """Copy every table between SQLite and PostgreSQL, then verify counts and checksums (issue #6).
+
+    Safe to rerun: only missing rows are written. Exits 1 when a table does not verify, 2 when refused.
+    """
+    if dbcopy.sqlite_file_missing(source_url):
+        err.print(f"[red]no SQLite database at {escape(source_url)}[/red]")
+        raise typer.Exit(2)
+    source, target = create_engine(source_url), create_engine(target_url)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=total)
+            bar.update(tasks[table], completed=done)
+            if done == total:
+                err.print(f"{table}: {total} rows read", highlight=False)
+
+        try:
+            report = dbcopy.copy_database(source=source, target=target, batch=batch, progress=progress)
+        except dbcopy.CopyRefused as exc:
+            err.print(f"[red]refused:[/red] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+        finally:
+            source.dispose()
+            target.dispose()
+    table = Table("table", "source rows", "target rows", "copied now", "checksum ok", "copy s")
+    table.columns[0].min_width = len("subscription_tokens")  # whole table names, even 80 columns wide
+    for t in report.tables:
+        ok = "yes" if t.ok else "[red]NO[/red]"
+        table.add_row(
+            t.table, str(t.source_rows), str(t.target_rows), str(t.copied), ok, f"{t.copy_seconds:.1f}"
+        )
+    console.print(table)
+    verify_s = sum(t.verify_seconds for t in report.tables)
+    console.print(
+        f"indexes and sequences {report.finish_seconds:.1f} s, verify {verify_s:.1f} s, "
+        f"total {report.seconds:.1f} s"
+    )
+    if not report.ok:
+        err.print("[red]the copy does not match the source: see the tables marked NO[/red]")
+        raise typer.Exit(1)
 
 
 @ingest_app.command("hf-daily")
