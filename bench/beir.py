@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from papertrend.db import create_engine
@@ -20,6 +24,7 @@ from papertrend.ingest.base import Cursor, Parsed, RawBatch
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.migrate import upgrade
 from papertrend.papers.models import PaperIn
+from papertrend.search.embedder import Embedder, Vectors
 
 
 def synthetic_id(i: int) -> str:
@@ -101,6 +106,46 @@ def build_store(beir: Beir, *, root: Path | None = None, database_url: str | Non
     assert report.ok, report.summary()
     to_beir = {synthetic_id(i): doc_id for i, (doc_id, _, _) in enumerate(beir.corpus)}
     return BeirStore(engine, data_dir, to_beir)
+
+
+class CachingEmbedder:
+    """An embedder that remembers each text's vector, so a second store of the same corpus is not
+    embedded again (and gets bit-identical vectors)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self._cache: dict[str, np.ndarray] = {}
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if todo:
+            self._cache.update(zip(todo, self.inner.embed(todo), strict=True))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts]).astype(np.float32)
+
+
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server of `server_url`, dropped afterwards."""
+    name = f"papertrend_bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def ndcg_at(ranked: Sequence[str], relevant: Mapping[str, int], k: int = 10) -> float:

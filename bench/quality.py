@@ -1,7 +1,13 @@
-"""Search quality on a BEIR data set (issue #3): nDCG@10 and Recall@100 for keyword, semantic and
-hybrid search, all in one run on one freshly built store, plus embedding speed.
+"""Search quality on a BEIR data set (issues #3, #6): nDCG@10 and Recall@100 for keyword, semantic
+and hybrid search, all in one run on freshly built stores, plus embedding speed.
 
     .venv/bin/python bench/quality.py --dataset ../shared/data/scifact_beir [--model NAME]
+        [--database-url postgresql+psycopg://USER@HOST:PORT/DB]
+
+With `--database-url` (a PostgreSQL server where that user may create databases) the same corpus is
+also stored in a throwaway database there, dropped at the end, and the two databases are printed
+side by side. The corpus is embedded once and both stores get the same vectors, so any difference
+is the databases' own.
 
 Fusion is tuned on the train split (grid below) and reported on test next to plain reciprocal rank
 fusion, so the number quoted for the product's default is never one it was fitted on.
@@ -15,15 +21,26 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from beir import Beir, BeirStore, build_store, load_beir, ndcg_at, recall_at
+from beir import (
+    Beir,
+    BeirStore,
+    CachingEmbedder,
+    build_store,
+    load_beir,
+    ndcg_at,
+    recall_at,
+    scratch_database,
+)
 from papertrend.db import reading
 from papertrend.search import hybrid, keyword
 from papertrend.search.embed_job import embed_missing
-from papertrend.search.embedder import DEFAULT_MODEL, get_embedder
+from papertrend.search.embedder import DEFAULT_MODEL, Embedder, get_embedder
 from papertrend.search.service import DEFAULT_TUNING, Searcher, Tuning
 from papertrend.search.types import Hit
 
@@ -82,6 +99,34 @@ def describe(t: Tuning) -> str:
     return f"convex w_kw={t.keyword_weight:.2f} w_sem={t.semantic_weight:.2f}"
 
 
+@dataclass
+class Run:
+    """One database's store and its result lists on both splits."""
+
+    label: str
+    store: BeirStore
+    train: dict[str, tuple[list[Hit], list[Hit], float, float]]
+    test: dict[str, tuple[list[Hit], list[Hit], float, float]]
+
+
+def run_on(label: str, url: str | None, beir: Beir, embedder: Embedder, model: str) -> Run:
+    t0 = time.perf_counter()
+    store = build_store(beir, database_url=url)
+    ingest_s = time.perf_counter() - t0
+    report = embed_missing(engine=store.engine, embedder=embedder)
+    searcher = Searcher(engine=store.engine, embedder=embedder, index_dir=store.data_dir / "index")
+    print(
+        f"[{label}] corpus {len(beir.corpus):,} docs · ingest {ingest_s:.1f}s · embed {model}: "
+        f"{report.embedded:,} docs in {report.seconds:.1f}s = {report.docs_per_second:,.1f} docs/s",
+        flush=True,
+    )
+    train_ids = [q for q in beir.qrels["train"] if q in beir.queries]
+    test_ids = [q for q in beir.qrels["test"] if q in beir.queries]
+    return Run(
+        label, store, run_lists(store, searcher, beir, train_ids), run_lists(store, searcher, beir, test_ids)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -90,45 +135,46 @@ def main() -> None:
         "--dataset", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/scifact_beir"
     )
     parser.add_argument("--model", default=os.environ.get("PAPERTREND_EMBEDDING_MODEL", DEFAULT_MODEL))
-    parser.add_argument("--database-url", default=None, help="Default: a fresh SQLite file in a temp dir.")
+    parser.add_argument(
+        "--database-url", default=None, help="A PostgreSQL server to compare with SQLite (see above)."
+    )
     ns = parser.parse_args()
 
     beir = load_beir(ns.dataset)
-    t0 = time.perf_counter()
-    store = build_store(beir, database_url=ns.database_url)
-    ingest_s = time.perf_counter() - t0
-    embedder = get_embedder(ns.model)
-    report = embed_missing(engine=store.engine, embedder=embedder)
-    searcher = Searcher(engine=store.engine, embedder=embedder, index_dir=store.data_dir / "index")
-    print(
-        f"corpus {len(beir.corpus):,} docs · ingest {ingest_s:.1f}s · embed {ns.model}: "
-        f"{report.embedded:,} docs in {report.seconds:.1f}s = {report.docs_per_second:,.1f} docs/s"
-    )
+    embedder = CachingEmbedder(get_embedder(ns.model))
+    runs = [run_on("sqlite", None, beir, embedder, ns.model)]
+    if ns.database_url:
+        with scratch_database(ns.database_url) as url:
+            runs.append(run_on("postgresql", url, beir, embedder, ns.model))
+            runs[-1].store.engine.dispose()
 
-    train_ids = [q for q in beir.qrels["train"] if q in beir.queries]
-    test_ids = [q for q in beir.qrels["test"] if q in beir.queries]
-    train = run_lists(store, searcher, beir, train_ids)
-    test = run_lists(store, searcher, beir, test_ids)
-
-    tuned = max(GRID, key=lambda t: score(store, beir, "train", fused(train, t))[0])
-    rows = [
-        ("keyword (BM25, FTS5)", {q: kw for q, (kw, _, _, _) in test.items()}),
-        (f"semantic ({ns.model})", {q: sem for q, (_, sem, _, _) in test.items()}),
-        ("hybrid: plain RRF k=60", fused(test, Tuning(fusion="rrf", rrf_k=60))),
-        (f"hybrid: product default ({describe(DEFAULT_TUNING)})", fused(test, DEFAULT_TUNING)),
-        (f"hybrid: best on train ({describe(tuned)})", fused(test, tuned)),
+    base = runs[0]
+    tuned = max(GRID, key=lambda t: score(base.store, beir, "train", fused(base.train, t))[0])
+    modes: list[tuple[str, Callable[[Run], dict[str, list[Hit]]]]] = [
+        ("keyword (BM25)", lambda r: {q: kw for q, (kw, _, _, _) in r.test.items()}),
+        (f"semantic ({ns.model})", lambda r: {q: sem for q, (_, sem, _, _) in r.test.items()}),
+        ("hybrid: plain RRF k=60", lambda r: fused(r.test, Tuning(fusion="rrf", rrf_k=60))),
+        (f"hybrid: product default ({describe(DEFAULT_TUNING)})", lambda r: fused(r.test, DEFAULT_TUNING)),
+        (f"hybrid: best on sqlite train ({describe(tuned)})", lambda r: fused(r.test, tuned)),
     ]
-    print(f"\nBEIR {ns.dataset.name} — test split, {len(test_ids)} queries")
-    print(f"{'mode':<70} {'nDCG@10':>8} {'R@100':>7}")
-    for label, ranked in rows:
-        nd, rc = score(store, beir, "test", ranked)
-        print(f"{label:<70} {nd:>8.4f} {rc:>7.4f}")
-    kw_ms = statistics.median(v[2] for v in test.values()) * 1000
-    sem_ms = statistics.median(v[3] for v in test.values()) * 1000
-    print(f"\nmedian per query: keyword {kw_ms:.1f} ms, semantic (incl. query embedding) {sem_ms:.1f} ms")
-    print(
-        f"train-split nDCG@10 of the chosen fusion: {score(store, beir, 'train', fused(train, tuned))[0]:.4f}"
-    )
+    print(f"\nBEIR {ns.dataset.name} — test split, {len(base.test)} queries")
+    head = "".join(f" {r.label + ' nDCG@10':>18} {'R@100':>7}" for r in runs)
+    print(f"{'mode':<62}{head}")
+    for label, lists in modes:
+        cells = ""
+        for r in runs:
+            nd, rc = score(r.store, beir, "test", lists(r))
+            cells += f" {nd:>18.4f} {rc:>7.4f}"
+        print(f"{label:<62}{cells}")
+    print()
+    for r in runs:
+        kw_ms = statistics.median(v[2] for v in r.test.values()) * 1000
+        sem_ms = statistics.median(v[3] for v in r.test.values()) * 1000
+        print(
+            f"[{r.label}] median per query: keyword {kw_ms:.1f} ms, semantic (with embedding) {sem_ms:.1f} ms"
+        )
+    train_nd = score(base.store, beir, "train", fused(base.train, tuned))[0]
+    print(f"train-split nDCG@10 of the chosen fusion: {train_nd:.4f}")
 
 
 if __name__ == "__main__":

@@ -21,9 +21,11 @@ branch_labels = None
 depends_on = None
 
 # PostgreSQL's parser reads "Sentinel-2" as 'sentinel' and '-2', "3.5" as one number and a URL as a
-# host and a path, where FTS5's unicode61 (and the query parser, search/query.py) splits at every
-# such mark. Turning these marks into spaces first makes both databases see the same words.
-_SPLIT = "'-./_:@', '      '"
+# host and a path, and drops whatever looks like an XML tag or entity with the words inside
+# ("<script>alert(1)</script> & a title" indexes only "title"), where FTS5's unicode61 (and the
+# query parser, search/query.py) splits at every such mark and keeps every word. Turning these
+# marks into spaces first makes both databases see the same words.
+_SPLIT = "'-./_:@<>&', '         '"
 SEARCH_TSV = (
     f"setweight(to_tsvector('english', translate(coalesce(title, ''), {_SPLIT})), 'A') || "
     f"setweight(to_tsvector('english', translate(coalesce(abstract, ''), {_SPLIT})), 'B') || "
