@@ -2,6 +2,7 @@
 corpus sizes, with vector-index build time, ANN recall@10 against exact search, and peak memory.
 
     .venv/bin/python bench/latency.py [--scales 10k,85k,1m] [--model NAME] [--queries 200]
+        [--database-url postgresql+psycopg://USER@HOST:PORT/DB]
 
 - 10k: the first 10,000 papers of the arXiv listing file;
 - 85k: the whole listing file (74,728) plus the Hugging Face archive (9,877 papers);
@@ -9,6 +10,10 @@ corpus sizes, with vector-index build time, ANN recall@10 against exact search, 
        embedding a million abstracts on two cores would take days; it measures the index, not a model.
 Stores are built once under var/bench/ and reused (delete the folder to rebuild). Embedding the 85k
 corpus with the transformer model takes a while the first time; `papertrend embed` progress is shown.
+
+With `--database-url` (a PostgreSQL server where that user may create databases) each scale is also
+measured on PostgreSQL, side by side: the SQLite store is copied once with `papertrend db copy`'s
+code into a database `papertrend_bench_<scale>_<model>` on that server, kept for later runs.
 """
 
 from __future__ import annotations
@@ -21,13 +26,16 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from beir import load_beir, synthetic_id
 from papertrend.db import create_engine, reading, transaction
+from papertrend.dbcopy import copy_database
 from papertrend.ingest.base import Cursor, Parsed, RawBatch
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.ingest.sources.hf_daily import HfDailySource
@@ -157,8 +165,31 @@ def _random_vectors(engine, model: str, dim: int) -> None:  # type: ignore[no-un
     print(f"random vectors for {total:,} papers", flush=True)
 
 
-def measure(scale: str, folder: Path, model: str, queries: list[str]) -> dict[str, float]:
-    engine = create_engine(f"sqlite:///{folder / 'bench.db'}")
+def postgres_copy(server_url: str, scale: str, model: str, folder: Path) -> str:
+    """The URL of a PostgreSQL copy of the SQLite store in `folder`, made once and kept."""
+    name = f"papertrend_bench_{scale}_{model}".lower()
+    url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if exists is None:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    source = create_engine(f"sqlite:///{folder / 'bench.db'}")
+    upgrade(source)  # stores built by older revisions; the copy wants both at the same head
+    target = create_engine(url)
+    t0 = time.perf_counter()
+    report = copy_database(source=source, target=target)
+    copied = sum(t.copied for t in report.tables)
+    print(f"[{scale}] postgresql copy: {copied:,} rows in {time.perf_counter() - t0:.0f}s", flush=True)
+    assert report.ok, "copy did not verify"
+    source.dispose()
+    target.dispose()
+    return url
+
+
+def measure(scale: str, url: str, folder: Path, model: str, queries: list[str]) -> dict[str, Any]:
+    engine = create_engine(url)
     searcher = Searcher(engine=engine, embedder=get_embedder(model), index_dir=folder / "index")
     with reading(engine) as conn:
         t0 = time.perf_counter()
@@ -172,7 +203,7 @@ def measure(scale: str, folder: Path, model: str, queries: list[str]) -> dict[st
         searcher.search(query=q, limit=10)
         times.append((time.perf_counter() - t0) * 1000)
     recall = float("nan")
-    if searcher.index.kind == "ann":
+    if searcher.index.kind != "exact":
         with reading(engine) as conn:
             pks, matrix = vectors.load(conn=conn, model=model, dim=searcher.embedder.dim)
             exact = vectors.ExactIndex(pks, matrix)
@@ -189,7 +220,7 @@ def measure(scale: str, folder: Path, model: str, queries: list[str]) -> dict[st
     qs = statistics.quantiles(times, n=100)
     return {
         "papers": n,
-        "index": 1.0 if searcher.index.kind == "ann" else 0.0,
+        "index": searcher.index.kind,
         "build_s": build_s,
         "p50": statistics.median(times),
         "p95": qs[94],
@@ -206,6 +237,7 @@ def main() -> None:
     parser.add_argument("--scales", default="10k,85k,1m")
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--database-url", default=None, help="A PostgreSQL server to compare with SQLite.")
     ns = parser.parse_args()
     beir = load_beir(DATA / "scifact_beir")
     queries = [beir.queries[q] for q in sorted(beir.qrels["test"])][: ns.queries]
@@ -213,15 +245,19 @@ def main() -> None:
     rows = []
     for scale in ns.scales.split(","):
         folder = build(scale, ns.model, dim)
-        rows.append((scale, measure(scale, folder, ns.model, queries)))
+        sqlite_url = f"sqlite:///{folder / 'bench.db'}"
+        rows.append((scale, "sqlite", measure(scale, sqlite_url, folder, ns.model, queries)))
+        if ns.database_url:
+            pg_url = postgres_copy(ns.database_url, scale, ns.model, folder)
+            rows.append((scale, "postgresql", measure(scale, pg_url, folder, ns.model, queries)))
     print(f"\nhybrid search, {len(queries)} SciFact queries, limit 10, model {ns.model}, query embedded")
     print(
-        f"{'scale':<6} {'papers':>9} {'index':>6} {'build s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
-        f" {'ANN R@10':>9} {'peak RSS MB':>12}"
+        f"{'scale':<6} {'database':<11} {'papers':>9} {'index':>6} {'build s':>8} {'p50 ms':>7} {'p95 ms':>7}"
+        f" {'p99 ms':>7} {'ANN R@10':>9} {'peak RSS MB':>12}"
     )
-    for scale, r in rows:
+    for scale, db, r in rows:
         print(
-            f"{scale:<6} {int(r['papers']):>9,} {'hnsw' if r['index'] else 'exact':>6} {r['build_s']:>8.1f}"
+            f"{scale:<6} {db:<11} {int(r['papers']):>9,} {r['index']:>6} {r['build_s']:>8.1f}"
             f" {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} {r['recall']:>9.3f} {r['rss_mb']:>12.0f}"
         )
 
