@@ -7,6 +7,7 @@ the vector index — and nothing else; each call gets its own read connection.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from papertrend.search import hybrid, keyword
 from papertrend.search.embedder import Embedder, query_text
 from papertrend.search.index import open_index
 from papertrend.search.types import Filters, Hit, Mode, Sort
+from papertrend.search.vectors import F32
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,8 @@ class Searcher:
         self.engine = engine
         self.embedder = embedder
         self.tuning = tuning
+        # Shared by all requests of the process; query embeddings are short (one text each).
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed-query")
         self.index = open_index(
             dialect=engine.dialect.name,
             model=embedder.name,
@@ -82,14 +86,24 @@ class Searcher:
             ann_threshold=ann_threshold,
         )
 
+    def embed_query(self, query: str) -> F32:
+        """The query's vector in the embedder's space."""
+        vector: F32 = self.embedder.embed([query_text(query)])[0]
+        return vector
+
+    def nearest(
+        self, *, conn: Connection, vector: F32, limit: int, filters: Filters = Filters()
+    ) -> list[Hit]:
+        """Papers nearest to a query vector."""
+        found = self.index.search(conn=conn, query=vector, k=limit, filters=filters)
+        ids = _ids_for_pks(conn, [pk for pk, _ in found])
+        return [Hit(ids[pk], score) for pk, score in found if pk in ids]
+
     def semantic(
         self, *, conn: Connection, query: str, limit: int, filters: Filters = Filters()
     ) -> list[Hit]:
         """Papers nearest in meaning to the query text."""
-        vec = self.embedder.embed([query_text(query)])[0]
-        found = self.index.search(conn=conn, query=vec, k=limit, filters=filters)
-        ids = _ids_for_pks(conn, [pk for pk, _ in found])
-        return [Hit(ids[pk], score) for pk, score in found if pk in ids]
+        return self.nearest(conn=conn, vector=self.embed_query(query), limit=limit, filters=filters)
 
     def search(
         self,
@@ -108,10 +122,13 @@ class Searcher:
             elif mode == "semantic":
                 hits = self.semantic(conn=conn, query=query, limit=depth, filters=filters)
             else:
-                lists = [
-                    keyword.search(conn=conn, query=query, limit=depth, filters=filters),
-                    self.semantic(conn=conn, query=query, limit=depth, filters=filters),
-                ]
+                # The query is embedded on another thread while the keyword search runs: both
+                # release the GIL (onnxruntime, the database driver), so on two cores a hybrid
+                # query costs about the longer of the two rather than their sum.
+                vector = self._pool.submit(self.embed_query, query)
+                by_words = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
+                by_meaning = self.nearest(conn=conn, vector=vector.result(), limit=depth, filters=filters)
+                lists = [by_words, by_meaning]
                 hits = hybrid.fuse(
                     lists,
                     fusion=self.tuning.fusion,
