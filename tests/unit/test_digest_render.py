@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from html.parser import HTMLParser
 
+import css_inline
+import jinja2
 import pytest
 
+from papertrend.digest import render as render_module
 from papertrend.digest.render import (
     MAIL_POLICY,
+    TEMPLATES,
+    WIRE_POLICY,
     MailContext,
     message_id_for,
     one_line,
+    render_already,
     render_confirmation,
     render_digest,
     subject_for,
@@ -191,3 +199,75 @@ def test_confirmation_mail() -> None:
     assert msg["Subject"] == "Confirm your Papertrend subscription"
     text = msg.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "https://papers.example.org/subscribe/confirm/TOKEN" in text and "7 days" in text
+
+
+def _wire_cases() -> list[EmailMessage]:
+    evil = make_paper("2606.00666", "Évil “title” <b>&</b>\r\nBcc: x@example.org " + "long " * 300)
+    weekly = replace(SUB, prefs=Preferences(cadence="weekly"))
+    return [
+        digest(),
+        digest(trending=[evil], for_you=[(evil, "topic with ünïcode " * 10)]),
+        digest(sub=weekly, trending=[], for_you=[(make_paper("2606.00003", "Only for you"), "agents")]),
+        render_confirmation(ctx=CTX, to="new@example.org", token="TOKEN", days=7, now=NOW),
+        render_already(ctx=CTX, sub=SUB, now=NOW),
+    ]
+
+
+def test_wire_bytes_are_what_the_email_package_writes() -> None:
+    # to_bytes writes our messages itself (issue #5: the generator was as slow as building them);
+    # it must write exactly what the generator writes.
+    for msg in _wire_cases():
+        assert to_bytes(msg) == msg.as_bytes(policy=WIRE_POLICY)
+    other = EmailMessage(policy=MAIL_POLICY)  # a shape this module does not build: the generator's
+    other["Subject"] = "Hello"
+    other.set_content("Hi.\nBye.\n", subtype="plain", charset="utf-8", cte="8bit")
+    other.add_attachment(b"\x00\x01", maintype="application", subtype="octet-stream")
+    assert to_bytes(other) == other.as_bytes(policy=WIRE_POLICY)
+
+
+class _Events(HTMLParser):
+    """An HTML document as a list of tags, attributes and text: escaping and spacing aside."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.events: list[object] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.events.append((tag, sorted(attrs, key=lambda a: a[0])))
+
+    def handle_endtag(self, tag: str) -> None:
+        self.events.append(f"/{tag}")
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.events.append(" ".join(data.split()))
+
+
+def test_templates_inlined_once_give_what_inlining_each_message_gave(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The HTML templates' CSS is inlined when they load (issue #5); inlining each rendered message,
+    # as before, must give the same document.
+    plain = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+    template = render_module._env.get_template("digest.html")
+    seen: list[dict[str, object]] = []
+    real = template.render
+
+    def capture(context: dict[str, object]) -> str:
+        seen.append(context)
+        return real(context)
+
+    monkeypatch.setattr(template, "render", capture)
+    evil = make_paper("2606.00666", 'Tom & "Jerry" <i>x</i>', code_url="https://example.org/?a=1&b=2")
+    msg = reparse(digest(trending=[evil, make_paper("2606.00001", "Top paper")]))
+    html = msg.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    [context] = seen
+    before = inliner.inline(plain.get_template("digest.html").render(context))
+    assert _Events(html).events == _Events(before).events
+    assert "&lt;i&gt;x&lt;/i&gt;" in html  # still escaped: the inlined templates autoescape too
