@@ -25,6 +25,8 @@ test: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+	@echo "== the same suite on PostgreSQL (issue #6): a throwaway cluster on 127.0.0.1; tests marked sqlite_only are deselected and listed =="
+	$(BIN)/pytest -q --db=postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -44,23 +44,47 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"database: {db}" + (f" ({where})" if db == "postgres" else "")
 
 
+# A test that asks for none of these never touches the run's database: it would run the same code
+# twice, so the PostgreSQL run leaves it to the SQLite run (and says how many it left).
+_DB_FIXTURES = frozenset({"settings", "engine", "new_database_url", "pg_cluster"})
+_database_free: list[str] = []
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect, never skip quietly, the tests that check the other database itself."""
-    marker = _ONLY[config.getoption("--db")]
-    keep = [item for item in items if item.get_closest_marker(marker) is None]
-    gone = [item for item in items if item.get_closest_marker(marker) is not None]
+    """Deselect, never skip quietly, the tests that check the other database itself; on PostgreSQL
+    also those that use no database at all."""
+    db = config.getoption("--db")
+    marker = _ONLY[db]
+    keep: list[pytest.Item] = []
+    gone: list[pytest.Item] = []
+    for item in items:
+        if item.get_closest_marker(marker) is not None:
+            gone.append(item)
+            _deselected.append(item.nodeid)
+        elif db == "postgres" and _DB_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
+            gone.append(item)
+            _database_free.append(item.nodeid)
+        else:
+            keep.append(item)
     if gone:
         config.hook.pytest_deselected(items=gone)
         items[:] = keep
-        _deselected.extend(item.nodeid for item in gone)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    db = config.getoption("--db")
     if _deselected:
-        marker = _ONLY[config.getoption("--db")]
-        terminalreporter.section(f"deselected on {config.getoption('--db')}: {marker}")
+        terminalreporter.section(f"deselected on {db}: {_ONLY[db]}")
         for nodeid in _deselected:
             terminalreporter.write_line(nodeid)
+    if _database_free:
+        files: dict[str, int] = {}
+        for nodeid in _database_free:
+            files[nodeid.split("::")[0]] = files.get(nodeid.split("::")[0], 0) + 1
+        terminalreporter.section(f"deselected on {db}: {len(_database_free)} tests that use no database")
+        terminalreporter.write_line("(they run in the SQLite run; per file:)")
+        for path, n in files.items():
+            terminalreporter.write_line(f"{path}: {n}")
 
 
 @pytest.fixture(scope="session")
