@@ -590,13 +590,17 @@ def worker_command() -> None:
     import threading
 
     from papertrend.web.app import configure_logging
-    from papertrend.worker import default_jobs, run_loop
+    from papertrend.worker import default_jobs, run_loop, worker_leases
 
     ctx = _ctx()
     configure_logging(ctx.settings)
     stop = threading.Event()
     try:
-        run_loop(default_jobs(settings=ctx.settings, engine=ctx.engine), stop=stop)
+        run_loop(
+            default_jobs(settings=ctx.settings, engine=ctx.engine),
+            stop=stop,
+            leases=worker_leases(settings=ctx.settings, engine=ctx.engine),
+        )
     except KeyboardInterrupt:
         stop.set()
 

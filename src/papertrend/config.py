@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     ingest_interval_minutes: int = Field(
         default=60, ge=1, description="How often the worker fetches new papers from the sources."
     )
+    job_lease_seconds: float = Field(
+        default=120.0,
+        ge=5,
+        description="How long a worker's hold on a periodic job lasts without renewal; a dead worker's "
+        "job is taken over after this.",
+    )
     rss_categories: list[str] = Field(
         default=["cs.AI", "cs.CL", "cs.CV", "cs.LG"],
         description="arXiv categories whose daily RSS feeds the worker reads (a JSON list).",

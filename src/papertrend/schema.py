@@ -164,6 +164,21 @@ ingest_runs = sa.Table(
 )
 sa.Index("ix_ingest_runs_source_finished", ingest_runs.c.source, ingest_runs.c.finished_at)
 
+# One row per periodic job (issue #6): which worker holds it until when, and when it last started
+# and finished, so that several workers run each job once per period and a dead worker's job is
+# taken over when its lease runs out (papertrend.leases).
+job_leases = sa.Table(
+    "job_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=True),
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("ok", sa.Boolean, nullable=True),
+    sa.Column("summary", sa.Text, nullable=True),
+)
+
 # One vote per user and paper (issue #4, part 2); an upvote toggles the row. Counts are read per
 # paper, so the paper comes second in a second index.
 votes = sa.Table(

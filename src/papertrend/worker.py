@@ -2,7 +2,8 @@
 
 `papertrend worker` runs them in the foreground; `papertrend serve` runs the same loop in a thread
 unless `--no-worker`. Each job can also be run once by hand with its own CLI command. Several
-workers against one PostgreSQL database need leases so a job runs once per period: issue #6.
+workers against one database take a lease on each job (papertrend.leases), so each runs in one
+worker at a time and once per period, and a dead worker's job is taken over (issue #6).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from papertrend.digest.outbox import make_digest_job
 from papertrend.ingest.base import make_source
 from papertrend.ingest.http import PoliteClient
 from papertrend.ingest.pipeline import run_ingest
+from papertrend.leases import Leases
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import get_embedder
 
@@ -66,6 +68,11 @@ def embed_new(*, settings: Settings, engine: Engine) -> str:
     return embed_missing(engine=engine, embedder=embedder, limit=EMBED_SLICE).summary()
 
 
+def worker_leases(*, settings: Settings, engine: Engine) -> Leases:
+    """This process's leases on the periodic jobs."""
+    return Leases(engine=engine, lease=timedelta(seconds=settings.job_lease_seconds))
+
+
 def default_jobs(*, settings: Settings, engine: Engine) -> list[Job]:
     """The single-machine schedule."""
     return [
@@ -83,18 +90,43 @@ def default_jobs(*, settings: Settings, engine: Engine) -> list[Job]:
     ]
 
 
-def run_loop(jobs: list[Job], *, stop: threading.Event, clock: Callable[[], float] = time.monotonic) -> None:
-    """Run each job when due until `stop` is set; a failing job is logged and retried next period."""
+def _run(job: Job, leases: Leases | None) -> bool:
+    """Run `job` unless another worker holds it or ran it this period; whether it ran here."""
+    if leases is None:
+        log.info("job %s: %s", job.name, job.run())
+        return True
+    with leases.hold(name=job.name, every=job.every) as held:
+        if held:
+            log.info("job %s: %s", job.name, job.run())
+        else:
+            log.debug("job %s: not due here (another worker ran it or runs it now)", job.name)
+    return held
+
+
+def run_loop(
+    jobs: list[Job],
+    *,
+    stop: threading.Event,
+    clock: Callable[[], float] = time.monotonic,
+    leases: Leases | None = None,
+) -> None:
+    """Run each job when due until `stop` is set; a failing job is logged and retried next period.
+
+    With `leases`, a job runs only when this worker can take its lease (papertrend.leases).
+    """
     while not stop.is_set():
         now = clock()
         for job in jobs:
             if stop.is_set() or now < job.next_due:
                 continue
             started = clock()
+            period = job.every
             try:
-                log.info("job %s: %s", job.name, job.run())
+                if not _run(job, leases) and leases is not None:
+                    # Ask again once a lease could have run out, to take over from a dead worker.
+                    period = min(job.every, leases.lease)
             except Exception:
                 log.exception("job %s failed; next try in %s", job.name, job.every)
-            job.next_due = started + job.every.total_seconds()
+            job.next_due = started + period.total_seconds()
         wait = min(job.next_due for job in jobs) - clock()
         stop.wait(max(wait, 1.0))

@@ -350,6 +350,7 @@ _TITLES = {
     410: "Link no longer valid",
     422: "Invalid parameters",
     429: "Too many attempts",
+    503: "Temporarily unavailable",
 }
 
 
@@ -503,7 +504,7 @@ def create_app(
 ) -> FastAPI:
     """The Papertrend web app for these settings; pass `engine` to share one (tests), `clock` to fix time."""
     # Routers import the dependencies above, so they are imported here, once this module exists.
-    from papertrend.web import accounts, api, feeds, pages, subscribe
+    from papertrend.web import accounts, api, feeds, outage, pages, subscribe
 
     own = engine is None
     eng = engine if engine is not None else create_engine(settings.database_url)
@@ -546,6 +547,9 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _server_error)
+    # The database restarting is an outage, not a bug: 503 + Retry-After, not 500 (issue #6).
+    for outage_error in outage.OUTAGE_ERRORS:
+        app.add_exception_handler(outage_error, outage.database_unavailable)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # Swagger UI from a package, not a CDN: /docs works with no network.
@@ -583,11 +587,12 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
     log.info("serve", extra={"url": f"http://{host}:{port}", "database": engine.url.render_as_string()})
     stop = threading.Event()
     if worker:
-        from papertrend.worker import default_jobs, run_loop
+        from papertrend.worker import default_jobs, run_loop, worker_leases
 
         jobs = default_jobs(settings=settings, engine=engine)
+        leases = worker_leases(settings=settings, engine=engine)
         threading.Thread(
-            target=run_loop, args=(jobs,), kwargs={"stop": stop}, name="worker", daemon=True
+            target=run_loop, args=(jobs,), kwargs={"stop": stop, "leases": leases}, name="worker", daemon=True
         ).start()
     try:
         # Our middleware writes the access log (one line per request, JSON when asked); uvicorn's

@@ -1,0 +1,132 @@
+"""Job leases: each periodic job runs in one worker at a time and once per period, across the
+processes and machines that share one database (issue #6).
+
+A worker takes a job's row with one conditional UPDATE — free (no lease, or an expired one) and due
+(its last start is a period old, or its last run never finished) — so of two workers asking at
+once exactly one gets it: PostgreSQL re-checks the condition on the row the other just changed,
+SQLite serialises the two write transactions. While the job runs a heartbeat keeps extending the
+lease; a worker killed mid-job stops renewing it, and once it expires the next worker to ask takes
+the job over at once, since its last run never finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from papertrend.db import transaction
+from papertrend.schema import insert_for, job_leases
+
+log = logging.getLogger("papertrend.leases")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_owner() -> str:
+    """An id for one worker process: host and pid for people reading the table, and a random tail."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Leases:
+    """Take, renew and give back job leases for one worker."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        lease: timedelta = timedelta(seconds=120),
+        owner: str | None = None,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.engine = engine
+        self.lease = lease
+        self.owner = owner or new_owner()
+        self.now = now
+
+    def acquire(self, *, name: str, every: timedelta) -> bool:
+        """Take the job `name` if no live lease holds it and it is due; True when taken."""
+        now = self.now()
+        t = job_leases.c
+        with transaction(self.engine) as conn:
+            conn.execute(insert_for(conn, job_leases).values(name=name).on_conflict_do_nothing())
+            taken = conn.execute(
+                job_leases.update()
+                .where(
+                    t.name == name,
+                    sa.or_(t.lease_until.is_(None), t.lease_until <= now),
+                    sa.or_(
+                        t.started_at.is_(None),
+                        t.started_at <= now - every,
+                        # The last run never finished: its worker died, take it over now.
+                        t.finished_at.is_(None),
+                        t.finished_at < t.started_at,
+                    ),
+                )
+                .values(owner=self.owner, lease_until=now + self.lease, started_at=now)
+            )
+            return taken.rowcount == 1
+
+    def renew(self, *, name: str) -> bool:
+        """Extend our lease on `name`; False when it is no longer ours."""
+        with transaction(self.engine) as conn:
+            renewed = conn.execute(
+                job_leases.update()
+                .where(job_leases.c.name == name, job_leases.c.owner == self.owner)
+                .values(lease_until=self.now() + self.lease)
+            )
+            return renewed.rowcount == 1
+
+    def release(self, *, name: str, ok: bool, summary: str) -> None:
+        """Give `name` back and record how its run ended."""
+        with transaction(self.engine) as conn:
+            released = conn.execute(
+                job_leases.update()
+                .where(job_leases.c.name == name, job_leases.c.owner == self.owner)
+                .values(owner=None, lease_until=None, finished_at=self.now(), ok=ok, summary=summary[:2000])
+            )
+        if released.rowcount != 1:
+            log.warning("job %s: lease was lost while it ran (another worker may have taken it over)", name)
+
+    @contextmanager
+    def hold(self, *, name: str, every: timedelta) -> Iterator[bool]:
+        """Hold `name` for the duration of the block when it can be taken; yields whether it was.
+
+        An exception in the block is recorded as a failed run and re-raised.
+        """
+        if not self.acquire(name=name, every=every):
+            yield False
+            return
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(name, stop), name=f"lease-{name}", daemon=True)
+        beat.start()
+        try:
+            yield True
+        except BaseException as exc:
+            stop.set()
+            beat.join()
+            self.release(name=name, ok=False, summary=f"{type(exc).__name__}: {exc}")
+            raise
+        stop.set()
+        beat.join()
+        self.release(name=name, ok=True, summary="")
+
+    def _heartbeat(self, name: str, stop: threading.Event) -> None:
+        # Renew at a third of the lease, so two missed beats still leave the lease alive.
+        while not stop.wait(self.lease.total_seconds() / 3):
+            try:
+                if not self.renew(name=name):
+                    log.warning("job %s: lease taken over by another worker", name)
+                    return
+            except Exception:
+                log.exception("job %s: could not renew the lease; retrying", name)

@@ -1,0 +1,124 @@
+"""Several `papertrend worker` processes on one database (issue #6): the hourly ingest runs once,
+and when the worker running it is killed mid-job another takes it over once the lease expires.
+Real processes, a real database (SQLite or PostgreSQL, per --db) and a local upstream."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from papertrend.config import Settings
+from papertrend.db import reading
+from papertrend.schema import ingest_runs, job_leases
+from tests.replay import ReplayServer, Reply
+
+RSS = "arxiv_api_fixtures/rss/rss_arxiv_org_2026-04-27/arxiv_cs_ai.xml"
+HF_DAY = "hf_daily_papers/samples/2026-08-21.json"
+LEASE_SECONDS = 5
+
+
+@pytest.fixture
+def start_worker(
+    settings: Settings, replay: ReplayServer, tmp_path: Path
+) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "PAPERTREND_DATABASE_URL": settings.database_url,
+            "PAPERTREND_DATA_DIR": str(tmp_path / name),  # each worker as if on its own machine
+            "PAPERTREND_HF_BASE_URL": replay.url,
+            "PAPERTREND_ARXIV_RSS_URL": f"{replay.url}/rss",
+            "PAPERTREND_RSS_CATEGORIES": '["cs.AI"]',
+            "PAPERTREND_EMBEDDING_MODEL": "wordllama",
+            "PAPERTREND_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+        }
+        log = (tmp_path / f"{name}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from papertrend.cli import main; main()", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def _wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def _ingest_lease(engine: Engine) -> sa.Row[tuple[object, ...]] | None:
+    with reading(engine) as conn:
+        return conn.execute(sa.select(job_leases).where(job_leases.c.name == "ingest")).first()
+
+
+def _runs(engine: Engine) -> dict[str, int]:
+    with reading(engine) as conn:
+        rows = conn.execute(sa.select(ingest_runs.c.source, sa.func.count()).group_by(ingest_runs.c.source))
+        return {source: int(n) for source, n in rows}
+
+
+def test_ingest_runs_once_and_survives_a_killed_worker(
+    engine: Engine,
+    replay: ReplayServer,
+    shared_data: Path,
+    start_worker: Callable[[str], subprocess.Popen[bytes]],
+) -> None:
+    day = (shared_data / HF_DAY).read_bytes()
+    # The first answer stalls, so the first worker is surely mid-job when it is killed.
+    replay.add("/api/daily_papers", Reply(day, delay=30), Reply(day))
+    replay.add("/rss/cs.AI", shared_data / RSS)
+
+    first = start_worker("first")
+    _wait_for("the first worker to take the ingest", lambda: bool(replay.requests))
+    lease = _ingest_lease(engine)
+    assert lease is not None and str(lease.owner).split(":")[1] == str(first.pid)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    killed_at = time.monotonic()
+
+    second, third = start_worker("second"), start_worker("third")
+
+    def finished() -> bool:
+        row = _ingest_lease(engine)
+        return row is not None and row.finished_at is not None and row.owner is None
+
+    _wait_for("another worker to finish the ingest", finished)
+    taken_over = time.monotonic() - killed_at
+    done = _ingest_lease(engine)
+    assert done is not None and done.ok is True
+    assert taken_over >= LEASE_SECONDS - 1  # not before the dead worker's lease ran out
+    assert _runs(engine) == {"hf-daily": 1, "arxiv-rss": 1}
+
+    # Both live workers keep looping (every lease period they ask again): nobody ingests twice
+    # within the hour.
+    time.sleep(2.5 * LEASE_SECONDS)
+    assert second.poll() is None and third.poll() is None
+    assert _runs(engine) == {"hf-daily": 1, "arxiv-rss": 1}
+    again = _ingest_lease(engine)
+    assert again is not None and again.started_at == done.started_at
+    # The embedding job ran too, in one of them, without clashing.
+    with reading(engine) as conn:
+        embed = conn.execute(sa.select(job_leases).where(job_leases.c.name == "embed")).one()
+    assert embed.ok is True
