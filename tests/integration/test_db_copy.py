@@ -331,3 +331,32 @@ def test_a_target_with_other_data_is_refused_and_left_alone(
         )
     with pytest.raises(dbcopy.CopyRefused, match="papers"):
         dbcopy.copy_database(source=source, target=other)
+
+    # A target with more rows than the source holds something the source does not.
+    bigger = create_engine(new_database_url("bigger"))
+    with transaction(bigger) as conn:
+        for key in ("a@example.org", "b@example.org"):
+            conn.execute(suppressions.insert().values(email_key=key, reason="bounce", created_at=NOW))
+    with pytest.raises(dbcopy.CopyRefused, match="suppressions has more rows than the source"):
+        dbcopy.copy_database(source=source, target=bigger)
+
+
+def test_a_source_changed_during_the_copy_fails_verification(
+    tmp_path: Path, shared_data: Path, new_database_url: Callable[[str], str]
+) -> None:
+    source = _source(tmp_path, shared_data)
+    pg = create_engine(new_database_url("copy"))
+
+    def meddle(table: str, done: int, total: int) -> None:
+        if table == "embeddings" and done == total:  # papers are copied by now: change one behind our back
+            with transaction(source) as conn:
+                conn.execute(papers.update().where(papers.c.pk == 1).values(hf_upvotes=99))
+
+    report = dbcopy.copy_database(source=source, target=pg, progress=meddle)
+    assert not report.ok
+    assert [t.table for t in report.tables if not t.ok] == ["papers"]
+    [bad] = [t for t in report.tables if not t.ok]
+    assert bad.source_rows == bad.target_rows and bad.source_checksum != bad.target_checksum
+    # A rerun does not paper over it either: the target holds another version of that row.
+    with pytest.raises(dbcopy.CopyRefused, match="papers already holds a different row with key"):
+        dbcopy.copy_database(source=source, target=pg)
