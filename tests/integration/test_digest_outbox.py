@@ -36,6 +36,7 @@ from papertrend.digest.outbox import (
     journal_for,
     keyword_ranker,
     owner_dead,
+    record,
     recover,
     run_digest,
 )
@@ -304,6 +305,26 @@ def test_a_sender_that_lost_its_lease_does_not_overwrite_the_new_owner(
             report=report,
         )
     assert report.lost_leases == 1 and rows(engine)[0].status == "sending"
+
+
+def test_delivered_outcomes_are_recorded_together_and_only_where_still_owned(
+    engine: Engine, settings: Settings
+) -> None:
+    now = at(DAY, 9)
+    lease = now + timedelta(minutes=5)
+    mine = [_sending_row(engine, mid=f"<mine{i}@x>", owner="me", lease_until=lease) for i in range(3)]
+    taken = _sending_row(engine, mid="<taken@x>", owner="new-owner", lease_until=lease)
+    refused = _sending_row(engine, mid="<refused@x>", owner="me", lease_until=lease)
+    outcomes = [Outcome(e, 1, 1, delivered=f"smtp:Q{e}") for e in [*mine, taken]]
+    outcomes.append(Outcome(refused, 1, 1, error=SendError("temporary", "451 later", code=451)))
+    report = DeliveryReport()
+    with transaction(engine) as conn:
+        record(conn, outcomes=outcomes, owner="me", now=now, policy=Policy(), report=report)
+    status = {r.id: (r.status, r.delivery_id, r.lease_owner) for r in rows(engine)}
+    assert [status[e] for e in mine] == [("sent", f"smtp:Q{e}", None) for e in mine]
+    assert status[taken] == ("sending", None, "new-owner")  # the new owner's record stands
+    assert status[refused][0] == "retry"
+    assert (report.sent, report.retry, report.lost_leases) == (3, 1, 1)
 
 
 def test_concurrent_runs_send_each_edition_once(

@@ -87,6 +87,12 @@ _env = jinja2.Environment(
 )
 
 
+@functools.lru_cache(maxsize=16)
+def _bare_address(mail_from: str) -> str:
+    # Parsed once: every digest asks twice (issue #5).
+    return parseaddr(mail_from)[1] or "papertrend@localhost"
+
+
 @dataclass(frozen=True, slots=True)
 class MailContext:
     """What every message needs from the settings."""
@@ -98,7 +104,7 @@ class MailContext:
     @property
     def from_address(self) -> str:
         """The bare address of `mail_from` (the envelope sender)."""
-        return parseaddr(self.mail_from)[1] or "papertrend@localhost"
+        return _bare_address(self.mail_from)
 
     @property
     def domain(self) -> str:
