@@ -198,12 +198,32 @@ def _stream(engine: Engine, table: sa.Table, batch: int) -> Iterator[Sequence[sa
         yield from conn.execute(stmt).partitions()
 
 
+def _key_filter(cols: list[sa.Column[Any]], keys: list[tuple[Any, ...]]) -> sa.ColumnElement[bool]:
+    """WHERE the key is one of `keys`: for a composite key, the last column's IN list per prefix.
+
+    PostgreSQL turns a row-value IN list into one OR branch per key: 3.4 s for 2,000 embeddings keys
+    against 0.36 s as `model = … AND paper_pk IN (…)` (issue #6).
+    """
+    if len(cols) == 1:
+        return cols[0].in_([k[0] for k in keys])
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for key in keys:
+        groups.setdefault(key[:-1], []).append(key[-1])
+    return sa.or_(
+        *(
+            sa.and_(
+                *(col == value for col, value in zip(cols[:-1], prefix, strict=True)), cols[-1].in_(lasts)
+            )
+            for prefix, lasts in groups.items()
+        )
+    )
+
+
 def _existing(conn: Connection, table: sa.Table, keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], bytes]:
     """The target's rows with these primary keys, as canonical bytes."""
     cols = _key_columns(table)
-    where = cols[0].in_([k[0] for k in keys]) if len(cols) == 1 else sa.tuple_(*cols).in_(keys)
     found: dict[tuple[Any, ...], bytes] = {}
-    for row in conn.execute(sa.select(*table.columns).where(where)).mappings():
+    for row in conn.execute(sa.select(*table.columns).where(_key_filter(cols, keys))).mappings():
         found[tuple(row[c.name] for c in cols)] = row_bytes([row[c.name] for c in table.columns])
     return found
 
