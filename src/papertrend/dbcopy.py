@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from papertrend import migrate
 from papertrend.db import reading, transaction
@@ -243,8 +243,9 @@ def _write_batch(*, target: Engine, table: sa.Table, rows: Sequence[sa.Row[Any]]
                 new.append(record)
             elif held != row_bytes([record[n] for n in names]):
                 raise CopyRefused(
-                    f"the target's {table.name} already holds a different row with key {key}: it is not "
-                    "a copy of this source; copy into an empty database (nothing was overwritten)"
+                    f"the target's {table.name} already holds a different row with key {key} (another "
+                    "install's data, or the source changed since an earlier copy); nothing was "
+                    "overwritten: copy into an empty database"
                 )
         if not new:
             return 0
@@ -255,6 +256,9 @@ def _write_batch(*, target: Engine, table: sa.Table, rows: Sequence[sa.Row[Any]]
                 f"the target's {table.name} holds rows that clash with the source's on a unique key: it "
                 f"is not a copy of this source; copy into an empty database ({exc.orig})"
             ) from exc
+        except DataError as exc:
+            # SQLite stores what it is given; PostgreSQL enforces varchar lengths and refuses NUL in text.
+            raise CopyRefused(f"the target cannot store a row of {table.name}: {exc.orig}") from exc
         if table is papers:
             # Derived, not copied: index the new papers in the same transaction, exactly as the papers
             # repository does for new papers; triggers keep the index in sync after (issue #6).

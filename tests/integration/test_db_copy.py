@@ -360,3 +360,14 @@ def test_a_source_changed_during_the_copy_fails_verification(
     # A rerun does not paper over it either: the target holds another version of that row.
     with pytest.raises(dbcopy.CopyRefused, match="papers already holds a different row with key"):
         dbcopy.copy_database(source=source, target=pg)
+
+
+def test_a_value_postgres_cannot_store_is_refused_clearly(
+    tmp_path: Path, new_database_url: Callable[[str], str]
+) -> None:
+    source = _sqlite(tmp_path, "source")
+    upgrade(source)
+    with transaction(source) as conn:  # SQLite keeps over-long strings; varchar(32) does not
+        conn.execute(suppressions.insert().values(email_key="x@example.org", reason="r" * 40, created_at=NOW))
+    with pytest.raises(dbcopy.CopyRefused, match="cannot store a row of suppressions"):
+        dbcopy.copy_database(source=source, target=create_engine(new_database_url("copy")))
