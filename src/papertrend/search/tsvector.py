@@ -114,6 +114,49 @@ def _words(parsed: ParsedQuery, match: Match) -> list[str]:
     return list(dict.fromkeys(words))
 
 
+def _ranked(
+    *,
+    conn: Connection,
+    idfs: dict[str, float],
+    avgdl: float,
+    limit: int,
+    where: list[sa.ColumnElement[bool]],
+    weights: tuple[float, float, float],
+) -> list[Hit]:
+    """The `limit` best papers by BM25 over these lexemes that meet `where`."""
+    w_title, w_abstract, w_authors = (float(w) for w in weights)
+    p = _postings.c
+    q = (
+        sa.func.unnest(
+            sa.literal(list(idfs), pg.ARRAY(sa.Text)), sa.literal(list(idfs.values()), pg.ARRAY(sa.Float))
+        )
+        .table_valued("lexeme", "idf")
+        .render_derived(name="q")
+    )
+    tf = w_title * p.tf_title + w_abstract * p.tf_abstract + w_authors * p.tf_authors
+    norm = K1 * (1 - B + B * p.doc_len / avgdl)
+    score = sa.func.sum(q.c.idf * tf * (K1 + 1) / (tf + norm)).label("score")
+    scored = (
+        sa.select(p.paper_pk, score)
+        .join_from(_postings, q, q.c.lexeme == p.lexeme)
+        .where(tf > 0)
+        .group_by(p.paper_pk)
+    )
+    if not where:
+        # Rank inside the postings first and read only the `limit` winners' rows.
+        scored = scored.order_by(score.desc(), p.paper_pk).limit(limit)
+    ranked = scored.subquery()
+    stmt = (
+        sa.select(papers.c.id, ranked.c.score)
+        .join_from(ranked, papers, papers.c.pk == ranked.c.paper_pk)
+        .where(*where)
+        .order_by(ranked.c.score.desc(), ranked.c.paper_pk)
+        .limit(limit)
+    )
+    # Ties (equal score) go to the earlier stored paper, so paging is stable.
+    return [Hit(paper_id=row.id, score=float(row.score)) for row in conn.execute(stmt)]
+
+
 def search(
     *,
     conn: Connection,
@@ -132,44 +175,19 @@ def search(
         return []
     docs, total_len = int(rows[0].docs), int(rows[0].total_len)
     idfs = {r.lexeme: idf(docs=docs, df=int(r.df)) for r in rows if r.df}
-    # A word in more than half the papers scores MIN_IDF: it cannot move a ranking, yet reading
-    # its postings is most of a query's cost. It still counts when nothing rarer is left.
-    useful = {lex: v for lex, v in idfs.items() if v > MIN_IDF} or idfs
-    if not useful:
+    if not idfs:
         return []
-    avgdl = total_len / max(docs, 1)
-    w_title, w_abstract, w_authors = (float(w) for w in weights)
-    p = _postings.c
-    q = (
-        sa.func.unnest(
-            sa.literal(list(useful), pg.ARRAY(sa.Text)), sa.literal(list(useful.values()), pg.ARRAY(sa.Float))
-        )
-        .table_valued("lexeme", "idf")
-        .render_derived(name="q")
-    )
-    tf = w_title * p.tf_title + w_abstract * p.tf_abstract + w_authors * p.tf_authors
-    norm = K1 * (1 - B + B * p.doc_len / avgdl)
-    score = sa.func.sum(q.c.idf * tf * (K1 + 1) / (tf + norm)).label("score")
-    scored = (
-        sa.select(p.paper_pk, score)
-        .join_from(_postings, q, q.c.lexeme == p.lexeme)
-        .where(tf > 0)
-        .group_by(p.paper_pk)
-    )
     where = [*conditions(filters), *_required(parsed, match)]
-    if not where:
-        # Rank inside the postings first and read only the `limit` winners' rows.
-        scored = scored.order_by(score.desc(), p.paper_pk).limit(limit)
-    ranked = scored.subquery()
-    stmt = (
-        sa.select(papers.c.id, ranked.c.score)
-        .join_from(ranked, papers, papers.c.pk == ranked.c.paper_pk)
-        .where(*where)
-        .order_by(ranked.c.score.desc(), ranked.c.paper_pk)
-        .limit(limit)
-    )
-    # Ties (equal score) go to the earlier stored paper, so paging is stable.
-    return [Hit(paper_id=row.id, score=float(row.score)) for row in conn.execute(stmt)]
+    avgdl = total_len / max(docs, 1)
+    # A word in more than half the papers scores MIN_IDF: it cannot move a paper past one holding a
+    # rarer word, yet reading its postings is most of a query's cost. So rank by the rarer words
+    # first; only when they find fewer than `limit` papers do the common ones add their matches.
+    rare = {lex: v for lex, v in idfs.items() if v > MIN_IDF}
+    if rare and len(rare) < len(idfs):
+        hits = _ranked(conn=conn, idfs=rare, avgdl=avgdl, limit=limit, where=where, weights=weights)
+        if len(hits) >= limit:
+            return hits
+    return _ranked(conn=conn, idfs=idfs, avgdl=avgdl, limit=limit, where=where, weights=weights)
 
 
 def _with_ellipses(fragment: str, whole: str) -> str:
