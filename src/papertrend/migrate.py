@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,10 +44,46 @@ def alembic_config() -> Config:
     return cfg
 
 
+# Key of the PostgreSQL advisory lock that migrating processes queue on ("ptmig" in ASCII).
+_MIGRATION_LOCK = 0x70746D6967
+
+
+@contextmanager
+def _one_at_a_time(conn: Connection) -> Iterator[None]:
+    """Hold the migration lock of this database: a PostgreSQL advisory lock, or for a SQLite file an
+    exclusive lock on a file beside it. A transaction would not do: Alembic commits after each
+    revision on SQLite, and a second process could then start the revisions the first is running."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.rollback()
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+            conn.commit()
+        return
+    database = conn.engine.url.database
+    if conn.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to `revision` (default: the latest)."""
+    """Bring the database to `revision` (default: the latest).
+
+    Every process migrates on start, and several web and worker processes may start at once (issue
+    #6): they queue on a lock, so one migrates and the others then find nothing left to do, instead
+    of racing to create the same tables.
+    """
     cfg = alembic_config()
-    with engine.connect() as conn:
+    with engine.connect() as conn, _one_at_a_time(conn):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         conn.commit()

@@ -3,7 +3,12 @@ SQLite's pragmas; PostgreSQL's pgvector column and weighted tsvector keyword ind
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +18,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from papertrend import migrate
-from papertrend.db import transaction
+from papertrend.db import create_engine, transaction
+from papertrend.dbcopy import head_revision
 from papertrend.schema import embeddings, metadata, papers
+from tests.pgcluster import Cluster
 
 
 def test_migrated_database_matches_schema(engine: Engine) -> None:
@@ -84,3 +91,30 @@ def test_sqlite_pragmas(engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_processes_starting_together_migrate_once(pg_cluster: Cluster | None, tmp_path: Path) -> None:
+    """N web and M worker processes all migrate on start (issue #6): on an empty database they queue,
+    one migrates and the rest find nothing to do, rather than racing to create the same tables."""
+    if pg_cluster is None:
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        name = f"papertrend_fresh_{uuid.uuid4().hex[:12]}"
+        with pg_cluster.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = pg_cluster.url(name)
+    env = {**os.environ, "PAPERTREND_DATABASE_URL": url, "PAPERTREND_DATA_DIR": str(tmp_path)}
+    command = [sys.executable, "-c", "from papertrend.cli import main; main()", "db", "upgrade"]
+    procs = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=180)[0].decode() for p in procs]
+    engine = create_engine(url)
+    try:
+        failed = [out for proc, out in zip(procs, outputs, strict=True) if proc.returncode]
+        assert failed == []
+        assert migrate.current(engine) == head_revision()
+    finally:
+        engine.dispose()
+        if pg_cluster is not None:
+            pg_cluster.drop(str(sa.make_url(url).database))
