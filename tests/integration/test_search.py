@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
@@ -23,6 +24,7 @@ from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import DEFAULT_MODEL, Embedder, get_embedder
 from papertrend.search.service import Searcher
 from papertrend.search.types import Filters
+from tests.pgcluster import Cluster
 
 LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
 N = 60
@@ -46,16 +48,22 @@ def embedder() -> Embedder:
 
 @pytest.fixture(scope="module")
 def corpus(
-    tmp_path_factory: pytest.TempPathFactory, shared_data: Path, embedder: Embedder
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_data: Path,
+    embedder: Embedder,
+    pg_cluster: Cluster | None,
 ) -> Iterator[Searcher]:
-    """60 real papers, embedded once for the module; tests only read it."""
+    """60 real papers, embedded once for the module on the run's database; tests only read it."""
     tmp = tmp_path_factory.mktemp("search")
-    engine = create_engine(f"sqlite:///{tmp / 'search.db'}")
+    url = pg_cluster.create_database() if pg_cluster else f"sqlite:///{tmp / 'search.db'}"
+    engine = create_engine(url)
     upgrade(engine)
     assert run_ingest(engine=engine, source=JsonlSource(path=_head(shared_data, tmp))).ok
     assert embed_missing(engine=engine, embedder=embedder).embedded == N
     yield Searcher(engine=engine, embedder=embedder, index_dir=tmp / "index")
     engine.dispose()
+    if pg_cluster is not None:
+        pg_cluster.drop(str(sa.make_url(url).database))
 
 
 def _ids(hits: list) -> list[str]:  # type: ignore[type-arg]
