@@ -34,7 +34,8 @@ def _utcnow() -> datetime:
 
 
 def new_owner() -> str:
-    """An id for one worker process: host and pid for people reading the table, and a random tail."""
+    """An id for one worker or sender, `host:pid:random`: host and pid tell people reading a lease
+    who holds it, and let a later run on the same host see that a dead process held it."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
@@ -110,16 +111,17 @@ class Leases:
         stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(name, stop), name=f"lease-{name}", daemon=True)
         beat.start()
+        ok, summary = False, ""
         try:
             yield True
+            ok = True
         except BaseException as exc:
+            summary = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
             stop.set()
             beat.join()
-            self.release(name=name, ok=False, summary=f"{type(exc).__name__}: {exc}")
-            raise
-        stop.set()
-        beat.join()
-        self.release(name=name, ok=True, summary="")
+            self.release(name=name, ok=ok, summary=summary)
 
     def _heartbeat(self, name: str, stop: threading.Event) -> None:
         # Renew at a third of the lease, so two missed beats still leave the lease alive.

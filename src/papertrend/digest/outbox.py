@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import socket
 import time
 from collections import deque
@@ -75,6 +74,7 @@ from papertrend.digest.mailer import (
 from papertrend.digest.render import MailContext, ViewCache, render_digest
 from papertrend.digest.subscriptions import Subscription, from_row, purge_expired, suppress
 from papertrend.digest.tables import digest_editions, sent_papers, subscriptions
+from papertrend.leases import new_owner
 from papertrend.papers import repository
 from papertrend.papers.models import Paper
 from papertrend.rank import TrendParams
@@ -89,11 +89,6 @@ MAX_BACKOFF = timedelta(hours=6)
 # Claimed (and recorded) per transaction: each claim drains the sender's pipeline and commits.
 CLAIM_BATCH = 100
 HOST = socket.gethostname()
-
-
-def new_owner() -> str:
-    """An id for one sender: host and pid let a later run see that a dead process held a lease."""
-    return f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def _pid_alive(pid: int) -> bool:

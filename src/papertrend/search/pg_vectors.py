@@ -49,6 +49,10 @@ def _model_literal(model: str) -> str:
     return "'" + model.replace("'", "''") + "'"
 
 
+def _index_exists(conn: Connection, name: str) -> bool:
+    return bool(conn.execute(sa.text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one())
+
+
 def ensure_index(*, conn: Connection, model: str, dim: int) -> bool:
     """Create the model's HNSW index when it is missing; True when it was created now.
 
@@ -56,8 +60,7 @@ def ensure_index(*, conn: Connection, model: str, dim: int) -> bool:
     go on); `papertrend embed` calls it once the vectors are stored, so later inserts extend it.
     """
     name = index_name(model, dim)
-    exists = conn.execute(sa.text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one()
-    if exists:
+    if _index_exists(conn, name):
         return False
     conn.execute(
         sa.text(
@@ -91,10 +94,7 @@ class PgVectorIndex:
     def refresh(self, *, conn: Connection) -> None:
         """Look up how many vectors the model has and whether its HNSW index exists."""
         self._count = signature(conn=conn, model=self.model).count
-        name = index_name(self.model, self.dim)
-        self._has_index = bool(
-            conn.execute(sa.text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one()
-        )
+        self._has_index = _index_exists(conn, index_name(self.model, self.dim))
 
     def __len__(self) -> int:
         return self._count
