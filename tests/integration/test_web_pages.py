@@ -25,6 +25,8 @@ from papertrend.config import Settings
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.ingest.sources.hf_daily import HfDailySource
 from papertrend.ingest.sources.jsonl import JsonlSource
+from papertrend.search.embed_job import embed_missing
+from papertrend.search.embedder import FAST_MODEL, get_embedder
 from papertrend.web.app import create_app
 
 HF_SAMPLE = "hf_daily_papers/samples/2026-08-21.json"
@@ -488,16 +490,11 @@ def test_search_falls_back_to_keywords_when_the_model_cannot_load(
 def test_hybrid_search_and_similar_papers_with_the_fast_model(
     settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path
 ) -> None:
-    embedder_module = pytest.importorskip("papertrend.search.embedder")
-    from papertrend.search.embed_job import embed_missing
-
-    try:
-        embedder = embedder_module.get_embedder(embedder_module.FAST_MODEL)
-    except Exception as exc:  # a model that cannot load here is the fallback test's case
-        pytest.skip(f"fast model unavailable: {exc}")
+    # The fast model ships in a dependency: failing to load it here is a failure, not a skip.
+    embedder = get_embedder(FAST_MODEL)
     load_papers(engine, shared_data, tmp_path / "data")
     embed_missing(engine=engine, embedder=embedder)
-    web = make_web(settings.model_copy(update={"embedding_model": embedder_module.FAST_MODEL}), engine)
+    web = make_web(settings.model_copy(update={"embedding_model": FAST_MODEL}), engine)
     html = page(web, "/search?q=can+coding+agents+reproduce+scientific+software")
     assert "match your words only" not in html.text
     assert "/papers/2608.19799" in html.hrefs()
