@@ -15,6 +15,10 @@ from sqlalchemy.engine import Connection
 
 from papertrend.schema import insert_for, rate_limits
 
+# Longer than any window the callers use (both forms count per hour): a counter whose window started
+# this long ago limits nothing, and the next event for its key starts a new window anyway.
+STALE_AFTER = timedelta(days=1)
+
 
 def rate_key(kind: Literal["ip", "addr"], value: str, *, scope: str = "") -> str:
     """A counter key; addresses are hashed so the table never holds one in clear.
@@ -44,3 +48,9 @@ def allow(*, conn: Connection, key: str, limit: int, window: timedelta, now: dat
         return False
     conn.execute(rate_limits.update().where(rate_limits.c.key == key).values(count=rate_limits.c.count + 1))
     return True
+
+
+def purge_stale(*, conn: Connection, now: datetime, older_than: timedelta = STALE_AFTER) -> int:
+    """Delete counters whose window started more than `older_than` before `now`; how many went."""
+    result = conn.execute(rate_limits.delete().where(rate_limits.c.window_start < now - older_than))
+    return int(result.rowcount or 0)

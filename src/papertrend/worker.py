@@ -1,4 +1,5 @@
-"""Periodic jobs: ingest the configured sources, embed new papers (DESIGN §2, issues #3 and #4).
+"""Periodic jobs: ingest the configured sources, embed new papers, send digests, purge expired
+sign-in rows (DESIGN §2, issues #3 and #4).
 
 `papertrend worker` runs them in the foreground; `papertrend serve` runs the same loop in a thread
 unless `--no-worker`. Each job can also be run once by hand with its own CLI command. Several
@@ -17,7 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from papertrend import ratelimit
+from papertrend.accounts import repository as accounts_repo
 from papertrend.config import Settings
+from papertrend.db import transaction
 from papertrend.digest.outbox import make_digest_job
 from papertrend.ingest.base import make_source
 from papertrend.ingest.http import PoliteClient
@@ -30,6 +34,9 @@ log = logging.getLogger("papertrend.worker")
 
 # Embedding runs in small slices so a large backlog never holds the loop for long.
 EMBED_SLICE = 512
+# Expired links and sessions grant nothing (their queries check `expires_at`), so the purge is only
+# housekeeping: hourly keeps the tables small without a setting to document (issue #4).
+PURGE_EVERY = timedelta(hours=1)
 
 
 @dataclass
@@ -68,6 +75,15 @@ def embed_new(*, settings: Settings, engine: Engine) -> str:
     return embed_missing(engine=engine, embedder=embedder, limit=EMBED_SLICE).summary()
 
 
+def purge_expired(*, engine: Engine, now: datetime | None = None) -> str:
+    """Delete expired sign-in links and sessions and stale rate-limit counters, in one transaction."""
+    now = now or datetime.now(UTC)
+    with transaction(engine) as conn:
+        accounts = accounts_repo.purge_expired(conn=conn, now=now)
+        counters = ratelimit.purge_stale(conn=conn, now=now)
+    return f"{accounts} expired sign-in links and sessions, {counters} stale rate-limit counters deleted"
+
+
 def worker_leases(*, settings: Settings, engine: Engine) -> Leases:
     """This process's leases on the periodic jobs."""
     return Leases(engine=engine, lease=timedelta(seconds=settings.job_lease_seconds))
@@ -87,6 +103,7 @@ def default_jobs(*, settings: Settings, engine: Engine) -> list[Job]:
             timedelta(minutes=settings.digest_interval_minutes),
             make_digest_job(settings=settings, engine=engine),
         ),
+        Job("purge", PURGE_EVERY, lambda: purge_expired(engine=engine)),
     ]
 
 

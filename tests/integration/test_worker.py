@@ -1,18 +1,24 @@
-"""The periodic jobs (issue #4): ingest of recent days and feeds, embedding, and the loop itself."""
+"""The periodic jobs (issue #4): ingest of recent days and feeds, embedding, the purge of expired
+sign-in rows, and the loop itself."""
 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from papertrend import ratelimit
+from papertrend.accounts import repository as accounts_repo
+from papertrend.accounts.tables import login_tokens, sessions
 from papertrend.config import Settings
-from papertrend.db import reading
+from papertrend.db import reading, transaction
 from papertrend.papers import repository
-from papertrend.worker import Job, ingest_recent, run_loop
+from papertrend.schema import rate_limits
+from papertrend.worker import Job, default_jobs, ingest_recent, purge_expired, run_loop
 from tests.replay import ReplayServer
 
 RSS = "arxiv_api_fixtures/rss/rss_arxiv_org_2026-04-27"
@@ -50,6 +56,47 @@ def test_ingest_recent_offline_reports_and_does_not_raise(settings: Settings, en
     )
     summary = ingest_recent(settings=local, engine=engine)
     assert summary.count("connection failed") == 2
+
+
+def test_purge_job_deletes_expired_sign_in_rows_and_keeps_live_ones(
+    settings: Settings, engine: Engine
+) -> None:
+    now = datetime(2026, 8, 21, 12, 0, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    with transaction(engine) as conn:
+        user = accounts_repo.user_for_login(conn=conn, email="reader@example.org", now=now - 40 * 24 * hour)
+        for name, expires in (("link-old", now - hour), ("link-live", now + hour)):
+            accounts_repo.add_login_token(
+                conn=conn,
+                token_hash=name,
+                email=user.email,
+                next_path=None,
+                now=now - 2 * hour,
+                expires_at=expires,
+            )
+        for name, expires in (("session-old", now - hour), ("session-live", now + 24 * hour)):
+            accounts_repo.add_session(
+                conn=conn, token_hash=name, user_id=user.id, now=now - 30 * 24 * hour, expires_at=expires
+            )
+        for key, started in (("login:ip:old", now - 25 * hour), ("login:ip:live", now - 0.5 * hour)):
+            assert ratelimit.allow(conn=conn, key=key, limit=5, window=hour, now=started)
+
+    summary = purge_expired(engine=engine, now=now)
+
+    assert summary == "2 expired sign-in links and sessions, 1 stale rate-limit counters deleted"
+    with reading(engine) as conn:
+        assert conn.scalars(sa.select(login_tokens.c.token_hash)).all() == ["link-live"]
+        assert conn.scalars(sa.select(sessions.c.token_hash)).all() == ["session-live"]
+        assert conn.scalars(sa.select(rate_limits.c.key)).all() == ["login:ip:live"]
+        # The live session still signs its user in.
+        assert accounts_repo.session_user(conn=conn, token_hash="session-live", now=now) == user
+    assert purge_expired(engine=engine, now=now).startswith("0 expired")  # nothing left to do
+
+
+def test_purge_is_on_the_worker_schedule_hourly(settings: Settings, engine: Engine) -> None:
+    jobs = {job.name: job for job in default_jobs(settings=settings, engine=engine)}
+    assert jobs["purge"].every == timedelta(hours=1)
+    assert jobs["purge"].run().startswith("0 expired sign-in links and sessions")
 
 
 def test_loop_runs_due_jobs_survives_failures_and_stops() -> None:
