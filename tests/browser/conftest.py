@@ -8,16 +8,22 @@ a skipped browser suite would pass CI while testing nothing.
 One browser for the package (all of tests/browser); each test gets its own database
 (tests/conftest.py's `engine`), its own uvicorn server on a free port in a thread of this process
 (so the embedding model loads once), and its own browser contexts.
+
+test_pages.py saves screenshots of the main pages at desktop and 375 px phone width as
+`<page>-desktop.png` and `<page>-phone.png` in test-artifacts/screenshots/ (or under
+$PAPERTREND_TEST_ARTIFACTS), to look at after a run.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,9 +31,14 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from papertrend.accounts import repository as accounts_repo
 from papertrend.config import Settings
+from papertrend.db import transaction
+from papertrend.digest import subscriptions as subs
+from papertrend.security import hash_token, new_token
 from papertrend.web.app import create_app
-from tests.integration.test_web_pages import NOW, load_papers
+from papertrend.web.cookies import SESSION_COOKIE
+from tests.integration.test_web_pages import NOW, TOP_ID, load_papers
 
 try:
     from playwright.sync_api import (
@@ -56,7 +67,17 @@ INSTALL_HINT = (
     "Do not use `playwright install`: it downloads a browser build, and CI has no internet."
 )
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
-PHONE: ViewportSize = {"width": 390, "height": 844}
+# Issue #4 asks for pages readable 375 px wide: the narrowest phones in common use (iPhone SE, mini).
+PHONE: ViewportSize = {"width": 375, "height": 812}
+# Screenshots of the main pages for people to look at (a CI job can keep the folder as an artifact):
+# test-artifacts/screenshots/ at the repository root (ignored by git), or screenshots/ under this
+# variable's folder.
+ARTIFACTS_ENV = "PAPERTREND_TEST_ARTIFACTS"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Whole pages of 18 papers or 20 abstracts are 8,000 to 23,000 px tall on a phone and take a second each
+# to encode; three screens show the layout as well, in a fraction of the time.
+SCREENSHOT_SCREENS = 3
 # Pages come from a local server and database, so waits are short; the margin is for a busy 2-core CI.
 TIMEOUT_MS = 10_000
 expect.set_options(timeout=TIMEOUT_MS)
@@ -173,6 +194,69 @@ def site(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) 
         server.stop()
 
 
+# ------------------------------------------------------------------------------------ screenshots
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir() -> Path:
+    """Where screenshots go: $PAPERTREND_TEST_ARTIFACTS/screenshots, else test-artifacts/screenshots."""
+    root = Path(os.environ.get(ARTIFACTS_ENV) or REPO_ROOT / "test-artifacts")
+    folder = root / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save_screenshot(page: Page, folder: Path, name: str) -> Path:
+    """The page, from its top and at most SCREENSHOT_SCREENS viewports tall, as `folder/name.png`;
+    checked to be a real PNG of a rendered page, as wide as the viewport."""
+    path = folder / f"{name}.png"
+    path.unlink(missing_ok=True)  # a file left by an earlier run must not pass for this one's
+    viewport = page.viewport_size
+    assert viewport is not None
+    height = min(
+        page.evaluate("document.scrollingElement.scrollHeight"), SCREENSHOT_SCREENS * viewport["height"]
+    )
+    page.screenshot(
+        path=path, full_page=True, clip={"x": 0, "y": 0, "width": viewport["width"], "height": height}
+    )
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE), f"{path} is not a PNG"
+    assert len(data) > 5_000, f"{path} is {len(data)} bytes: a blank page?"
+    width = struct.unpack(">I", data[16:20])[0]  # the IHDR chunk's width, right after the signature
+    assert width == viewport["width"], (path, width, viewport)
+    return path
+
+
+# ------------------------------------------------------------------------------------ main pages
+
+
+@pytest.fixture
+def main_pages(site: Site) -> dict[str, str]:
+    """The pages people use, by the name their screenshots get: reading, searching, signing in and
+    every subscribe page (issue #4). The subscription pages need links only mail carries; they are
+    made here in the database, as the mail would, rather than by clicking through the mailbox."""
+    with transaction(site.engine) as conn:
+        pending = subs.subscribe(conn=conn, email="pending@example.org", prefs=subs.Preferences(), now=NOW)
+        started = subs.subscribe(conn=conn, email="reader@example.org", prefs=subs.Preferences(), now=NOW)
+        assert pending.token and started.token
+        confirmed = subs.confirm(conn=conn, token=started.token, now=NOW)
+        assert confirmed is not None
+    secret = site.settings.secret_key
+    return {
+        "home": "/",
+        "trending": "/papers/trending",
+        "paper": f"/papers/{TOP_ID}",
+        "search": "/search?q=gaussian+splatting",
+        "login": "/login",
+        "subscribe": "/subscribe",
+        "subscribe-confirm": f"/subscribe/confirm/{pending.token}",
+        "preferences": "/preferences/"
+        + subs.link_token(secret=secret, subscription=confirmed, purpose="manage"),
+        "unsubscribe": "/unsubscribe/"
+        + subs.link_token(secret=secret, subscription=confirmed, purpose="unsubscribe"),
+    }
+
+
 # ----------------------------------------------------------------------------------------- pages
 
 
@@ -282,3 +366,21 @@ def open_mail(page: Page, *, to: str, subject: str, timeout: float = 10.0) -> No
         page.reload()
     message.first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(subject)
+
+
+def sign_in(page: Page, site: Site, *, email: str) -> None:
+    """Sign `page`'s browser in as `email`: a session row and its cookie, as POST /login/<token>
+    makes them, without the mailbox round trip (test_accounts.py goes through the mailbox)."""
+    token = new_token()
+    with transaction(site.engine) as conn:
+        user = accounts_repo.user_for_login(conn=conn, email=email, now=NOW)
+        accounts_repo.add_session(
+            conn=conn,
+            token_hash=hash_token(token),
+            user_id=user.id,
+            now=NOW,
+            expires_at=NOW + timedelta(days=1),
+        )
+    page.context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": token, "url": site.base_url, "httpOnly": True, "sameSite": "Lax"}]
+    )

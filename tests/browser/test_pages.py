@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, NewPage, Problems, Site
+from tests.browser.conftest import DESKTOP, PHONE, NewPage, Problems, Site, save_screenshot
 from tests.integration.test_web_pages import OLD_DAY, OLD_ID, TOP_ID
 
 TOP_TITLE = "EnvHarness: Awakening Static Worlds for Agent Learning"
@@ -168,23 +168,34 @@ def test_pages_load_without_console_errors_or_csp_violations(
     problems.console.clear()
 
 
-def test_phone_viewport_has_no_horizontal_scroll(new_page: NewPage) -> None:
+def test_phone_viewport_has_no_horizontal_scroll(
+    new_page: NewPage, main_pages: dict[str, str], screenshots_dir: Path
+) -> None:
+    """Every main page fits 375 px: nothing scrolls sideways (issue #4). Each is saved as
+    `<name>-phone.png` in the screenshots folder, to look at."""
     page = new_page(viewport=PHONE)
-    for url in ("/", f"/papers/{TOP_ID}", "/search?q=gaussian+splatting", "/papers/trending"):
-        page.goto(url)
+    wide: list[str] = []
+    for name, url in main_pages.items():
+        response = page.goto(url)
+        assert response is not None and response.status == 200, url
         width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
         assert width[1] == PHONE["width"], url
-        assert width[0] <= width[1], f"{url} scrolls sideways on a phone: {width[0]}px > {width[1]}px"
+        if width[0] > width[1]:
+            wide.append(f"{name} ({url}): {width[0]}px")
+        save_screenshot(page, screenshots_dir, f"{name}-phone")
+    assert not wide, f"pages that scroll sideways at {PHONE['width']}px: {wide}"
+    assert {p.name for p in screenshots_dir.glob("*-phone.png")} >= {f"{n}-phone.png" for n in main_pages}
     # The banner's field stays usable on a phone.
     page.goto("/")
     box = page.get_by_label(BANNER).bounding_box()
     assert box is not None and box["width"] >= 150 and box["x"] + box["width"] <= PHONE["width"]
 
 
-def test_desktop_screenshot_of_the_home_page(page: Page, tmp_path: Path) -> None:
-    """A screenshot to look at (pytest's tmp_path; `--basetemp` puts it somewhere known)."""
+def test_desktop_screenshots_of_the_main_pages(
+    page: Page, main_pages: dict[str, str], screenshots_dir: Path
+) -> None:
+    """Each main page saved as `<name>-desktop.png` in the screenshots folder, to look at."""
     page.goto("/")
-    page.wait_for_load_state("networkidle")
     # Above the fold at desktop size: the header's search box, the banner and the first paper.
     for locator in (
         page.get_by_role("searchbox", name="Search papers"),
@@ -193,9 +204,11 @@ def test_desktop_screenshot_of_the_home_page(page: Page, tmp_path: Path) -> None
     ):
         box = locator.bounding_box()
         assert box is not None and box["y"] + box["height"] <= DESKTOP["height"]
-    path = tmp_path / "home-desktop.png"
-    page.screenshot(path=path)
-    assert path.stat().st_size > 20_000  # a rendered page, not a blank image
+    for name, url in main_pages.items():
+        response = page.goto(url)
+        assert response is not None and response.status == 200, url
+        save_screenshot(page, screenshots_dir, f"{name}-desktop")
+    assert {p.name for p in screenshots_dir.glob("*-desktop.png")} >= {f"{n}-desktop.png" for n in main_pages}
 
 
 def test_slash_focuses_the_search_box_with_javascript_on(page: Page) -> None:
