@@ -99,7 +99,8 @@ class JournalEntry:
 
 
 class Journal:
-    """Append-only log of delivery commit points, one file per UTC day.
+    """Append-only log of delivery commit points, one file per UTC day, and of the senders that
+    write them (`O` lines).
 
     Lines are single `write()`s to a file opened with O_APPEND, so they survive the process being
     killed (the kernel holds them) and lines of concurrent senders never interleave. The file stays
@@ -135,6 +136,14 @@ class Journal:
         """Append one line: `P` (about to commit), `D` (committed) or `R` (the reply code)."""
         self.append(self.line(event, message_id, code))
 
+    def sender(self, owner: str) -> None:
+        """Note that the sender `owner` journals here (an `O` line), before it claims anything: recovery
+        settles a dead sender's editions by this journal only if it wrote here (issue #6)."""
+        now = self.clock()
+        self.append(
+            (self._path(now.date()), f"{now.isoformat(timespec='milliseconds')} O {owner} -\n".encode())
+        )
+
     def _close_file(self) -> None:
         if self._open is not None:
             os.close(self._open[1])
@@ -145,9 +154,8 @@ class Journal:
         with self._lock:
             self._close_file()
 
-    def read(self, *, days: int = 14) -> dict[str, JournalEntry]:
-        """Entries of the last `days` days, by Message-ID: each one's latest try."""
-        out: dict[str, JournalEntry] = {}
+    def _lines(self, days: int) -> Iterator[list[str]]:
+        """The lines of the last `days` days, oldest first, each as its four fields."""
         today = self.clock().date()
         for back in range(days, -2, -1):  # oldest first; -1 covers a clock a day behind the files
             path = self._path(today - timedelta(days=back))
@@ -157,19 +165,25 @@ class Journal:
                 continue
             for line in text.splitlines():
                 parts = line.split(" ")
-                if len(parts) != 4:
-                    continue  # a line cut short by a crash
-                _, event, mid, code = parts
-                seen = out.get(mid, JournalEntry())
-                if event == "P":
-                    # A new try (a retry) starts over: what it reached follows.
-                    out[mid] = JournalEntry(prepared=True)
-                elif event == "D":
-                    out[mid] = JournalEntry(prepared=True, handed_off=True)
-                elif event == "R" and code.isdigit():
-                    out[mid] = JournalEntry(
-                        prepared=seen.prepared, handed_off=seen.handed_off, code=int(code)
-                    )
+                if len(parts) == 4:  # else a line cut short by a crash
+                    yield parts
+
+    def writers(self, *, days: int = 14) -> set[str]:
+        """The senders (owner ids) that journaled here in the last `days` days."""
+        return {parts[2] for parts in self._lines(days) if parts[1] == "O"}
+
+    def read(self, *, days: int = 14) -> dict[str, JournalEntry]:
+        """Entries of the last `days` days, by Message-ID: each one's latest try."""
+        out: dict[str, JournalEntry] = {}
+        for _, event, mid, code in self._lines(days):
+            seen = out.get(mid, JournalEntry())
+            if event == "P":
+                # A new try (a retry) starts over: what it reached follows.
+                out[mid] = JournalEntry(prepared=True)
+            elif event == "D":
+                out[mid] = JournalEntry(prepared=True, handed_off=True)
+            elif event == "R" and code.isdigit():
+                out[mid] = JournalEntry(prepared=seen.prepared, handed_off=seen.handed_off, code=int(code))
         return out
 
     def prune(self, *, keep_days: int = 30) -> None:

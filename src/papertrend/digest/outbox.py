@@ -12,9 +12,10 @@ One row per (subscription, edition date), unique, in `digest_editions`. States::
 
 **Claim.** A sender claims a few rows in one write transaction (`BEGIN IMMEDIATE` on SQLite,
 `FOR UPDATE SKIP LOCKED` on PostgreSQL): status `sending`, its owner id (`host:pid:nonce`) and a
-lease. The same transaction records the outcomes of the rows it sent since the previous claim, so
-each message costs a fraction of one transaction. Only rows still owned are updated: a sender whose
-lease was taken over never overwrites the new owner's record.
+lease. Each delivered message is recorded `sent` as soon as its reply is read, by one statement of its
+own, so that a sender that dies leaves only its messages in flight unrecorded (issue #6); failures
+are recorded with the next claim, in its transaction. Only rows still owned are updated: a sender
+whose lease was taken over never overwrites the new owner's record.
 
 **Recovery.** A `sending` row whose lease expired, or whose owner is a dead process on this host,
 belongs to a sender that died. Where it died decides, using the mailer and its journal
@@ -29,6 +30,12 @@ never the clock:
    read its 250. Sending again would make a duplicate;
 4. `P` without `D` → `retry`, sent again now: the dot was not sent, but for the window below;
 5. no journal line → the message never reached the commit point → `retry`, sent again now.
+
+The journal is local to a data directory, and a sender notes itself in it (an `O` line) before it
+claims. A dead process on this host that noted itself in another journal (another data directory:
+another machine, as far as recovery can tell) is left to that journal, read when that worker
+restarts, until its lease expires; from then on whoever asks settles its rows by what it knows, for a
+journal that never saw them rule 5: its messages in flight at the crash go out twice (issue #6).
 
 The window that remains is between the "." entering the kernel and the `D` line (two system calls):
 a kill exactly there is settled by rule 4 and makes a second copy with the same Message-ID, never a
@@ -46,7 +53,8 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -155,6 +163,7 @@ class DeliveryReport:
     bounced: int = 0
     cancelled: int = 0
     recovered: dict[str, int] = field(default_factory=dict)
+    waiting: int = 0  # a dead sender's editions left for its own journal until its lease expires
     lost_leases: int = 0
     stopped: str | None = None
 
@@ -165,6 +174,8 @@ class DeliveryReport:
         )
         if self.recovered:
             text += ", recovered " + ", ".join(f"{n} {k}" for k, n in sorted(self.recovered.items()))
+        if self.waiting:
+            text += f", {self.waiting} of a dead sender wait for its journal or its lease"
         if self.stopped:
             text += f"; stopped: {self.stopped}"
         return text
@@ -255,6 +266,43 @@ def _apply(
         log.warning("digest.bounced", extra={"subscription": outcome.subscription_id, "error": str(err)})
 
 
+# The one statement that records delivered editions, built once: a sender records each as its reply
+# arrives (issue #6), and building and compiling it anew each time was twice the cost of running it.
+_MARK_SENT = (
+    digest_editions.update()
+    .where(
+        digest_editions.c.id == sa.bindparam("edition"),
+        digest_editions.c.status == "sending",
+        digest_editions.c.lease_owner == sa.bindparam("owner"),
+    )
+    .values(
+        status="sent",
+        lease_owner=None,
+        lease_until=None,
+        updated_at=sa.bindparam("at", type_=digest_editions.c.updated_at.type),
+        delivery_id=sa.bindparam("delivered"),
+        sent_at=sa.bindparam("at", type_=digest_editions.c.sent_at.type),
+        error=None,
+    )
+)
+
+
+def mark_sent(
+    conn: Connection, *, outcomes: Sequence[Outcome], owner: str, now: datetime, report: DeliveryReport
+) -> None:
+    """Record delivered editions `sent`, in one statement; only rows `owner` still holds change."""
+    params = [
+        {"edition": o.edition_id, "delivered": (o.delivered or "")[:255], "owner": owner, "at": now}
+        for o in outcomes
+    ]
+    changed = conn.execute(_MARK_SENT, params[0] if len(params) == 1 else params).rowcount
+    report.sent += changed
+    if changed < len(outcomes):
+        # Leases taken over by another sender: their records stand (see module docstring).
+        report.lost_leases += len(outcomes) - changed
+        log.warning("digest.lease_lost", extra={"editions": len(outcomes) - changed})
+
+
 def record(
     conn: Connection,
     *,
@@ -271,36 +319,12 @@ def record(
     """
     sent = [o for o in outcomes if o.error is None and not o.release]
     others = [o for o in outcomes if o.error is not None or o.release]
-    if len(sent) < 2 or not conn.dialect.supports_sane_multi_rowcount:
+    if len(sent) > 1 and not conn.dialect.supports_sane_multi_rowcount:
         sent, others = [], list(outcomes)  # one statement each, as counting a batch needs the driver
     for outcome in others:
         _apply(conn, outcome=outcome, owner=owner, now=now, policy=policy, report=report)
-    if not sent:
-        return
-    stmt = (
-        digest_editions.update()
-        .where(
-            digest_editions.c.id == sa.bindparam("edition"),
-            digest_editions.c.status == "sending",
-            digest_editions.c.lease_owner == owner,
-        )
-        .values(
-            status="sent",
-            lease_owner=None,
-            lease_until=None,
-            updated_at=now,
-            delivery_id=sa.bindparam("delivered"),
-            sent_at=now,
-            error=None,
-        )
-    )
-    params = [{"edition": o.edition_id, "delivered": (o.delivered or "")[:255]} for o in sent]
-    changed = conn.execute(stmt, params).rowcount
-    report.sent += changed
-    if changed < len(sent):
-        # Leases taken over by another sender: their records stand (see module docstring).
-        report.lost_leases += len(sent) - changed
-        log.warning("digest.lease_lost", extra={"editions": len(sent) - changed})
+    if sent:
+        mark_sent(conn, outcomes=sent, owner=owner, now=now, report=report)
 
 
 def _cancel_inactive(conn: Connection, now: datetime, report: DeliveryReport) -> None:
@@ -350,10 +374,23 @@ def recover(
     if not dead:
         return
     entries = journal.read() if journal is not None else {}
+    writers = journal.writers() if journal is not None else None
     for r in dead:
         known = mailer.lookup(r.message_id)
         entry = entries.get(r.message_id)
         base = Outcome(int(r.id), int(r.subscription_id), int(r.attempts))
+        if (
+            known is None
+            and writers is not None
+            and r.lease_owner not in writers
+            and r.lease_until is not None
+            and r.lease_until > now
+        ):
+            # A dead process on this host that journaled elsewhere (another data directory, issue
+            # #6): this journal cannot tell what it handed off, its own can when it restarts. Only
+            # once its lease expires does the row fall to whoever asks (rule 5 if nothing is known).
+            report.waiting += 1
+            continue
         if known is not None:
             rule = "found" if known else "absent"
             outcome = (
@@ -499,6 +536,7 @@ class Sender:
     timings: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "deliver": 0.0, "record": 0.0})
     views: ViewCache = field(default_factory=dict)
     stopped: bool = False
+    _recorder: Connection | None = field(default=None, init=False, repr=False)
 
     def _step(self, outcomes: list[Outcome], *, claim_more: bool) -> list[Claimed]:
         started = time.perf_counter()
@@ -527,10 +565,70 @@ class Sender:
                 self.timings["render"] += time.perf_counter() - started
                 self._send_batch(batch, papers, outcomes)
         finally:
-            if outcomes:
-                self._step(outcomes, claim_more=False)
-            for mailer in self.mailers:
-                mailer.close()
+            try:
+                if outcomes:
+                    self._step(outcomes, claim_more=False)
+            finally:
+                self._close_recorder()
+                for mailer in self.mailers:
+                    mailer.close()
+
+    def _settle(self, outcome: Outcome, outcomes: list[Outcome]) -> None:
+        """Record a delivered edition at once; keep any other outcome for the next claim's transaction.
+
+        At once (issue #6): until the outbox says `sent`, only this sender's journal knows the server
+        took the message, and a sender on another machine settling our editions after we died cannot
+        read it. Recorded with the next claim, every message of the batch delivered so far would go
+        out again then; recorded now, only those in flight. A failure can wait: what its record leads
+        to, another try, is what recovery does with it too.
+        """
+        if outcome.error is not None or outcome.release:
+            outcomes.append(outcome)
+            return
+        started = time.perf_counter()
+        try:
+            with self._recording() as conn:
+                mark_sent(conn, outcomes=[outcome], owner=self.owner, now=self.clock(), report=self.report)
+        except sa.exc.SQLAlchemyError:
+            log.warning("digest.record_deferred: recorded with the next claim instead", exc_info=True)
+            self._close_recorder(broken=True)
+            outcomes.append(outcome)
+        finally:
+            self.timings["record"] += time.perf_counter() - started
+
+    @contextmanager
+    def _recording(self) -> Iterator[Connection]:
+        """Where one delivered edition is recorded: its own transaction."""
+        if self.engine.dialect.name != "postgresql":
+            # SQLite: a write transaction is a few calls within this process.
+            with transaction(self.engine) as conn:
+                yield conn
+            return
+        if self._recorder is None:
+            # One connection for the run, in autocommit: the one UPDATE commits by itself, one round
+            # trip. Not waiting for the disk: the record guards against this process dying, which a
+            # commit the server holds survives; a crash of the server itself can lose the last
+            # fraction of a second of records, whose rows are then settled by the journal like any
+            # dead sender's. Waiting cost a millisecond or more per message.
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("SET synchronous_commit = off")
+            self._recorder = conn
+        yield self._recorder
+
+    def _close_recorder(self, *, broken: bool = False) -> None:
+        conn, self._recorder = self._recorder, None
+        if conn is None:
+            return
+        try:
+            if broken:
+                conn.invalidate()
+            else:
+                # The pool's next user of this connection commits as usual.
+                conn.exec_driver_sql("RESET synchronous_commit")
+        except sa.exc.SQLAlchemyError:
+            conn.invalidate()
+        finally:
+            conn.close()
 
     def _send_batch(
         self, batch: Sequence[Claimed], papers: dict[str, Paper], outcomes: list[Outcome]
@@ -549,7 +647,7 @@ class Sender:
                     continue
                 if not free:
                     slot, done, pending = waiting.popleft()
-                    outcomes.append(self._finish(slot, done, pending))
+                    self._settle(self._finish(slot, done, pending), outcomes)
                     free.append(slot)
                 if self.stopped:
                     outcomes.extend(Outcome(c.id, c.sub.id, c.attempts, release=True) for c in batch[i:])
@@ -563,7 +661,7 @@ class Sender:
         finally:
             while waiting:
                 slot, done, pending = waiting.popleft()
-                outcomes.append(self._finish(slot, done, pending))
+                self._settle(self._finish(slot, done, pending), outcomes)
 
     def _render(
         self, item: Claimed, papers: dict[str, Paper], outcomes: list[Outcome]
@@ -641,6 +739,8 @@ def deliver(
         probe.close()
     mailers = [mailer_factory() for _ in range(max(1, concurrency))]
     sender = Sender(engine, mailers, ctx, policy, clock, RateLimiter(rate), report, batch=batch)
+    if journal is not None:
+        journal.sender(sender.owner)
     sender.run()
     return report, dict(sender.timings)
 
