@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/digest.py [--subscribers 10000] [--mode hybrid|keyword] [--model wordllama]
                                      [--kills 20] [--kill-concurrency 2] [--concurrency 2]
+                                     [--database-url URL [--workers 1,2,4]]
 
 1. A store of the ~85k papers (the arXiv listing file and the Hugging Face archive), built once
    under var/bench/digest-85k/ and reused, with vectors of `--model` for hybrid search (wordllama by
@@ -14,6 +15,13 @@
 4. `--kills` times: 100 subscribers, the sender (`python -m papertrend.digest.cli run`) killed with
    SIGKILL at a random message — at a random instant, or inside the accepted-but-not-recorded
    window — then run again; prints how many runs left every subscriber exactly one message.
+
+With `--database-url` (PostgreSQL, issue #6) steps 3 and 4 give way to several senders on one
+database: the store is copied there once (`papertrend db copy`, about 8 minutes for the 85k papers)
+and reused while it holds every paper and vector; then, for each N of `--workers`, the subscribers and
+the outbox are made afresh and N `digest run` processes (each with its own data directory, as on its
+own machine) send to one sink at once. A table gives digests/s per N, and the recipients that got
+more than one copy of their edition or none: both must be zero. Kill runs only with `--kills`.
 """
 
 from __future__ import annotations
@@ -174,6 +182,27 @@ def reset_digest_tables(engine: Any) -> None:
             conn.execute(table.delete())
 
 
+def bench_clock(engine: Any) -> tuple[date, datetime]:
+    """The latest day of a full arXiv listing (hundreds of papers), not a thin day of the Hugging
+    Face archive, so the window each subscriber's topics are ranked over is a real day's worth; and
+    the bench's clock, late that day, when every subscriber's edition is due."""
+    from papertrend.db import reading
+    from papertrend.papers.repository import listing_day_expr
+
+    with reading(engine) as conn:
+        day = listing_day_expr()
+        latest = conn.execute(
+            sa.select(day)
+            .where(day.is_not(None))
+            .group_by(day)
+            .having(sa.func.count() >= 200)
+            .order_by(day.desc())
+        ).scalar()
+    assert latest is not None
+    latest = latest if isinstance(latest, date) else date.fromisoformat(str(latest))
+    return latest, datetime.combine(latest, datetime.min.time(), UTC) + timedelta(hours=23, minutes=30)
+
+
 def topic_pool(engine: Any, rng: random.Random, size: int) -> list[str]:
     from papertrend.db import reading
     from papertrend.schema import papers
@@ -232,28 +261,12 @@ def throughput(args: argparse.Namespace) -> None:
     from papertrend.config import Settings
     from papertrend.db import create_engine
     from papertrend.digest.outbox import make_ranker, run_digest
-    from papertrend.papers.repository import listing_day_expr as latest_day_expr
 
     db = build_store(args.model, embed=args.mode != "keyword")
     engine = create_engine(f"sqlite:///{db}")
     reset_digest_tables(engine)
     rng = random.Random(5)
-    from papertrend.db import reading
-
-    with reading(engine) as conn:
-        # The latest day of a full arXiv listing (hundreds of papers), not a thin day of the Hugging
-        # Face archive: the window each subscriber's topics are ranked over is a real day's worth.
-        day = latest_day_expr()
-        latest = conn.execute(
-            sa.select(day)
-            .where(day.is_not(None))
-            .group_by(day)
-            .having(sa.func.count() >= 200)
-            .order_by(day.desc())
-        ).scalar()
-    assert latest is not None
-    latest = latest if isinstance(latest, date) else date.fromisoformat(str(latest))
-    now = datetime.combine(latest, datetime.min.time(), UTC) + timedelta(hours=23, minutes=30)
+    latest, now = bench_clock(engine)
     pool = topic_pool(engine, rng, args.topics)
     add_subscribers(engine, args.subscribers, pool=pool, rng=rng, confirmed=now - timedelta(days=30))
     work = Path(tempfile.mkdtemp(prefix="digest-bench-"))
@@ -324,6 +337,213 @@ def throughput(args: argparse.Namespace) -> None:
         f"SMTP sink {sink:.2f} ms (all of papertrend's process: {cpu / per * 1000:.2f} ms)\n"
         f"with a free core each for the sender and the sink: about {1000 / max(bound, 1e-9):.0f} digests/s"
     )
+
+
+# ------------------------------------------------------------------------ several senders, one database
+
+
+def create_database(url: str) -> None:
+    """Create the PostgreSQL database `url` names unless it exists (SQLite files create themselves)."""
+    from papertrend.db import create_engine
+
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    admin = create_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        with admin.connect() as conn:
+            # CREATE DATABASE cannot run inside a transaction.
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            found = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+            ).scalar()
+            if not found:
+                conn.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        admin.dispose()
+
+
+def store_counts(engine: Any) -> tuple[int, dict[str, int]]:
+    """Papers, and vectors per model."""
+    from papertrend.db import reading
+    from papertrend.schema import embeddings, papers
+
+    with reading(engine) as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
+        models = conn.execute(sa.select(embeddings.c.model, sa.func.count()).group_by(embeddings.c.model))
+        return int(n), {str(m): int(c) for m, c in models}
+
+
+def copy_store(url: str, source_db: Path) -> None:
+    """The 85k store at `url`: copied once from the SQLite one, then reused while it holds every paper
+    and vector of it (the copy took about 8 minutes to PostgreSQL; a rerun resumes an interrupted one)."""
+    from papertrend import dbcopy
+    from papertrend.db import create_engine
+    from papertrend.migrate import upgrade
+
+    create_database(url)
+    source, target = create_engine(f"sqlite:///{source_db}"), create_engine(url)
+    try:
+        upgrade(target)
+        have, want = store_counts(target), store_counts(source)
+        if have == want:
+            print(f"store: reusing {have[0]:,} papers at {target.url.render_as_string()}", flush=True)
+            return
+        print(f"store: copying {want[0]:,} papers to {target.url.render_as_string()} (once)", flush=True)
+        # Subscribers and outbox are made afresh for every run: they need not travel, and a target's
+        # leftovers would make the copy refuse (more rows there than in the source).
+        reset_digest_tables(source)
+        reset_digest_tables(target)
+
+        def progress(table: str, done: int, total: int) -> None:
+            if done == total:
+                print(f"  {table}: {total:,} rows", flush=True)
+
+        report = dbcopy.copy_database(source=source, target=target, progress=progress)
+        if not report.ok:
+            bad = [t.table for t in report.tables if not t.ok]
+            raise SystemExit(f"the copy does not match the store: {', '.join(bad)}")
+        print(f"store: copied and verified in {report.seconds:.0f} s", flush=True)
+    finally:
+        source.dispose()
+        target.dispose()
+
+
+def start_senders(
+    n: int, *, url: str, port: int, work: Path, now: datetime, args: argparse.Namespace
+) -> list[subprocess.Popen[bytes]]:
+    """`n` `digest run` processes at once, each with its own data directory (journal) and log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERTREND_")}
+    env.update(
+        PAPERTREND_ENV="test",
+        PAPERTREND_DATABASE_URL=url,
+        PAPERTREND_MAIL_URL=f"smtp://127.0.0.1:{port}",
+        PAPERTREND_MAIL_RATE="0",
+        PAPERTREND_MAIL_CONCURRENCY=str(args.concurrency),
+        PAPERTREND_EMBEDDING_MODEL=args.model,
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "papertrend.digest.cli",
+        "run",
+        "--now",
+        now.isoformat(),
+        "--mode",
+        args.mode,
+    ]
+    procs = []
+    for i in range(n):
+        with (work / f"sender{i}.log").open("wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    cmd,
+                    env={**env, "PAPERTREND_DATA_DIR": str(work / f"sender{i}")},
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    return procs
+
+
+def outcome(engine: Any, got: list[tuple[str, str]]) -> tuple[int, int, int, Counter[str]]:
+    """(digests delivered, recipients with more than one copy of their edition, due recipients with
+    none, edition statuses), from the outbox and what the sink received."""
+    from papertrend.db import reading
+    from papertrend.digest.tables import digest_editions, subscriptions
+
+    with reading(engine) as conn:
+        rows = conn.execute(
+            sa.select(subscriptions.c.email_key, digest_editions.c.message_id, digest_editions.c.status).join(
+                subscriptions, subscriptions.c.id == digest_editions.c.subscription_id
+            )
+        ).all()
+    copies = Counter((rcpt.lower(), mid) for rcpt, mid in got)
+    # An edition composed empty is never mailed; every other one must arrive exactly once.
+    due = [(str(email), str(mid)) for email, mid, status in rows if status != "empty"]
+    delivered = sum(1 for key in due if copies[key] >= 1)
+    duplicates = sum(1 for key in due if copies[key] > 1)
+    lost = sum(1 for key in due if copies[key] == 0)
+    return delivered, duplicates, lost, Counter(str(status) for _, _, status in rows)
+
+
+def several_senders(args: argparse.Namespace) -> bool:
+    """N `digest run` processes on one database, for each N of --workers; whether all were exact."""
+    from papertrend.db import create_engine
+
+    db = build_store(args.model, embed=args.mode != "keyword")
+    copy_store(args.database_url, db)
+    engine = create_engine(args.database_url)
+    latest, now = bench_clock(engine)
+    pool = topic_pool(engine, random.Random(5), args.topics)
+    work = Path(tempfile.mkdtemp(prefix="digest-bench-"))
+    results = []
+    exact = True
+    try:
+        # What every process pays before its first digest: start, migrations check, model load.
+        reset_digest_tables(engine)
+        (work / "idle").mkdir()
+        sink, port = start_sink(work / "idle" / "sink.tsv")
+        try:
+            t0 = time.perf_counter()
+            [idle] = start_senders(
+                1, url=args.database_url, port=port, work=work / "idle", now=now, args=args
+            )
+            idle.wait()
+            fixed = time.perf_counter() - t0
+        finally:
+            stop_sink(sink)
+        for n in args.workers:
+            reset_digest_tables(engine)
+            # The same subscribers for every N.
+            rng = random.Random(6)
+            add_subscribers(engine, args.subscribers, pool=pool, rng=rng, confirmed=now - timedelta(days=30))
+            run_dir = work / f"workers-{n}"
+            run_dir.mkdir()
+            sink, port = start_sink(run_dir / "sink.tsv")
+            try:
+                t0 = time.perf_counter()
+                procs = start_senders(n, url=args.database_url, port=port, work=run_dir, now=now, args=args)
+                codes = [p.wait() for p in procs]
+                wall = time.perf_counter() - t0
+                time.sleep(0.5)
+                got = received(run_dir / "sink.tsv")
+            finally:
+                stop_sink(sink)
+            logs = [(run_dir / f"sender{i}.log").read_text(errors="replace") for i in range(n)]
+            sent = [m.group(1) if (m := re.search(r"delivery:\s+(\d+)\s+sent", log)) else "?" for log in logs]
+            for i, code in enumerate(codes):
+                if code != 0:
+                    print(f"sender {i + 1} of {n} exited {code}:\n{logs[i][-3000:]}", flush=True)
+            delivered, duplicates, lost, statuses = outcome(engine, got)
+            exact = exact and duplicates == 0 and lost == 0 and not any(codes)
+            results.append((n, delivered, wall, duplicates, lost, "/".join(sent), statuses, len(got)))
+            print(f"  {n} senders: {delivered:,} digests in {wall:.1f} s", flush=True)
+    finally:
+        # The last run's subscribers and outbox stay to be looked at; the next run starts afresh.
+        engine.dispose()
+        shutil.rmtree(work, ignore_errors=True)
+    print(
+        f"\nsubscribers {args.subscribers:,}  topic pool {len(pool)}  mode {args.mode}"
+        f" ({args.model if args.mode != 'keyword' else 'no model'})  SMTP connections per sender"
+        f" {args.concurrency}  edition of {latest}"
+    )
+    print(f"database {sa.make_url(args.database_url).render_as_string()}")
+    print(
+        f"one `digest run` with nothing due (start, migrations check, model load): {fixed:.1f} s, in each row"
+    )
+    head = f"{'workers':>7}{'digests':>9}{'seconds':>9}{'digests/s':>11}{'duplicates':>12}{'lost':>6}"
+    print(f"{head}  sent per sender")
+    for n, delivered, wall, duplicates, lost, per_sender, _, _ in results:
+        print(
+            f"{n:>7}{delivered:>9,}{wall:>9.1f}{delivered / wall:>11.0f}{duplicates:>12}{lost:>6}"
+            f"  {per_sender}"
+        )
+    for n, _, _, _, _, _, statuses, sink_count in results:
+        print(f"  {n} senders: editions {dict(sorted(statuses.items()))}, sink received {sink_count:,}")
+    print("exactly once: " + ("yes, every run" if exact else "NO: see duplicates, lost and exit codes above"))
+    return exact
 
 
 # ---------------------------------------------------------------------------------------- kill runs
@@ -439,18 +659,42 @@ def main() -> None:
     parser.add_argument("--mode", choices=["hybrid", "semantic", "keyword", "searcher"], default="hybrid")
     parser.add_argument("--model", default="wordllama")
     parser.add_argument("--concurrency", type=int, default=2, help="SMTP connections (the app default)")
-    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument(
+        "--kills", type=int, default=None, help="SIGKILL runs (default 20; none with --database-url)"
+    )
     parser.add_argument("--kill-concurrency", type=int, default=2, help="connections in the kill runs")
     parser.add_argument("--kill-seed", type=int, default=11, help="picks each run's kill point and k")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--database-url",
+        help="run several senders on this database (PostgreSQL; the store is copied there once)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=lambda v: [int(n) for n in v.split(",")],
+        default=None,
+        help="with --database-url: how many `digest run` processes at once, e.g. 1,2,4 (the default)",
+    )
     args = parser.parse_args()
+    if args.workers is not None and not args.database_url:
+        parser.error("--workers needs --database-url")
+    if args.workers is not None and (not args.workers or min(args.workers) < 1):
+        parser.error("--workers takes positive counts, e.g. 1,2,4")
+    args.workers = args.workers or [1, 2, 4]
+    if args.kills is None:
+        args.kills = 0 if args.database_url else 20
     # Only warnings: a model package or migrations would otherwise log at INFO between the tables.
     logging.basicConfig(level=logging.WARNING)
-    if not args.skip_throughput:
+    exact = True
+    if args.database_url and not args.skip_throughput:
+        exact = several_senders(args)
+    elif not args.skip_throughput:
         throughput(args)
     if args.kills:
         logging.getLogger().setLevel(logging.WARNING)
         kill_runs(args)
+    if not exact:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
