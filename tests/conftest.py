@@ -147,6 +147,9 @@ def settings(
         "PAPERTREND_DATABASE_URL": new_database_url("papertrend"),
         "PAPERTREND_DATA_DIR": str(tmp_path),
         "PAPERTREND_MAIL_URL": f"maildir://{tmp_path / 'mail'}",
+        # Tests change the database behind the app's back and look at the next page at once; the
+        # page cache (papertrend.web.pagecache) would rightly show the old one. Its own tests turn it on.
+        "PAPERTREND_PAGE_CACHE_SECONDS": "0",
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

@@ -577,11 +577,14 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Do not run the periodic jobs in-process.")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Web processes sharing the port; about one per core.")
+    ] = 1,
 ) -> None:
     """Serve the web app; on a single machine also fetch and embed new papers in the background."""
     from papertrend.web.app import run_server
 
-    run_server(Settings(), host=host, port=port, worker=not no_worker)
+    run_server(Settings(), host=host, port=port, worker=not no_worker, workers=workers)
 
 
 @app.command("worker")

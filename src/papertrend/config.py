@@ -118,6 +118,25 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a sender holds claimed editions before another run may settle them.",
     )
+    keyword_memory_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description="From this many papers on, each web process ranks keyword searches from an in-memory"
+        " BM25 index (about 1 kB a paper, built in the background) instead of the database's.",
+    )
+    web_threads: int = Field(
+        default=12,
+        ge=1,
+        le=32,
+        description="Requests a web process works on at once; more wait their turn without holding"
+        " database connections (each may take three: the PostgreSQL pool allows 40).",
+    )
+    page_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a web process keeps a page it rendered for visitors who are not signed in"
+        " (0: off). Signed-in readers and this process's own writes always see fresh pages.",
+    )
     digest_interval_minutes: int = Field(
         default=5, ge=1, description="How often the worker runs `digest run`."
     )

@@ -53,6 +53,11 @@ def create_engine(url: str) -> Engine:
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        # A request may hold two or three connections at once (its own, the search's, the session
+        # lookup's); with a bounded pool, busy threads holding one while waiting for the next could
+        # starve each other. SQLite connections are only file handles: never make a thread wait.
+        pool_size=16,
+        max_overflow=-1,
     )
 
     @event.listens_for(engine, "connect")
@@ -86,6 +91,10 @@ def _create_postgres_engine(url: str) -> Engine:
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
         pool_pre_ping=True,
+        # Enough for each of a web process's threads (PAPERTREND_WEB_THREADS, 12) to hold the three
+        # connections a request may take at once (docs/deploy.md sizes max_connections from it).
+        pool_size=10,
+        max_overflow=30,
         connect_args={
             "connect_timeout": PG_CONNECT_TIMEOUT_S,
             "application_name": "papertrend",

@@ -13,9 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from papertrend.search import fts5, tsvector
+from papertrend.schema import papers
+from papertrend.search import bm25, fts5, tsvector
+from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.query import (
     MAX_QUERY_CHARS,
     MAX_UNITS,
@@ -23,8 +26,10 @@ from papertrend.search.query import (
     Match,
     ParsedQuery,
     parse_query,
+    ranking_terms,
 )
 from papertrend.search.types import MARK_CLOSE, MARK_OPEN, Filters, Hit
+from papertrend.search.vectors import allowed_pks
 
 __all__ = [
     "DEFAULT_MATCH",
@@ -75,18 +80,50 @@ def search(
     filters: Filters = Filters(),  # frozen, so one shared default is safe
     weights: tuple[float, float, float] = DEFAULT_WEIGHTS,
     match: Match = DEFAULT_MATCH,
+    memory: MemoryIndex | None = None,
 ) -> list[Hit]:
-    """Papers matching `query`, best first, scored by BM25 (higher is better)."""
+    """Papers matching `query`, best first, scored by BM25 (higher is better).
+
+    With `memory` (a long-lived process's in-memory index, search/bm25.py), queries of loose words
+    are ranked from it once it is built; the rest, and everything until then, by the database.
+    """
     backend = _backend(conn)
     if match not in ("any", "all"):
         raise ValueError(f"unknown match mode {match!r}; use 'any' or 'all'")
     parsed = parse_query(query)
     if parsed.empty or limit <= 0:
         return []
+    if memory is not None and weights == memory.weights:
+        found = _from_memory(
+            conn=conn, memory=memory, parsed=parsed, limit=limit, filters=filters, match=match
+        )
+        if found is not None:
+            return found
     hits: list[Hit] = backend.search(
         conn=conn, parsed=parsed, limit=limit, filters=filters, weights=weights, match=match
     )
     return hits
+
+
+def _from_memory(
+    conn: Connection, memory: MemoryIndex, parsed: ParsedQuery, *, limit: int, filters: Filters, match: Match
+) -> list[Hit] | None:
+    """The in-memory ranking, or None when it cannot answer this query (yet)."""
+    # Phrases and every-word mode need word positions, which only the database's index keeps.
+    if match != "any" or parsed.phrases or any(len(unit) > 1 for unit in parsed.excluded):
+        return None
+    postings = memory.ready(conn=conn)
+    if postings is None:
+        return None
+    stems = memory.query_stems(t for unit in ranking_terms(parsed, "any") for t in unit)
+    excluded = memory.query_stems(unit[0] for unit in parsed.excluded)
+    allowed = allowed_pks(conn=conn, filters=filters)
+    ranked = bm25.top(postings, stems=stems, excluded=excluded, limit=limit, allowed=allowed)
+    if not ranked:
+        return []
+    rows = conn.execute(sa.select(papers.c.pk, papers.c.id).where(papers.c.pk.in_([pk for pk, _ in ranked])))
+    ids = {pk: pid for pk, pid in rows}
+    return [Hit(paper_id=ids[pk], score=score) for pk, score in ranked if pk in ids]
 
 
 @dataclass(frozen=True, slots=True)

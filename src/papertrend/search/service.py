@@ -19,6 +19,7 @@ from papertrend.papers.ids import parse_arxiv_id
 from papertrend.schema import papers
 from papertrend.search import filters as search_filters
 from papertrend.search import hybrid, keyword
+from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embedder import Embedder, query_text
 from papertrend.search.index import open_index
 from papertrend.search.types import Filters, Hit, Mode, Sort
@@ -72,10 +73,14 @@ class Searcher:
         index_dir: Path,
         ann_threshold: int = 200_000,
         tuning: Tuning = DEFAULT_TUNING,
+        words: MemoryIndex | None = None,
     ) -> None:
         self.engine = engine
         self.embedder = embedder
         self.tuning = tuning
+        # A long-lived process (the web app) passes an in-memory keyword index (search/bm25.py);
+        # one-shot commands rank in the database rather than build one for a single query.
+        self.words = words
         # Shared by all requests of the process; query embeddings are short (one text each).
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed-query")
         self.index = open_index(
@@ -118,7 +123,7 @@ class Searcher:
         depth = max(limit, self.tuning.candidates)
         with reading(self.engine) as conn:
             if mode == "keyword":
-                hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
+                hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters, memory=self.words)
             elif mode == "semantic":
                 hits = self.semantic(conn=conn, query=query, limit=depth, filters=filters)
             else:
@@ -126,7 +131,9 @@ class Searcher:
                 # release the GIL (onnxruntime, the database driver), so on two cores a hybrid
                 # query costs about the longer of the two rather than their sum.
                 vector = self._pool.submit(self.embed_query, query)
-                by_words = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
+                by_words = keyword.search(
+                    conn=conn, query=query, limit=depth, filters=filters, memory=self.words
+                )
                 by_meaning = self.nearest(conn=conn, vector=vector.result(), limit=depth, filters=filters)
                 lists = [by_words, by_meaning]
                 hits = hybrid.fuse(

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -226,6 +227,13 @@ class AnnIndex:
             self.index.remove(keys[present])
         self.index.add(keys, matrix.astype(np.float32), threads=os.cpu_count() or 1)
 
+    def copy(self) -> AnnIndex:
+        """An independent copy of the graph, to change while this one is searched."""
+        twin = AnnIndex.__new__(AnnIndex)
+        twin.path, twin.meta_path, twin.dim = self.path, self.meta_path, self.dim
+        twin.index, twin.signature = self.index.copy(), self.signature
+        return twin
+
     def save(self, sig: Signature) -> None:
         """Write the index and its signature atomically (a reader never sees half a file)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,7 +256,8 @@ class AnnIndex:
 class VectorIndex:
     """Nearest-neighbour search for one model: exact while small, HNSW past `ann_threshold`.
 
-    One instance per process (the web app, a CLI command); `refresh` is cheap when nothing changed.
+    One instance per process (the web app, a CLI command), searched by many threads at once;
+    `refresh` is cheap when nothing changed, and one thread at a time brings it up to date.
     """
 
     def __init__(self, *, model: str, dim: int, index_dir: Path, ann_threshold: int = 200_000) -> None:
@@ -260,6 +269,7 @@ class VectorIndex:
         self._exact: ExactIndex | None = None
         self._ann: AnnIndex | None = None
         self._signature: Signature | None = None
+        self._refreshing = threading.Lock()
         self.last_build_seconds = 0.0
 
     @property
@@ -271,6 +281,11 @@ class VectorIndex:
         sig = signature(conn=conn, model=self.model)
         if sig == self._signature:
             return
+        with self._refreshing:
+            if sig != self._signature:  # another thread may have caught up while this one waited
+                self._rebuild(conn=conn, sig=sig)
+
+    def _rebuild(self, *, conn: Connection, sig: Signature) -> None:
         t0 = time.perf_counter()
         if sig.count < self.ann_threshold:
             pks, matrix = load(conn=conn, model=self.model, dim=self.dim)
@@ -293,6 +308,8 @@ class VectorIndex:
             )
             changed = [int(p) for p in conn.execute(newer).scalars()]
             pks, matrix = load(conn=conn, model=self.model, dim=self.dim, paper_pks=changed)
+            if ann is self._ann:
+                ann = ann.copy()  # other threads search the one in use: add to a copy, then swap
             ann.add(pks, matrix)
             if len(ann) == sig.count:
                 ann.save(sig)
@@ -317,17 +334,19 @@ class VectorIndex:
         """The k nearest (paper pk, cosine similarity) to `query` that pass `filters`, best first."""
         self.refresh(conn=conn)
         allowed = allowed_pks(conn=conn, filters=filters)
-        if self._exact is not None:
-            return self._exact.search(query, k, allowed=allowed)
-        assert self._ann is not None
+        # One read of each: a refresh on another thread swaps them, never changes them under us.
+        exact, ann = self._exact, self._ann
+        if exact is not None:
+            return exact.search(query, k, allowed=allowed)
+        assert ann is not None
         if allowed is None:
-            return self._ann.search(query, k)
+            return ann.search(query, k)
         if allowed.size <= max(self.ann_threshold, 20 * k):
             # A selective filter: exact search over the few papers it leaves is fast and exact.
             pks, matrix = load(conn=conn, model=self.model, dim=self.dim, paper_pks=allowed.tolist())
             return ExactIndex(pks, matrix).search(query, k)
         # A broad filter: over-fetch from the graph and keep those that pass.
-        fetched = self._ann.search(query, k * 10)
+        fetched = ann.search(query, k * 10)
         keep = set(allowed.tolist())
         return [hit for hit in fetched if hit[0] in keep][:k]
 

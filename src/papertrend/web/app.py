@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import urlencode, urlsplit
 
+import anyio
+import anyio.to_thread
 import jinja2
 import markupsafe
 from fastapi import Depends, FastAPI, Request
@@ -44,8 +46,10 @@ from papertrend.papers.listings import parse_day
 from papertrend.papers.models import Paper
 from papertrend.rank import TrendParams
 from papertrend.search import keyword
+from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.types import Filters, Hit, Mode, Sort
 from papertrend.web.cookies import CSRF_FIELD, csrf_token, current_user, give_csrf_cookie, require_csrf
+from papertrend.web.pagecache import PageCache
 
 if TYPE_CHECKING:
     from papertrend.search.service import Searcher
@@ -124,10 +128,21 @@ class SearchHolder:
         self.engine = engine
         self._searcher: Searcher | None = None
         self.unavailable: str | None = None
-        # One search at a time: the vector index refreshes its cached matrix in place.
+        # Keyword ranking from memory past this many papers (search/bm25.py), model or not.
+        self.words = MemoryIndex(
+            engine=engine, threshold=settings.keyword_memory_threshold, weights=keyword.DEFAULT_WEIGHTS
+        )
+        # Guards loading the model, once; searches then run side by side (the vector index
+        # serialises its own refreshes).
         self._lock = threading.Lock()
 
     def _get(self) -> Searcher | None:
+        if self._searcher is not None or self.unavailable is not None:
+            return self._searcher
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> Searcher | None:
         if self._searcher is None and self.unavailable is None:
             try:
                 from papertrend.search.embedder import get_embedder
@@ -139,6 +154,7 @@ class SearchHolder:
                     embedder=embedder,
                     index_dir=self.settings.data_dir / "index",
                     ann_threshold=self.settings.ann_threshold,
+                    words=self.words,
                 )
                 log.info("search.model_loaded", extra={"model": embedder.name})
             except Exception as exc:  # whatever the model's package raises, pages must keep working
@@ -151,16 +167,13 @@ class SearchHolder:
     ) -> tuple[list[Hit], Mode]:
         """Best-first hits and the mode that produced them (keyword when the model is unavailable)."""
         if mode != "keyword":
-            with self._lock:
-                searcher = self._get()
-                if searcher is not None:
-                    return searcher.search(
-                        query=query, mode=mode, limit=limit, filters=filters, sort=sort
-                    ), mode
+            searcher = self._get()
+            if searcher is not None:
+                return searcher.search(query=query, mode=mode, limit=limit, filters=filters, sort=sort), mode
         # Keyword search needs no model: read it straight from the index.
         depth = max(limit, 100) if sort == "date" else limit
         with reading(self.engine) as conn:
-            hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
+            hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters, memory=self.words)
             if sort == "date":
                 found = {
                     p.id: p for p in repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
@@ -175,9 +188,8 @@ class SearchHolder:
 
     def similar(self, *, paper_id: str, limit: int) -> list[Hit]:
         """Papers nearest in meaning; [] when the model is unavailable."""
-        with self._lock:
-            searcher = self._get()
-            return searcher.similar(paper_id=paper_id, limit=limit) if searcher is not None else []
+        searcher = self._get()
+        return searcher.similar(paper_id=paper_id, limit=limit) if searcher is not None else []
 
 
 @dataclass
@@ -524,6 +536,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Page handlers run on anyio's worker threads (40 by default); on a few cores more threads
+        # only queue for the GIL while holding database connections.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         _startup_report(state)
         if settings.env != "test":
             threading.Thread(
@@ -542,6 +557,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.papertrend = state
+    # Added first, so it runs inside the access log and security headers: hits are logged and get them.
+    app.add_middleware(PageCache, seconds=settings.page_cache_seconds)
     app.add_middleware(SecurityAndAccessLog)
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -569,11 +586,22 @@ def create_app(
     return app
 
 
-def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *, worker: bool = True) -> None:
+def app_from_environment() -> FastAPI:
+    """The app for `Settings()` with its own engine: what each `serve --workers N` process runs."""
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)
+
+
+def run_server(
+    settings: Settings, host: str = "127.0.0.1", port: int = 8000, *, worker: bool = True, workers: int = 1
+) -> None:
     """Migrate the database, then serve the app with uvicorn until interrupted.
 
     With `worker`, the periodic jobs (ingest, embed) run in a thread of this process: what a single
     machine needs. Larger installs run `papertrend worker` processes and serve with `--no-worker`.
+    With `workers` > 1, uvicorn forks that many web processes sharing the port (one Python process
+    uses one core for pages); the jobs stay in this, the supervising, process.
     """
     import uvicorn
 
@@ -582,9 +610,10 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
     configure_logging(settings)
     engine = create_engine(settings.database_url)
     migrate.upgrade(engine)
-    app = create_app(settings, engine=engine)
-    app.state.papertrend.owns_engine = True
-    log.info("serve", extra={"url": f"http://{host}:{port}", "database": engine.url.render_as_string()})
+    log.info(
+        "serve",
+        extra={"url": f"http://{host}:{port}", "database": engine.url.render_as_string(), "workers": workers},
+    )
     stop = threading.Event()
     if worker:
         from papertrend.worker import default_jobs, run_loop, worker_leases
@@ -594,10 +623,24 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
         threading.Thread(
             target=run_loop, args=(jobs,), kwargs={"stop": stop, "leases": leases}, name="worker", daemon=True
         ).start()
+    # Our middleware writes the access log (one line per request, JSON when asked); uvicorn's
+    # would repeat it in another format. log_config=None keeps our handlers.
+    options: dict[str, Any] = {"log_config": None, "access_log": False, "proxy_headers": True}
     try:
-        # Our middleware writes the access log (one line per request, JSON when asked); uvicorn's
-        # would repeat it in another format. log_config=None keeps our handlers.
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True)
+        if workers > 1:
+            # Each process builds its app from the same environment the settings came from.
+            uvicorn.run(
+                "papertrend.web.app:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                **options,
+            )
+        else:
+            app = create_app(settings, engine=engine)
+            app.state.papertrend.owns_engine = True
+            uvicorn.run(app, host=host, port=port, **options)
     finally:
         stop.set()
 

@@ -26,6 +26,10 @@ CSRF_COOKIE = "papertrend_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 CSRF_MAX_AGE = 365 * 24 * 3600
+# Pages rendered for the page cache (papertrend.web.pagecache) carry this in place of the token,
+# which the cache swaps for each visitor's own; same length as a real token.
+CSRF_PLACEHOLDER_FLAG = "csrf_placeholder"
+CSRF_PLACEHOLDER = "csrf-placeholder-".ljust(43, "x")
 CSRF_FAILED = (
     "This form could not be accepted: it has expired or did not come from a page of this site. "
     "Go back, reload the page and try again."
@@ -95,6 +99,8 @@ def _valid_browser(value: str | None) -> bool:
 
 def csrf_token(request: Request) -> str:
     """The token this request's forms carry; a browser without a CSRF cookie is given one."""
+    if getattr(request.state, CSRF_PLACEHOLDER_FLAG, False):
+        return CSRF_PLACEHOLDER
     browser = request.cookies.get(CSRF_COOKIE)
     if not _valid_browser(browser):
         browser = getattr(request.state, "csrf_new", None) or security.new_token()
@@ -108,6 +114,16 @@ def give_csrf_cookie(request: Request, response: Response) -> None:
     new = getattr(request.state, "csrf_new", None)
     if new:
         set_cookie(request, response, CSRF_COOKIE, new, max_age=CSRF_MAX_AGE)
+
+
+def csrf_for(request: Request) -> tuple[str, bytes | None]:
+    """The token for this request's forms and, for a browser that has no CSRF cookie yet, the
+    Set-Cookie header value giving it one: what `csrf_token` + `give_csrf_cookie` do for a render."""
+    token = csrf_token(request)
+    response = Response()
+    give_csrf_cookie(request, response)
+    cookie = next((v for k, v in response.raw_headers if k == b"set-cookie"), None)
+    return token, cookie
 
 
 def csrf_ok(request: Request, form: Any) -> bool:

@@ -1,0 +1,285 @@
+"""Keyword ranking from an in-memory BM25 index, for corpora where the database's is too slow (issue #3).
+
+FTS5 scores every paper holding any of the query's words with its bm25() auxiliary function, about a
+microsecond each. In an 85k arXiv corpus "model" is in 66k papers, "data" in 27k, so a query like
+"Leveraging Diffusion Models for Synthetic Data" scored most of the corpus: p95 150–300 ms for
+queries made of title words, the cost of every hybrid search. PostgreSQL's postings sum fared alike.
+
+This index holds, per stemmed word, the papers having it and the word's column-weighted frequency
+(title 3 × abstract 1 × authors 1, keyword.DEFAULT_WEIGHTS) in numpy arrays; a query adds up FTS5's
+own BM25 (k1 1.2, b 0.75, the same idf and its floor) over those arrays in a few milliseconds,
+whatever the words. Words are split as unicode61 splits them (letters and digits, diacritics and case
+folded) and stemmed with the Porter algorithm, as the FTS5 index is (tokenize='porter unicode61').
+
+It is derived data, like the ANN index: built from the papers table on a background thread once
+the corpus has `threshold` papers, and built again when papers change (checked at most every few
+seconds). Until it is ready, and for queries it does not answer (quoted phrases, every-word mode,
+excluded phrases), keyword search runs in the database (fts5.py, tsvector.py) as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+import unicodedata
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import sqlalchemy as sa
+import Stemmer
+from sqlalchemy.engine import Connection, Engine
+
+from papertrend.db import reading
+from papertrend.schema import papers
+
+log = logging.getLogger(__name__)
+
+K1, B = 1.2, 0.75
+MIN_IDF = 1e-6  # FTS5's floor for a word in more than half the papers
+_WORD = re.compile(r"[^\W_]+")
+CHECK_EVERY_S = 5.0
+
+
+def _fold(text: str) -> str:
+    """Case and diacritics folded, as unicode61 with remove_diacritics 2 does."""
+    text = text.casefold()
+    if text.isascii():
+        return text
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
+class Tokenizer:
+    """unicode61 + Porter, in Python; stems are cached per word (a corpus has few distinct words)."""
+
+    def __init__(self) -> None:
+        self._stemmer = Stemmer.Stemmer("porter")
+        self._stems: dict[str, str] = {}
+
+    def words(self, text: str) -> list[str]:
+        return _WORD.findall(_fold(text))
+
+    def stems(self, words: Sequence[str]) -> list[str]:
+        cache = self._stems
+        new = [w for w in set(words) if w not in cache]
+        if new:
+            cache.update(zip(new, self._stemmer.stemWords(new), strict=True))
+        return [cache[w] for w in words]
+
+    def __call__(self, text: str) -> list[str]:
+        return self.stems(self.words(text))
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What the index was built from: the papers' count and newest change."""
+
+    count: int
+    changed: str
+
+
+def signature(conn: Connection) -> Signature:
+    row = conn.execute(sa.select(sa.func.count(), sa.func.max(papers.c.changed_at))).one()
+    return Signature(int(row[0]), str(row[1] or ""))
+
+
+I32 = npt.NDArray[np.int32]
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Postings:
+    """The built arrays: per stem a slice [offsets[t], offsets[t + 1]) of docs and weighted freqs."""
+
+    signature: Signature
+    weights: tuple[float, float, float]
+    pks: npt.NDArray[np.int64]  # doc index → papers.pk
+    doc_len: F32  # tokens in title + abstract + authors, as FTS5 counts them
+    avgdl: float
+    terms: dict[str, int]
+    offsets: npt.NDArray[np.int64]
+    docs: I32
+    freqs: F32
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.pks, self.doc_len, self.offsets, self.docs, self.freqs)
+        return sum(a.nbytes for a in arrays)
+
+    def idf(self, df: int) -> float:
+        n = len(self.pks)
+        return max(MIN_IDF, math.log((n - df + 0.5) / (df + 0.5)))
+
+    def scores(self, stems: Iterable[str]) -> F32:
+        """BM25 of every doc for these stems (each counted as often as given, as FTS5 counts phrases)."""
+        total = np.zeros(len(self.pks), dtype=np.float32)
+        for stem in stems:
+            t = self.terms.get(stem)
+            if t is None:
+                continue
+            start, end = int(self.offsets[t]), int(self.offsets[t + 1])
+            docs, f = self.docs[start:end], self.freqs[start:end]
+            norm = K1 * (1 - B + B * self.doc_len[docs] / self.avgdl)
+            total[docs] += np.float32(self.idf(end - start)) * f * (K1 + 1) / (f + norm)
+        return total
+
+    def holding(self, stems: Iterable[str]) -> I32:
+        """Docs that hold any of these stems."""
+        parts = [
+            self.docs[int(self.offsets[t]) : int(self.offsets[t + 1])]
+            for t in (self.terms.get(s) for s in stems)
+            if t is not None
+        ]
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
+
+
+def build(
+    *, conn: Connection, weights: tuple[float, float, float], tokenizer: Tokenizer | None = None
+) -> Postings:
+    """Read every paper's title, abstract and authors and build the postings."""
+    tok = tokenizer or Tokenizer()
+    sig = signature(conn)
+    w_title, w_abstract, w_authors = weights
+    terms: dict[str, int] = {}
+    # Typed arrays, not lists: 4 bytes an entry instead of ~36 while ten million pile up.
+    term_col, doc_col, freq_col = array("i"), array("i"), array("f")
+    pks, lengths = array("q"), array("i")
+    stmt = sa.select(papers.c.pk, papers.c.title, papers.c.abstract, papers.c.authors).order_by(papers.c.pk)
+    for doc, row in enumerate(conn.execution_options(yield_per=2000).execute(stmt)):
+        authors = ", ".join(str(a) for a in row.authors or ())
+        fields = ((row.title or "", w_title), (row.abstract or "", w_abstract), (authors, w_authors))
+        freq: dict[str, float] = {}
+        length = 0
+        for text, weight in fields:
+            stems = tok(text)
+            length += len(stems)
+            for stem in stems:
+                freq[stem] = freq.get(stem, 0.0) + weight
+        pks.append(row.pk)
+        lengths.append(length)
+        for stem, f in freq.items():
+            t = terms.setdefault(stem, len(terms))
+            term_col.append(t)
+            doc_col.append(doc)
+            freq_col.append(f)
+    term_arr = np.frombuffer(term_col, dtype=np.int32)
+    order = np.argsort(term_arr, kind="stable")  # by term, docs ascending within each
+    counts = np.bincount(term_arr, minlength=len(terms))
+    offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    doc_len = np.frombuffer(lengths, dtype=np.int32).astype(np.float32)
+    return Postings(
+        signature=sig,
+        weights=weights,
+        pks=np.frombuffer(pks, dtype=np.int64).copy(),
+        doc_len=doc_len,
+        avgdl=float(doc_len.mean()) if len(doc_len) else 1.0,
+        terms=terms,
+        offsets=offsets,
+        docs=np.frombuffer(doc_col, dtype=np.int32)[order],
+        freqs=np.frombuffer(freq_col, dtype=np.float32)[order],
+    )
+
+
+def top(
+    postings: Postings,
+    *,
+    stems: Sequence[str],
+    excluded: Sequence[str],
+    limit: int,
+    allowed: npt.NDArray[np.int64] | None,
+) -> list[tuple[int, float]]:
+    """(paper pk, score) of the `limit` best docs holding any of `stems` and none of `excluded`."""
+    scores = postings.scores(stems)
+    if excluded:
+        scores[postings.holding(excluded)] = 0
+    if allowed is not None:
+        keep = np.isin(postings.pks, allowed, assume_unique=True)
+        scores[~keep] = 0
+    found = np.flatnonzero(scores)
+    if found.size > limit:
+        # Everything tied with the limit-th score stays in, so ties break by pk as FTS5's do.
+        kth = np.partition(scores[found], found.size - limit)[found.size - limit]
+        found = found[scores[found] >= kth]
+    order = sorted(found.tolist(), key=lambda d: (-scores[d], postings.pks[d]))[:limit]
+    return [(int(postings.pks[d]), float(scores[d])) for d in order]
+
+
+class MemoryIndex:
+    """The process's in-memory BM25 index over one database; rebuilt in the background when stale."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        threshold: int,
+        weights: tuple[float, float, float],
+        background: bool = True,
+        check_every: float = CHECK_EVERY_S,
+    ) -> None:
+        self.engine = engine
+        self.check_every = check_every
+        self.threshold = threshold
+        self.weights = weights
+        self.background = background
+        self.tokenizer = Tokenizer()
+        self.postings: Postings | None = None
+        self.last_build_seconds = 0.0
+        self._checked = -math.inf
+        self._building = threading.Lock()
+
+    def ready(self, *, conn: Connection) -> Postings | None:
+        """The postings to rank with, or None (too few papers, or not built yet: use the database).
+
+        Checks whether papers changed at most every `check_every` seconds, then starts a rebuild; the
+        current postings keep answering meanwhile (new papers are found by meaning until it ends).
+        """
+        now = time.monotonic()
+        if now - self._checked >= self.check_every:
+            self._checked = now
+            sig = signature(conn)
+            if sig.count < self.threshold:
+                self.postings = None
+            elif self.postings is None or self.postings.signature != sig:
+                self._start_build()
+        return self.postings
+
+    def _start_build(self) -> None:
+        if not self._building.acquire(blocking=False):
+            return  # one build at a time
+        if self.background:
+            threading.Thread(target=self._build, name="bm25-build", daemon=True).start()
+        else:
+            self._build()
+
+    def _build(self) -> None:
+        try:
+            t0 = time.perf_counter()
+            with reading(self.engine) as conn:
+                self.postings = build(conn=conn, weights=self.weights, tokenizer=self.tokenizer)
+            self.last_build_seconds = time.perf_counter() - t0
+            log.info(
+                "keyword.memory_index_built",
+                extra={
+                    "papers": len(self.postings.pks),
+                    "postings": len(self.postings.docs),
+                    "mb": round(self.postings.nbytes / 2**20, 1),
+                    "seconds": round(self.last_build_seconds, 1),
+                },
+            )
+        except Exception:
+            log.exception("keyword.memory_index_failed: keyword search stays in the database")
+        finally:
+            self._building.release()
+
+    def query_stems(self, tokens: Iterable[str]) -> list[str]:
+        """The stems of a query's word tokens, split and folded as the papers' were."""
+        return [stem for token in tokens for stem in self.tokenizer(token)]
+
+
+__all__ = ["MemoryIndex", "Postings", "Tokenizer", "build", "signature", "top"]
