@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -539,6 +540,20 @@ def due_editions(*, conn: Connection, now: datetime, only: int | None = None) ->
     return out
 
 
+def stored_editions(*, conn: Connection, due: Sequence[Due]) -> set[tuple[int, date]]:
+    """Which of `due` have an edition stored by now, as (subscription id, edition date)."""
+    if not due:
+        return set()
+    rows = conn.execute(
+        sa.select(digest_editions.c.subscription_id, digest_editions.c.edition_date).where(
+            digest_editions.c.subscription_id.in_([d.sub.id for d in due]),
+            digest_editions.c.edition_date >= min(d.edition_date for d in due),
+        )
+    )
+    wanted = {(d.sub.id, d.edition_date) for d in due}
+    return {(int(sid), _as_day(day)) for sid, day in rows} & wanted
+
+
 def sent_ids(*, conn: Connection, subscription_ids: Sequence[int]) -> dict[int, set[str]]:
     """Every paper already put in an edition of each subscription."""
     out: dict[int, set[str]] = {i: set() for i in subscription_ids}
@@ -638,9 +653,21 @@ def compose_due(
     prepare = getattr(composer.ranker, "prepare", None)
     if callable(prepare):
         prepare([t for d in due for t in d.sub.prefs.topics])
-    for start in range(0, len(due), CHUNK):
-        chunk = due[start : start + CHUNK]
+    chunks = [due[start : start + CHUNK] for start in range(0, len(due), CHUNK)]
+    if not dry_run and len(chunks) > 1:
+        # Runs started together (several workers or `digest run` processes, issue #6) would compose
+        # the same chunks in step, every one but the first for nothing: each starts at a chunk of
+        # its own, and skips below what another has stored since `due` was read.
+        first = random.randrange(len(chunks))
+        chunks = chunks[first:] + chunks[:first]
+    for chunk in chunks:
         with reading(engine) as conn:
+            if not dry_run:
+                done = stored_editions(conn=conn, due=chunk)
+                report.skipped += sum((d.sub.id, d.edition_date) in done for d in chunk)
+                chunk = [d for d in chunk if (d.sub.id, d.edition_date) not in done]
+                if not chunk:
+                    continue
             sent = sent_ids(conn=conn, subscription_ids=[d.sub.id for d in chunk])
         made = [
             (d, composer.compose(sub=d.sub, edition_date=d.edition_date, since=d.since, sent=sent[d.sub.id]))
