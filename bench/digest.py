@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/digest.py [--subscribers 10000] [--mode hybrid|keyword] [--model wordllama]
                                      [--kills 20] [--kill-concurrency 2] [--concurrency 2]
-                                     [--database-url URL [--workers 1,2,4]]
+                                     [--database-url URL [--workers 1,2,4] [--sink-delay-ms 0]]
 
 1. A store of the ~85k papers (the arXiv listing file and the Hugging Face archive), built once
    under var/bench/digest-85k/ and reused, with vectors of `--model` for hybrid search (wordllama by
@@ -21,7 +21,8 @@ database: the store is copied there once (`papertrend db copy`, about 8 minutes 
 and reused while it holds every paper and vector; then, for each N of `--workers`, the subscribers and
 the outbox are made afresh and N `digest run` processes (each with its own data directory, as on its
 own machine) send to one sink at once. A table gives digests/s per N, and the recipients that got
-more than one copy of their edition or none: both must be zero. Kill runs only with `--kills`.
+more than one copy of their edition or none: both must be zero. `--sink-delay-ms` makes the sink
+take that long over each message, like a relay farther away. Kill runs only with `--kills`.
 """
 
 from __future__ import annotations
@@ -67,8 +68,11 @@ HAND_TOPICS = [
 # ----------------------------------------------------------------------------------------- the sink
 
 
-def serve_sink(port: int, out: Path) -> None:
-    """An SMTP sink (run in its own process): appends `recipient<TAB>message-id` per message."""
+def serve_sink(port: int, out: Path, delay: float = 0.0) -> None:
+    """An SMTP sink (run in its own process): appends `recipient<TAB>message-id` per message, each
+    after `delay` seconds (a relay that takes its time, as a real one does)."""
+    import asyncio
+
     from aiosmtpd.controller import Controller
 
     fh = out.open("a", buffering=1)
@@ -76,6 +80,8 @@ def serve_sink(port: int, out: Path) -> None:
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            if delay:
+                await asyncio.sleep(delay)  # other connections go on meanwhile
             head = envelope.content.split(b"\r\n\r\n", 1)[0]
             found = mid.search(head)
             for rcpt in envelope.rcpt_tos:
@@ -90,11 +96,11 @@ def serve_sink(port: int, out: Path) -> None:
     controller.stop()
 
 
-def start_sink(out: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_sink(out: Path, delay: float = 0.0) -> tuple[subprocess.Popen[bytes], int]:
     from tests.digest_support import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--sink", str(port), str(out)], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, __file__, "--sink", str(port), str(out), str(delay)], cwd=ROOT)
     deadline = time.monotonic() + 20
     import socket
 
@@ -501,7 +507,7 @@ def several_senders(args: argparse.Namespace) -> bool:
             add_subscribers(engine, args.subscribers, pool=pool, rng=rng, confirmed=now - timedelta(days=30))
             run_dir = work / f"workers-{n}"
             run_dir.mkdir()
-            sink, port = start_sink(run_dir / "sink.tsv")
+            sink, port = start_sink(run_dir / "sink.tsv", delay=args.sink_delay_ms / 1000)
             try:
                 t0 = time.perf_counter()
                 procs = start_senders(n, url=args.database_url, port=port, work=run_dir, now=now, args=args)
@@ -527,7 +533,7 @@ def several_senders(args: argparse.Namespace) -> bool:
     print(
         f"\nsubscribers {args.subscribers:,}  topic pool {len(pool)}  mode {args.mode}"
         f" ({args.model if args.mode != 'keyword' else 'no model'})  SMTP connections per sender"
-        f" {args.concurrency}  edition of {latest}"
+        f" {args.concurrency}  edition of {latest}  sink delay {args.sink_delay_ms:g} ms a message"
     )
     print(f"database {sa.make_url(args.database_url).render_as_string()}")
     print(
@@ -647,8 +653,8 @@ def kill_runs(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--sink":
-        serve_sink(int(sys.argv[2]), Path(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--sink":
+        serve_sink(int(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4]))
         return
     sys.path.insert(0, str(ROOT))
     parser = argparse.ArgumentParser(
@@ -670,14 +676,21 @@ def main() -> None:
         help="run several senders on this database (PostgreSQL; the store is copied there once)",
     )
     parser.add_argument(
+        "--sink-delay-ms",
+        type=float,
+        default=0.0,
+        help="with --database-url: the sink takes this long over each message, as a relay farther "
+        "away does (several senders help where the relay, not the CPU, is what they wait for)",
+    )
+    parser.add_argument(
         "--workers",
         type=lambda v: [int(n) for n in v.split(",")],
         default=None,
         help="with --database-url: how many `digest run` processes at once, e.g. 1,2,4 (the default)",
     )
     args = parser.parse_args()
-    if args.workers is not None and not args.database_url:
-        parser.error("--workers needs --database-url")
+    if (args.workers is not None or args.sink_delay_ms) and not args.database_url:
+        parser.error("--workers and --sink-delay-ms need --database-url")
     if args.workers is not None and (not args.workers or min(args.workers) < 1):
         parser.error("--workers takes positive counts, e.g. 1,2,4")
     args.workers = args.workers or [1, 2, 4]
