@@ -2,7 +2,8 @@
 corpus sizes, with vector-index build time, ANN recall@10 against exact search, and peak memory.
 
     .venv/bin/python bench/latency.py [--scales 10k,85k,1m] [--model NAME] [--queries 200]
-        [--database-url postgresql+psycopg://USER@HOST:PORT/DB]
+        [--database-url postgresql+psycopg://USER@HOST:PORT/DB] [--keyword-index memory,database]
+        [--query-sets scifact,titles]
 
 - 10k: the first 10,000 papers of the arXiv listing file;
 - 85k: the whole listing file (74,728) plus the Hugging Face archive (9,877 papers);
@@ -14,6 +15,11 @@ corpus with the transformer model takes a while the first time; `papertrend embe
 With `--database-url` (a PostgreSQL server where that user may create databases) each scale is also
 measured on PostgreSQL, side by side: the SQLite store is copied once with `papertrend db copy`'s
 code into a database `papertrend_bench_<scale>_<model>` on that server, kept for later runs.
+
+Keyword ranking is measured both ways by default: from the in-memory BM25 index the web app uses
+past PAPERTREND_KEYWORD_MEMORY_THRESHOLD papers (its build time and size in `kw build s`, `kw MB`),
+and in the database (FTS5, or PostgreSQL's postings), as one-shot commands do. Two query sets:
+SciFact's test claims, and title openings (as people type), where common words make keyword costly.
 """
 
 from __future__ import annotations
@@ -43,9 +49,12 @@ from papertrend.ingest.sources.jsonl import JsonlSource
 from papertrend.migrate import upgrade
 from papertrend.papers.models import PaperIn
 from papertrend.search import vectors
+from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import DEFAULT_MODEL, get_embedder
+from papertrend.search.keyword import DEFAULT_WEIGHTS
 from papertrend.search.service import Searcher
+from papertrend.web.app import VECTOR_RECHECK_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -188,14 +197,55 @@ def postgres_copy(server_url: str, scale: str, model: str, folder: Path) -> str:
     return url
 
 
-def measure(scale: str, url: str, folder: Path, model: str, queries: list[str]) -> dict[str, Any]:
+def title_queries(folder: Path, n: int) -> list[str]:
+    """The first 3–6 words of `n` random stored titles (a fixed sample, so runs compare)."""
+    rng = random.Random(11)
+    engine = create_engine(f"sqlite:///{folder / 'bench.db'}")
+    with reading(engine) as conn:
+        top = int(conn.execute(sa.text("SELECT max(pk) FROM papers")).scalar_one())
+        pks = rng.sample(range(1, top + 1), min(top, 3 * n))
+        titles = (
+            conn.execute(
+                sa.text("SELECT title FROM papers WHERE pk IN :pks").bindparams(
+                    sa.bindparam("pks", expanding=True)
+                ),
+                {"pks": pks},
+            )
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    return [" ".join(t.split()[: rng.randint(3, 6)]) for t in titles][:n]
+
+
+def measure(
+    scale: str, url: str, folder: Path, model: str, queries: list[str], *, keyword_index: str
+) -> dict[str, Any]:
     engine = create_engine(url)
-    searcher = Searcher(engine=engine, embedder=get_embedder(model), index_dir=folder / "index")
+    # "memory": keyword ranking from the in-memory BM25 index, as the web app does past
+    # PAPERTREND_KEYWORD_MEMORY_THRESHOLD papers; "database": FTS5 / PostgreSQL's postings.
+    words = None
+    if keyword_index == "memory":
+        words = MemoryIndex(engine=engine, threshold=0, weights=DEFAULT_WEIGHTS, background=False)
+    searcher = Searcher(
+        engine=engine,
+        embedder=get_embedder(model),
+        index_dir=folder / "index",
+        words=words,
+        recheck_seconds=VECTOR_RECHECK_SECONDS,  # as the web app searches
+    )
+    kw_build_s, kw_mb = 0.0, 0.0
     with reading(engine) as conn:
         t0 = time.perf_counter()
         searcher.index.refresh(conn=conn)
         build_s = time.perf_counter() - t0
         n = len(searcher.index)
+        if words is not None:
+            t0 = time.perf_counter()
+            postings = words.ready(conn=conn)
+            kw_build_s = time.perf_counter() - t0
+            assert postings is not None
+            kw_mb = postings.nbytes / 2**20
     searcher.search(query=queries[0])  # warm: model loaded, pages cached
     times = []
     for q in queries:
@@ -222,6 +272,8 @@ def measure(scale: str, url: str, folder: Path, model: str, queries: list[str]) 
         "papers": n,
         "index": searcher.index.kind,
         "build_s": build_s,
+        "kw_build_s": kw_build_s,
+        "kw_mb": kw_mb,
         "p50": statistics.median(times),
         "p95": qs[94],
         "p99": qs[98],
@@ -237,28 +289,45 @@ def main() -> None:
     parser.add_argument("--scales", default="10k,85k,1m")
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--query-sets",
+        default="scifact,titles",
+        help="scifact: SciFact's test claims (long sentences); titles: the first 3-6 words of random"
+        " stored titles, as people type them (common words like 'model' make these the costly ones).",
+    )
     parser.add_argument("--database-url", default=None, help="A PostgreSQL server to compare with SQLite.")
+    parser.add_argument(
+        "--keyword-index",
+        default="memory,database",
+        help="Keyword ranking to measure: the web app's in-memory BM25 index, the database's, or both.",
+    )
     ns = parser.parse_args()
     beir = load_beir(DATA / "scifact_beir")
-    queries = [beir.queries[q] for q in sorted(beir.qrels["test"])][: ns.queries]
+    claims = [beir.queries[q] for q in sorted(beir.qrels["test"])][: ns.queries]
     dim = get_embedder(ns.model).dim
     rows = []
     for scale in ns.scales.split(","):
         folder = build(scale, ns.model, dim)
-        sqlite_url = f"sqlite:///{folder / 'bench.db'}"
-        rows.append((scale, "sqlite", measure(scale, sqlite_url, folder, ns.model, queries)))
+        urls = [("sqlite", f"sqlite:///{folder / 'bench.db'}")]
         if ns.database_url:
-            pg_url = postgres_copy(ns.database_url, scale, ns.model, folder)
-            rows.append((scale, "postgresql", measure(scale, pg_url, folder, ns.model, queries)))
-    print(f"\nhybrid search, {len(queries)} SciFact queries, limit 10, model {ns.model}, query embedded")
+            urls.append(("postgresql", postgres_copy(ns.database_url, scale, ns.model, folder)))
+        sets = {"scifact": claims, "titles": title_queries(folder, ns.queries)}
+        for db, url in urls:
+            for kw in ns.keyword_index.split(","):
+                for name in ns.query_sets.split(","):
+                    r = measure(scale, url, folder, ns.model, sets[name], keyword_index=kw)
+                    rows.append((scale, db, kw, name, r))
+    print(f"\nhybrid search, {ns.queries} queries per set, limit 10, model {ns.model}, query embedded")
     print(
-        f"{'scale':<6} {'database':<11} {'papers':>9} {'index':>6} {'build s':>8} {'p50 ms':>7} {'p95 ms':>7}"
-        f" {'p99 ms':>7} {'ANN R@10':>9} {'peak RSS MB':>12}"
+        f"{'scale':<6} {'database':<11} {'keyword':<9} {'queries':<8} {'papers':>9} {'index':>6}"
+        f" {'build s':>8} {'kw build s':>10} {'kw MB':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+        f" {'ANN R@10':>9} {'peak RSS MB':>12}"
     )
-    for scale, db, r in rows:
+    for scale, db, kw, name, r in rows:
         print(
-            f"{scale:<6} {db:<11} {int(r['papers']):>9,} {r['index']:>6} {r['build_s']:>8.1f}"
-            f" {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} {r['recall']:>9.3f} {r['rss_mb']:>12.0f}"
+            f"{scale:<6} {db:<11} {kw:<9} {name:<8} {int(r['papers']):>9,} {r['index']:>6}"
+            f" {r['build_s']:>8.1f} {r['kw_build_s']:>10.1f} {r['kw_mb']:>6.0f} {r['p50']:>7.1f}"
+            f" {r['p95']:>7.1f} {r['p99']:>7.1f} {r['recall']:>9.3f} {r['rss_mb']:>12.0f}"
         )
 
 

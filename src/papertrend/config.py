@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         default="cpu", description="Where embeddings are computed: `cpu` or `cuda`."
     )
     ann_threshold: int = Field(
-        default=200_000,
+        default=50_000,
         ge=0,
         description="Vectors per model past which search uses the on-disk HNSW index, not exact search.",
     )

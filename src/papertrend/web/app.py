@@ -116,6 +116,10 @@ def configure_logging(settings: Settings, *, level: int = logging.INFO) -> None:
 # ------------------------------------------------------------------------------------------------ state
 
 
+# A web process looks for new vectors at most this often (search/vectors.py says why).
+VECTOR_RECHECK_SECONDS = 2.0
+
+
 class SearchHolder:
     """Builds the Searcher on the first search, so pages that never search never load a model.
 
@@ -155,6 +159,7 @@ class SearchHolder:
                     index_dir=self.settings.data_dir / "index",
                     ann_threshold=self.settings.ann_threshold,
                     words=self.words,
+                    recheck_seconds=VECTOR_RECHECK_SECONDS,
                 )
                 log.info("search.model_loaded", extra={"model": embedder.name})
             except Exception as exc:  # whatever the model's package raises, pages must keep working
