@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import random
 import shutil
@@ -146,6 +147,44 @@ def start_server(folder: Path, *, model: str, workers: int) -> tuple[subprocess.
     raise SystemExit("the server did not answer /healthz within 120 s")
 
 
+def wait_for_keyword_index(port: int, workers: int, timeout: float = 600) -> float:
+    """Seconds until the processes rank keywords from memory (each builds its own index).
+
+    Each /healthz lands on whichever process accepts it, so wait for 5 answers per process in a row.
+    """
+    start = time.monotonic()
+    in_a_row = 0
+    while time.monotonic() - start < timeout:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+            memory = json.loads(r.read()).get("keywordIndex") == "memory"
+        in_a_row = in_a_row + 1 if memory else 0
+        if in_a_row >= 5 * workers:
+            return time.monotonic() - start
+        time.sleep(0.05 if memory else 0.5)
+    raise SystemExit("the keyword index was not built within the timeout")
+
+
+def rss_mb(proc: subprocess.Popen[bytes]) -> float:
+    """Resident memory of the server and its worker processes."""
+    pids = [proc.pid, *(int(p) for p in _children(proc.pid))]
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
 # ----------------------------------------------------------------------------------------- the load
 
 
@@ -234,6 +273,8 @@ def main() -> None:
     proc, port = start_server(folder, model=ns.model, workers=ns.workers)
     rows = []
     try:
+        waited = wait_for_keyword_index(port, ns.workers)
+        print(f"keyword index in memory after {waited:.0f} s; server RSS {rss_mb(proc):.0f} MB", flush=True)
         for name in ns.routes.split(","):
             tally, seconds = asyncio.run(
                 load(port, table[name], connections=ns.connections, seconds=ns.seconds, warmup=ns.warmup)
@@ -241,6 +282,7 @@ def main() -> None:
             rows.append((name, table[name][0], tally, seconds))
             for what, n in sorted(tally.errors.items()):
                 print(f"  {name}: {n} × {what}", flush=True)
+        print(f"server RSS after the run: {rss_mb(proc):.0f} MB", flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,22 @@ def test_healthz_reports_the_last_successful_ingest_per_source(web: Web, engine:
     hf_after = get_json(web, "/healthz")["ingest"]["hf-daily"]
     assert hf_after["lastRunOk"] is False and hf_after["lastError"] == "connection failed"
     assert hf_after["lastRunAt"].startswith("2099-01-01") and hf_after["lastSuccessAt"] == hf["lastSuccessAt"]
+    assert health["keywordIndex"] == "database"  # 38 papers: below the in-memory index's threshold
+
+
+def test_healthz_says_where_keyword_search_ranks(
+    settings: Settings, engine: Engine, shared_data: Path
+) -> None:
+    load_papers(engine, shared_data, settings.data_dir / "load")
+    web = make_web(settings.model_copy(update={"keyword_memory_threshold": 10}), engine)
+    deadline = time.monotonic() + 30
+    states = [get_json(web, "/healthz")["keywordIndex"]]
+    while states[-1] != "memory" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        states.append(get_json(web, "/healthz")["keywordIndex"])
+    # The first /healthz starts the build in the background; once built, searches rank from it.
+    assert states[-1] == "memory" and set(states) <= {"building", "memory"}, states
+    assert get_json(web, "/api/papers/search?q=model&mode=keyword&limit=5")
 
 
 def test_healthz_says_when_the_database_is_unreachable(settings: Settings, tmp_path: Path) -> None:

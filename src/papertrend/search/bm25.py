@@ -28,6 +28,7 @@ import unicodedata
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +41,7 @@ from papertrend.schema import papers
 
 log = logging.getLogger(__name__)
 
+IndexState = Literal["memory", "building", "database"]
 K1, B = 1.2, 0.75
 MIN_IDF = 1e-6  # FTS5's floor for a word in more than half the papers
 _WORD = re.compile(r"[^\W_]+")
@@ -248,6 +250,14 @@ class MemoryIndex:
             elif self.postings is None or self.postings.signature != sig:
                 self._start_build()
         return self.postings
+
+    @property
+    def state(self) -> IndexState:
+        """ "memory" (ranking from it), "building" (the database ranks until it is built), or
+        "database" (below the threshold)."""
+        if self.postings is not None:
+            return "memory"
+        return "building" if self._building.locked() else "database"
 
     def _start_build(self) -> None:
         if not self._building.acquire(blocking=False):

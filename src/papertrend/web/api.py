@@ -21,6 +21,7 @@ from papertrend.papers import listings, repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
+from papertrend.search.bm25 import IndexState
 from papertrend.search.types import Hit, Mode, Sort
 from papertrend.web.app import ConnDep, StateDep, clean_query, parse_filters, pdf_url, safe_url, votes_of
 
@@ -117,6 +118,11 @@ class Health(BaseModel):
     papers: int | None = None
     latestDay: date | None = None
     ingest: dict[str, SourceHealth] = Field(default_factory=dict, description="Per source.")
+    keywordIndex: IndexState | None = Field(
+        default=None,
+        description="Where this process ranks keyword searches: its in-memory index, the database while"
+        " that index is built, or the database (below PAPERTREND_KEYWORD_MEMORY_THRESHOLD papers).",
+    )
 
 
 def paper_out(p: Paper, *, base_url: str) -> PaperOut:
@@ -280,6 +286,7 @@ def healthz(state: StateDep, response: Response) -> Health:
             total = repository.count(conn=conn)
             latest = repository.latest_day(conn=conn)
             runs = listings.ingest_health(conn=conn)
+            state.search.words.ready(conn=conn)  # starts the build if it is due
     except SQLAlchemyError as exc:
         response.status_code = 503
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
@@ -299,4 +306,5 @@ def healthz(state: StateDep, response: Response) -> Health:
             )
             for r in runs
         },
+        keywordIndex=state.search.words.state,
     )

@@ -500,6 +500,15 @@ def _offline_probe(settings: Settings) -> None:
         )
 
 
+def _start_keyword_index(state: AppState) -> None:
+    """Build the in-memory keyword index now if the corpus calls for one, not on the first search."""
+    try:
+        with reading(state.engine) as conn:
+            state.search.words.ready(conn=conn)
+    except SQLAlchemyError as exc:
+        log.warning("startup.keyword_index_not_started", extra={"error": str(exc)})
+
+
 def _startup_report(state: AppState) -> None:
     try:
         with reading(state.engine) as conn:
@@ -545,6 +554,7 @@ def create_app(
         # only queue for the GIL while holding database connections.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         _startup_report(state)
+        _start_keyword_index(state)
         if settings.env != "test":
             threading.Thread(
                 target=_offline_probe, args=(settings,), name="network-probe", daemon=True
