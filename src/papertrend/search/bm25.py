@@ -229,7 +229,10 @@ class MemoryIndex:
         self.threshold = threshold
         self.weights = weights
         self.background = background
+        # Query words only: a Stemmer must not be used by two threads at once, so each build makes
+        # its own and queries take turns on this one.
         self.tokenizer = Tokenizer()
+        self._tokenizing = threading.Lock()
         self.postings: Postings | None = None
         self.last_build_seconds = 0.0
         self._checked = -math.inf
@@ -271,7 +274,7 @@ class MemoryIndex:
         try:
             t0 = time.perf_counter()
             with reading(self.engine) as conn:
-                self.postings = build(conn=conn, weights=self.weights, tokenizer=self.tokenizer)
+                self.postings = build(conn=conn, weights=self.weights)
             self.last_build_seconds = time.perf_counter() - t0
             log.info(
                 "keyword.memory_index_built",
@@ -289,7 +292,8 @@ class MemoryIndex:
 
     def query_stems(self, tokens: Iterable[str]) -> list[str]:
         """The stems of a query's word tokens, split and folded as the papers' were."""
-        return [stem for token in tokens for stem in self.tokenizer(token)]
+        with self._tokenizing:
+            return [stem for token in tokens for stem in self.tokenizer(token)]
 
 
 __all__ = ["MemoryIndex", "Postings", "Tokenizer", "build", "signature", "top"]
