@@ -5,6 +5,7 @@ Vectors here are random unit vectors: what is tested is the index, not a model.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -226,3 +227,31 @@ def test_pgvector_filters_new_vectors_and_deletions(engine: Engine) -> None:
         assert late[0] not in {pk for pk, _ in index.search(conn=conn, query=probe[0], k=5)}
         assert np.allclose(index.vector_of(conn=conn, paper_pk=pks[3]), matrix[3], atol=1e-6)
         assert index.vector_of(conn=conn, paper_pk=late[0]) is None
+
+
+@pytest.mark.sqlite_only  # PostgreSQL searches its own index; there is nothing in memory to build
+def test_concurrent_first_searches_wait_for_the_index_and_later_ones_do_not(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A web process's first searches arrive together: each must wait for the one build (one raised
+    before, finding no index yet); once built, a search never waits for a rebuild in progress."""
+    rng = np.random.default_rng(5)
+    pks = _papers(engine, 1500)
+    matrix = _unit(rng, 1500)
+    _store(engine, pks, matrix)
+    index = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100, recheck_seconds=60)
+
+    def first(i: int) -> int:
+        with engine.connect() as conn:
+            return index.search(conn=conn, query=matrix[i], k=1)[0][0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(first, range(8))) == pks[:8]
+    assert index.kind == "ann"
+
+    # A rebuild holds the lock: a search that finds new vectors answers from the current graph.
+    _store(engine, _papers(engine, 10, first=1500), _unit(rng, 10))
+    index._checked = float("-inf")  # the recheck period is over
+    with index._refreshing, engine.connect() as conn:
+        assert index.search(conn=conn, query=matrix[9], k=1)[0][0] == pks[9]
+    assert len(index) == 1500

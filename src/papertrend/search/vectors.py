@@ -291,14 +291,22 @@ class VectorIndex:
     def kind(self) -> str:
         return "ann" if self._ann is not None else "exact"
 
-    def refresh(self, *, conn: Connection) -> None:
-        """Bring the in-memory or on-disk index up to date with the table."""
+    def refresh(self, *, conn: Connection, wait: bool = True) -> None:
+        """Bring the in-memory or on-disk index up to date with the table.
+
+        Without `wait`, a thread that finds another one already rebuilding leaves it to that one and
+        keeps answering from the current index (unless there is none yet: then it waits).
+        """
         sig = signature(conn=conn, model=self.model)
         if sig == self._signature:
             return
-        with self._refreshing:
+        if not self._refreshing.acquire(blocking=wait or self._signature is None):
+            return
+        try:
             if sig != self._signature:  # another thread may have caught up while this one waited
                 self._rebuild(conn=conn, sig=sig)
+        finally:
+            self._refreshing.release()
 
     def _rebuild(self, *, conn: Connection, sig: Signature) -> None:
         t0 = time.perf_counter()
@@ -348,9 +356,9 @@ class VectorIndex:
     ) -> list[tuple[int, float]]:
         """The k nearest (paper pk, cosine similarity) to `query` that pass `filters`, best first."""
         now = time.monotonic()
-        if now - self._checked >= self.recheck_seconds:
+        if self._signature is None or now - self._checked >= self.recheck_seconds:
+            self.refresh(conn=conn, wait=False)
             self._checked = now
-            self.refresh(conn=conn)
         allowed = allowed_pks(conn=conn, filters=filters)
         # One read of each: a refresh on another thread swaps them, never changes them under us.
         exact, ann = self._exact, self._ann
