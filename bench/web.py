@@ -164,18 +164,20 @@ def wait_for_keyword_index(port: int, workers: int, timeout: float = 600) -> flo
     raise SystemExit("the keyword index was not built within the timeout")
 
 
-def rss_mb(proc: subprocess.Popen[bytes]) -> float:
-    """Resident memory of the server and its worker processes."""
-    pids = [proc.pid, *(int(p) for p in _children(proc.pid))]
-    total = 0
-    for pid in pids:
+def memory_mb(proc: subprocess.Popen[bytes]) -> tuple[float, float]:
+    """(private, file-backed) MB of the server and its worker processes. File-backed pages (the
+    memory-mapped database, the vector index file) are shared between processes and with the OS
+    page cache, so RSS, which counts them in every process, overstates what the server costs."""
+    private = mapped = 0
+    for pid in [proc.pid, *(int(p) for p in _children(proc.pid))]:
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
         except OSError:
-            pass
-    return total / 1024
+            continue
+        fields = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in lines)}
+        private += fields.get("Anonymous", 0)
+        mapped += fields.get("Rss", 0) - fields.get("Anonymous", 0)
+    return private / 1024, mapped / 1024
 
 
 def _children(pid: int) -> list[str]:
@@ -274,7 +276,12 @@ def main() -> None:
     rows = []
     try:
         waited = wait_for_keyword_index(port, ns.workers)
-        print(f"keyword index in memory after {waited:.0f} s; server RSS {rss_mb(proc):.0f} MB", flush=True)
+        print(f"keyword index in memory after {waited:.0f} s", flush=True)
+        print(
+            "server memory at start: {:.0f} MB private, {:.0f} MB file-backed (shared)".format(
+                *memory_mb(proc)
+            )
+        )
         for name in ns.routes.split(","):
             tally, seconds = asyncio.run(
                 load(port, table[name], connections=ns.connections, seconds=ns.seconds, warmup=ns.warmup)
@@ -282,7 +289,8 @@ def main() -> None:
             rows.append((name, table[name][0], tally, seconds))
             for what, n in sorted(tally.errors.items()):
                 print(f"  {name}: {n} × {what}", flush=True)
-        print(f"server RSS after the run: {rss_mb(proc):.0f} MB", flush=True)
+        after = memory_mb(proc)
+        print("server memory after the run: {:.0f} MB private, {:.0f} MB file-backed (shared)".format(*after))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
