@@ -46,7 +46,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from latency import ROOT, build
+from latency import ROOT, build, title_queries
 from papertrend.accounts.tables import users
 from papertrend.db import create_engine, transaction
 from papertrend.migrate import upgrade
@@ -237,16 +237,6 @@ async def load(
     return tally, seconds
 
 
-def title_queries(folder: Path, n: int = 5000) -> list[str]:
-    """The first 3–6 words of `n` random stored titles, each once."""
-    rng = random.Random(11)
-    engine = create_engine(f"sqlite:///{folder / 'bench.db'}")
-    with engine.connect() as conn:
-        titles = [t for (t,) in conn.execute(sa.select(papers.c.title).order_by(sa.func.random()).limit(n))]
-    engine.dispose()
-    return list(dict.fromkeys(" ".join(t.split()[: rng.randint(3, 6)]) for t in titles))
-
-
 def routes(queries: list[str]) -> dict[str, list[str]]:
     search = [f"/search?q={quote_plus(q)}" for q in queries]
     return {
@@ -271,7 +261,8 @@ def main() -> None:
     ns = parser.parse_args()
 
     folder = prepare(ns.model)
-    table = routes(title_queries(folder))
+    # bench/latency.py's title openings, each sent once.
+    table = routes(list(dict.fromkeys(title_queries(folder, 5000))))
     proc, port = start_server(folder, model=ns.model, workers=ns.workers)
     rows = []
     try:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -17,3 +20,12 @@ def dump_papers(engine: Engine, *, ignore: tuple[str, ...] = CLOCK_COLUMNS) -> d
     cols = [c for c in papers.columns if c.name not in ignore]
     with engine.connect() as conn:
         return {r["id"]: dict(r) for r in conn.execute(sa.select(*cols).order_by(papers.c.id)).mappings()}
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
+    """Poll `check` until it holds; fail the test, naming `what`, after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from papertrend.digest.outbox import keyword_ranker
 from papertrend.digest.tables import digest_editions, subscriptions
 from papertrend.schema import ingest_runs, job_leases, papers
 from tests.digest_support import SmtpSink, _Handler, add_papers, add_subscribers, at, free_port, paper
+from tests.integration.helpers import wait_for
 from tests.replay import ReplayServer
 
 RSS = "arxiv_api_fixtures/rss/rss_arxiv_org_2026-04-27/arxiv_cs_ai.xml"
@@ -146,14 +147,6 @@ class LeaseWatch:
         return {o.split(":")[1] for o in self.owners}
 
 
-def _wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def _runs(engine: Engine) -> dict[str, int]:
     with reading(engine) as conn:
         rows = conn.execute(sa.select(ingest_runs.c.source, sa.func.count()).group_by(ingest_runs.c.source))
@@ -227,16 +220,16 @@ def test_two_web_servers_and_two_workers_on_one_database(
         web = [_serve(processes, "web1"), _serve(processes, "web2", "--workers", "2")]
         for name in ("worker1", "worker2"):
             processes.start(name, [*CLI, "worker"])
-        _wait_for("the web servers to answer", lambda: all(_answers(u) for u in web))
+        wait_for("the web servers to answer", lambda: all(_answers(u) for u in web))
 
         def ingested() -> bool:
             with reading(engine) as conn:
                 row = conn.execute(sa.select(job_leases).where(job_leases.c.name == "ingest")).first()
             return row is not None and row.owner is None and row.finished_at is not None
 
-        _wait_for("a worker to finish the ingest", ingested)
+        wait_for("a worker to finish the ingest", ingested)
         ingest_done = time.monotonic()
-        _wait_for("every due edition to be sent", lambda: _statuses(engine) == {"sent": SUBSCRIBERS})
+        wait_for("every due edition to be sent", lambda: _statuses(engine) == {"sent": SUBSCRIBERS})
 
         with reading(engine) as conn:
             hf_ids = set(
@@ -288,7 +281,7 @@ def _subscribe_on_one_confirm_on_the_other(web: list[str], sink: SmtpSink) -> No
             "/subscribe", data={"email": address, "timezone": "UTC", "csrf_token": _csrf(first, "/subscribe")}
         )
         assert sent.status_code == 200 and "Check your inbox" in sent.text
-        _wait_for("the confirmation mail", lambda: address in sink.by_recipient())
+        wait_for("the confirmation mail", lambda: address in sink.by_recipient())
         [mail] = sink.by_recipient()[address]
         text = mail.message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
         link = re.search(r"https?://\S+(/subscribe/confirm/\S+)", text)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.schema import ingest_runs, job_leases
+from tests.integration.helpers import wait_for
 from tests.replay import ReplayServer, Reply
 
 RSS = "arxiv_api_fixtures/rss/rss_arxiv_org_2026-04-27/arxiv_cs_ai.xml"
@@ -60,14 +61,6 @@ def start_worker(
         proc.wait(timeout=30)
 
 
-def _wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def _ingest_lease(engine: Engine) -> sa.Row[tuple[object, ...]] | None:
     with reading(engine) as conn:
         return conn.execute(sa.select(job_leases).where(job_leases.c.name == "ingest")).first()
@@ -91,7 +84,7 @@ def test_ingest_runs_once_and_survives_a_killed_worker(
     replay.add("/rss/cs.AI", shared_data / RSS)
 
     first = start_worker("first")
-    _wait_for("the first worker to take the ingest", lambda: bool(replay.requests))
+    wait_for("the first worker to take the ingest", lambda: bool(replay.requests))
     lease = _ingest_lease(engine)
     assert lease is not None and str(lease.owner).split(":")[1] == str(first.pid)
     first.send_signal(signal.SIGKILL)
@@ -104,7 +97,7 @@ def test_ingest_runs_once_and_survives_a_killed_worker(
         row = _ingest_lease(engine)
         return row is not None and row.finished_at is not None and row.owner is None
 
-    _wait_for("another worker to finish the ingest", finished)
+    wait_for("another worker to finish the ingest", finished)
     taken_over = time.monotonic() - killed_at
     done = _ingest_lease(engine)
     assert done is not None and done.ok is True
