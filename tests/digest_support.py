@@ -20,8 +20,8 @@ from sqlalchemy.engine import Engine
 
 from papertrend.db import transaction
 from papertrend.digest import subscriptions as subs
+from papertrend.ingest.pipeline import store
 from papertrend.papers.models import PaperIn
-from papertrend.papers.repository import upsert_many
 
 
 def paper(
@@ -52,7 +52,7 @@ def paper(
 def add_papers(engine: Engine, items: Iterable[PaperIn], *, now: datetime | None = None) -> None:
     """Store papers (and index them for keyword search)."""
     with transaction(engine) as conn:
-        upsert_many(conn=conn, items=list(items), now=now or datetime.now(UTC))
+        store(conn=conn, items=list(items), now=now or datetime.now(UTC))
 
 
 def add_subscriber(

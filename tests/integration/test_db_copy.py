@@ -21,10 +21,11 @@ from papertrend.cli import app
 from papertrend.db import create_engine, reading, transaction
 from papertrend.digest import subscriptions as subs
 from papertrend.digest.tables import digest_editions, sent_papers, subscriptions, suppressions
+from papertrend.ingest import pipeline
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.ingest.sources.jsonl import JsonlSource
 from papertrend.migrate import upgrade
-from papertrend.papers import repository, votes
+from papertrend.papers import votes
 from papertrend.papers.models import PaperIn
 from papertrend.schema import embeddings, ingest_cursors, metadata, papers
 from papertrend.search import keyword, vectors
@@ -56,7 +57,7 @@ def _populate(engine: Engine, shared_data: Path, tmp_path: Path) -> None:
     assert run_ingest(engine=engine, source=JsonlSource(path=head)).ok
     with transaction(engine) as conn:
         # One paper with every optional kind of value: JSON keywords, dates, imported signals.
-        repository.upsert_many(
+        pipeline.store(
             conn=conn,
             items=[
                 PaperIn(
@@ -207,7 +208,7 @@ def _add_rows(engine: Engine, n: int) -> tuple[int, int, int]:
     title = f"Zyzzogeton {n}: a paper after the move"
     item = PaperIn(id=f"2612.9999{n}", title=title, source="test", categories=["cs.AI"])
     with transaction(engine) as conn:
-        repository.upsert_many(conn=conn, items=[item], now=NOW)
+        pipeline.store(conn=conn, items=[item], now=NOW)
         paper_pk = conn.execute(sa.select(papers.c.pk).where(papers.c.id == item.id)).scalar_one()
         user = accounts.user_for_login(conn=conn, email=f"new{n}@example.org", now=NOW)
         made = subs.subscribe(conn=conn, email=f"new-sub{n}@example.org", prefs=subs.Preferences(), now=NOW)
@@ -326,7 +327,7 @@ def test_a_target_with_other_data_is_refused_and_left_alone(
     # Same keys, other papers: a paper the target holds under another key is refused too.
     other = create_engine(new_database_url("other"))
     with transaction(other) as conn:
-        repository.upsert_many(
+        pipeline.store(
             conn=conn, items=[PaperIn(id="2601.00001", title="Someone else's", source="test")], now=NOW
         )
     with pytest.raises(dbcopy.CopyRefused, match="papers"):

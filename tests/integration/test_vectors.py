@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from papertrend.db import transaction
-from papertrend.papers import repository
+from papertrend.ingest import pipeline
 from papertrend.papers.models import PaperIn
 from papertrend.schema import embeddings, papers
 from papertrend.search import pg_vectors, vectors
@@ -40,7 +40,7 @@ def _papers(engine: Engine, n: int, *, first: int = 0) -> list[int]:
         for i in range(n)
     ]
     with transaction(engine) as conn:
-        repository.upsert_many(conn=conn, items=items, now=datetime.now(UTC))
+        pipeline.store(conn=conn, items=items, now=datetime.now(UTC))
         return [
             int(pk)
             for pk in conn.execute(
@@ -148,7 +148,7 @@ def test_changed_text_drops_the_stale_vector(engine: Engine) -> None:
     pks = _papers(engine, 2)
     _store(engine, pks, _unit(np.random.default_rng(4), 2))
     with transaction(engine) as conn:
-        repository.upsert_many(
+        pipeline.store(
             conn=conn,
             items=[PaperIn(id="2401.00000", title="A new title", source="test", version=2)],
             now=datetime.now(UTC),

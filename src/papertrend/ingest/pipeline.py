@@ -14,19 +14,21 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from papertrend.db import transaction
 from papertrend.errors import SourceError
+from papertrend.ingest import runs
 from papertrend.ingest.base import Cursor, Parsed, RawBatch, Source
 from papertrend.ingest.cursors import delete_cursor, get_cursor, save_cursor
 from papertrend.papers import repository
-from papertrend.papers.models import Rejected
-from papertrend.schema import ingest_runs
+from papertrend.papers.models import PaperIn, Rejected
+from papertrend.papers.repository import UpsertCounts
+from papertrend.search import keyword
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,9 @@ class IngestReport:
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        """The run finished, and if it read any record, at least one was a paper (#12: a binary file is
+        768 rejected lines and no paper, a failure rather than an empty success)."""
+        return self.error is None and not (self.rejected and self.seen == self.rejected)
 
     @property
     def seen(self) -> int:
@@ -68,6 +72,8 @@ class IngestReport:
             line += f" — rejected: {shown}{more}"
         if self.error:
             line += f" — FAILED: {self.error}"
+        elif not self.ok:
+            line += " — FAILED: no record was a paper"
         return line
 
 
@@ -121,6 +127,15 @@ def _prefetched(source: Source, cursor: Cursor | None) -> Iterator[tuple[RawBatc
         worker.join(timeout=5)
 
 
+def store(*, conn: Connection, items: Sequence[PaperIn], now: datetime) -> UpsertCounts:
+    """Upsert papers and add the new ones to the keyword index, in the caller's transaction."""
+    counts = repository.upsert_many(conn=conn, items=items, now=now)
+    # Every insert path must index its papers: the FTS5 update/delete triggers assume they are in the
+    # index, and an external-content FTS5 table is corrupted by deleting what it lacks.
+    keyword.index_new(conn=conn, paper_ids=counts.added_ids)
+    return counts
+
+
 def run_ingest(
     *,
     engine: Engine,
@@ -141,7 +156,7 @@ def run_ingest(
         for raw, parsed in _prefetched(source, cursor):
             now = clock()
             with transaction(engine) as conn:
-                counts = repository.upsert_many(conn=conn, items=parsed.papers, now=now)
+                counts = store(conn=conn, items=parsed.papers, now=now)
                 if raw.cursor is not None:
                     save_cursor(conn=conn, source=source.name, key=key, value=raw.cursor, now=now)
             report.added += counts.added
@@ -166,17 +181,16 @@ def run_ingest(
         log.error("%s: run failed: %s", source.name, exc.message)
     report.seconds = time.perf_counter() - t0
     with transaction(engine) as conn:
-        conn.execute(
-            ingest_runs.insert().values(
-                source=source.name,
-                started_at=started,
-                finished_at=clock(),
-                ok=report.ok,
-                added=report.added,
-                updated=report.updated,
-                unchanged=report.unchanged,
-                rejected=report.rejected,
-                error=report.error,
-            )
+        runs.record(
+            conn=conn,
+            source=source.name,
+            started_at=started,
+            finished_at=clock(),
+            ok=report.ok,
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            rejected=report.rejected,
+            error=report.error,
         )
     return report

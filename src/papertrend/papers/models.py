@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -85,3 +86,24 @@ class Paper:
     @property
     def abs_url(self) -> str:
         return f"https://arxiv.org/abs/{self.id}"
+
+    @property
+    def listing_day(self) -> date | None:
+        """The day a paper is dated by: arXiv listing day, else Hugging Face daily day, else publication.
+
+        The one definition (#11); `papers.repository.listing_day_expr` is its SQL twin.
+        """
+        return self.listed_on or self.hf_daily_on or (self.published_at.date() if self.published_at else None)
+
+    @property
+    def votes(self) -> int:
+        """Votes shown and ranked: Hugging Face upvotes plus upvotes here (issue #4)."""
+        return (self.hf_upvotes or 0) + self.own_votes
+
+
+def authors_short(names: Sequence[str], keep: int = 3) -> str:
+    """The first authors and how many more, each name on one line."""
+    names = [" ".join(n.split()) for n in names]
+    if len(names) <= keep + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:keep])} and {len(names) - keep} more"

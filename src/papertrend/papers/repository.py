@@ -14,7 +14,6 @@ from papertrend.papers import votes
 from papertrend.papers.merge import Row, merge
 from papertrend.papers.models import Paper, PaperIn
 from papertrend.schema import embeddings, papers
-from papertrend.search import keyword
 
 _COLUMNS = [c.name for c in papers.columns]
 # SQLite allows 32766 bound parameters; stay well below for IN lists.
@@ -68,10 +67,9 @@ def upsert_many(*, conn: Connection, items: Sequence[PaperIn], now: datetime) ->
         else:
             inserts[item.id] = row
     if inserts:
+        # The caller indexes these for keyword search in the same transaction (ingest.pipeline.store):
+        # the papers room knows nothing of search (#11).
         conn.execute(papers.insert(), list(inserts.values()))
-        # Every insert path must index its papers: the FTS5 update/delete triggers assume they are
-        # in the index, and an external-content FTS5 table is corrupted by deleting what it lacks.
-        keyword.index_new(conn=conn, paper_ids=list(inserts))
     if updates:
         settable = [name for name in _COLUMNS if name not in ("id", "pk")]
         stmt = (
@@ -160,3 +158,8 @@ def latest_day(*, conn: Connection) -> date | None:
 def count(*, conn: Connection) -> int:
     """Number of stored papers."""
     return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+
+
+def count_on_hf_daily(*, conn: Connection) -> int:
+    """Number of stored papers that were on a Hugging Face daily page."""
+    return int(conn.execute(sa.select(sa.func.count()).where(papers.c.hf_daily_on.is_not(None))).scalar_one())

@@ -142,6 +142,8 @@ class JsonlSource:
         return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
     def fetch(self, cursor: Cursor | None) -> Iterator[RawBatch]:
+        if self.path.is_dir():
+            raise SourceError(f"{self.path}: is a directory, not a JSON-lines file")
         if not self.path.is_file():
             raise SourceError(f"{self.path}: no such file")
         fingerprint = self._fingerprint()
