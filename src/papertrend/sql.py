@@ -34,4 +34,6 @@ def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(utc_day)
 def _utc_day_default(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC' AS DATE)"
+    # Spelled as PostgreSQL prints it back (pg_get_indexdef), so alembic's schema comparison sees the
+    # indexed expression (ix_papers_listing_day) as unchanged.
+    return f"({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC')::date"

@@ -35,11 +35,11 @@ from papertrend.digest.render import message_id_for
 from papertrend.digest.subscriptions import Preferences, Subscription, from_row
 from papertrend.digest.tables import digest_editions, insert_for, sent_papers, subscriptions
 from papertrend.papers.listings import trend_candidates
+from papertrend.papers.repository import listing_day_expr as paper_day
 from papertrend.rank import TrendParams, most_upvoted, trending
 from papertrend.schema import embeddings, papers
 from papertrend.search import hybrid
 from papertrend.search.embedder import Embedder, query_text
-from papertrend.search.filters import paper_day
 from papertrend.search.keyword import STOPWORDS
 from papertrend.search.types import Hit
 

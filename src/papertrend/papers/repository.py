@@ -14,6 +14,7 @@ from papertrend.papers import votes
 from papertrend.papers.merge import Row, merge
 from papertrend.papers.models import Paper, PaperIn
 from papertrend.schema import embeddings, papers
+from papertrend.sql import utc_day
 
 _COLUMNS = [c.name for c in papers.columns]
 # SQLite allows 32766 bound parameters; stay well below for IN lists.
@@ -128,8 +129,43 @@ def total_votes_expr() -> sa.ColumnElement[int]:
 
 
 def listing_day_expr() -> sa.ColumnElement[date]:
-    """The day a paper belongs to in the daily listings: arXiv announcement, else HF daily page."""
-    return sa.func.coalesce(papers.c.listed_on, papers.c.hf_daily_on)
+    """SQL twin of `Paper.listing_day`: listing day, else HF daily day, else publication (UTC day).
+
+    The one definition for listings, search filters, date sorts and digests (#11; there were four).
+    Typed DATE, so it compares with `date` values on both databases (issue #6): on SQLite they bind as
+    ISO text, the way the columns are stored; PostgreSQL has no `date >= varchar` operator. Indexed as
+    it stands (ix_papers_listing_day, migration 0011).
+    """
+    return sa.func.coalesce(
+        papers.c.listed_on, papers.c.hf_daily_on, utc_day(papers.c.published_at), type_=sa.Date
+    )
+
+
+def ids_for_pks(*, conn: Connection, pks: Sequence[int]) -> dict[int, str]:
+    """Paper ids by integer handle; unknown handles are left out."""
+    found: dict[int, str] = {}
+    pks = list(pks)
+    for start in range(0, len(pks), _IN_CHUNK):
+        rows = conn.execute(
+            sa.select(papers.c.pk, papers.c.id).where(papers.c.pk.in_(pks[start : start + _IN_CHUNK]))
+        )
+        found.update((int(pk), pid) for pk, pid in rows)
+    return found
+
+
+def listing_days(*, conn: Connection, paper_ids: Sequence[str]) -> dict[str, date | None]:
+    """Each paper's listing day, by id; unknown ids are left out."""
+    day = listing_day_expr()
+    found: dict[str, date | None] = {}
+    ids = list(dict.fromkeys(paper_ids))
+    for start in range(0, len(ids), _IN_CHUNK):
+        rows = conn.execute(
+            sa.select(papers.c.id, day).where(papers.c.id.in_(ids[start : start + _IN_CHUNK]))
+        )
+        found.update(
+            (pid, d if d is None or isinstance(d, date) else date.fromisoformat(str(d))) for pid, d in rows
+        )
+    return found
 
 
 def list_for_days(

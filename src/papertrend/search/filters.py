@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import sqlalchemy as sa
 
+from papertrend.papers.repository import listing_day_expr
 from papertrend.schema import papers
 from papertrend.search.types import Filters
-from papertrend.sql import utc_day
-
-
-def paper_day() -> sa.ColumnElement[date]:
-    """The day a paper is dated by in searches: listing day, else HF daily day, else publication.
-
-    Typed DATE, so it compares with `date` values on both databases (issue #6): on SQLite they bind
-    as ISO text, the way the columns are stored; PostgreSQL has no `date >= varchar` operator.
-    """
-    return sa.func.coalesce(
-        papers.c.listed_on, papers.c.hf_daily_on, utc_day(papers.c.published_at), type_=sa.Date
-    )
 
 
 def _like_escape(text: str) -> str:
@@ -29,7 +16,7 @@ def _like_escape(text: str) -> str:
 def conditions(filters: Filters) -> list[sa.ColumnElement[bool]]:
     """WHERE conditions on `papers` for the filters; empty when there is nothing to restrict."""
     where: list[sa.ColumnElement[bool]] = []
-    day = paper_day()
+    day = listing_day_expr()
     if filters.since is not None:
         where.append(day >= filters.since)
     if filters.until is not None:

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from papertrend.schema import papers
+from papertrend.papers import repository
 from papertrend.search import bm25, fts5, tsvector
 from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.query import (
@@ -121,8 +120,7 @@ def _from_memory(
     ranked = bm25.top(postings, stems=stems, excluded=excluded, limit=limit, allowed=allowed)
     if not ranked:
         return []
-    rows = conn.execute(sa.select(papers.c.pk, papers.c.id).where(papers.c.pk.in_([pk for pk, _ in ranked])))
-    ids = {pk: pid for pk, pid in rows}
+    ids = repository.ids_for_pks(conn=conn, pks=[pk for pk, _ in ranked])
     return [Hit(paper_id=ids[pk], score=score) for pk, score in ranked if pk in ids]
 
 

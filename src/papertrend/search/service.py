@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from papertrend.db import reading
+from papertrend.papers import repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.schema import papers
-from papertrend.search import filters as search_filters
 from papertrend.search import hybrid, keyword
 from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embedder import Embedder, query_text
@@ -44,20 +44,14 @@ class Tuning:
 DEFAULT_TUNING = Tuning(fusion="convex", keyword_weight=0.55, semantic_weight=0.45)
 
 
-def _ids_for_pks(conn: Connection, pks: Sequence[int]) -> dict[int, str]:
-    if not pks:
-        return {}
-    rows = conn.execute(sa.select(papers.c.pk, papers.c.id).where(papers.c.pk.in_(list(pks))))
-    return {int(pk): pid for pk, pid in rows}
-
-
 def _by_date(conn: Connection, hits: Sequence[Hit]) -> list[Hit]:
     """The same hits, newest first (relevance breaks ties)."""
     if not hits:
         return []
-    day = search_filters.paper_day()
-    rows = conn.execute(sa.select(papers.c.id, day).where(papers.c.id.in_([h.paper_id for h in hits])))
-    days = {pid: str(d or "") for pid, d in rows}
+    days = {
+        pid: str(d or "")
+        for pid, d in repository.listing_days(conn=conn, paper_ids=[h.paper_id for h in hits]).items()
+    }
     order = {h.paper_id: i for i, h in enumerate(hits)}
     return sorted(hits, key=lambda h: (days.get(h.paper_id, ""), -order[h.paper_id]), reverse=True)
 
@@ -103,7 +97,7 @@ class Searcher:
     ) -> list[Hit]:
         """Papers nearest to a query vector."""
         found = self.index.search(conn=conn, query=vector, k=limit, filters=filters)
-        ids = _ids_for_pks(conn, [pk for pk, _ in found])
+        ids = repository.ids_for_pks(conn=conn, pks=[pk for pk, _ in found])
         return [Hit(ids[pk], score) for pk, score in found if pk in ids]
 
     def semantic(
@@ -159,5 +153,5 @@ class Searcher:
             if vec is None:
                 return []
             found = self.index.search(conn=conn, query=vec, k=limit + 1, filters=filters)
-            ids = _ids_for_pks(conn, [p for p, _ in found if p != pk])
+            ids = repository.ids_for_pks(conn=conn, pks=[p for p, _ in found if p != pk])
         return [Hit(ids[p], score) for p, score in found if p != pk and p in ids][:limit]
