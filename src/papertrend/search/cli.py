@@ -15,7 +15,7 @@ from papertrend.papers import repository
 from papertrend.papers.models import authors_short
 from papertrend.search.embed_job import EmbedReport, embed_missing
 from papertrend.search.embedder import Embedder, get_embedder
-from papertrend.search.service import Searcher
+from papertrend.search.service import Searcher, searcher_from_settings
 from papertrend.search.types import Filters, Hit, Mode, Sort
 
 
@@ -77,12 +77,7 @@ def embed_command(
 
 def searcher(ctx: Ctx) -> Searcher:
     """A searcher over the configured database and model."""
-    return Searcher(
-        engine=ctx.engine,
-        embedder=load_embedder(ctx),
-        index_dir=ctx.settings.data_dir / "index",
-        ann_threshold=ctx.settings.ann_threshold,
-    )
+    return searcher_from_settings(settings=ctx.settings, engine=ctx.engine, embedder=load_embedder(ctx))
 
 
 def print_hits(ctx: Ctx, hits: list[Hit], *, as_json: bool, snippet_chars: int = 220) -> None:

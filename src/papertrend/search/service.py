@@ -14,6 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.papers import repository
 from papertrend.papers.ids import parse_arxiv_id
@@ -155,3 +156,22 @@ class Searcher:
             found = self.index.search(conn=conn, query=vec, k=limit + 1, filters=filters)
             ids = repository.ids_for_pks(conn=conn, pks=[p for p, _ in found if p != pk])
         return [Hit(ids[p], score) for p, score in found if p != pk and p in ids][:limit]
+
+
+def searcher_from_settings(
+    *,
+    settings: Settings,
+    engine: Engine,
+    embedder: Embedder,
+    words: MemoryIndex | None = None,
+    recheck_seconds: float = 0.0,
+) -> Searcher:
+    """The Searcher the settings describe: the one place the CLI, the web and the digest build it (#11)."""
+    return Searcher(
+        engine=engine,
+        embedder=embedder,
+        index_dir=settings.data_dir / "index",
+        ann_threshold=settings.ann_threshold,
+        words=words,
+        recheck_seconds=recheck_seconds,
+    )
