@@ -36,8 +36,10 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from papertrend import migrate
 from papertrend.db import reading, transaction
-from papertrend.schema import embeddings, metadata, papers
+from papertrend.papers.tables import papers
+from papertrend.schema import metadata
 from papertrend.search import index, keyword
+from papertrend.search.tables import embeddings
 
 BATCH = 2_000
 

@@ -24,7 +24,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from papertrend.db import transaction
-from papertrend.schema import insert_for, job_leases
+from papertrend.sql import UTCDateTime, insert_for, metadata
+
+# One row per periodic job (issue #6): which worker holds it until when, and when it last started
+# and finished, so that several workers run each job once per period and a dead worker's job is
+# taken over when its lease runs out (papertrend.leases).
+job_leases = sa.Table(
+    "job_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=True),
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("ok", sa.Boolean, nullable=True),
+    sa.Column("summary", sa.Text, nullable=True),
+)
 
 log = logging.getLogger("papertrend.leases")
 

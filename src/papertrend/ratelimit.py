@@ -13,7 +13,18 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from papertrend.schema import insert_for, rate_limits
+from papertrend.sql import UTCDateTime, insert_for, metadata
+
+# Fixed-window counters for rate limits (subscribe and sign-in forms; papertrend.ratelimit), in the
+# database so every web process shares them and a restart does not reset them. Keys are
+# "[scope:]ip:…" or "[scope:]addr:<sha256>".
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("window_start", UTCDateTime(), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+)
 
 # Longer than any window the callers use (both forms count per hour): a counter whose window started
 # this long ago limits nothing, and the next event for its key starts a new window anyway.

@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from papertrend.db import reading, transaction
+from papertrend.papers.repository import listing_day_expr
 from papertrend.schema import papers
-from papertrend.search.filters import conditions, paper_day
+from papertrend.search.filters import conditions
 from papertrend.search.types import Filters
 
 NOW = datetime(2026, 6, 25, tzinfo=UTC)
@@ -28,7 +29,7 @@ def test_paper_day_is_the_utc_day_and_filters_compare_dates(engine: Engine) -> N
     _add(engine, "hf", hf_daily_on=date(2026, 6, 23))
     _add(engine, "undated")
     with reading(engine) as conn:
-        days = {pid: day for pid, day in conn.execute(sa.select(papers.c.id, paper_day()))}
+        days = {pid: day for pid, day in conn.execute(sa.select(papers.c.id, listing_day_expr()))}
         since = Filters(since=date(2026, 6, 22), until=date(2026, 6, 23))
         found = set(conn.execute(sa.select(papers.c.id).where(*conditions(since))).scalars())
     assert days == {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from papertrend.schema import UTCDateTime, metadata
+from papertrend.sql import UTCDateTime, metadata
 
 # One row per person who has signed in at least once. `email_key` (lower-cased) is what sign-in
 # compares, so "Ada@Example.org" and "ada@example.org" are one account.

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-# `rate_limits` and `insert_for` moved to papertrend.schema when sign-in came to share them (issue #4);
-# they stay importable from here for the digest's modules.
-from papertrend.schema import UTCDateTime, metadata
-from papertrend.schema import insert_for as insert_for
-from papertrend.schema import rate_limits as rate_limits
+# `rate_limits` (papertrend.ratelimit) and `insert_for` (papertrend.sql) are shared with sign-in
+# (issue #4); they stay importable from here for the digest's modules.
+from papertrend.ratelimit import rate_limits as rate_limits
+from papertrend.sql import UTCDateTime, metadata
+from papertrend.sql import insert_for as insert_for
 
 # One row per address. `email_key` (the address lower-cased) is what uniqueness, rate limits and
 # suppressions compare, so "Ada@Example.org" and "ada@example.org" are one subscriber.

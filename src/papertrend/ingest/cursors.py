@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from papertrend.schema import ingest_cursors
+from papertrend.ingest.tables import ingest_cursors
 
 
 def get_cursor(*, conn: Connection, source: str, key: str) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from papertrend.schema import ingest_runs
+from papertrend.ingest.tables import ingest_runs
 
 
 def record(

@@ -16,11 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from papertrend.errors import BadRequest
+from papertrend.ingest.tables import ingest_runs
 from papertrend.papers import votes
 from papertrend.papers.models import Paper
 from papertrend.papers.repository import latest_day, listing_day_expr, select_with_votes, total_votes_expr
+from papertrend.papers.tables import papers
 from papertrend.rank import Candidate, TrendParams, most_upvoted, newest, trending
-from papertrend.schema import embeddings, ingest_runs, papers
+from papertrend.search.tables import embeddings
 from papertrend.search.types import Hit
 
 PeriodKind = Literal["day", "week", "month"]

@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from papertrend.papers import votes
 from papertrend.papers.merge import Row, merge
 from papertrend.papers.models import Paper, PaperIn
-from papertrend.schema import embeddings, papers
+from papertrend.papers.tables import papers
+from papertrend.search.tables import embeddings
 from papertrend.sql import utc_day
 
 _COLUMNS = [c.name for c in papers.columns]

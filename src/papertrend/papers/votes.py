@@ -12,7 +12,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from papertrend.schema import insert_for, papers, votes
+from papertrend.papers.tables import papers, votes
+from papertrend.sql import insert_for
 
 _IN_CHUNK = 900
 

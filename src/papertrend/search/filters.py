@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from papertrend.papers.repository import listing_day_expr
-from papertrend.schema import papers
+from papertrend.papers.tables import papers
 from papertrend.search.types import Filters
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from papertrend.schema import papers
+from papertrend.papers.tables import papers
 from papertrend.search.filters import conditions
 from papertrend.search.query import Match, ParsedQuery, Unit, ranking_terms
 from papertrend.search.types import ELLIPSIS, MARK_CLOSE, MARK_OPEN, Filters, Hit

@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy.engine import Connection
 
-from papertrend.schema import embeddings, papers
+from papertrend.papers.tables import papers
 from papertrend.search import filters as search_filters
+from papertrend.search.tables import embeddings
 from papertrend.search.types import Filters
 from papertrend.search.vectors import F32, load, signature
 

@@ -18,7 +18,7 @@ from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.papers import repository
 from papertrend.papers.ids import parse_arxiv_id
-from papertrend.schema import papers
+from papertrend.papers.tables import papers
 from papertrend.search import hybrid, keyword
 from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embedder import Embedder, query_text

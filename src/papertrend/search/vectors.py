@@ -27,8 +27,9 @@ import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from papertrend.schema import embeddings, papers
+from papertrend.papers.tables import papers
 from papertrend.search import filters as search_filters
+from papertrend.search.tables import embeddings
 from papertrend.search.types import Filters
 
 log = logging.getLogger(__name__)
