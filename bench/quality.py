@@ -43,7 +43,7 @@ from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import DEFAULT_MODEL, Embedder, get_embedder
 from papertrend.search.service import DEFAULT_TUNING, Searcher, Tuning
-from papertrend.search.types import Hit
+from papertrend.types import Hit
 
 DEPTH = 100
 GRID = [

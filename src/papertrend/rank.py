@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from papertrend.search.types import Hit
+from papertrend.types import Hit
 
 DEFAULT_GRAVITY = 1.8
 DEFAULT_OFFSET_HOURS = 2.0

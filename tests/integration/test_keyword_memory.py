@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from papertrend.db import reading, transaction
 from papertrend.search import bm25, keyword
-from papertrend.search.types import Filters, Hit
+from papertrend.types import Filters, Hit
 from tests.integration.test_keyword_search import WORD, _ingest, _write, db, real  # noqa: F401
 
 

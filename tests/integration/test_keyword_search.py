@@ -18,7 +18,7 @@ from papertrend.db import reading, transaction
 from papertrend.ingest.base import make_source
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.search import keyword
-from papertrend.search.types import Filters
+from papertrend.types import Filters
 
 LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
 REAL_PAPERS = 40

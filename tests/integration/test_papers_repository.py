@@ -13,7 +13,7 @@ from papertrend.papers import repository
 from papertrend.papers.models import PaperIn
 from papertrend.schema import papers
 from papertrend.search import filters as search_filters
-from papertrend.search.types import Filters
+from papertrend.types import Filters
 
 NOW = datetime(2026, 3, 20, tzinfo=UTC)
 

@@ -23,7 +23,7 @@ from papertrend.migrate import upgrade
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import DEFAULT_MODEL, Embedder, get_embedder
 from papertrend.search.service import Searcher
-from papertrend.search.types import Filters
+from papertrend.types import Filters
 from tests.pgcluster import Cluster
 
 LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"

@@ -11,7 +11,7 @@ from papertrend.db import reading, transaction
 from papertrend.papers.repository import listing_day_expr
 from papertrend.schema import papers
 from papertrend.search.filters import conditions
-from papertrend.search.types import Filters
+from papertrend.types import Filters
 
 NOW = datetime(2026, 6, 25, tzinfo=UTC)
 

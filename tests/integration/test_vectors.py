@@ -21,8 +21,8 @@ from papertrend.schema import embeddings, papers
 from papertrend.search import pg_vectors, vectors
 from papertrend.search.index import VectorSearch
 from papertrend.search.pg_vectors import PgVectorIndex
-from papertrend.search.types import Filters
 from papertrend.search.vectors import VectorIndex
+from papertrend.types import Filters
 
 DIM = 32
 MODEL = "test-random"

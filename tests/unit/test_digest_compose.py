@@ -13,7 +13,7 @@ from papertrend.digest.compose import (
     window_since,
 )
 from papertrend.digest.subscriptions import Preferences
-from papertrend.search.types import Hit
+from papertrend.types import Hit
 
 TUE = date(2026, 6, 23)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from papertrend.search.hybrid import convex, fuse, minmax, rrf
-from papertrend.search.types import Hit
+from papertrend.types import Hit
 
 
 def hits(*ids: str, start: float = 10.0) -> list[Hit]:

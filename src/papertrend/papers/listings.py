@@ -23,7 +23,7 @@ from papertrend.papers.repository import latest_day, listing_day_expr, select_wi
 from papertrend.papers.tables import papers
 from papertrend.rank import Candidate, TrendParams, most_upvoted, newest, trending
 from papertrend.search.tables import embeddings
-from papertrend.search.types import Hit
+from papertrend.types import Hit
 
 PeriodKind = Literal["day", "week", "month"]
 Window = Literal["day", "week", "month"]

@@ -16,7 +16,7 @@ from papertrend.papers.models import authors_short
 from papertrend.search.embed_job import EmbedReport, embed_missing
 from papertrend.search.embedder import Embedder, get_embedder
 from papertrend.search.service import Searcher, searcher_from_settings
-from papertrend.search.types import Filters, Hit, Mode, Sort
+from papertrend.types import Filters, Hit, Mode, Sort
 
 
 def load_embedder(ctx: Ctx, *, model: str | None = None, device: str | None = None) -> Embedder:

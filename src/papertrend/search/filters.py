@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from papertrend.papers.repository import listing_day_expr
 from papertrend.papers.tables import papers
-from papertrend.search.types import Filters
+from papertrend.types import Filters
 
 
 def _like_escape(text: str) -> str:

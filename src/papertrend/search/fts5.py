@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from papertrend.papers.tables import papers
 from papertrend.search.filters import conditions
 from papertrend.search.query import Match, ParsedQuery, Unit, ranking_terms
-from papertrend.search.types import ELLIPSIS, MARK_CLOSE, MARK_OPEN, Filters, Hit
+from papertrend.types import ELLIPSIS, MARK_CLOSE, MARK_OPEN, Filters, Hit
 
 _IN_CHUNK = 900
 _INDEX_NEW = sa.text(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from papertrend.search.types import Hit
+from papertrend.types import Hit
 
 Fusion = Literal["rrf", "convex"]
 

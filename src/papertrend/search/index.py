@@ -13,8 +13,8 @@ from typing import Protocol
 from sqlalchemy.engine import Connection
 
 from papertrend.search import pg_vectors
-from papertrend.search.types import Filters
 from papertrend.search.vectors import F32, VectorIndex
+from papertrend.types import Filters
 
 
 class VectorSearch(Protocol):

@@ -27,8 +27,8 @@ from papertrend.search.query import (
     parse_query,
     ranking_terms,
 )
-from papertrend.search.types import MARK_CLOSE, MARK_OPEN, Filters, Hit
 from papertrend.search.vectors import allowed_pks
+from papertrend.types import MARK_CLOSE, MARK_OPEN, Filters, Hit
 
 __all__ = [
     "DEFAULT_MATCH",

@@ -25,8 +25,8 @@ from sqlalchemy.engine import Connection
 from papertrend.papers.tables import papers
 from papertrend.search import filters as search_filters
 from papertrend.search.tables import embeddings
-from papertrend.search.types import Filters
 from papertrend.search.vectors import F32, load, signature
+from papertrend.types import Filters
 
 # HNSW graph parameters (pgvector's defaults are m 16, ef_construction 64) and the candidate list a
 # query explores: at least EF_SEARCH, and twice the rows asked for. On the 80k bench store's 256-d

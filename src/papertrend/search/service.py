@@ -23,8 +23,8 @@ from papertrend.search import hybrid, keyword
 from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embedder import Embedder, query_text
 from papertrend.search.index import open_index
-from papertrend.search.types import Filters, Hit, Mode, Sort
 from papertrend.search.vectors import F32
+from papertrend.types import Filters, Hit, Mode, Sort
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from papertrend.papers.tables import papers
 from papertrend.search.filters import conditions
 from papertrend.search.query import Match, ParsedQuery, Unit, ranking_terms
-from papertrend.search.types import ELLIPSIS, MARK_CLOSE, MARK_OPEN, Filters, Hit
+from papertrend.types import ELLIPSIS, MARK_CLOSE, MARK_OPEN, Filters, Hit
 
 _LT = "\ue000"
 # FTS5's bm25() constants and its floor for the idf of a word in more than half the papers.

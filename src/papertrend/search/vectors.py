@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from papertrend.papers.tables import papers
 from papertrend.search import filters as search_filters
 from papertrend.search.tables import embeddings
-from papertrend.search.types import Filters
+from papertrend.types import Filters
 
 log = logging.getLogger(__name__)
 
