@@ -54,6 +54,27 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def owner_gone(owner: str | None, lease_until: datetime | None, now: datetime) -> bool:
+    """Whether a claim's holder is gone: its lease expired, or it was a process on this host that died."""
+    if owner is None or lease_until is None or lease_until <= now:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    return not _pid_alive(int(pid_text))
+
+
 class Leases:
     """Take, renew and give back job leases for one worker."""
 

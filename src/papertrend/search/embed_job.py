@@ -1,9 +1,10 @@
-"""`papertrend embed`: give every paper a vector for the configured model (issue #3).
+"""`papertrend embed`: give every paper a vector for the configured model (issues #3, #15).
 
-Batched and resumable: each batch is embedded, then stored in its own transaction, so a kill loses
-at most the batch in flight and the next run picks up the papers still without a vector. Papers
-whose title or abstract changed lose their vector on update (papers.repository), so they come back
-here too.
+Batched, resumable and shared: each batch is claimed (search.claims), embedded, then stored with its
+claims dropped in one transaction, so any number of processes on any number of machines split the
+backlog, a kill loses at most the batch in flight, and its papers are claimed again by the next
+process to ask. Papers whose title or abstract changed lose their vector on update
+(papers.repository), so they come back here too.
 """
 
 from __future__ import annotations
@@ -11,15 +12,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from papertrend.db import reading, transaction
-from papertrend.search import index, vectors
+from papertrend.leases import new_owner
+from papertrend.search import claims, index, vectors
 from papertrend.search.embedder import Embedder, document_text
 
 BATCH = 256
+# How long a claimed batch is held for a process on another machine that stops answering. A batch of
+# 256 takes ~5 s with MiniLM on 2 cores (50 docs/s), so ten minutes is never reached by a live process;
+# on the claimant's own host a dead pid frees its batch at once.
+CLAIM_LEASE = timedelta(minutes=10)
 
 
 @dataclass(slots=True)
@@ -53,30 +59,43 @@ def embed_missing(
     limit: int | None = None,
     progress: ProgressFn | None = None,
 ) -> EmbedReport:
-    """Embed papers that have no vector for `embedder.name`, at most `limit` of them."""
+    """Embed papers that have no vector for `embedder.name` and no other process claimed, at most
+    `limit` of them; stops when nothing is left to claim."""
     report = EmbedReport(model=embedder.name)
+    owner = new_owner()
     with reading(engine) as conn:
         total = vectors.count_missing(conn=conn, model=embedder.name)
     if limit is not None:
         total = min(total, limit)
     t0 = time.perf_counter()
-    while report.embedded < total:
-        with reading(engine) as conn:
-            todo = vectors.missing(
-                conn=conn, model=embedder.name, limit=min(batch_size, total - report.embedded)
+    while limit is None or report.embedded < limit:
+        want = batch_size if limit is None else min(batch_size, limit - report.embedded)
+        with transaction(engine) as conn:
+            todo = claims.claim(
+                conn=conn,
+                model=embedder.name,
+                owner=owner,
+                limit=want,
+                now=datetime.now(UTC),
+                lease=CLAIM_LEASE,
             )
         if not todo:
             break
-        matrix = embedder.embed([document_text(title, abstract) for _, title, abstract in todo])
+        pks = [pk for pk, _, _ in todo]
+        try:
+            matrix = embedder.embed([document_text(title, abstract) for _, title, abstract in todo])
+        except BaseException:
+            # Give the batch back at once rather than after the lease (a failing model, ^C).
+            with transaction(engine) as conn:
+                claims.release(conn=conn, model=embedder.name, owner=owner, paper_pks=pks)
+            raise
         with transaction(engine) as conn:
             vectors.store(
-                conn=conn,
-                model=embedder.name,
-                paper_pks=[pk for pk, _, _ in todo],
-                vectors=matrix,
-                now=datetime.now(UTC),
+                conn=conn, model=embedder.name, paper_pks=pks, vectors=matrix, now=datetime.now(UTC)
             )
+            claims.release(conn=conn, model=embedder.name, owner=owner, paper_pks=pks)
         report.embedded += len(todo)
+        total = max(total, report.embedded)
         if progress:
             progress(report.embedded, total)
     if report.embedded:

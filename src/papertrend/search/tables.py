@@ -53,3 +53,16 @@ embeddings = sa.Table(
 # The vector index checks (count, newest) of a model's vectors before each search; without this
 # covering index that read every vector blob (~60 ms a query at 80k papers).
 sa.Index("ix_embeddings_model_created", embeddings.c.model, embeddings.c.created_at)
+
+# Papers an embedding process is working on (issue #15): any number of `papertrend embed` processes and
+# workers, on any number of machines, take disjoint batches of the backlog. A row lives from the claim
+# until the batch's vectors are stored (same transaction); a killed process's rows are taken over once
+# its lease runs out, or at once on its own host, where its pid is seen to be gone.
+embed_claims = sa.Table(
+    "embed_claims",
+    metadata,
+    sa.Column("model", sa.String(128), primary_key=True),
+    sa.Column("paper_pk", sa.Integer, sa.ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("lease_until", UTCDateTime(), nullable=False),
+)
