@@ -430,6 +430,10 @@ def test_sign_in_mails_are_rate_limited_per_address_and_per_ip(
     limited = web.submit("/login", {"email": "z@example.org"})
     assert limited.status_code == 429 and limited.headers["retry-after"] == "3600"
     assert "Too many sign-in attempts" in limited.text
+    # A JSON client is told when to retry too, in the one error shape (#11, #12).
+    limited = web.submit("/login", {"email": "z@example.org"}, headers={"accept": "application/json"})
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "3600"
+    assert limited.json()["error"]["status"] == 429
     assert len(inbox(settings)) == 3
     # Sign-in and the subscribe form count apart: subscribing still works from this IP.
     assert web.submit("/subscribe", {"email": "z@example.org"}).status_code == 200

@@ -17,8 +17,9 @@ from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from papertrend.db import transaction
+from papertrend.logs import JsonFormatter
 from papertrend.schema import ingest_runs
-from papertrend.web.app import JsonFormatter, _offline_probe
+from papertrend.web.lifespan import offline_probe
 from tests.integration.test_web_pages import (
     ARXIV_PER_DAY,
     HOSTILE_ID,
@@ -268,7 +269,7 @@ def test_startup_logs_the_state_and_how_to_load_papers(
 
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     caplog.clear()
-    _offline_probe(settings)
+    offline_probe(settings)
     (record,) = [r for r in caplog.records if r.name == "papertrend.web"]
     assert record.levelno == logging.WARNING and record.getMessage().startswith("network.offline")
     assert "papertrend ingest jsonl FILE" in record.getMessage()

@@ -23,7 +23,9 @@ from papertrend.papers.listings import Period, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.search.bm25 import IndexState
 from papertrend.search.types import Hit, Mode, Sort
-from papertrend.web.app import ConnDep, StateDep, clean_query, parse_filters, pdf_url, safe_url, votes_of
+from papertrend.web.deps import ConnDep, StateDep
+from papertrend.web.params import clean_query, parse_filters
+from papertrend.web.templating import pdf_url, safe_url, votes_of
 
 
 class ErrorDetail(BaseModel):
@@ -38,7 +40,7 @@ class ErrorBody(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """Every error, from every route: one shape (see web.app.error_response)."""
+    """Every error, from every route: one shape (see web.errors.error_response)."""
 
     error: ErrorBody
 

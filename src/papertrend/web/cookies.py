@@ -19,7 +19,7 @@ from papertrend.db import reading
 from papertrend.errors import Forbidden
 
 if TYPE_CHECKING:
-    from papertrend.web.app import AppState
+    from papertrend.web.deps import AppState
 
 SESSION_COOKIE = "papertrend_session"
 CSRF_COOKIE = "papertrend_csrf"

@@ -19,7 +19,9 @@ from papertrend.papers.listings import Period, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.search.types import Mode, Sort
 from papertrend.web.api import ERRORS
-from papertrend.web.app import ConnDep, StateDep, clean_query, parse_filters, pdf_url, query_url, votes_of
+from papertrend.web.deps import ConnDep, StateDep
+from papertrend.web.params import clean_query, parse_filters
+from papertrend.web.templating import pdf_url, query_url, votes_of
 
 router = APIRouter(prefix="/feeds", tags=["feeds"], responses=ERRORS)
 

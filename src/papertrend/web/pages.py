@@ -20,18 +20,11 @@ from papertrend.papers.listings import Period, PeriodKind, TrendSort, Window, pe
 from papertrend.papers.models import Paper
 from papertrend.rank import explain
 from papertrend.search.types import Mode, Sort
-from papertrend.web.app import (
-    CSRF,
-    ConnDep,
-    StateDep,
-    clean_query,
-    parse_filters,
-    query_url,
-    render,
-    votes_of,
-    wants_json,
-)
 from papertrend.web.cookies import current_user
+from papertrend.web.deps import CSRF, ConnDep, StateDep
+from papertrend.web.errors import wants_json
+from papertrend.web.params import clean_query, parse_filters
+from papertrend.web.templating import query_url, render, votes_of
 
 router = APIRouter(include_in_schema=False)
 

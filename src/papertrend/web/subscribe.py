@@ -33,9 +33,11 @@ from papertrend.digest import subscriptions as subs
 from papertrend.digest.mailer import SendError, maildir_path, make_mailer
 from papertrend.digest.outbox import mail_context
 from papertrend.digest.render import render_already, render_confirmation
-from papertrend.errors import BadRequest, NotFound
-from papertrend.web.app import CSRF, StateDep, render, wants_json
+from papertrend.errors import BadRequest, NotFound, TooManyRequests
 from papertrend.web.cookies import require_csrf_unless_one_click
+from papertrend.web.deps import CSRF, StateDep
+from papertrend.web.errors import wants_json
+from papertrend.web.templating import render
 
 log = logging.getLogger("papertrend.web.subscribe")
 
@@ -58,6 +60,8 @@ COMMON_ZONES = (
     "Asia/Seoul",
     "Australia/Sydney",
 )
+# Both forms count per hour (papertrend.ratelimit), so after an hour trying again surely works.
+RETRY_AFTER_S = 3600
 MAILBOX_LIST = 200
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _MAILBOX_KEY = re.compile(r"[\w.,:=-]{1,255}")
@@ -224,13 +228,13 @@ def subscribe_post(
 def _too_many(request: Request) -> Response:
     message = "Too many subscription attempts. Please try again in an hour."
     if wants_json(request):
-        return JSONResponse({"error": {"status": 429, "message": message}}, status_code=429)
+        raise TooManyRequests(message, retry_after_s=RETRY_AFTER_S)
     return render(
         request,
         "subscribe_message.html",
         {"title": "Too many attempts", "heading": "Too many attempts", "message": message, "action": None},
         status=429,
-        headers={"retry-after": "3600"},
+        headers={"retry-after": str(RETRY_AFTER_S)},
     )
 
 
