@@ -25,7 +25,7 @@ from papertrend.web import accounts, api, feeds, outage, pages, subscribe
 from papertrend.web.deps import AppState
 from papertrend.web.errors import add_error_handlers
 from papertrend.web.lifespan import lifespan_for
-from papertrend.web.middleware import DOCS_ASSETS, DOCS_PATH, SecurityAndAccessLog
+from papertrend.web.middleware import DOCS_ASSETS, DOCS_PATH, HeadAsGet, SecurityAndAccessLog
 from papertrend.web.pagecache import PageCache
 from papertrend.web.search_holder import SearchHolder
 from papertrend.web.templating import make_templates, render
@@ -67,6 +67,8 @@ def create_app(
     app.state.papertrend = state
     # Added first, so it runs inside the access log and security headers: hits are logged and get them.
     app.add_middleware(PageCache, seconds=settings.page_cache_seconds)
+    # Inside the access log, which so records HEAD; outside the cache, which so answers it too.
+    app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityAndAccessLog)
     add_error_handlers(app)
     # The database restarting is an outage, not a bug: 503 + Retry-After, not 500 (issue #6).

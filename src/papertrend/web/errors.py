@@ -34,6 +34,10 @@ def wants_json(request: Request) -> bool:
     if path.startswith("/api/") or path in ("/healthz", "/openapi.json"):
         return True
     accept = request.headers.get("accept", "")
+    if path.startswith("/feeds/"):
+        # Feed readers are programs: their errors come in the JSON the schema documents, and a
+        # page only for a browser that asks for one (#12, item 8).
+        return "text/html" not in accept
     return "application/json" in accept and "text/html" not in accept
 
 

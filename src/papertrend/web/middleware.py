@@ -67,3 +67,26 @@ class SecurityAndAccessLog:
                     "ms": round((time.perf_counter() - start) * 1000, 1),
                 },
             )
+
+
+class HeadAsGet:
+    """Answers HEAD as the GET would, without the body (RFC 9110 §9.3.2).
+
+    FastAPI routes a `@router.get` for GET only, so HEAD on `/`, `/healthz`, the feeds and the API
+    answered 405 (#12, item 7); monitors and feed readers send HEAD to check a URL cheaply.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
