@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papertrend.errors import AppError, TooManyRequests
+from papertrend.web.cookies import secure
 from papertrend.web.middleware import security_headers
 from papertrend.web.templating import render
 
@@ -45,7 +46,7 @@ def error_response(
     request: Request, status: int, message: str, details: list[dict[str, Any]] | None = None
 ) -> Response:
     """The one way errors are shown: `{"error": {...}}` for JSON clients, a page for people."""
-    headers = security_headers(request.url.path)
+    headers = security_headers(request.url.path, https=secure(request))
     if wants_json(request):
         body: dict[str, Any] = {"status": status, "message": message}
         if details:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import time
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from papertrend.web.cookies import secure
 
 log = logging.getLogger("papertrend.web")
 
@@ -18,11 +21,14 @@ CSP = (
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 DOCS_PATH = "/docs"
 DOCS_ASSETS = "/docs-assets"
+# Served over https, browsers are told to use nothing else for a year (#12, item 6): the length
+# HSTS preload lists ask for. No includeSubDomains: other hosts of the domain are not ours to bind.
+HSTS = "max-age=31536000"
 
 
-def security_headers(path: str) -> dict[str, str]:
-    """Headers every response carries."""
-    return {
+def security_headers(path: str, *, https: bool) -> dict[str, str]:
+    """Headers every response carries; HSTS when the site is served over https."""
+    headers = {
         "content-security-policy": DOCS_CSP if path == DOCS_PATH else CSP,
         "x-content-type-options": "nosniff",
         "referrer-policy": "strict-origin-when-cross-origin",
@@ -30,6 +36,9 @@ def security_headers(path: str) -> dict[str, str]:
         "cross-origin-opener-policy": "same-origin",
         "permissions-policy": "camera=(), microphone=(), geolocation=()",
     }
+    if https:
+        headers["strict-transport-security"] = HSTS
+    return headers
 
 
 class SecurityAndAccessLog:
@@ -45,7 +54,9 @@ class SecurityAndAccessLog:
         start = time.perf_counter()
         path: str = scope.get("path", "")
         status = 500
-        extra = [(k.encode(), v.encode()) for k, v in security_headers(path).items()]
+        # Over https by the one rule that also makes cookies Secure (web/cookies.py).
+        headers = security_headers(path, https=secure(Request(scope)))
+        extra = [(k.encode(), v.encode()) for k, v in headers.items()]
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
