@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -110,16 +110,9 @@ def login_post(
     )
 
 
-def _too_many(request: Request) -> Response:
-    if wants_json(request):
-        raise TooManyRequests(TOO_MANY, retry_after_s=RETRY_AFTER_S)
-    return render(
-        request,
-        "login_link.html",
-        {"title": "Too many attempts", "heading": "Too many attempts", "message": TOO_MANY, "token": None},
-        status=429,
-        headers={"retry-after": str(RETRY_AFTER_S)},
-    )
+def _too_many(request: Request) -> NoReturn:
+    """429 with Retry-After, as a page or JSON like every other error (web/errors.py)."""
+    raise TooManyRequests(TOO_MANY, retry_after_s=RETRY_AFTER_S)
 
 
 def _link_invalid(request: Request, found: tuple[TokenState, StoredToken] | None) -> HTMLResponse:

@@ -20,7 +20,7 @@ from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -225,16 +225,10 @@ def subscribe_post(
     )
 
 
-def _too_many(request: Request) -> Response:
-    message = "Too many subscription attempts. Please try again in an hour."
-    if wants_json(request):
-        raise TooManyRequests(message, retry_after_s=RETRY_AFTER_S)
-    return render(
-        request,
-        "subscribe_message.html",
-        {"title": "Too many attempts", "heading": "Too many attempts", "message": message, "action": None},
-        status=429,
-        headers={"retry-after": str(RETRY_AFTER_S)},
+def _too_many(request: Request) -> NoReturn:
+    """429 with Retry-After, as a page or JSON like every other error (web/errors.py)."""
+    raise TooManyRequests(
+        "Too many subscription attempts. Please try again in an hour.", retry_after_s=RETRY_AFTER_S
     )
 
 
