@@ -54,7 +54,7 @@ from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import DEFAULT_MODEL, get_embedder
 from papertrend.search.keyword import DEFAULT_WEIGHTS
 from papertrend.search.service import Searcher
-from papertrend.web.app import VECTOR_RECHECK_SECONDS
+from papertrend.web.search_holder import VECTOR_RECHECK_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -116,10 +116,34 @@ def serve(
         int, typer.Option(min=1, max=64, help="Web processes sharing the port; about one per core.")
     ] = 1,
 ) -> None:
-    """Serve the web app; on a single machine also fetch and embed new papers in the background."""
-    from papertrend.web.app import run_server
+    """Serve the web app; on a single machine also fetch and embed new papers in the background.
 
-    run_server(Settings(), host=host, port=port, worker=not no_worker, workers=workers)
+    Without `--no-worker` the periodic jobs (ingest, embed) run in a thread of this process: what a
+    single machine needs. Larger installs run `papertrend worker` processes and serve with
+    `--no-worker`. With `--workers` > 1 the jobs stay in this, the supervising, process (#11).
+    """
+    import threading
+
+    from papertrend.logs import configure_logging
+    from papertrend.web.server import run_server
+
+    settings = Settings()
+    configure_logging(settings)
+    engine = create_engine(settings.database_url)
+    migrate.upgrade(engine)
+    stop = threading.Event()
+    if not no_worker:
+        from papertrend.worker import default_jobs, run_loop, worker_leases
+
+        jobs = default_jobs(settings=settings, engine=engine)
+        leases = worker_leases(settings=settings, engine=engine)
+        threading.Thread(
+            target=run_loop, args=(jobs,), kwargs={"stop": stop, "leases": leases}, name="worker", daemon=True
+        ).start()
+    try:
+        run_server(settings, engine=engine, host=host, port=port, workers=workers)
+    finally:
+        stop.set()
 
 
 @app.command("worker")
@@ -127,7 +151,7 @@ def worker_command() -> None:
     """Run the periodic jobs (ingest every PAPERTREND_INGEST_INTERVAL_MINUTES, embed new papers)."""
     import threading
 
-    from papertrend.web.app import configure_logging
+    from papertrend.logs import configure_logging
     from papertrend.worker import default_jobs, run_loop, worker_leases
 
     ctx = open_ctx()

@@ -25,6 +25,16 @@ class NotFound(AppError):
     status = 404
 
 
+class TooManyRequests(AppError):
+    """A rate limit was reached; `retry_after_s` goes out as the Retry-After header (#11, #12)."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class InvalidPaperId(BadRequest):
     """A string that is no arXiv identifier in any form we accept."""
 

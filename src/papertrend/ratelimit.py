@@ -43,22 +43,25 @@ def rate_key(kind: Literal["ip", "addr"], value: str, *, scope: str = "") -> str
 
 
 def allow(*, conn: Connection, key: str, limit: int, window: timedelta, now: datetime) -> bool:
-    """Count one event for `key`; False when `limit` events already happened in its current window."""
-    row = conn.execute(
-        sa.select(rate_limits.c.window_start, rate_limits.c.count).where(rate_limits.c.key == key)
-    ).first()
-    if row is None or row[0] + window <= now:
-        stmt = insert_for(conn, rate_limits).values(key=key, window_start=now, count=1)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[rate_limits.c.key], set_={"window_start": now, "count": 1}
-            )
-        )
-        return True
-    if int(row[1]) >= limit:
-        return False
-    conn.execute(rate_limits.update().where(rate_limits.c.key == key).values(count=rate_limits.c.count + 1))
-    return True
+    """Count one event for `key`; False when `limit` events already happened in its current window.
+
+    One statement (#12): an upsert that starts a new window or adds one, and returns the count. A
+    read-then-update let two requests both read `limit - 1` and both pass; the database now
+    serialises the increments on the row, so no number of concurrent requests can overshoot.
+    Refused events are counted too, which changes nothing: the window's count is already past
+    `limit`, and the next window starts from 1.
+    """
+    expired = rate_limits.c.window_start <= now - window
+    stmt = insert_for(conn, rate_limits).values(key=key, window_start=now, count=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[rate_limits.c.key],
+        set_={
+            "window_start": sa.case((expired, now), else_=rate_limits.c.window_start),
+            "count": sa.case((expired, 1), else_=rate_limits.c.count + 1),
+        },
+    )
+    count = conn.execute(stmt.returning(rate_limits.c.count)).scalar_one()
+    return int(count) <= limit
 
 
 def purge_stale(*, conn: Connection, now: datetime, older_than: timedelta = STALE_AFTER) -> int:

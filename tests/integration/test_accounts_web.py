@@ -393,6 +393,50 @@ def test_forms_without_the_right_csrf_token_are_refused_and_change_nothing(
     assert refused.status_code == 403 and refused.json()["error"]["status"] == 403
 
 
+def test_requests_the_browser_marks_as_from_another_site_are_refused_despite_the_token(
+    web: Web, settings: Settings, engine: Engine
+) -> None:
+    token = web.csrf("/subscribe")
+    for headers in (
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site"},  # a sibling host is not this site
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site", "origin": "http://testserver"},
+    ):
+        response = web.post(
+            "/subscribe", data={"email": "sub@example.org", "csrf_token": token}, headers=headers
+        )
+        assert response.status_code == 403, headers
+    assert count(engine, subscriptions) == 0
+    # This site's own forms, as browsers old and new mark them, pass.
+    for i, headers in enumerate(
+        (
+            {"sec-fetch-site": "same-origin", "origin": "http://testserver"},
+            {"origin": "http://testserver"},
+            {"origin": settings.base_url.rstrip("/")},  # behind a proxy: the public address
+        )
+    ):
+        data = {"email": f"sub{i}@example.org", "csrf_token": token}
+        assert web.post("/subscribe", data=data, headers=headers).status_code == 200, headers
+
+
+def test_signing_in_rotates_the_csrf_token(web: Web, settings: Settings) -> None:
+    before = web.csrf("/")
+    cookie_before = web.cookies.get("papertrend_csrf")
+    sign_in(web, settings, "ada@example.org")
+    assert web.cookies.get("papertrend_csrf") not in (None, cookie_before)
+    after = web.csrf("/")
+    assert after != before
+    # A token learnt before sign-in (say, from a page an attacker saw) no longer works.
+    stale = web.post(f"/papers/{LIKED}/upvote", data={"vote": "1", "csrf_token": before})
+    assert stale.status_code == 403
+    assert web.post(f"/papers/{LIKED}/upvote", data={"vote": "1", "csrf_token": after}).status_code in (
+        200,
+        303,
+    )
+
+
 def test_one_click_unsubscribe_from_a_mail_client_needs_no_csrf_token(
     web: Web, settings: Settings, engine: Engine, clock: Clock
 ) -> None:
@@ -430,6 +474,10 @@ def test_sign_in_mails_are_rate_limited_per_address_and_per_ip(
     limited = web.submit("/login", {"email": "z@example.org"})
     assert limited.status_code == 429 and limited.headers["retry-after"] == "3600"
     assert "Too many sign-in attempts" in limited.text
+    # A JSON client is told when to retry too, in the one error shape (#11, #12).
+    limited = web.submit("/login", {"email": "z@example.org"}, headers={"accept": "application/json"})
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "3600"
+    assert limited.json()["error"]["status"] == 429
     assert len(inbox(settings)) == 3
     # Sign-in and the subscribe form count apart: subscribing still works from this IP.
     assert web.submit("/subscribe", {"email": "z@example.org"}).status_code == 200

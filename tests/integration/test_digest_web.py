@@ -173,6 +173,12 @@ def test_rate_limits_per_address_and_per_ip(
     # The IP's fifth attempt in the hour is refused, whatever the address.
     limited = web.submit("/subscribe", data={"email": "z@example.org"})
     assert limited.status_code == 429 and limited.headers["retry-after"] == "3600"
+    assert "text/html" in limited.headers["content-type"]
+    # A JSON client is told when to retry too, in the one error shape (#11, #12).
+    as_json = {"accept": "application/json"}
+    limited = web.submit("/subscribe", data={"email": "z@example.org"}, headers=as_json)
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "3600"
+    assert limited.json()["error"]["message"].startswith("Too many subscription attempts")
     # Limits live in the database: a new app (a restart, another process) still counts them.
     again = Web(make_app(settings, engine, clock=clock))
     assert again.submit("/subscribe", data={"email": "z@example.org"}).status_code == 429

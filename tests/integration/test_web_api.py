@@ -17,8 +17,9 @@ from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from papertrend.db import transaction
+from papertrend.logs import JsonFormatter
 from papertrend.schema import ingest_runs
-from papertrend.web.app import JsonFormatter, _offline_probe
+from papertrend.web.lifespan import offline_probe
 from tests.integration.test_web_pages import (
     ARXIV_PER_DAY,
     HOSTILE_ID,
@@ -268,7 +269,80 @@ def test_startup_logs_the_state_and_how_to_load_papers(
 
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     caplog.clear()
-    _offline_probe(settings)
+    offline_probe(settings)
     (record,) = [r for r in caplog.records if r.name == "papertrend.web"]
     assert record.levelno == logging.WARNING and record.getMessage().startswith("network.offline")
     assert "papertrend ingest jsonl FILE" in record.getMessage()
+
+
+# ------------------------------------------------------------------------------------- #12's findings
+
+
+def test_head_answers_like_get_without_a_body(web: Web, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="papertrend.web")
+    for url in (
+        "/",
+        "/healthz",
+        "/feeds/trending.atom",
+        "/feeds/daily.atom?date=2026-08-21",
+        "/api/daily_papers",
+        "/api/trending?window=week",
+        f"/api/papers/{TOP_ID}",
+        f"/papers/{TOP_ID}",
+    ):
+        got = web.get(url)
+        head = web.request("HEAD", url)
+        assert head.status_code == got.status_code == 200, (url, head.status_code)
+        assert head.content == b"", url
+        assert head.headers["content-type"] == got.headers["content-type"], url
+        assert head.headers["x-content-type-options"] == "nosniff", url
+    assert web.request("HEAD", "/api/papers/2408.99999").status_code == 404
+    # The access log says what was asked.
+    methods = {r.method for r in caplog.records if r.getMessage() == "request"}  # type: ignore[attr-defined]
+    assert methods == {"GET", "HEAD"}
+
+
+def test_openapi_documents_patterns_and_not_found(web: Web) -> None:
+    schema = get_json(web, "/openapi.json")
+    params = {p["name"]: p["schema"] for p in schema["paths"]["/api/daily_papers"]["get"]["parameters"]}
+    for name in ("date", "week", "month"):
+        # Beside `anyOf` [string, null]: JSON Schema applies `pattern` to strings only.
+        assert params[name]["pattern"].startswith("^"), name
+    search = {p["name"]: p["schema"] for p in schema["paths"]["/api/papers/search"]["get"]["parameters"]}
+    assert "pattern" in json.dumps(search["category"]) and '"maxItems": 20' in json.dumps(search["category"])
+    paper = schema["paths"]["/api/papers/{paper_id}"]["get"]
+    assert paper["parameters"][0]["schema"]["pattern"].startswith("^")
+    assert "404" in paper["responses"]
+    feed = schema["paths"]["/feeds/daily.atom"]["get"]["responses"]["400"]["content"]
+    assert list(feed) == ["application/json"]
+
+
+def test_feed_errors_are_the_json_the_schema_documents(web: Web) -> None:
+    response = web.get("/feeds/daily.atom?date=nope")
+    assert response.status_code == 400 and response.headers["content-type"] == "application/json"
+    assert "is not a date" in response.json()["error"]["message"]
+    # A browser that opens a broken feed link still gets a page.
+    page = web.get("/feeds/daily.atom?date=nope", headers={"accept": "text/html,*/*"})
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "&".join(f"category=cs.A{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(21)),
+        "category=" + ",".join(f"cs.A{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(500)),
+        "&".join(["category=cs.CL"] * 500),
+        "category=" + "x" * 5000,
+    ],
+    ids=["21 values", "500 in one value", "500 repeated", "one long value"],
+)
+def test_filter_counts_and_lengths_are_capped(web: Web, query: str) -> None:
+    for url in ("/api/papers/search?q=agents&mode=keyword", "/feeds/search.atom?q=agents&mode=keyword"):
+        response = web.get(f"{url}&{query}")
+        assert response.status_code == 400, (url, response.status_code)
+        assert "at most" in response.json()["error"]["message"]
+    assert web.get(f"/search?q=agents&mode=keyword&{query}").status_code == 400
+    # Twenty is allowed, in any mix of values.
+    twenty = ",".join(f"cs.A{chr(65 + i)}" for i in range(10))
+    url = f"/api/papers/search?q=agents&mode=keyword&category={twenty}&category=cs.CL,cs.CV,{twenty}"
+    assert web.get(url).status_code == 200

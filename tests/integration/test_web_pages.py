@@ -532,6 +532,19 @@ def test_text_from_sources_is_escaped_everywhere(web: Web) -> None:
     assert 'https://example.org/?a=<x>&b="y"' in paper.hrefs()  # kept, but as an escaped attribute
 
 
+def test_hsts_only_when_served_over_https(settings: Settings, engine: Engine) -> None:
+    for base_url, setting, hsts in (
+        ("http://testserver", "http://127.0.0.1:8000", False),
+        ("https://testserver", "http://127.0.0.1:8000", True),  # TLS reached the app
+        ("http://testserver", "https://papers.example.org", True),  # TLS ends at a proxy
+    ):
+        app = create_app(settings.model_copy(update={"base_url": setting}), engine=engine, clock=lambda: NOW)
+        web = Web(app, base_url=base_url)
+        for url in ("/", "/api/trending", "/nope"):
+            got = web.get(url).headers.get("strict-transport-security")
+            assert got == ("max-age=31536000" if hsts else None), (base_url, setting, url)
+
+
 def test_no_inline_script_or_style_and_security_headers(web: Web) -> None:
     for url in ("/", "/papers/trending", f"/papers/{TOP_ID}", "/search", "/search?q=x", "/login", "/nope"):
         response = web.get(url)

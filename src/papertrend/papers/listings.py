@@ -32,6 +32,11 @@ TrendSort = Literal["trending", "upvotes", "newest"]
 
 _WEEK = re.compile(r"(\d{4})-?[Ww](\d{1,2})")
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+# The days a request may name (#12): arXiv began in 1991, so this leaves room for older papers loaded
+# from files and for any future, while keeping date arithmetic (a week's Sunday, a next day's
+# midnight) far from date.max, where `date=9999-12-31` or `week=9999-W52` raised OverflowError: a 500.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 # Trending windows reach back from the latest listed day: a day, 7 days, 30 days.
 WINDOW_DAYS: dict[Window, int] = {"day": 1, "week": 7, "month": 30}
 
@@ -76,11 +81,18 @@ def period_of(kind: PeriodKind, day: date) -> Period:
 
 
 def parse_day(value: str, *, name: str = "date") -> date:
-    """YYYY-MM-DD, or BadRequest naming the parameter."""
+    """YYYY-MM-DD from FIRST_DAY to LAST_DAY, or BadRequest naming the parameter."""
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         raise BadRequest(f"{name}={value!r} is not a date (expected YYYY-MM-DD)") from None
+    return _in_range(day, name=name, value=value)
+
+
+def _in_range(day: date, *, name: str, value: str) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadRequest(f"{name}={value!r} is out of range: days run from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def parse_period(
@@ -101,18 +113,20 @@ def parse_period(
         try:
             if not m:
                 raise ValueError
-            return period_of("week", date.fromisocalendar(int(m[1]), int(m[2]), 1))
+            monday = date.fromisocalendar(int(m[1]), int(m[2]), 1)
         except ValueError:
             raise BadRequest(
                 f"week={value!r} is not an ISO week (expected YYYY-Www, e.g. 2026-W34)"
             ) from None
+        return period_of("week", _in_range(monday, name=name, value=value))
     m = _MONTH.fullmatch(value)
     try:
         if not m:
             raise ValueError
-        return period_of("month", date(int(m[1]), int(m[2]), 1))
+        first = date(int(m[1]), int(m[2]), 1)
     except ValueError:
         raise BadRequest(f"month={value!r} is not a month (expected YYYY-MM)") from None
+    return period_of("month", _in_range(first, name=name, value=value))
 
 
 def window_period(window: Window, *, latest: date) -> Period:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -22,10 +22,12 @@ from papertrend.accounts.tokens import TokenState, safe_next
 from papertrend.db import reading, transaction
 from papertrend.digest.outbox import mail_context
 from papertrend.digest.render import render_sign_in
-from papertrend.errors import BadRequest
-from papertrend.web.app import CSRF, StateDep, get_state, render, wants_json
+from papertrend.errors import BadRequest, TooManyRequests
 from papertrend.web.cookies import SESSION_COOKIE, clear_cookie, current_user, start_session
+from papertrend.web.deps import CSRF, StateDep, get_state
+from papertrend.web.errors import wants_json
 from papertrend.web.subscribe import client_ip, mailbox_enabled, send_in_background
+from papertrend.web.templating import render
 
 log = logging.getLogger("papertrend.web.accounts")
 
@@ -34,6 +36,8 @@ router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form()]
 NextForm = Annotated[str, Form(alias="next")]
 TOO_MANY = "Too many sign-in attempts. Please try again in an hour."
+# The limits count per hour (papertrend.ratelimit), so an hour is when trying again surely works.
+RETRY_AFTER_S = 3600
 
 
 def _login_form(
@@ -106,16 +110,9 @@ def login_post(
     )
 
 
-def _too_many(request: Request) -> Response:
-    if wants_json(request):
-        return JSONResponse({"error": {"status": 429, "message": TOO_MANY}}, status_code=429)
-    return render(
-        request,
-        "login_link.html",
-        {"title": "Too many attempts", "heading": "Too many attempts", "message": TOO_MANY, "token": None},
-        status=429,
-        headers={"retry-after": "3600"},
-    )
+def _too_many(request: Request) -> NoReturn:
+    """429 with Retry-After, as a page or JSON like every other error (web/errors.py)."""
+    raise TooManyRequests(TOO_MANY, retry_after_s=RETRY_AFTER_S)
 
 
 def _link_invalid(request: Request, found: tuple[TokenState, StoredToken] | None) -> HTMLResponse:

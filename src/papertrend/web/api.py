@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,7 +23,18 @@ from papertrend.papers.listings import Period, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.search.bm25 import IndexState
 from papertrend.search.types import Hit, Mode, Sort
-from papertrend.web.app import ConnDep, StateDep, clean_query, parse_filters, pdf_url, safe_url, votes_of
+from papertrend.web.deps import ConnDep, StateDep
+from papertrend.web.params import (
+    CategoriesQ,
+    DateQ,
+    MonthQ,
+    SinceQ,
+    UntilQ,
+    WeekQ,
+    clean_query,
+    parse_filters,
+)
+from papertrend.web.templating import pdf_url, safe_url, votes_of
 
 
 class ErrorDetail(BaseModel):
@@ -38,7 +49,7 @@ class ErrorBody(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """Every error, from every route: one shape (see web.app.error_response)."""
+    """Every error, from every route: one shape (see web.errors.error_response)."""
 
     error: ErrorBody
 
@@ -54,6 +65,19 @@ health_router = APIRouter(tags=["operations"])
 
 PageQ = Annotated[int, Query(ge=0, le=10_000, description="Page number, from 0.")]
 LimitQ = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
+# Documents the ids of arXiv's two schemes (#12, item 8); the route also reads other spellings
+# (arXiv:…, an arxiv.org URL) and answers 400 for what is no id, 404 for an id not stored.
+PAPER_ID_PATTERN = (
+    r"^(?:[0-9]{2}(?:0[1-9]|1[0-2])\.[0-9]{4,5}|[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/[0-9]{7})"
+    r"(?:v[1-9][0-9]{0,2})?$"
+)
+PaperIdP = Annotated[
+    str,
+    Path(
+        description="An arXiv id, e.g. 2408.12345 or hep-th/9901001, with or without a version.",
+        json_schema_extra={"pattern": PAPER_ID_PATTERN},
+    ),
+]
 
 
 class Author(BaseModel):
@@ -181,9 +205,9 @@ def items(conn: ConnDep, hits: list[Hit], *, base_url: str) -> list[DailyPaper]:
 def daily_papers(
     conn: ConnDep,
     state: StateDep,
-    date_: Annotated[str | None, Query(alias="date", description="A day, YYYY-MM-DD.")] = None,
-    week: Annotated[str | None, Query(description="An ISO week, YYYY-Www.")] = None,
-    month: Annotated[str | None, Query(description="A month, YYYY-MM.")] = None,
+    date_: DateQ = None,
+    week: WeekQ = None,
+    month: MonthQ = None,
     sort: Annotated[
         Literal["publishedAt", "trending", "upvotes"],
         Query(description="Newest first, by trending score, or most upvoted first."),
@@ -238,11 +262,9 @@ def search(
     response: Response,
     q: Annotated[str, Query(min_length=1, max_length=4096, description="What you are looking for.")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    since: Annotated[str | None, Query(description="Listed on or after, YYYY-MM-DD.")] = None,
-    until: Annotated[str | None, Query(description="Listed on or before, YYYY-MM-DD.")] = None,
-    category: Annotated[
-        list[str] | None, Query(description="arXiv category, e.g. cs.CL (repeatable).")
-    ] = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
+    category: CategoriesQ = None,
     mode: Mode = "hybrid",
     sort: Sort = "relevance",
 ) -> list[DailyPaper]:
@@ -257,7 +279,7 @@ def search(
 
 
 @router.get("/papers/{paper_id:path}/similar", response_model=list[DailyPaper])
-def similar(conn: ConnDep, state: StateDep, paper_id: str, limit: LimitQ = 8) -> list[DailyPaper]:
+def similar(conn: ConnDep, state: StateDep, paper_id: PaperIdP, limit: LimitQ = 8) -> list[DailyPaper]:
     """Papers nearest in meaning to one paper; empty until it has been embedded."""
     key = parse_arxiv_id(paper_id).key
     paper = repository.get(conn=conn, paper_id=key)
@@ -269,7 +291,7 @@ def similar(conn: ConnDep, state: StateDep, paper_id: str, limit: LimitQ = 8) ->
 
 
 @router.get("/papers/{paper_id:path}", response_model=PaperOut)
-def paper(conn: ConnDep, state: StateDep, paper_id: str) -> PaperOut:
+def paper(conn: ConnDep, state: StateDep, paper_id: PaperIdP) -> PaperOut:
     """One paper by arXiv id (any spelling: 2401.01234v2, arXiv:…, an arxiv.org URL)."""
     key = parse_arxiv_id(paper_id).key
     found = repository.get(conn=conn, paper_id=key)
@@ -278,7 +300,11 @@ def paper(conn: ConnDep, state: StateDep, paper_id: str) -> PaperOut:
     return paper_out(found, base_url=state.settings.base_url)
 
 
-@health_router.get("/healthz", response_model=Health)
+@health_router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The database cannot be reached."}},
+)
 def healthz(state: StateDep, response: Response) -> Health:
     """Database reachability and, per source, the last ingest run and the last successful one."""
     try:

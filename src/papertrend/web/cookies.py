@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 
@@ -19,7 +20,7 @@ from papertrend.db import reading
 from papertrend.errors import Forbidden
 
 if TYPE_CHECKING:
-    from papertrend.web.app import AppState
+    from papertrend.web.deps import AppState
 
 SESSION_COOKIE = "papertrend_session"
 CSRF_COOKIE = "papertrend_csrf"
@@ -75,9 +76,11 @@ def current_user(request: Request) -> User | None:
 
 
 def start_session(request: Request, response: Response, *, token: str, expires_at: datetime) -> None:
-    """Give the browser its session cookie, lasting as long as the session row."""
+    """Give the browser its session cookie, lasting as long as the session row, and a new CSRF
+    secret: a token someone learnt before sign-in is worthless after it (#12, item 6)."""
     max_age = max(0, int((expires_at - _state(request).clock()).total_seconds()))
     set_cookie(request, response, SESSION_COOKIE, token, max_age=max_age)
+    set_cookie(request, response, CSRF_COOKIE, security.new_token(), max_age=CSRF_MAX_AGE)
 
 
 # ------------------------------------------------------------------------------------------------ CSRF
@@ -85,7 +88,9 @@ def start_session(request: Request, response: Response, *, token: str, expires_a
 # Signed double submit (issue #4): each browser gets a random cookie; forms carry
 # HMAC(secret, cookie) in a hidden field. Another site can make a browser send the cookie but can
 # neither read it nor compute the field, so its forged POST fails. Routes that change data depend
-# on `require_csrf`; pages get the field from `csrf_field()` in templates.
+# on `require_csrf`; pages get the field from `csrf_field()` in templates. Beside the token, a
+# request the browser itself marks as coming from another site is refused (#12, item 6): a second
+# wall should the token ever leak, e.g. from a cached page.
 
 
 def expected_token(*, secret: str, browser: str) -> str:
@@ -126,8 +131,34 @@ def csrf_for(request: Request) -> tuple[str, bytes | None]:
     return token, cookie
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def from_this_site(request: Request) -> bool:
+    """False when the browser says the request comes from another site.
+
+    Browsers since 2020-2023 send `Sec-Fetch-Site`: only `same-origin` and `none` (typed, or a
+    bookmark) pass; `same-site` is a sibling host, which is not us. Older browsers send `Origin`,
+    which must be this site's (as the request reached us, or PAPERTREND_BASE_URL behind a proxy).
+    Without either (curl, old clients) the token alone decides.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site.lower() in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    own = {_origin(str(request.url)), _origin(_state(request).settings.base_url)}
+    return origin.lower() in own
+
+
 def csrf_ok(request: Request, form: Any) -> bool:
-    """Whether the request carries the form token (field or header) that matches its CSRF cookie."""
+    """Whether the request comes from this site and carries the form token (field or header) that
+    matches its CSRF cookie."""
+    if not from_this_site(request):
+        return False
     browser = request.cookies.get(CSRF_COOKIE)
     sent = form.get(CSRF_FIELD) if form is not None else None
     sent = sent if isinstance(sent, str) and sent else request.headers.get(CSRF_HEADER, "")

@@ -19,7 +19,18 @@ from papertrend.papers.listings import Period, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.search.types import Mode, Sort
 from papertrend.web.api import ERRORS
-from papertrend.web.app import ConnDep, StateDep, clean_query, parse_filters, pdf_url, query_url, votes_of
+from papertrend.web.deps import ConnDep, StateDep
+from papertrend.web.params import (
+    CategoriesQ,
+    DateQ,
+    MonthQ,
+    SinceQ,
+    UntilQ,
+    WeekQ,
+    clean_query,
+    parse_filters,
+)
+from papertrend.web.templating import pdf_url, query_url, votes_of
 
 router = APIRouter(prefix="/feeds", tags=["feeds"], responses=ERRORS)
 
@@ -134,9 +145,9 @@ def daily_feed(
     request: Request,
     conn: ConnDep,
     state: StateDep,
-    date_: Annotated[str | None, Query(alias="date", description="A day, YYYY-MM-DD.")] = None,
-    week: Annotated[str | None, Query(description="An ISO week, YYYY-Www.")] = None,
-    month: Annotated[str | None, Query(description="A month, YYYY-MM.")] = None,
+    date_: DateQ = None,
+    week: WeekQ = None,
+    month: MonthQ = None,
 ) -> Response:
     """Papers of a day, week or month (default: the latest day that has papers), most upvoted first."""
     period: Period | None = listings.parse_period(day=date_, week=week, month=month)
@@ -170,9 +181,9 @@ def search_feed(
     conn: ConnDep,
     state: StateDep,
     q: Annotated[str, Query(min_length=1, max_length=4096)],
-    since: str | None = None,
-    until: str | None = None,
-    category: Annotated[list[str] | None, Query()] = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
+    category: CategoriesQ = None,
     mode: Mode = "hybrid",
     sort: Annotated[
         Sort, Query(description="date (default: newest relevant papers first) or relevance.")

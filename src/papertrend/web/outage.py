@@ -14,6 +14,8 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import exc as sa_exc
 
+from papertrend.web.errors import error_response
+
 log = logging.getLogger("papertrend.web")
 
 RETRY_AFTER_S = 5
@@ -27,8 +29,6 @@ OUTAGE_ERRORS: tuple[type[Exception], ...] = (sa_exc.OperationalError, sa_exc.Ti
 
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     """Answer 503 with Retry-After, as HTML or JSON like every other error."""
-    from papertrend.web.app import error_response
-
     reason = (str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__])[0][:200]
     log.warning("database_unavailable", extra={"path": request.url.path, "error": reason})
     response = error_response(request, 503, MESSAGE)

@@ -20,18 +20,20 @@ from papertrend.papers.listings import Period, PeriodKind, TrendSort, Window, pe
 from papertrend.papers.models import Paper
 from papertrend.rank import explain
 from papertrend.search.types import Mode, Sort
-from papertrend.web.app import (
-    CSRF,
-    ConnDep,
-    StateDep,
+from papertrend.web.cookies import current_user
+from papertrend.web.deps import CSRF, ConnDep, StateDep
+from papertrend.web.errors import wants_json
+from papertrend.web.params import (
+    CategoriesQ,
+    DateQ,
+    MonthQ,
+    SinceQ,
+    UntilQ,
+    WeekQ,
     clean_query,
     parse_filters,
-    query_url,
-    render,
-    votes_of,
-    wants_json,
 )
-from papertrend.web.cookies import current_user
+from papertrend.web.templating import query_url, render, votes_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,9 +42,6 @@ TRENDING_SIZE = 30
 SIMILAR = 8
 
 PageQ = Annotated[int, Query(ge=0, le=10_000, description="Page number, from 0.")]
-DateQ = Annotated[str | None, Query(alias="date", description="A day, YYYY-MM-DD.")]
-WeekQ = Annotated[str | None, Query(description="An ISO week, YYYY-Www.")]
-MonthQ = Annotated[str | None, Query(description="A month, YYYY-MM.")]
 
 EXAMPLE_QUERIES = (
     "LLM agents that simulate human behaviour",
@@ -195,9 +194,9 @@ def search_page(
     conn: ConnDep,
     state: StateDep,
     q: str = "",
-    since: str | None = None,
-    until: str | None = None,
-    category: Annotated[list[str] | None, Query()] = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
+    category: CategoriesQ = None,
     mode: Mode = "hybrid",
     sort: Sort = "relevance",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,

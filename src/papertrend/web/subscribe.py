@@ -20,7 +20,7 @@ from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -33,9 +33,11 @@ from papertrend.digest import subscriptions as subs
 from papertrend.digest.mailer import SendError, maildir_path, make_mailer
 from papertrend.digest.outbox import mail_context
 from papertrend.digest.render import render_already, render_confirmation
-from papertrend.errors import BadRequest, NotFound
-from papertrend.web.app import CSRF, StateDep, render, wants_json
+from papertrend.errors import BadRequest, NotFound, TooManyRequests
 from papertrend.web.cookies import require_csrf_unless_one_click
+from papertrend.web.deps import CSRF, StateDep
+from papertrend.web.errors import wants_json
+from papertrend.web.templating import render
 
 log = logging.getLogger("papertrend.web.subscribe")
 
@@ -58,6 +60,8 @@ COMMON_ZONES = (
     "Asia/Seoul",
     "Australia/Sydney",
 )
+# Both forms count per hour (papertrend.ratelimit), so after an hour trying again surely works.
+RETRY_AFTER_S = 3600
 MAILBOX_LIST = 200
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _MAILBOX_KEY = re.compile(r"[\w.,:=-]{1,255}")
@@ -221,16 +225,10 @@ def subscribe_post(
     )
 
 
-def _too_many(request: Request) -> Response:
-    message = "Too many subscription attempts. Please try again in an hour."
-    if wants_json(request):
-        return JSONResponse({"error": {"status": 429, "message": message}}, status_code=429)
-    return render(
-        request,
-        "subscribe_message.html",
-        {"title": "Too many attempts", "heading": "Too many attempts", "message": message, "action": None},
-        status=429,
-        headers={"retry-after": "3600"},
+def _too_many(request: Request) -> NoReturn:
+    """429 with Retry-After, as a page or JSON like every other error (web/errors.py)."""
+    raise TooManyRequests(
+        "Too many subscription attempts. Please try again in an hour.", retry_after_s=RETRY_AFTER_S
     )
 
 

@@ -1,0 +1,108 @@
+"""Query parameters shared by pages, API and feeds: categories, search filters, the query text (#11)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import Query
+
+from papertrend.errors import BadRequest
+from papertrend.papers.listings import FIRST_DAY, LAST_DAY, parse_day
+from papertrend.search.types import Filters
+
+_CATEGORY = re.compile(r"[A-Za-z][A-Za-z-]*(?:\.[A-Za-z][A-Za-z-]*)?")
+MAX_QUERY_CHARS = 500
+MAX_CATEGORY_CHARS = 32
+# A reader filters on a handful of arXiv's ~150 categories. Hundreds of `category=` values (or 500
+# in one comma-separated value) cost 2-5 s of a worker each, 13-27 s with four at once (#12).
+MAX_CATEGORIES = 20
+# Room for MAX_CATEGORIES categories and their separators in one value; longer is refused unread.
+MAX_CATEGORY_VALUE_CHARS = MAX_CATEGORIES * (MAX_CATEGORY_CHARS + 2)
+
+# Patterns for the OpenAPI schema (#12, item 8), so that a client (or schemathesis) that keeps to the
+# schema is never refused. Each is a subset of what the parsers accept: years 1900-2999 as the
+# parsers bound them (listings.FIRST_DAY, LAST_DAY), real days of each month (Feb 29 in leap years
+# other than 2000 and 2400, which the parsers accept too), ISO weeks 01-52 (53 exists in some years).
+_YEAR = r"(?:19|2[0-9])[0-9]{2}"
+_DAY = (
+    rf"{_YEAR}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+    rf"|(?:0[13578]|1[02])-31)|(?:19|2[0-9])(?:0[48]|[2468][048]|[13579][26])-02-29"
+)
+DAY_PATTERN = rf"^(?:{_DAY})$"
+WEEK_PATTERN = rf"^{_YEAR}-W(?:0[1-9]|[1-4][0-9]|5[0-2])$"
+MONTH_PATTERN = rf"^{_YEAR}-(?:0[1-9]|1[0-2])$"
+CATEGORY_PATTERN = r"^[A-Za-z][A-Za-z-]{0,15}(?:\.[A-Za-z][A-Za-z-]{0,14})?$"
+_RANGE = f"from {FIRST_DAY} to {LAST_DAY}"
+
+DateQ = Annotated[
+    str | None,
+    Query(
+        alias="date", description=f"A day, YYYY-MM-DD, {_RANGE}.", json_schema_extra={"pattern": DAY_PATTERN}
+    ),
+]
+WeekQ = Annotated[
+    str | None,
+    Query(description="An ISO week, YYYY-Www, e.g. 2026-W34.", json_schema_extra={"pattern": WEEK_PATTERN}),
+]
+MonthQ = Annotated[
+    str | None, Query(description="A month, YYYY-MM.", json_schema_extra={"pattern": MONTH_PATTERN})
+]
+SinceQ = Annotated[
+    str | None,
+    Query(
+        description=f"Listed on or after, YYYY-MM-DD, {_RANGE}.", json_schema_extra={"pattern": DAY_PATTERN}
+    ),
+]
+UntilQ = Annotated[
+    str | None,
+    Query(
+        description=f"Listed on or before, YYYY-MM-DD, {_RANGE}.", json_schema_extra={"pattern": DAY_PATTERN}
+    ),
+]
+# The schema names one category per value; a value may also list several, comma- or space-separated.
+CategoriesQ = Annotated[
+    list[str] | None,
+    Query(
+        description=f"arXiv category, e.g. cs.CL (repeatable, at most {MAX_CATEGORIES}).",
+        json_schema_extra={
+            "maxItems": MAX_CATEGORIES,
+            "items": {"type": "string", "pattern": CATEGORY_PATTERN, "maxLength": MAX_CATEGORY_CHARS},
+        },
+    ),
+]
+
+
+def parse_categories(values: Sequence[str] | None) -> tuple[str, ...]:
+    """arXiv categories from `category=` values, each possibly a comma- or space-separated list."""
+    values = values or ()
+    if len(values) > MAX_CATEGORIES:
+        raise BadRequest(f"give at most {MAX_CATEGORIES} categories ({len(values)} category= values given)")
+    out: dict[str, None] = {}  # ordered and de-duplicated
+    for value in values:
+        if len(value) > MAX_CATEGORY_VALUE_CHARS:
+            raise BadRequest(f"category= values are at most {MAX_CATEGORY_VALUE_CHARS} characters")
+        for part in re.split(r"[\s,]+", value.strip()):
+            if not part:
+                continue
+            if not _CATEGORY.fullmatch(part) or len(part) > MAX_CATEGORY_CHARS:
+                raise BadRequest(f"category={part[:40]!r} is not an arXiv category (e.g. cs.CL, hep-th)")
+            out[part] = None
+            if len(out) > MAX_CATEGORIES:
+                raise BadRequest(f"give at most {MAX_CATEGORIES} categories")
+    return tuple(out)
+
+
+def parse_filters(*, since: str | None, until: str | None, categories: Sequence[str] | None) -> Filters:
+    """Search filters from query parameters; BadRequest for a malformed value."""
+    start = parse_day(since, name="since") if since else None
+    end = parse_day(until, name="until") if until else None
+    if start and end and start > end:
+        raise BadRequest(f"since={start} is after until={end}")
+    return Filters(since=start, until=end, categories=parse_categories(categories))
+
+
+def clean_query(q: str | None) -> str:
+    """The user's query, trimmed; very long input is cut rather than refused."""
+    return " ".join((q or "").split())[:MAX_QUERY_CHARS]

@@ -1,0 +1,103 @@
+"""The app's search: the Searcher built on the first search, keyword search when no model loads (#11)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+
+from papertrend.config import Settings
+from papertrend.db import reading
+from papertrend.papers import repository
+from papertrend.search import keyword
+from papertrend.search.bm25 import MemoryIndex
+from papertrend.search.types import Filters, Hit, Mode, Sort
+from papertrend.web.templating import paper_day
+
+if TYPE_CHECKING:
+    from papertrend.search.service import Searcher
+
+log = logging.getLogger("papertrend.web")
+
+# A web process looks for new vectors at most this often (search/vectors.py says why).
+VECTOR_RECHECK_SECONDS = 2.0
+
+
+class SearchHolder:
+    """Builds the Searcher on the first search, so pages that never search never load a model.
+
+    If the model cannot load (not installed, no network for a download), searches fall back to
+    keyword mode and say so, instead of failing every search page.
+    """
+
+    def __init__(self, *, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self._searcher: Searcher | None = None
+        self.unavailable: str | None = None
+        # Keyword ranking from memory past this many papers (search/bm25.py), model or not.
+        self.words = MemoryIndex(
+            engine=engine, threshold=settings.keyword_memory_threshold, weights=keyword.DEFAULT_WEIGHTS
+        )
+        # Guards loading the model, once; searches then run side by side (the vector index
+        # serialises its own refreshes).
+        self._lock = threading.Lock()
+
+    def _get(self) -> Searcher | None:
+        if self._searcher is not None or self.unavailable is not None:
+            return self._searcher
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> Searcher | None:
+        if self._searcher is None and self.unavailable is None:
+            try:
+                from papertrend.search.embedder import get_embedder
+                from papertrend.search.service import Searcher
+
+                embedder = get_embedder(self.settings.embedding_model, device=self.settings.embedding_device)
+                self._searcher = Searcher(
+                    engine=self.engine,
+                    embedder=embedder,
+                    index_dir=self.settings.data_dir / "index",
+                    ann_threshold=self.settings.ann_threshold,
+                    words=self.words,
+                    recheck_seconds=VECTOR_RECHECK_SECONDS,
+                )
+                log.info("search.model_loaded", extra={"model": embedder.name})
+            except Exception as exc:  # whatever the model's package raises, pages must keep working
+                self.unavailable = f"{type(exc).__name__}: {exc}"
+                log.warning("search.model_unavailable", exc_info=exc, extra={"error": self.unavailable})
+        return self._searcher
+
+    def search(
+        self, *, query: str, mode: Mode, limit: int, filters: Filters, sort: Sort
+    ) -> tuple[list[Hit], Mode]:
+        """Best-first hits and the mode that produced them (keyword when the model is unavailable)."""
+        if mode != "keyword":
+            searcher = self._get()
+            if searcher is not None:
+                return searcher.search(query=query, mode=mode, limit=limit, filters=filters, sort=sort), mode
+        # Keyword search needs no model: read it straight from the index.
+        depth = max(limit, 100) if sort == "date" else limit
+        with reading(self.engine) as conn:
+            hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters, memory=self.words)
+            if sort == "date":
+                found = {
+                    p.id: p for p in repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
+                }
+                order = {h.paper_id: i for i, h in enumerate(hits)}
+                hits = sorted(
+                    (h for h in hits if h.paper_id in found),
+                    key=lambda h: (paper_day(found[h.paper_id]) or date.min, -order[h.paper_id]),
+                    reverse=True,
+                )
+        return hits[:limit], "keyword"
+
+    def similar(self, *, paper_id: str, limit: int) -> list[Hit]:
+        """Papers nearest in meaning; [] when the model is unavailable."""
+        searcher = self._get()
+        return searcher.similar(paper_id=paper_id, limit=limit) if searcher is not None else []

@@ -1,0 +1,127 @@
+"""Pages from Jinja2 templates: the environment, its filters and globals, and `render` (#11)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import jinja2
+import markupsafe
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from papertrend import __version__
+from papertrend.papers.models import Paper
+from papertrend.web.cookies import CSRF_FIELD, csrf_token, current_user, give_csrf_cookie
+from papertrend.web.deps import get_state
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def paper_day(p: Paper) -> date | None:
+    """The day a paper is dated by: listing day, else HF daily day, else publication."""
+    return p.listed_on or p.hf_daily_on or (p.published_at.date() if p.published_at else None)
+
+
+def votes_of(p: Paper) -> int:
+    """Votes shown and ranked: Hugging Face upvotes plus upvotes here (issue #4)."""
+    return (p.hf_upvotes or 0) + p.own_votes
+
+
+@jinja2.pass_context
+def csrf_field(ctx: jinja2.runtime.Context) -> markupsafe.Markup:
+    """The hidden CSRF input every POST form carries (web/cookies.py); one definition for all forms."""
+    token = ctx.get("csrf_token", "")
+    return markupsafe.Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is http(s); sources are not trusted to keep `javascript:` out of links."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return None
+    return url.strip() if scheme in ("http", "https") else None
+
+
+def pdf_url(p: Paper) -> str:
+    """The paper's PDF on arXiv."""
+    return safe_url(p.pdf_url) or f"https://arxiv.org/pdf/{p.id}"
+
+
+def authors_short(names: list[str], keep: int = 3) -> str:
+    """The first authors and how many more."""
+    if len(names) <= keep + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:keep])} and {len(names) - keep} more"
+
+
+def snippet(text: str, chars: int = 320) -> str:
+    """The first `chars` characters, cut at a word."""
+    text = " ".join(text.split())
+    if len(text) <= chars:
+        return text
+    return text[:chars].rsplit(" ", 1)[0].rstrip(",.;:") + " …"
+
+
+def query_url(path: str, **params: object) -> str:
+    """`path?…` with the parameters that are not None or empty."""
+    kept = {k.rstrip("_"): v for k, v in params.items() if v not in (None, "", ())}
+    return f"{path}?{urlencode(kept, doseq=True)}" if kept else path
+
+
+def make_templates() -> jinja2.Environment:
+    """Jinja2 with autoescape on for every template: all text from sources is escaped."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(authors_short=authors_short, snippet=snippet, safe_url=safe_url)
+    env.globals.update(
+        paper_day=paper_day,
+        votes_of=votes_of,
+        csrf_field=csrf_field,
+        pdf_url=pdf_url,
+        query_url=query_url,
+        version=__version__,
+    )
+    return env
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a page; every page gets the search box text, its alternate links, the signed-in user
+    and the CSRF token of its forms (setting the browser's CSRF cookie when it has none)."""
+    state = get_state(request)
+    try:
+        user = current_user(request)
+    except SQLAlchemyError:  # a page (an error page above all) still renders with the database down
+        user = None
+    base: dict[str, Any] = {
+        "q": "",
+        "alternates": [],
+        "request_path": request.url.path,
+        "request_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "base_url": state.settings.base_url,
+        "user": user,
+        "my_votes": frozenset(),
+        "csrf_token": csrf_token(request),
+    }
+    html = state.templates.get_template(name).render({**base, **context})
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    give_csrf_cookie(request, response)
+    return response
