@@ -25,22 +25,24 @@ from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.digest import subscriptions as subs
 from papertrend.digest.cli import digest_app
-from papertrend.digest.mailer import Journal, MaildirMailer, Mailer, SendError
 from papertrend.digest.outbox import (
     HOST,
     DeliveryReport,
     Outcome,
     Policy,
-    _apply,
+    apply,
     backoff,
-    journal_for,
-    keyword_ranker,
     owner_dead,
     record,
     recover,
-    run_digest,
 )
+from papertrend.digest.ranking import keyword_ranker
+from papertrend.digest.run import run_digest
 from papertrend.digest.tables import digest_editions, sent_papers
+from papertrend.mail.factory import journal_for
+from papertrend.mail.journal import Journal
+from papertrend.mail.maildir import MaildirMailer
+from papertrend.mail.protocol import Mailer, SendError
 from tests.digest_support import add_papers, add_subscriber, at, paper, tuned
 
 DAY = date(2026, 6, 23)
@@ -296,7 +298,7 @@ def test_a_sender_that_lost_its_lease_does_not_overwrite_the_new_owner(
     edition = _sending_row(engine, mid="<m@x>", owner="new-owner", lease_until=now + timedelta(minutes=5))
     report = DeliveryReport()
     with transaction(engine) as conn:
-        _apply(
+        apply(
             conn,
             outcome=Outcome(edition, 1, 1, delivered="x"),
             owner="old-owner",
@@ -396,7 +398,7 @@ class AxisEmbedder:
 def test_window_ranker_fuses_words_and_meaning_over_new_papers(engine: Engine) -> None:
     import numpy as np
 
-    from papertrend.digest.compose import WindowRanker
+    from papertrend.digest.ranking import WindowRanker
     from papertrend.schema import papers
     from papertrend.search.vectors import store
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from papertrend.digest.compose import (
-    Composed,
-    PaperText,
-    edition_for,
-    scheduled_at,
-    select,
-    window_since,
-)
+from papertrend.digest.compose import select
+from papertrend.digest.records import Composed, PaperText
+from papertrend.digest.schedule import edition_for, scheduled_at, window_since
 from papertrend.digest.subscriptions import Preferences
 from papertrend.search.types import Hit
 

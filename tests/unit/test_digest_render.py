@@ -15,19 +15,16 @@ import pytest
 
 from papertrend.digest import render as render_module
 from papertrend.digest.render import (
-    MAIL_POLICY,
     TEMPLATES,
-    WIRE_POLICY,
-    MailContext,
     message_id_for,
     one_line,
     render_already,
     render_confirmation,
     render_digest,
     subject_for,
-    to_bytes,
 )
 from papertrend.digest.subscriptions import Preferences, Subscription
+from papertrend.mail.message import MAIL_POLICY, WIRE_POLICY, MailContext, to_bytes
 from papertrend.papers.models import Paper
 
 NOW = datetime(2026, 6, 23, 8, 0, tzinfo=UTC)

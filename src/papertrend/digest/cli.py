@@ -23,11 +23,15 @@ from papertrend import migrate
 from papertrend.config import Settings
 from papertrend.db import create_engine, reading
 from papertrend.digest import digest_settings
-from papertrend.digest.compose import Composer, edition_for, sent_ids, window_since
-from papertrend.digest.outbox import RankerMode, mail_context, make_ranker, run_digest
-from papertrend.digest.render import message_id_for, render_digest, to_bytes
+from papertrend.digest.compose import Composer
+from papertrend.digest.ranking import RankerMode, make_ranker
+from papertrend.digest.render import message_id_for, render_digest
+from papertrend.digest.repository import sent_ids
+from papertrend.digest.run import run_digest
+from papertrend.digest.schedule import edition_for, window_since
 from papertrend.digest.subscriptions import get_by_email
 from papertrend.digest.tables import digest_editions
+from papertrend.mail.message import mail_context, to_bytes
 from papertrend.papers import repository
 from papertrend.rank import TrendParams
 

@@ -17,12 +17,12 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from papertrend.accounts import service
+from papertrend.accounts.mail import render_sign_in
 from papertrend.accounts.repository import StoredToken
 from papertrend.accounts.tokens import TokenState, safe_next
 from papertrend.db import reading, transaction
-from papertrend.digest.outbox import mail_context
-from papertrend.digest.render import render_sign_in
 from papertrend.errors import BadRequest
+from papertrend.mail.message import mail_context
 from papertrend.web.app import CSRF, StateDep, get_state, render, wants_json
 from papertrend.web.cookies import SESSION_COOKIE, clear_cookie, current_user, start_session
 from papertrend.web.subscribe import client_ip, mailbox_enabled, send_in_background

@@ -30,10 +30,12 @@ from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.digest import digest_settings
 from papertrend.digest import subscriptions as subs
-from papertrend.digest.mailer import SendError, maildir_path, make_mailer
-from papertrend.digest.outbox import mail_context
 from papertrend.digest.render import render_already, render_confirmation
 from papertrend.errors import BadRequest, NotFound
+from papertrend.mail.factory import make_mailer
+from papertrend.mail.maildir import maildir_path
+from papertrend.mail.message import mail_context
+from papertrend.mail.protocol import SendError
 from papertrend.web.app import CSRF, StateDep, render, wants_json
 from papertrend.web.cookies import require_csrf_unless_one_click
 
