@@ -184,6 +184,10 @@ def apply(
     elif err is None:
         status = "sent"
         values = {"delivery_id": (outcome.delivered or "")[:255], "sent_at": now, "error": None}
+    elif err.kind == "invalid":
+        # The address can never be written (#12): no retry, and the address is not mailed again.
+        status = "failed"
+        values = {"error": str(err)[:2000]}
     elif err.kind == "permanent" and outcome.attempts >= policy.bounce_after:
         status = "bounced"
         values = {"error": str(err)[:2000]}
@@ -210,6 +214,14 @@ def apply(
         report.failed += 1
         repository.release_papers(conn=conn, edition_ids=[outcome.edition_id])
         log.warning("digest.failed", extra={"edition": outcome.edition_id, "error": str(err)})
+        if err is not None and err.kind == "invalid":
+            suppress(
+                conn=conn,
+                subscription_id=outcome.subscription_id,
+                reason="invalid_address",
+                detail=str(err),
+                now=now,
+            )
     elif status == "bounced":
         report.bounced += 1
         suppress(

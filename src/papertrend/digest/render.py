@@ -22,7 +22,7 @@ from papertrend.digest.subscriptions import Subscription, link_token
 from papertrend.mail.message import MailContext, alternative, fixed_header, new_message, shared_header
 from papertrend.mail.notice import render_notice
 from papertrend.mail.templates import environment
-from papertrend.papers.models import Paper
+from papertrend.papers.models import Paper, without_bidi_controls
 
 TEMPLATES = Path(__file__).parent / "templates"
 SUBJECT_TITLE_CHARS = 90
@@ -37,8 +37,9 @@ def one_line(text: str, limit: int | None = None) -> str:
         # Only the start can survive the cut; folding a whole abstract per message was the
         # slowest step of rendering.
         text = text[: limit * 3 + 64]
-    # split() breaks at every Unicode line break and space; the regex takes the other controls.
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    # split() breaks at every Unicode line break and space; the regex takes the other controls, and
+    # bidirectional overrides go for text stored before ingest removed them (#12).
+    flat = " ".join(_CONTROL.sub(" ", without_bidi_controls(text)).split())
     if limit is not None and len(flat) > limit:
         flat = flat[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
     return flat

@@ -33,7 +33,7 @@ from papertrend.digest.records import Claimed
 from papertrend.digest.render import ViewCache, render_digest
 from papertrend.leases import new_owner
 from papertrend.mail.journal import Journal
-from papertrend.mail.message import MailContext
+from papertrend.mail.message import AddressError, MailContext
 from papertrend.mail.pacing import RateLimiter
 from papertrend.mail.protocol import Mailer, SendError, Submitted, finish, submit
 from papertrend.papers import repository as paper_repository
@@ -224,6 +224,12 @@ class Sender:
         started = time.perf_counter()
         try:
             return render_claimed(ctx=self.ctx, claimed=item, papers=papers, cache=self.views)
+        except AddressError as exc:  # an address stored before today's rules (#12): never sendable
+            log.warning("digest.invalid_address", extra={"edition": item.id, "error": str(exc)})
+            outcomes.append(
+                Outcome(item.id, item.sub.id, item.attempts, error=SendError("invalid", str(exc)))
+            )
+            return None
         except Exception as exc:  # a rendering bug must not stop everyone's mail
             log.exception("digest.render_failed", extra={"edition": item.id})
             outcomes.append(

@@ -236,8 +236,11 @@ def get(*, conn: Connection, subscription_id: int) -> Subscription | None:
 
 
 def get_by_email(*, conn: Connection, email: str) -> Subscription | None:
-    """The subscription of an address (compared case-insensitively), or None."""
-    key = email.strip().lower()
+    """The subscription of an address (compared by its normalised key), or None."""
+    try:
+        key = normalize_email(email).key
+    except InvalidEmail:
+        key = email.strip().lower()  # stored before today's rules: found by its own spelling
     row = conn.execute(sa.select(subscriptions).where(subscriptions.c.email_key == key)).mappings().first()
     return from_row(row) if row else None
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from email.message import EmailMessage
 from typing import cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from papertrend.config import Settings
+from papertrend.errors import AppError
 from papertrend.mail.console import ConsoleMailer
 from papertrend.mail.journal import Journal
 from papertrend.mail.maildir import MaildirMailer, maildir_path
-from papertrend.mail.protocol import Mailer
+from papertrend.mail.protocol import Mailer, SendError
 from papertrend.mail.smtp import Pause, SmtpMailer, TlsMode
+
+log = logging.getLogger("papertrend.mail")
 
 
 def make_mailer(
@@ -56,6 +61,36 @@ def describe(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return parts._replace(netloc=netloc).geturl()
     return url
+
+
+class MailNotSent(AppError):
+    """A mail the person is waiting for (sign-in, confirmation) could not be sent: say so (#12)."""
+
+    status = 503
+
+
+def send_now(*, settings: Settings, message: EmailMessage) -> None:
+    """Send one message while the person waits, or raise MailNotSent saying it did not go (#12:
+    a failure used to be logged after the page had said the mail was on its way)."""
+    try:
+        mailer = make_mailer(settings.mail_url, timeout=settings.mail_timeout)
+    except ValueError as exc:  # a mail URL we do not know: the configuration, not the person
+        log.error("mail.not_sent", extra={"error": str(exc)})
+        raise MailNotSent("Papertrend cannot send mail: its mail settings are wrong.") from exc
+    try:
+        mailer.send(message)
+    except SendError as exc:
+        log.warning("mail.not_sent", extra={"error": str(exc), "mail": describe(settings.mail_url)})
+        raise MailNotSent(
+            "We could not send the email just now, so nothing is on its way. "
+            + (
+                "That address cannot be mailed."
+                if exc.kind == "invalid"
+                else "Please try again in a few minutes."
+            )
+        ) from exc
+    finally:
+        mailer.close()
 
 
 def journal_for(settings: Settings) -> Journal:

@@ -170,13 +170,36 @@ def shared_header(name: str, value: str) -> BaseHeader:
     return MAIL_POLICY.header_store_parse(name, value)[1]  # type: ignore[no-any-return]
 
 
+class AddressError(ValueError):
+    """A recipient address a message cannot carry: not ASCII, or not read back as itself (#12)."""
+
+
+def _set_to(msg: EmailMessage, to: str) -> None:
+    """Write `to` as the one recipient, or AddressError.
+
+    The header parser decodes RFC 2047 encoded words even inside an address, so a stored address
+    could come out as another one, as two, or as CR/LF (#12); the addresses we write must read back
+    as exactly the one given.
+    """
+    if not to.isascii() or "=?" in to:
+        raise AddressError(f"recipient {to!r} is not a plain ASCII address")
+    try:
+        msg["To"] = to
+    except ValueError as exc:  # CR or LF, after decoding
+        raise AddressError(f"recipient {to!r} cannot be written: {exc}") from exc
+    header = msg["To"]
+    found = [str(a.addr_spec) for a in getattr(header, "addresses", ())]
+    if found != [to]:
+        raise AddressError(f"recipient {to!r} reads back as {found!r}")
+
+
 def new_message(*, ctx: MailContext, to: str, subject: str, message_id: str, date_: datetime) -> EmailMessage:
     """A message with its Subject, From, To, Date and Message-ID set; parts are added after."""
     msg = EmailMessage(policy=MAIL_POLICY)
     # Each assignment goes through the policy's header parser, which raises on CR or LF.
     msg["Subject"] = shared_header("Subject", subject)
     msg["From"] = shared_header("From", ctx.mail_from)
-    msg["To"] = to
+    _set_to(msg, to)
     msg["Date"] = shared_header("Date", format_datetime(date_))
     msg["Message-ID"] = message_id
     return msg

@@ -7,7 +7,10 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from typing import Literal, Protocol, runtime_checkable
 
-ErrorKind = Literal["temporary", "permanent", "fatal"]
+# temporary: retry with backoff; permanent: the recipient's server refused (bounced after N);
+# fatal: the configuration is wrong (stop the run); invalid: this message can never be sent as it is,
+# its recipient address cannot be written (#12): failed at once, and the run goes on.
+ErrorKind = Literal["temporary", "permanent", "fatal", "invalid"]
 
 
 class SendError(Exception):
@@ -53,15 +56,26 @@ def _addresses(values: list[object]) -> list[str]:
 
 
 def envelope(message: EmailMessage) -> tuple[str, list[str]]:
+    """(sender, recipients) of a message, from its From and To headers.
+
+    A recipient that is not ASCII is refused here, for every backend (#12): Papertrend sends no
+    SMTPUTF8 mail, and such an address once raised UnicodeEncodeError out of smtplib, crashing the run.
+    """
     senders = _addresses(message.get_all("From", []))
     sender = senders[0] if senders else parseaddr(str(message.get("From", "")))[1]
     rcpts = _addresses(message.get_all("To", []))
     if not sender or not rcpts:
         raise SendError("fatal", "a message needs a From and a To address")
+    for rcpt in rcpts:
+        if not rcpt.isascii():
+            raise SendError(
+                "invalid", f"recipient {rcpt!r} is not an ASCII address (no SMTPUTF8 mail is sent)"
+            )
     return sender, rcpts
 
 
 def message_id(message: EmailMessage) -> str:
+    """The Message-ID of a message; every message Papertrend sends has one."""
     mid = str(message.get("Message-ID", "")).strip()
     if not mid:
         raise SendError("fatal", "a message needs a Message-ID")
