@@ -66,6 +66,8 @@ def envelope(message: EmailMessage) -> tuple[str, list[str]]:
     rcpts = _addresses(message.get_all("To", []))
     if not sender or not rcpts:
         raise SendError("fatal", "a message needs a From and a To address")
+    if not sender.isascii():
+        raise SendError("fatal", f"the sender {sender!r} (PAPERTREND_MAIL_FROM) is not an ASCII address")
     for rcpt in rcpts:
         if not rcpt.isascii():
             raise SendError(
