@@ -30,10 +30,9 @@ from sqlalchemy.engine import Engine
 
 from papertrend.db import reading, transaction
 from papertrend.digest import repository
-from papertrend.digest.records import Composed, PaperText
+from papertrend.digest.records import Composed, PaperText, Preferences, Subscription
 from papertrend.digest.render import message_id_for
 from papertrend.digest.schedule import Due
-from papertrend.digest.subscriptions import Preferences, Subscription
 from papertrend.papers.listings import trend_candidates
 from papertrend.rank import TrendParams, most_upvoted, trending
 from papertrend.search.types import Hit

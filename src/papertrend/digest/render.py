@@ -18,7 +18,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from papertrend.digest.subscriptions import Subscription, link_token
+from papertrend.digest.records import Subscription
+from papertrend.digest.subscriptions import link_token
 from papertrend.mail.message import MailContext, alternative, fixed_header, new_message, shared_header
 from papertrend.mail.notice import render_notice
 from papertrend.mail.templates import environment

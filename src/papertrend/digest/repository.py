@@ -1,4 +1,5 @@
-"""The digest's SQL: editions due and stored, sent papers, claims and the outbox's state changes (issue #11).
+"""The digest's SQL: subscriptions, editions due and stored, sent papers, claims and the outbox's state
+changes (issue #11).
 
 Functions here read and write; they never commit: the caller owns the transaction (docs: house style).
 The decisions they serve live in schedule.py, compose.py and outbox.py.
@@ -14,10 +15,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from papertrend.digest.records import Claimed, Composed, PaperText
+from papertrend.digest.records import Claimed, Composed, PaperText, Subscription, from_row
 from papertrend.digest.schedule import MAX_WINDOW_DAYS, Due, edition_for, window_since
-from papertrend.digest.subscriptions import Subscription, from_row
-from papertrend.digest.tables import digest_editions, insert_for, sent_papers, subscriptions
+from papertrend.digest.tables import (
+    digest_editions,
+    insert_for,
+    rate_limits,
+    sent_papers,
+    subscription_tokens,
+    subscriptions,
+    suppressions,
+)
 from papertrend.schema import embeddings, papers
 from papertrend.search.filters import paper_day
 
@@ -72,6 +80,17 @@ def due_editions(*, conn: Connection, now: datetime, only: int | None = None) ->
         prev = prev if prev is not None and prev < day else None
         out.append(Due(sub, day, window_since(edition_date=day, cadence=sub.prefs.cadence, previous=prev)))
     return out
+
+
+def previous_edition(*, conn: Connection, subscription_id: int, before: date) -> date | None:
+    """The date of a subscription's latest edition before `before` that sent something, or None."""
+    return conn.execute(
+        sa.select(sa.func.max(digest_editions.c.edition_date)).where(
+            digest_editions.c.subscription_id == subscription_id,
+            digest_editions.c.status.not_in(("empty", "cancelled")),
+            digest_editions.c.edition_date < before,
+        )
+    ).scalar()
 
 
 def stored_editions(*, conn: Connection, due: Sequence[Due]) -> set[tuple[int, date]]:
@@ -331,3 +350,126 @@ def claim(*, conn: Connection, owner: str, now: datetime, limit: int, lease: tim
             )
         )
     return out
+
+
+# ------------------------------------------------------------------------------------- subscriptions
+
+
+def subscription(*, conn: Connection, subscription_id: int) -> Any:
+    """The `subscriptions` row of an id (a mapping), or None."""
+    stmt = sa.select(subscriptions).where(subscriptions.c.id == subscription_id)
+    return conn.execute(stmt).mappings().first()
+
+
+def subscription_by_key(*, conn: Connection, email_key: str) -> Any:
+    """The `subscriptions` row of an address key (a mapping), or None."""
+    stmt = sa.select(subscriptions).where(subscriptions.c.email_key == email_key)
+    return conn.execute(stmt).mappings().first()
+
+
+def is_suppressed(*, conn: Connection, email_key: str) -> bool:
+    """Whether the address key is in `suppressions`."""
+    stmt = sa.select(suppressions.c.email_key).where(suppressions.c.email_key == email_key)
+    return conn.execute(stmt).first() is not None
+
+
+def add_subscription(*, conn: Connection, values: dict[str, Any]) -> int:
+    """Insert a subscription; its id."""
+    return int(
+        conn.execute(subscriptions.insert().values(**values).returning(subscriptions.c.id)).scalar_one()
+    )
+
+
+def update_subscription(
+    *, conn: Connection, subscription_id: int, values: dict[str, Any], if_status: Sequence[str] | None = None
+) -> None:
+    """Change a subscription's columns; with `if_status`, only while it is in one of those states."""
+    where = [subscriptions.c.id == subscription_id]
+    if if_status is not None:
+        where.append(subscriptions.c.status.in_(list(if_status)))
+    conn.execute(subscriptions.update().where(*where).values(**values))
+
+
+def add_confirm_token(
+    *, conn: Connection, token_hash: str, subscription_id: int, now: datetime, expires_at: datetime
+) -> None:
+    """Store a confirmation token's hash."""
+    conn.execute(
+        subscription_tokens.insert().values(
+            token_hash=token_hash,
+            subscription_id=subscription_id,
+            purpose="confirm",
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+def confirming(*, conn: Connection, token_hash: str, now: datetime) -> Any:
+    """The `subscriptions` row an unexpired confirmation token names (a mapping), or None."""
+    stmt = (
+        sa.select(subscriptions)
+        .join(subscription_tokens, subscription_tokens.c.subscription_id == subscriptions.c.id)
+        .where(
+            subscription_tokens.c.token_hash == token_hash,
+            subscription_tokens.c.purpose == "confirm",
+            subscription_tokens.c.expires_at > now,
+        )
+    )
+    return conn.execute(stmt).mappings().first()
+
+
+def use_confirm_token(*, conn: Connection, token_hash: str, now: datetime) -> None:
+    """Mark a confirmation token used (once)."""
+    conn.execute(
+        subscription_tokens.update()
+        .where(subscription_tokens.c.token_hash == token_hash, subscription_tokens.c.used_at.is_(None))
+        .values(used_at=now)
+    )
+
+
+def delete_tokens(*, conn: Connection, subscription_id: int) -> None:
+    """Forget every confirmation token of a subscription."""
+    conn.execute(subscription_tokens.delete().where(subscription_tokens.c.subscription_id == subscription_id))
+
+
+def cancel_unsent(*, conn: Connection, subscription_id: int, now: datetime) -> None:
+    """Cancel a subscription's editions composed but not yet handed to the mailer, and release their
+    papers; one already `sending` cannot be called back."""
+    cancelled = [
+        int(i)
+        for i in conn.execute(
+            sa.select(digest_editions.c.id).where(
+                digest_editions.c.subscription_id == subscription_id,
+                digest_editions.c.status.in_(("queued", "retry")),
+            )
+        ).scalars()
+    ]
+    if not cancelled:
+        return
+    release_papers(conn=conn, edition_ids=cancelled)
+    conn.execute(
+        digest_editions.update()
+        .where(digest_editions.c.id.in_(cancelled))
+        .values(status="cancelled", updated_at=now, lease_owner=None, lease_until=None)
+    )
+
+
+def add_suppression(*, conn: Connection, email_key: str, reason: str, detail: str, now: datetime) -> None:
+    """Never mail this address key again (kept if already there)."""
+    conn.execute(
+        insert_for(conn, suppressions)
+        .values(email_key=email_key, reason=reason, detail=detail[:1000], created_at=now)
+        .on_conflict_do_nothing()
+    )
+
+
+def purge_expired(*, conn: Connection, now: datetime) -> int:
+    """Delete pending subscriptions past `pending_until`, expired tokens, counters older than a day;
+    how many subscriptions went."""
+    gone = conn.execute(
+        subscriptions.delete().where(subscriptions.c.status == "pending", subscriptions.c.pending_until < now)
+    ).rowcount
+    conn.execute(subscription_tokens.delete().where(subscription_tokens.c.expires_at < now))
+    conn.execute(rate_limits.delete().where(rate_limits.c.window_start < now - timedelta(days=1)))
+    return int(gone or 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from papertrend.digest.subscriptions import Preferences, Subscription
+from papertrend.digest.records import Preferences, Subscription
 
 # How far back an edition may reach when the previous one is long ago (a pause, a new subscriber).
 MAX_WINDOW_DAYS = 7
