@@ -109,7 +109,10 @@ class WindowRanker:
             )
         return found
 
-    def _lexical(self, topic: str, since: date, depth: int) -> list[Hit]:
+    def words(self, topic: str, since: date, depth: int) -> list[Hit]:
+        """The word ranking alone: BM25 over the window's papers, best first."""
+        if self._floor is None or since < self._floor:
+            self._load(since)
         postings = self._window(since)
         if not len(postings.pks):
             return []
@@ -166,7 +169,7 @@ class WindowRanker:
         depth = max(limit, 50)
         lists = []
         if self.use_lexical:
-            lists.append(self._lexical(topic, since, depth))
+            lists.append(self.words(topic, since, depth))
         if self.embedder is not None:
             lists.append(self._semantic(topic, since, depth))
         return hybrid.fuse(lists, fusion="rrf", rrf_k=self.rrf_k)[:limit]
