@@ -359,7 +359,7 @@ def test_a_run_skips_editions_another_run_stored_after_it_read_what_was_due(
 
     assert run(compose.Composer(engine=engine, ranker=keyword_ranker(engine))).queued == 6
     # The second run read the due editions before the first stored them, in chunks of two.
-    monkeypatch.setattr(compose, "due_editions", lambda **_: read_before)
+    monkeypatch.setattr(repository, "due_editions", lambda **_: read_before)
     monkeypatch.setattr(compose, "CHUNK", 2)
     composed: list[int] = []
 
