@@ -266,7 +266,8 @@ def add_subscribers(engine: Any, n: int, *, pool: list[str], rng: random.Random,
 def throughput(args: argparse.Namespace) -> None:
     from papertrend.config import Settings
     from papertrend.db import create_engine
-    from papertrend.digest.outbox import make_ranker, run_digest
+    from papertrend.digest.ranking import make_ranker
+    from papertrend.digest.run import run_digest
 
     db = build_store(args.model, embed=args.mode != "keyword")
     engine = create_engine(f"sqlite:///{db}")

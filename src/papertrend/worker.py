@@ -22,7 +22,7 @@ from papertrend import ratelimit
 from papertrend.accounts import repository as accounts_repo
 from papertrend.config import Settings
 from papertrend.db import transaction
-from papertrend.digest.outbox import make_digest_job
+from papertrend.digest.job import make_digest_job
 from papertrend.ingest.base import make_source
 from papertrend.ingest.http import PoliteClient
 from papertrend.ingest.pipeline import run_ingest

@@ -32,9 +32,9 @@ from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from papertrend.db import reading
-from papertrend.digest import compose
+from papertrend.digest import compose, records, repository
 from papertrend.digest import subscriptions as subs
-from papertrend.digest.outbox import keyword_ranker
+from papertrend.digest.ranking import keyword_ranker
 from papertrend.digest.tables import digest_editions, subscriptions
 from papertrend.schema import ingest_runs, job_leases, papers
 from tests.digest_support import SmtpSink, _Handler, add_papers, add_subscribers, at, free_port, paper
@@ -349,7 +349,7 @@ def test_a_run_skips_editions_another_run_stored_after_it_read_what_was_due(
     add_papers(engine, [paper("2606.00001", "A paper", day=SENDERS_DAY, upvotes=3)])
     add_subscribers(engine, 6, confirmed_at=SENDERS_NOW - timedelta(days=3))
     with reading(engine) as conn:
-        read_before = compose.due_editions(conn=conn, now=SENDERS_NOW)
+        read_before = repository.due_editions(conn=conn, now=SENDERS_NOW)
     assert len(read_before) == 6
 
     def run(composer: compose.Composer) -> compose.ComposeReport:
@@ -359,12 +359,12 @@ def test_a_run_skips_editions_another_run_stored_after_it_read_what_was_due(
 
     assert run(compose.Composer(engine=engine, ranker=keyword_ranker(engine))).queued == 6
     # The second run read the due editions before the first stored them, in chunks of two.
-    monkeypatch.setattr(compose, "due_editions", lambda **_: read_before)
+    monkeypatch.setattr(repository, "due_editions", lambda **_: read_before)
     monkeypatch.setattr(compose, "CHUNK", 2)
     composed: list[int] = []
 
     class Counting(compose.Composer):
-        def compose(self, *, sub: subs.Subscription, **kwargs: Any) -> compose.Composed:
+        def compose(self, *, sub: subs.Subscription, **kwargs: Any) -> records.Composed:
             composed.append(sub.id)
             return super().compose(sub=sub, **kwargs)
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -25,22 +23,24 @@ from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.digest import subscriptions as subs
 from papertrend.digest.cli import digest_app
-from papertrend.digest.mailer import Journal, MaildirMailer, Mailer, SendError
 from papertrend.digest.outbox import (
     HOST,
     DeliveryReport,
     Outcome,
     Policy,
-    _apply,
+    apply,
     backoff,
-    journal_for,
-    keyword_ranker,
     owner_dead,
     record,
     recover,
-    run_digest,
 )
+from papertrend.digest.ranking import keyword_ranker
+from papertrend.digest.run import run_digest
 from papertrend.digest.tables import digest_editions, sent_papers
+from papertrend.mail.factory import journal_for
+from papertrend.mail.journal import Journal
+from papertrend.mail.maildir import MaildirMailer
+from papertrend.mail.protocol import Mailer, SendError
 from tests.digest_support import add_papers, add_subscriber, at, paper, tuned
 
 DAY = date(2026, 6, 23)
@@ -296,7 +296,7 @@ def test_a_sender_that_lost_its_lease_does_not_overwrite_the_new_owner(
     edition = _sending_row(engine, mid="<m@x>", owner="new-owner", lease_until=now + timedelta(minutes=5))
     report = DeliveryReport()
     with transaction(engine) as conn:
-        _apply(
+        apply(
             conn,
             outcome=Outcome(edition, 1, 1, delivered="x"),
             owner="old-owner",
@@ -367,69 +367,3 @@ def test_cli_dry_run_and_preview(engine: Engine, settings: Settings, tmp_path: P
     assert result.exit_code == 0 and "1 sent" in result.output
     assert journal_for(settings).read()  # the maildir backend journaled its delivery
     assert runner.invoke(digest_app, ["preview", "nobody@example.org"]).exit_code == 1
-
-
-class AxisEmbedder:
-    """Three made-up directions of meaning: enough to tell semantic matches from word matches."""
-
-    name = "axes"
-    dim = 3
-    AXES: ClassVar[dict[str, tuple[float, float, float]]] = {
-        "social": (1.0, 0.0, 0.0),
-        "vision": (0.0, 1.0, 0.0),
-        "proteins": (0.0, 0.0, 1.0),
-    }
-
-    def embed(self, texts: Sequence[str]) -> Any:
-        import numpy as np
-
-        out = []
-        for text in texts:
-            vec = np.zeros(3, dtype=np.float32)
-            for word, axis in self.AXES.items():
-                if word in text.lower():
-                    vec += np.asarray(axis, dtype=np.float32)
-            out.append(vec / (np.linalg.norm(vec) or 1.0))
-        return np.asarray(out, dtype=np.float32).reshape(len(texts), 3)
-
-
-def test_window_ranker_fuses_words_and_meaning_over_new_papers(engine: Engine) -> None:
-    import numpy as np
-
-    from papertrend.digest.compose import WindowRanker
-    from papertrend.schema import papers
-    from papertrend.search.vectors import store
-
-    add_papers(
-        engine,
-        [
-            paper("2606.00001", "Agents that simulate people", day=DAY),
-            paper("2606.00002", "Crowds of synthetic humans", day=DAY, abstract="Populations of personas."),
-            paper("2606.00003", "Protein design with diffusion", day=DAY),
-            paper("2606.00004", "Older agents that simulate people", day=DAY - timedelta(days=5)),
-        ],
-    )
-    meaning = {
-        "2606.00001": "social",
-        "2606.00002": "social",
-        "2606.00003": "proteins",
-        "2606.00004": "social",
-    }
-    with transaction(engine) as conn:
-        pks = dict(conn.execute(sa.select(papers.c.id, papers.c.pk)).all())
-        ids = sorted(meaning)
-        vectors = AxisEmbedder().embed([meaning[i] for i in ids])
-        store(conn=conn, model="axes", paper_pks=[pks[i] for i in ids], vectors=vectors, now=at(DAY))
-    since = DAY - timedelta(days=1)
-    words = WindowRanker(engine=engine, embedder=None)
-    assert [h.paper_id for h in words("simulating people agents", since, 10)] == ["2606.00001"]
-    assert [h.paper_id for h in words("people", DAY - timedelta(days=7), 10)] == ["2606.00001", "2606.00004"]
-    both = WindowRanker(engine=engine, embedder=AxisEmbedder())  # type: ignore[arg-type]
-    found = [h.paper_id for h in both("social simulation of people", since, 10)]
-    # The word match first, then the paper that shares only the meaning; nothing older than `since`.
-    assert found[:2] == ["2606.00001", "2606.00002"] and "2606.00004" not in found
-    batched = WindowRanker(engine=engine, embedder=AxisEmbedder())  # type: ignore[arg-type]
-    batched.prepare(["social simulation of people", "proteins"])
-    assert [h.paper_id for h in batched("social simulation of people", since, 10)] == found
-    assert batched("proteins", since, 1)[0].paper_id == "2606.00003"
-    assert np.isfinite([h.score for h in both("proteins", since, 10)]).all()

@@ -18,7 +18,8 @@ from sqlalchemy.engine import Engine
 from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.digest import subscriptions as subs
-from papertrend.digest.outbox import keyword_ranker, run_digest
+from papertrend.digest.ranking import keyword_ranker
+from papertrend.digest.run import run_digest
 from papertrend.digest.tables import digest_editions, subscriptions, suppressions
 from tests.digest_support import SmtpSink, add_papers, add_subscriber, at, free_port, make_app, paper, tuned
 from tests.integration.test_web_pages import Web

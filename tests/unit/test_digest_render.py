@@ -15,19 +15,16 @@ import pytest
 
 from papertrend.digest import render as render_module
 from papertrend.digest.render import (
-    MAIL_POLICY,
     TEMPLATES,
-    WIRE_POLICY,
-    MailContext,
     message_id_for,
     one_line,
     render_already,
     render_confirmation,
     render_digest,
     subject_for,
-    to_bytes,
 )
 from papertrend.digest.subscriptions import Preferences, Subscription
+from papertrend.mail.message import MAIL_POLICY, WIRE_POLICY, MailContext, to_bytes
 from papertrend.papers.models import Paper
 
 NOW = datetime(2026, 6, 23, 8, 0, tzinfo=UTC)
@@ -271,3 +268,21 @@ def test_templates_inlined_once_give_what_inlining_each_message_gave(monkeypatch
     before = inliner.inline(plain.get_template("digest.html").render(context))
     assert _Events(html).events == _Events(before).events
     assert "&lt;i&gt;x&lt;/i&gt;" in html  # still escaped: the inlined templates autoescape too
+
+
+def test_bidirectional_overrides_from_a_source_never_reach_the_digest() -> None:
+    # Stored before ingest removed them (#12): U+202E turns "exe.txt" round for a reader.
+    hostile = make_paper(
+        "2606.00009",
+        "Safe \u202etxt.exe\u202c title",
+        abstract="An abstract \u2066with\u2069 an override \u202eknalb\u202c inside.",
+        authors=["Eve \u202dAdversary\u202c"],
+    )
+    msg = reparse(digest(trending=[hostile], for_you=[]))
+    text_part = msg.get_body(preferencelist=("plain",))
+    html_part = msg.get_body(preferencelist=("html",))
+    assert isinstance(text_part, EmailMessage) and isinstance(html_part, EmailMessage)
+    for body in (text_part.get_content(), html_part.get_content(), str(msg["Subject"])):
+        assert not any(ch in body for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert "Safe txt.exe title" in text_part.get_content()
+    assert "an override knalb inside" in text_part.get_content()

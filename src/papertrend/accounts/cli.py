@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from papertrend import migrate
 from papertrend.accounts import repository as repo
+from papertrend.addresses import InvalidEmail, normalize_email
 from papertrend.config import Settings
 from papertrend.db import create_engine, reading, transaction
 
@@ -43,6 +44,15 @@ def users_list() -> None:
     console.print(f"{len(rows)} users")
 
 
+def _key(email: str) -> str:
+    """An address typed here, keyed as sign-in keyed it (a stored address that no longer passes
+    today's rules is still found by its own spelling)."""
+    try:
+        return normalize_email(email).key
+    except InvalidEmail:
+        return email
+
+
 @users_app.command("delete")
 def users_delete(
     email: str,
@@ -51,7 +61,7 @@ def users_delete(
     """Delete a user with their sessions (signed out at once) and their votes."""
     engine = _engine()
     with reading(engine) as conn:
-        user = repo.get_user_by_email(conn=conn, email=email)
+        user = repo.get_user_by_email(conn=conn, email=_key(email))
     if user is None:
         err.print(f"no user {email}")
         raise typer.Exit(1)

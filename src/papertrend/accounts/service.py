@@ -60,8 +60,9 @@ def request_login(
     per_address_limit: int,
 ) -> LoginRequest:
     """Validate the address (InvalidEmail) and issue a login token, unless the address is rate limited."""
-    address, _key = normalize_email(email)
-    key = ratelimit.rate_key("addr", address, scope="login")
+    address, email_key = normalize_email(email)
+    # Keyed by the normalised form, so no spelling of one mailbox gets an allowance of its own (#12).
+    key = ratelimit.rate_key("addr", email_key, scope="login")
     if not ratelimit.allow(conn=conn, key=key, limit=per_address_limit, window=RATE_WINDOW, now=now):
         return LoginRequest(email=address, token=None)
     issued = tokens.issue(now=now, lifetime=lifetime)

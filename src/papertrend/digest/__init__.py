@@ -1,32 +1,43 @@
-"""The daily email (issue #5): subscriptions, composing editions, rendering, the outbox, the mailer.
+"""The daily email (issue #5): subscriptions, composing editions, rendering, the outbox, the sender.
+
+Rooms: subscriptions (sign-up, confirm, preferences), schedule (when editions are due), compose
+(which papers), ranking ("For you"), render (the message), outbox (the states and recovery), sender
+(the sending loop), run (a whole `digest run`), job (the worker's), repository (the SQL), records and
+tables. Mail itself is papertrend/mail/.
 
 `digest_settings(settings)` gives this package's settings as one small typed record.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from papertrend.config import Settings
 
 
+def _default(name: str) -> Any:
+    """The default of a setting, as `Settings` defines it (issue #11: defined once, there)."""
+    return field(default=Settings.model_fields[name].default)
+
+
 @dataclass(frozen=True, slots=True)
 class DigestSettings:
-    """What the digest and the mailer need beyond the core settings."""
+    """What the digest and the mailer need beyond the core settings (defaults: `Settings`'s)."""
 
-    mail_from: str = "Papertrend <papertrend@localhost>"
-    mail_rate: float = 100.0  # messages per second for one run; 0 means no limit
-    mail_concurrency: int = 2  # SMTP connections sending at once
-    mail_timeout: float = 30.0
-    mail_max_attempts: int = 8  # temporary failures (4xx, timeouts) before an edition is `failed`
-    mail_bounce_after: int = 2  # permanent (5xx) recipient rejections before `bounced` and suppressed
-    mail_retry_seconds: float = 300.0  # first backoff; doubles with each attempt, capped at 6 hours
-    mail_lease_seconds: float = 600.0
-    digest_interval_minutes: int = 5
-    digest_trending: int = 10
-    digest_for_you: int = 8
-    subscribe_per_ip_per_hour: int = 20
-    subscribe_per_address_per_hour: int = 3
+    mail_from: str = _default("mail_from")
+    mail_rate: float = _default("mail_rate")
+    mail_concurrency: int = _default("mail_concurrency")
+    mail_timeout: float = _default("mail_timeout")
+    mail_max_attempts: int = _default("mail_max_attempts")
+    mail_bounce_after: int = _default("mail_bounce_after")
+    mail_retry_seconds: float = _default("mail_retry_seconds")
+    mail_lease_seconds: float = _default("mail_lease_seconds")
+    digest_interval_minutes: int = _default("digest_interval_minutes")
+    digest_trending: int = _default("digest_trending")
+    digest_for_you: int = _default("digest_for_you")
+    subscribe_per_ip_per_hour: int = _default("subscribe_per_ip_per_hour")
+    subscribe_per_address_per_hour: int = _default("subscribe_per_address_per_hour")
 
 
 def digest_settings(settings: Settings) -> DigestSettings:

@@ -8,12 +8,11 @@ subscriber and day, and the outbox delivers each once (digest/outbox.py).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, cast
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -22,13 +21,16 @@ from sqlalchemy.engine import Engine
 from papertrend import migrate
 from papertrend.config import Settings
 from papertrend.db import create_engine, reading
-from papertrend.digest import digest_settings
-from papertrend.digest.compose import Composer, edition_for, sent_ids, window_since
-from papertrend.digest.outbox import RankerMode, mail_context, make_ranker, run_digest
-from papertrend.digest.render import message_id_for, render_digest, to_bytes
+from papertrend.digest import digest_settings, repository
+from papertrend.digest.compose import Composer
+from papertrend.digest.ranking import RankerMode, make_ranker
+from papertrend.digest.render import message_id_for, render_digest
+from papertrend.digest.repository import sent_ids
+from papertrend.digest.run import run_digest
+from papertrend.digest.schedule import edition_for, window_since
 from papertrend.digest.subscriptions import get_by_email
-from papertrend.digest.tables import digest_editions
-from papertrend.papers import repository
+from papertrend.mail.message import mail_context, to_bytes
+from papertrend.papers import repository as paper_repository
 from papertrend.rank import TrendParams
 
 digest_app = typer.Typer(no_args_is_help=True, help="The daily email: send due editions, preview one.")
@@ -136,13 +138,7 @@ def preview_command(
                 edition_for(prefs=sub.prefs, confirmed_at=sub.confirmed_at or when, now=when)
                 or when.astimezone(ZoneInfo(sub.prefs.timezone)).date()
             )
-            previous: date | None = conn.execute(
-                sa.select(sa.func.max(digest_editions.c.edition_date)).where(
-                    digest_editions.c.subscription_id == sub.id,
-                    digest_editions.c.status.not_in(("empty", "cancelled")),
-                    digest_editions.c.edition_date < day,
-                )
-            ).scalar()
+            previous = repository.previous_edition(conn=conn, subscription_id=sub.id, before=day)
             sent = sent_ids(conn=conn, subscription_ids=[sub.id])[sub.id]
         since = window_since(edition_date=day, cadence=sub.prefs.cadence, previous=previous)
         composer = Composer(
@@ -154,7 +150,7 @@ def preview_command(
         )
         composed = composer.compose(sub=sub, edition_date=day, since=since, sent=sent)
         with reading(engine) as conn:
-            papers = {p.id: p for p in repository.get_many(conn=conn, paper_ids=composed.paper_ids)}
+            papers = {p.id: p for p in paper_repository.get_many(conn=conn, paper_ids=composed.paper_ids)}
     finally:
         engine.dispose()
     if composed.empty:

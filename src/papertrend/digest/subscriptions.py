@@ -14,39 +14,32 @@ States::
 - Subscribing a known address answers exactly as for a new one (no enumeration); what differs is
   only the mail that goes to that address: a confirmation, or "you are already subscribed".
 
-Functions take the caller's connection and never commit (DESIGN §6.1).
+Functions take the caller's connection and never commit (DESIGN §6.1); the SQL is in repository.py.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 # Address validation moved to papertrend.addresses when sign-in came to share it (issue #4).
 from papertrend.addresses import InvalidEmail as InvalidEmail
 from papertrend.addresses import normalize_email as normalize_email
-from papertrend.digest.tables import (
-    digest_editions,
-    insert_for,
-    rate_limits,
-    sent_papers,
-    subscription_tokens,
-    subscriptions,
-    suppressions,
-)
+from papertrend.digest import repository
+from papertrend.digest.records import Preferences as Preferences
+from papertrend.digest.records import Subscription as Subscription
+from papertrend.digest.records import from_row as from_row
+from papertrend.digest.records import prefs_values
 from papertrend.errors import BadRequest
 from papertrend.security import hash_token, new_token, same, sign
 
-Status = Literal["pending", "confirmed", "unsubscribed", "bounced"]
-Cadence = Literal["daily", "weekly"]
 LinkPurpose = Literal["manage", "unsubscribe"]
 Action = Literal["confirm", "already", "suppressed"]
 
@@ -60,41 +53,6 @@ _CATEGORY = re.compile(r"[A-Za-z][A-Za-z-]*(?:\.[A-Za-z][A-Za-z-]*)?")
 
 
 # ------------------------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True, slots=True)
-class Preferences:
-    """What a subscriber chose: topics and filters, cadence, and when mail arrives."""
-
-    topics: tuple[str, ...] = ()
-    include_keywords: tuple[str, ...] = ()
-    exclude_keywords: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    cadence: Cadence = "daily"
-    send_hour: int = 8
-    send_weekday: int = 0  # weekly editions: 0 = Monday … 6 = Sunday
-    timezone: str = "UTC"
-    paused: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """One stored subscription."""
-
-    id: int
-    email: str
-    email_key: str
-    status: Status
-    prefs: Preferences
-    link_salt: str
-    created_at: datetime
-    confirmed_at: datetime | None = None
-    pending_until: datetime | None = None
-    left_at: datetime | None = None
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.prefs.timezone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,77 +145,35 @@ def parse_preferences(raw: PreferenceInput) -> Preferences:
 # ------------------------------------------------------------------------------------------- storage
 
 
-def _prefs_values(prefs: Preferences) -> dict[str, Any]:
-    return {
-        "topics": list(prefs.topics),
-        "include_keywords": list(prefs.include_keywords),
-        "exclude_keywords": list(prefs.exclude_keywords),
-        "categories": list(prefs.categories),
-        "cadence": prefs.cadence,
-        "send_hour": prefs.send_hour,
-        "send_weekday": prefs.send_weekday,
-        "timezone": prefs.timezone,
-        "paused": prefs.paused,
-    }
-
-
-def from_row(row: Mapping[Any, Any]) -> Subscription:
-    """A Subscription from a `subscriptions` row."""
-    return Subscription(
-        id=int(row["id"]),
-        email=row["email"],
-        email_key=row["email_key"],
-        status=row["status"],
-        prefs=Preferences(
-            topics=tuple(row["topics"] or ()),
-            include_keywords=tuple(row["include_keywords"] or ()),
-            exclude_keywords=tuple(row["exclude_keywords"] or ()),
-            categories=tuple(row["categories"] or ()),
-            cadence=row["cadence"],
-            send_hour=int(row["send_hour"]),
-            send_weekday=int(row["send_weekday"]),
-            timezone=row["timezone"],
-            paused=bool(row["paused"]),
-        ),
-        link_salt=row["link_salt"],
-        created_at=row["created_at"],
-        confirmed_at=row["confirmed_at"],
-        pending_until=row["pending_until"],
-        left_at=row["left_at"],
-    )
-
-
 def get(*, conn: Connection, subscription_id: int) -> Subscription | None:
     """One subscription by id, or None."""
-    row = (
-        conn.execute(sa.select(subscriptions).where(subscriptions.c.id == subscription_id)).mappings().first()
-    )
+    row = repository.subscription(conn=conn, subscription_id=subscription_id)
     return from_row(row) if row else None
 
 
 def get_by_email(*, conn: Connection, email: str) -> Subscription | None:
-    """The subscription of an address (compared case-insensitively), or None."""
-    key = email.strip().lower()
-    row = conn.execute(sa.select(subscriptions).where(subscriptions.c.email_key == key)).mappings().first()
+    """The subscription of an address (compared by its normalised key), or None."""
+    try:
+        key = normalize_email(email).key
+    except InvalidEmail:
+        key = email.strip().lower()  # stored before today's rules: found by its own spelling
+    row = repository.subscription_by_key(conn=conn, email_key=key)
     return from_row(row) if row else None
 
 
 def is_suppressed(*, conn: Connection, email_key: str) -> bool:
     """Whether the address must not be mailed (it bounced)."""
-    stmt = sa.select(suppressions.c.email_key).where(suppressions.c.email_key == email_key)
-    return conn.execute(stmt).first() is not None
+    return repository.is_suppressed(conn=conn, email_key=email_key)
 
 
 def _new_token(conn: Connection, *, subscription_id: int, now: datetime) -> str:
     token = new_token()
-    conn.execute(
-        subscription_tokens.insert().values(
-            token_hash=hash_token(token),
-            subscription_id=subscription_id,
-            purpose="confirm",
-            created_at=now,
-            expires_at=now + timedelta(days=PENDING_DAYS),
-        )
+    repository.add_confirm_token(
+        conn=conn,
+        token_hash=hash_token(token),
+        subscription_id=subscription_id,
+        now=now,
+        expires_at=now + timedelta(days=PENDING_DAYS),
     )
     return token
 
@@ -267,52 +183,33 @@ def subscribe(*, conn: Connection, email: str, prefs: Preferences, now: datetime
     address, key = normalize_email(email)
     if is_suppressed(conn=conn, email_key=key):
         return SubscribeResult("suppressed", address)
-    row = conn.execute(sa.select(subscriptions).where(subscriptions.c.email_key == key)).mappings().first()
+    row = repository.subscription_by_key(conn=conn, email_key=key)
     pending = {
         "email": address,
         "status": "pending",
         "updated_at": now,
         "pending_until": now + timedelta(days=PENDING_DAYS),
-        **_prefs_values(prefs),
+        **prefs_values(prefs),
     }
     if row is None:
-        sub_id = conn.execute(
-            subscriptions.insert()
-            .values(
-                email_key=key,
-                link_salt=secrets.token_hex(16),
-                created_at=now,
-                **pending,
-            )
-            .returning(subscriptions.c.id)
-        ).scalar_one()
+        sub_id = repository.add_subscription(
+            conn=conn,
+            values={"email_key": key, "link_salt": secrets.token_hex(16), "created_at": now, **pending},
+        )
     elif row["status"] == "confirmed":
         # Anyone can type anyone's address: never let the form change a confirmed subscription.
         # The owner gets a mail with their preferences link instead.
         return SubscribeResult("already", row["email"], subscription_id=int(row["id"]))
     else:
         sub_id = int(row["id"])
-        conn.execute(subscriptions.update().where(subscriptions.c.id == sub_id).values(**pending))
-    token = _new_token(conn, subscription_id=int(sub_id), now=now)
-    return SubscribeResult("confirm", address, subscription_id=int(sub_id), token=token)
-
-
-def _token_subscription(conn: Connection, token: str, now: datetime) -> sa.RowMapping | None:
-    stmt = (
-        sa.select(subscriptions)
-        .join(subscription_tokens, subscription_tokens.c.subscription_id == subscriptions.c.id)
-        .where(
-            subscription_tokens.c.token_hash == hash_token(token),
-            subscription_tokens.c.purpose == "confirm",
-            subscription_tokens.c.expires_at > now,
-        )
-    )
-    return conn.execute(stmt).mappings().first()
+        repository.update_subscription(conn=conn, subscription_id=sub_id, values=pending)
+    token = _new_token(conn, subscription_id=sub_id, now=now)
+    return SubscribeResult("confirm", address, subscription_id=sub_id, token=token)
 
 
 def peek_confirmation(*, conn: Connection, token: str, now: datetime) -> Subscription | None:
     """The subscription a confirmation link would confirm, changing nothing; None if invalid or expired."""
-    row = _token_subscription(conn, token, now)
+    row = repository.confirming(conn=conn, token_hash=hash_token(token), now=now)
     if row is None or row["status"] not in ("pending", "confirmed"):
         return None
     return from_row(row)
@@ -320,99 +217,68 @@ def peek_confirmation(*, conn: Connection, token: str, now: datetime) -> Subscri
 
 def confirm(*, conn: Connection, token: str, now: datetime) -> Subscription | None:
     """Confirm the subscription of a valid token (idempotent); None if invalid, expired or suppressed."""
-    row = _token_subscription(conn, token, now)
+    token_hash = hash_token(token)
+    row = repository.confirming(conn=conn, token_hash=token_hash, now=now)
     if row is None or row["status"] not in ("pending", "confirmed"):
         return None
     if is_suppressed(conn=conn, email_key=row["email_key"]):
         return None
     sub_id = int(row["id"])
     if row["status"] == "pending":
-        conn.execute(
-            subscriptions.update()
-            .where(subscriptions.c.id == sub_id)
-            .values(status="confirmed", confirmed_at=now, pending_until=None, left_at=None, updated_at=now)
+        repository.update_subscription(
+            conn=conn,
+            subscription_id=sub_id,
+            values={
+                "status": "confirmed",
+                "confirmed_at": now,
+                "pending_until": None,
+                "left_at": None,
+                "updated_at": now,
+            },
         )
-    conn.execute(
-        subscription_tokens.update()
-        .where(subscription_tokens.c.token_hash == hash_token(token), subscription_tokens.c.used_at.is_(None))
-        .values(used_at=now)
-    )
+    repository.use_confirm_token(conn=conn, token_hash=token_hash, now=now)
     return get(conn=conn, subscription_id=sub_id)
-
-
-def _cancel_unsent(conn: Connection, subscription_id: int, now: datetime) -> None:
-    # Editions composed but not yet handed to the mailer are cancelled and their papers released;
-    # one already `sending` cannot be called back.
-    cancelled = [
-        int(i)
-        for i in conn.execute(
-            sa.select(digest_editions.c.id).where(
-                digest_editions.c.subscription_id == subscription_id,
-                digest_editions.c.status.in_(("queued", "retry")),
-            )
-        ).scalars()
-    ]
-    if not cancelled:
-        return
-    conn.execute(sent_papers.delete().where(sent_papers.c.edition_id.in_(cancelled)))
-    conn.execute(
-        digest_editions.update()
-        .where(digest_editions.c.id.in_(cancelled))
-        .values(status="cancelled", updated_at=now, lease_owner=None, lease_until=None)
-    )
 
 
 def unsubscribe(*, conn: Connection, subscription_id: int, now: datetime) -> None:
     """Stop all mail to the subscription now, including editions already composed but not sent."""
-    conn.execute(
-        subscriptions.update()
-        .where(subscriptions.c.id == subscription_id, subscriptions.c.status.in_(("pending", "confirmed")))
-        .values(status="unsubscribed", left_at=now, updated_at=now, pending_until=None)
+    repository.update_subscription(
+        conn=conn,
+        subscription_id=subscription_id,
+        values={"status": "unsubscribed", "left_at": now, "updated_at": now, "pending_until": None},
+        if_status=("pending", "confirmed"),
     )
     # An old confirmation mail must not bring the subscription back.
-    conn.execute(subscription_tokens.delete().where(subscription_tokens.c.subscription_id == subscription_id))
-    _cancel_unsent(conn, subscription_id, now)
+    repository.delete_tokens(conn=conn, subscription_id=subscription_id)
+    repository.cancel_unsent(conn=conn, subscription_id=subscription_id, now=now)
 
 
 def update_preferences(*, conn: Connection, subscription_id: int, prefs: Preferences, now: datetime) -> None:
     """Save new preferences; pausing cancels editions composed but not yet sent."""
-    conn.execute(
-        subscriptions.update()
-        .where(subscriptions.c.id == subscription_id)
-        .values(updated_at=now, **_prefs_values(prefs))
+    repository.update_subscription(
+        conn=conn, subscription_id=subscription_id, values={"updated_at": now, **prefs_values(prefs)}
     )
     if prefs.paused:
-        _cancel_unsent(conn, subscription_id, now)
+        repository.cancel_unsent(conn=conn, subscription_id=subscription_id, now=now)
 
 
 def suppress(*, conn: Connection, subscription_id: int, reason: str, detail: str, now: datetime) -> None:
     """Mark the subscription bounced and never mail its address again."""
-    row = conn.execute(
-        sa.select(subscriptions.c.email_key).where(subscriptions.c.id == subscription_id)
-    ).first()
+    row = repository.subscription(conn=conn, subscription_id=subscription_id)
     if row is None:
         return
-    conn.execute(
-        insert_for(conn, suppressions)
-        .values(email_key=row.email_key, reason=reason, detail=detail[:1000], created_at=now)
-        .on_conflict_do_nothing()
+    repository.add_suppression(conn=conn, email_key=row["email_key"], reason=reason, detail=detail, now=now)
+    repository.update_subscription(
+        conn=conn,
+        subscription_id=subscription_id,
+        values={"status": "bounced", "left_at": now, "updated_at": now},
     )
-    conn.execute(
-        subscriptions.update()
-        .where(subscriptions.c.id == subscription_id)
-        .values(status="bounced", left_at=now, updated_at=now)
-    )
-    _cancel_unsent(conn, subscription_id, now)
+    repository.cancel_unsent(conn=conn, subscription_id=subscription_id, now=now)
 
 
 def purge_expired(*, conn: Connection, now: datetime) -> int:
     """Delete pending subscriptions never confirmed within PENDING_DAYS, expired tokens, stale counters."""
-    gone = conn.execute(
-        subscriptions.delete().where(subscriptions.c.status == "pending", subscriptions.c.pending_until < now)
-    ).rowcount
-    conn.execute(subscription_tokens.delete().where(subscription_tokens.c.expires_at < now))
-    conn.execute(rate_limits.delete().where(rate_limits.c.window_start < now - timedelta(days=1)))
-    return int(gone or 0)
+    return repository.purge_expired(conn=conn, now=now)
 
 
 # -------------------------------------------------------------------------------------- signed links

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from papertrend.errors import InvalidPaperId
 from papertrend.papers.ids import ArxivId, parse_arxiv_id
-from papertrend.papers.models import PaperIn, Rejected
+from papertrend.papers.models import PaperIn, Rejected, without_bidi_controls
 
 Cursor = dict[str, Any]
 
@@ -98,10 +98,11 @@ def check_id(value: Any, *, source: str, record: str, parsed: Parsed) -> ArxivId
 
 
 def clean_text(value: Any) -> str:
-    """Collapse the hard line wraps arXiv puts in titles and abstracts into single spaces."""
+    """Collapse the hard line wraps arXiv puts in titles and abstracts into single spaces, and drop
+    bidirectional override characters (#12)."""
     if not isinstance(value, str):
         return ""
-    return " ".join(value.split())
+    return " ".join(without_bidi_controls(value).split())
 
 
 def text_or_none(value: str) -> str | None:

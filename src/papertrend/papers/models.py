@@ -6,6 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+# Unicode's bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): in a
+# title or abstract they reorder what a reader sees ("Trojan Source"), and a source's text has no
+# use for them (#12: U+202E from an abstract reached the plain-text digest). The marks (LRM, RLM),
+# which cannot reorder text, stay.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def without_bidi_controls(text: str) -> str:
+    """Source text with the bidirectional override, embedding and isolate characters removed."""
+    return text if text.isascii() else text.translate(_BIDI_CONTROLS)
+
 
 @dataclass(slots=True)
 class PaperIn:

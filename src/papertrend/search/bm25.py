@@ -26,9 +26,9 @@ import threading
 import time
 import unicodedata
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -125,9 +125,10 @@ class Postings:
             if t is None:
                 continue
             start, end = int(self.offsets[t]), int(self.offsets[t + 1])
-            docs, f = self.docs[start:end], self.freqs[start:end]
-            norm = K1 * (1 - B + B * self.doc_len[docs] / self.avgdl)
-            total[docs] += np.float32(self.idf(end - start)) * f * (K1 + 1) / (f + norm)
+            docs = self.docs[start:end]
+            total[docs] += weight(
+                self.freqs[start:end], self.doc_len[docs], avgdl=self.avgdl, idf=self.idf(end - start)
+            )
         return total
 
     def holding(self, stems: Iterable[str]) -> I32:
@@ -140,29 +141,38 @@ class Postings:
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
 
 
-def build(
-    *, conn: Connection, weights: tuple[float, float, float], tokenizer: Tokenizer | None = None
+def weight(freqs: F32, doc_len: F32, *, avgdl: float, idf: float) -> F32:
+    """BM25's weight of one term in each doc, from its (weighted) frequency there and the doc's length:
+    idf × f(k1 + 1) / (f + k1(1 − b + b·len/avgdl)). The one BM25 of the project (issue #11)."""
+    norm = K1 * (1 - B + B * doc_len / avgdl)
+    return cast(F32, np.float32(idf) * freqs * (K1 + 1) / (freqs + norm))
+
+
+def document(tokenizer: Tokenizer, fields: Iterable[tuple[str, float]]) -> tuple[dict[str, float], int]:
+    """A doc's weighted frequency of each stem, and its length in tokens (as FTS5 counts it)."""
+    freq: dict[str, float] = {}
+    length = 0
+    for text, w in fields:
+        stems = tokenizer(text)
+        length += len(stems)
+        for stem in stems:
+            freq[stem] = freq.get(stem, 0.0) + w
+    return freq, length
+
+
+def postings_of(
+    docs: Iterable[tuple[int, dict[str, float], int]],
+    *,
+    signature: Signature,
+    weights: tuple[float, float, float],
 ) -> Postings:
-    """Read every paper's title, abstract and authors and build the postings."""
-    tok = tokenizer or Tokenizer()
-    sig = signature(conn)
-    w_title, w_abstract, w_authors = weights
+    """Postings from each doc's (pk, weighted frequency of each stem, length), in pk order."""
     terms: dict[str, int] = {}
     # Typed arrays, not lists: 4 bytes an entry instead of ~36 while ten million pile up.
     term_col, doc_col, freq_col = array("i"), array("i"), array("f")
     pks, lengths = array("q"), array("i")
-    stmt = sa.select(papers.c.pk, papers.c.title, papers.c.abstract, papers.c.authors).order_by(papers.c.pk)
-    for doc, row in enumerate(conn.execution_options(yield_per=2000).execute(stmt)):
-        authors = ", ".join(str(a) for a in row.authors or ())
-        fields = ((row.title or "", w_title), (row.abstract or "", w_abstract), (authors, w_authors))
-        freq: dict[str, float] = {}
-        length = 0
-        for text, weight in fields:
-            stems = tok(text)
-            length += len(stems)
-            for stem in stems:
-                freq[stem] = freq.get(stem, 0.0) + weight
-        pks.append(row.pk)
+    for doc, (pk, freq, length) in enumerate(docs):
+        pks.append(pk)
         lengths.append(length)
         for stem, f in freq.items():
             t = terms.setdefault(stem, len(terms))
@@ -176,7 +186,7 @@ def build(
     np.cumsum(counts, out=offsets[1:])
     doc_len = np.frombuffer(lengths, dtype=np.int32).astype(np.float32)
     return Postings(
-        signature=sig,
+        signature=signature,
         weights=weights,
         pks=np.frombuffer(pks, dtype=np.int64).copy(),
         doc_len=doc_len,
@@ -186,6 +196,24 @@ def build(
         docs=np.frombuffer(doc_col, dtype=np.int32)[order],
         freqs=np.frombuffer(freq_col, dtype=np.float32)[order],
     )
+
+
+def build(
+    *, conn: Connection, weights: tuple[float, float, float], tokenizer: Tokenizer | None = None
+) -> Postings:
+    """Read every paper's title, abstract and authors and build the postings."""
+    tok = tokenizer or Tokenizer()
+    sig = signature(conn)
+    w_title, w_abstract, w_authors = weights
+    stmt = sa.select(papers.c.pk, papers.c.title, papers.c.abstract, papers.c.authors).order_by(papers.c.pk)
+
+    def docs() -> Iterator[tuple[int, dict[str, float], int]]:
+        for row in conn.execution_options(yield_per=2000).execute(stmt):
+            authors = ", ".join(str(a) for a in row.authors or ())
+            fields = ((row.title or "", w_title), (row.abstract or "", w_abstract), (authors, w_authors))
+            yield (row.pk, *document(tok, fields))
+
+    return postings_of(docs(), signature=sig, weights=weights)
 
 
 def top(
@@ -296,4 +324,14 @@ class MemoryIndex:
             return [stem for token in tokens for stem in self.tokenizer(token)]
 
 
-__all__ = ["MemoryIndex", "Postings", "Tokenizer", "build", "signature", "top"]
+__all__ = [
+    "MemoryIndex",
+    "Postings",
+    "Tokenizer",
+    "build",
+    "document",
+    "postings_of",
+    "signature",
+    "top",
+    "weight",
+]

@@ -13,20 +13,21 @@ import logging
 from datetime import timedelta
 from typing import Annotated, NoReturn
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from papertrend.accounts import service
+from papertrend.accounts.mail import render_sign_in
 from papertrend.accounts.repository import StoredToken
 from papertrend.accounts.tokens import TokenState, safe_next
 from papertrend.db import reading, transaction
-from papertrend.digest.outbox import mail_context
-from papertrend.digest.render import render_sign_in
 from papertrend.errors import BadRequest, TooManyRequests
+from papertrend.mail.factory import send_now
+from papertrend.mail.message import mail_context
 from papertrend.web.cookies import SESSION_COOKIE, clear_cookie, current_user, start_session
 from papertrend.web.deps import CSRF, StateDep, get_state
 from papertrend.web.errors import wants_json
-from papertrend.web.subscribe import client_ip, mailbox_enabled, send_in_background
+from papertrend.web.subscribe import client_ip, mailbox_enabled
 from papertrend.web.templating import render
 
 log = logging.getLogger("papertrend.web.accounts")
@@ -58,9 +59,7 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:
 
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[CSRF])
-def login_post(
-    request: Request, state: StateDep, background: BackgroundTasks, email: FormText = "", next_: NextForm = ""
-) -> Response:
+def login_post(request: Request, state: StateDep, email: FormText = "", next_: NextForm = "") -> Response:
     """Mail a sign-in link; the same answer whether or not the address has an account."""
     settings = state.settings
     now = state.clock()
@@ -95,7 +94,8 @@ def login_post(
         minutes=settings.login_token_minutes,
         now=now,
     )
-    background.add_task(send_in_background, settings, message)
+    # Sent before the page answers, so a failure is said, not just logged (#12).
+    send_now(settings=settings, message=message)
     if wants_json(request):
         return JSONResponse({"status": "check-your-inbox", "email": asked.email})
     return render(

@@ -16,13 +16,15 @@ from __future__ import annotations
 import logging
 import mailbox
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from typing import Annotated, Any, NoReturn
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from papertrend import ratelimit
@@ -30,10 +32,11 @@ from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.digest import digest_settings
 from papertrend.digest import subscriptions as subs
-from papertrend.digest.mailer import SendError, maildir_path, make_mailer
-from papertrend.digest.outbox import mail_context
 from papertrend.digest.render import render_already, render_confirmation
-from papertrend.errors import BadRequest, NotFound, TooManyRequests
+from papertrend.errors import AppError, BadRequest, NotFound, TooManyRequests
+from papertrend.mail.factory import send_now
+from papertrend.mail.maildir import maildir_path
+from papertrend.mail.message import mail_context
 from papertrend.web.cookies import require_csrf_unless_one_click
 from papertrend.web.deps import CSRF, StateDep
 from papertrend.web.errors import wants_json
@@ -122,17 +125,6 @@ def mailbox_enabled(settings: Settings) -> bool:
     return settings.env != "production" and maildir_path(settings.mail_url) is not None
 
 
-def send_in_background(settings: Settings, message: EmailMessage) -> None:
-    """Deliver a notice after the response; a failure is logged (the person can ask again)."""
-    mailer = make_mailer(settings.mail_url, timeout=digest_settings(settings).mail_timeout)
-    try:
-        mailer.send(message)
-    except SendError as exc:
-        log.warning("subscribe.mail_failed", extra={"error": str(exc)})
-    finally:
-        mailer.close()
-
-
 def client_ip(request: Request) -> str:
     """The client's address as the server saw it (uvicorn applies X-Forwarded-For from trusted proxies)."""
     return request.client.host if request.client else "unknown"
@@ -155,7 +147,6 @@ def subscribe_page(request: Request, email: str = "") -> HTMLResponse:
 def subscribe_post(
     request: Request,
     state: StateDep,
-    background: BackgroundTasks,
     raw: PrefsForm,
     email: FormText = "",
 ) -> Response:
@@ -176,7 +167,7 @@ def subscribe_post(
     if not ip_ok:
         return _too_many(request)
     try:
-        address, _ = subs.normalize_email(email)
+        address, key = subs.normalize_email(email)
         prefs = subs.parse_preferences(raw)
     except BadRequest as exc:
         if wants_json(request):
@@ -193,7 +184,7 @@ def subscribe_post(
     with transaction(state.engine) as conn:
         addr_ok = ratelimit.allow(
             conn=conn,
-            key=ratelimit.rate_key("addr", address),
+            key=ratelimit.rate_key("addr", key),  # the normalised form (#12)
             limit=ds.subscribe_per_address_per_hour,
             window=hour,
             now=now,
@@ -211,9 +202,10 @@ def subscribe_post(
         message = render_confirmation(
             ctx=ctx, to=result.email, token=result.token, days=subs.PENDING_DAYS, now=now
         )
-        background.add_task(send_in_background, settings, message)
+        # Sent before the page answers, so a failure is said, not just logged (#12).
+        send_now(settings=settings, message=message)
     elif already is not None:
-        background.add_task(send_in_background, settings, render_already(ctx=ctx, sub=already, now=now))
+        send_now(settings=settings, message=render_already(ctx=ctx, sub=already, now=now))
     else:
         log.info("subscribe.suppressed_address: no mail sent")
     if wants_json(request):
@@ -377,21 +369,33 @@ def _unsubscribed(request: Request, sub: subs.Subscription) -> HTMLResponse:
 # ------------------------------------------------------------------------------------------- mailbox
 
 
-def _box(settings: Settings) -> mailbox.Maildir:
+class MailboxUnreadable(AppError):
+    """The local Maildir cannot be read (permissions, a file where a folder should be): said, not a
+    500 (#12)."""
+
+    status = 503
+
+
+@contextmanager
+def _reading_box(settings: Settings) -> Iterator[mailbox.Maildir]:
+    """The local Maildir, with a failure to read it reported as MailboxUnreadable."""
     path = maildir_path(settings.mail_url)
     if not mailbox_enabled(settings) or path is None:
         raise NotFound(f"There is no page at /_mailbox: mail goes to {settings.mail_url.split(':', 1)[0]}.")
-    return mailbox.Maildir(path, create=True)
+    try:
+        yield mailbox.Maildir(path, create=True)
+    except OSError as exc:
+        raise MailboxUnreadable(f"The local mailbox {path} cannot be read: {exc.strerror or exc}.") from exc
 
 
 def _message(settings: Settings, key: str) -> EmailMessage:
-    box = _box(settings)
-    if not _MAILBOX_KEY.fullmatch(key):
-        raise NotFound("No such message.")
-    try:
-        parsed = BytesParser(policy=policy.default).parsebytes(box.get_bytes(key))
-    except KeyError:
-        raise NotFound("No such message.") from None
+    with _reading_box(settings) as box:
+        if not _MAILBOX_KEY.fullmatch(key):
+            raise NotFound("No such message.")
+        try:
+            parsed = BytesParser(policy=policy.default).parsebytes(box.get_bytes(key))
+        except KeyError:
+            raise NotFound("No such message.") from None
     assert isinstance(parsed, EmailMessage)
     return parsed
 
@@ -399,9 +403,10 @@ def _message(settings: Settings, key: str) -> EmailMessage:
 @router.get("/_mailbox", response_class=HTMLResponse)
 def mailbox_list(request: Request, state: StateDep) -> HTMLResponse:
     """The newest messages in the local Maildir."""
-    box = _box(state.settings)
-    # Maildir keys start with the delivery time, so sorting them sorts by arrival.
-    keys = sorted(box.iterkeys(), reverse=True)[:MAILBOX_LIST]
+    with _reading_box(state.settings) as box:
+        # Maildir keys start with the delivery time, so sorting them sorts by arrival.
+        keys = sorted(box.iterkeys(), reverse=True)[:MAILBOX_LIST]
+        total = len(box)
     rows = []
     parser = BytesHeaderParser(policy=policy.default)
     for key in keys:
@@ -424,7 +429,7 @@ def mailbox_list(request: Request, state: StateDep) -> HTMLResponse:
         {
             "title": "Local mailbox",
             "messages": rows,
-            "total": len(box),
+            "total": total,
             "path": str(maildir_path(state.settings.mail_url)),
         },
     )

@@ -1,26 +1,20 @@
-"""Mail backends chosen by URL, the journal, error classes and the rate limiter (issue #5 items 5, 6)."""
+"""Mail backends chosen by URL, and their error classes (issue #5 items 5, 6)."""
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from papertrend.digest.mailer import (
-    ConsoleMailer,
-    Journal,
-    JournalEntry,
-    MaildirMailer,
-    RateLimiter,
-    SendError,
-    SmtpMailer,
-    describe,
-    make_mailer,
-)
-from papertrend.digest.render import MAIL_POLICY
+from papertrend.mail.console import ConsoleMailer
+from papertrend.mail.factory import describe, make_mailer
+from papertrend.mail.journal import Journal
+from papertrend.mail.maildir import MaildirMailer
+from papertrend.mail.message import MAIL_POLICY
+from papertrend.mail.protocol import SendError
+from papertrend.mail.smtp import SmtpMailer
 from tests.digest_support import SmtpSink
 
 
@@ -72,31 +66,6 @@ def test_console_prints(tmp_path: Path) -> None:
     assert "Subject: Hello" in out.getvalue() and "\r" not in out.getvalue()
 
 
-def test_journal_keeps_the_latest_try_of_each_message(tmp_path: Path) -> None:
-    now = datetime(2026, 6, 23, 23, 59, tzinfo=UTC)
-    journal = Journal(tmp_path, clock=lambda: now)
-    for mid in ("<a@x>", "<b@x>", "<c@x>"):
-        journal.write("P", mid)
-    journal.write("D", "<a@x>")
-    journal.write("R", "<a@x>", 451)
-    journal.write("D", "<b@x>")
-    (tmp_path / f"{now.date()}.log").open("a").write("2026-06-23T23:59 D <cut")  # a crash mid-line
-    now += timedelta(minutes=2)  # the next day's file
-    journal.write("P", "<a@x>")  # retried: the old reply no longer applies
-    entries = journal.read()
-    assert entries["<a@x>"] == JournalEntry(prepared=True, handed_off=False, code=None)
-    assert entries["<b@x>"] == JournalEntry(prepared=True, handed_off=True, code=None)
-    assert entries["<c@x>"] == JournalEntry(prepared=True, handed_off=False, code=None)
-    assert "<cut" not in entries
-    journal.write("D", "<a@x>")
-    journal.write("R", "<a@x>", 250)
-    assert journal.read()["<a@x>"] == JournalEntry(prepared=True, handed_off=True, code=250)
-    journal.close()
-    now += timedelta(days=40)
-    journal.prune(keep_days=30)
-    assert list(tmp_path.glob("*.log")) == []
-
-
 def test_smtp_delivers_dot_stuffed_and_reuses_the_connection(tmp_path: Path) -> None:
     sink = SmtpSink().start()
     try:
@@ -145,20 +114,3 @@ def test_server_down_is_a_temporary_connection_error() -> None:
     with pytest.raises(SendError) as down:
         make_mailer(f"smtp://127.0.0.1:{free_port()}", timeout=2).send(message())
     assert down.value.kind == "temporary" and down.value.connection
-
-
-def test_rate_limiter_spaces_events() -> None:
-    now = [0.0]
-    slept: list[float] = []
-
-    def sleep(s: float) -> None:
-        slept.append(s)
-        now[0] += s
-
-    limiter = RateLimiter(4, clock=lambda: now[0], sleep=sleep)
-    for _ in range(5):
-        limiter.wait()
-    assert slept == [0.25, 0.25, 0.25, 0.25]
-    unlimited = RateLimiter(0, clock=lambda: now[0], sleep=sleep)
-    unlimited.wait()
-    assert len(slept) == 4
