@@ -170,7 +170,7 @@ class ServerThread:
 
 
 @pytest.fixture
-def site(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) -> Iterator[Site]:
+def site(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Iterator[Site]:
     """The real app, served by uvicorn on 127.0.0.1 and a free port, on this test's own database
     (SQLite, or PostgreSQL with `--db=postgres`) holding the web tests' papers: the real HF sample day,
     real arXiv papers on two days, a hostile and an old one; embedded with the fast model, so search
@@ -178,7 +178,7 @@ def site(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) 
     from papertrend.search.embed_job import embed_missing
     from papertrend.search.embedder import FAST_MODEL, get_embedder
 
-    load_papers(engine, shared_data, tmp_path / "data")
+    load_papers(engine, fixture_data, tmp_path / "data")
     report = embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
     assert report.embedded > 0 and report.remaining == 0, report
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -200,14 +200,14 @@ def test_two_web_servers_and_two_workers_on_one_database(
     engine: Engine,
     replay: ReplayServer,
     sink: SmtpSink,
-    shared_data: Path,
+    fixture_data: Path,
     processes: Processes,
 ) -> None:
     today = datetime.now(UTC).date()
     # Hugging Face lists the recorded day as today's; the two days before had nothing.
     replay.add("/api/daily_papers", b"[]")
-    replay.add("/api/daily_papers", shared_data / HF_DAY, query={"date": today.isoformat()})
-    replay.add("/rss/cs.AI", shared_data / RSS)
+    replay.add("/api/daily_papers", fixture_data / HF_DAY, query={"date": today.isoformat()})
+    replay.add("/rss/cs.AI", fixture_data / RSS)
     # Today's papers already stored, so whichever worker runs the digest first, before or after
     # the ingest, has something to send: an edition composed empty is never mailed (issue #5).
     add_papers(

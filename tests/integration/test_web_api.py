@@ -33,8 +33,8 @@ from tests.integration.test_web_pages import (
 
 
 @pytest.fixture
-def web(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) -> Web:
-    load_papers(engine, shared_data, tmp_path / "data")
+def web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Web:
+    load_papers(engine, fixture_data, tmp_path / "data")
     return make_web(settings, engine)
 
 
@@ -182,9 +182,9 @@ def test_healthz_reports_the_last_successful_ingest_per_source(web: Web, engine:
 
 
 def test_healthz_says_where_keyword_search_ranks(
-    settings: Settings, engine: Engine, shared_data: Path
+    settings: Settings, engine: Engine, fixture_data: Path
 ) -> None:
-    load_papers(engine, shared_data, settings.data_dir / "load")
+    load_papers(engine, fixture_data, settings.data_dir / "load")
     web = make_web(settings.model_copy(update={"keyword_memory_threshold": 10}), engine)
     deadline = time.monotonic() + 30
     states = [get_json(web, "/healthz")["keywordIndex"]]
