@@ -20,12 +20,28 @@ if [ -x "$BIN/postgres" ] && [ -f "$EXT" ]; then
   exit 0
 fi
 
+# Installing needs root: sudo when it can ask (a terminal) or need not (NOPASSWD), else one line
+# naming the command (#11: `make test` calls this on a fresh machine).
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null && { [ -t 0 ] || sudo -n true 2>/dev/null; }; then
+    exec sudo PG_MAJOR="$PG_MAJOR" bash "$0"
+  fi
+  echo "postgres.sh: PostgreSQL $PG_MAJOR with pgvector is missing and installing it needs root: sudo bash .ci/postgres.sh" >&2
+  exit 1
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 apt_install() { apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
 
 apt-get update -qq
 if [ ! -x "$BIN/postgres" ]; then
   apt_install "postgresql-$PG_MAJOR"
+fi
+# Where the archive has pgvector for this server (Ubuntu, Debian trixie, apt.postgresql.org), take it.
+if apt-cache show "postgresql-$PG_MAJOR-pgvector" >/dev/null 2>&1 && apt_install "postgresql-$PG_MAJOR-pgvector" \
+  && [ -f "$EXT" ]; then
+  echo "postgres.sh: installed PostgreSQL $PG_MAJOR and its pgvector package"
+  exit 0
 fi
 version="$(dpkg-query -W -f='${Version}' "postgresql-$PG_MAJOR")"
 # The headers must match the server that loads the extension; when the archive has moved on since the

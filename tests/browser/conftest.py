@@ -1,7 +1,7 @@
 """Real-browser fixtures: Debian's chromium driven by Playwright, one real server per test (issue #4).
 
 `playwright install` downloads a browser build from the internet, which CI cannot reach; the suite
-drives the distribution's chromium (`apt-get install chromium`, done by `.ci/run`) through
+drives the distribution's chromium (`apt-get install chromium`, done by `make test`) through
 `executable_path` instead. A missing browser fails the suite with the command that installs it:
 a skipped browser suite would pass CI while testing nothing.
 
@@ -63,7 +63,7 @@ except ImportError as exc:  # pragma: no cover - the message is the point
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
 INSTALL_HINT = (
     "Install Debian's chromium: `sudo apt-get update && sudo apt-get install -y chromium fonts-liberation` "
-    "(.ci/run does this in CI), or point CHROMIUM_PATH at a Chromium binary. "
+    "(`make test` does this through .ci/chromium.sh), or point CHROMIUM_PATH at a Chromium binary. "
     "Do not use `playwright install`: it downloads a browser build, and CI has no internet."
 )
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
