@@ -262,6 +262,7 @@ def test_startup_logs_the_state_and_how_to_load_papers(
     events = [r.getMessage() for r in caplog.records if r.name == "papertrend.web"]
     assert "startup" in events
     assert any("papertrend ingest jsonl FILE" in e for e in events)
+    assert any("papertrend ingest sample" in e for e in events)
 
     def no_network(*args: object, **kwargs: object) -> None:
         raise OSError("Temporary failure in name resolution")
@@ -272,3 +273,4 @@ def test_startup_logs_the_state_and_how_to_load_papers(
     (record,) = [r for r in caplog.records if r.name == "papertrend.web"]
     assert record.levelno == logging.WARNING and record.getMessage().startswith("network.offline")
     assert "papertrend ingest jsonl FILE" in record.getMessage()
+    assert "papertrend ingest sample" in record.getMessage()

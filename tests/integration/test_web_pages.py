@@ -340,6 +340,7 @@ def test_empty_store_tells_how_to_load_papers(empty_web: Web) -> None:
         html = page(empty_web, url)
         assert "No papers yet" in html.text
         assert "papertrend ingest jsonl FILE" in html.text
+        assert "papertrend ingest sample" in html.text
     assert "Get trending papers in your email inbox once a day!" in page(empty_web, "/").text
 
 

@@ -494,8 +494,8 @@ def _offline_probe(settings: Settings) -> None:
         log.info("network.ok", extra={"host": host})
     except OSError as exc:
         log.warning(
-            "network.offline: sources cannot be reached; serving what is stored. "
-            "Load papers from a file with `papertrend ingest jsonl FILE`",
+            "network.offline: sources cannot be reached; serving what is stored. Load the bundled "
+            "sample with `papertrend ingest sample`, or a file with `papertrend ingest jsonl FILE`",
             extra={"host": host, "error": str(exc)},
         )
 
@@ -519,7 +519,10 @@ def _startup_report(state: AppState) -> None:
         return
     log.info("startup", extra={"papers": total, "latest_day": str(latest) if latest else None})
     if total == 0:
-        log.warning("startup.no_papers: load some with `papertrend ingest jsonl FILE`")
+        log.warning(
+            "startup.no_papers: load the bundled sample (no network needed) with `papertrend ingest sample`, "
+            "or a file with `papertrend ingest jsonl FILE`"
+        )
 
 
 def create_app(
