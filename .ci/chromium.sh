@@ -17,10 +17,12 @@ if [ -x "$BINARY" ] && [ -f "$FONT" ]; then
   exit 0
 fi
 
+# Installing needs root: sudo when it can ask (a terminal) or need not (NOPASSWD), else one line
+# naming the command (#11: `make test` calls this on a fresh machine).
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then
-  if ! command -v sudo >/dev/null; then
-    echo "chromium.sh: chromium is missing and installing it needs root: apt-get install -y chromium fonts-liberation" >&2
+  if ! { command -v sudo >/dev/null && { [ -t 0 ] || sudo -n true 2>/dev/null; }; }; then
+    echo "chromium.sh: chromium is missing and installing it needs root: sudo bash .ci/chromium.sh" >&2
     exit 1
   fi
   sudo=(sudo)

@@ -11,7 +11,11 @@
 # starts a server.
 set -euo pipefail
 
-PG_MAJOR="${PG_MAJOR:-15}"
+# The server the suite will use (tests/pgcluster.py takes the newest under /usr/lib/postgresql); with
+# none installed, the distribution's default, chosen after `apt-get update` below (#11: 15 on
+# bookworm, 16 on Ubuntu 24.04, 17 on trixie).
+PG_MAJOR="${PG_MAJOR:-$({ find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' 2>/dev/null || true; } \
+  | sed 's#^/usr/lib/postgresql/\([0-9]*\)/.*#\1#' | sort -n | tail -n1)}"
 BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
 EXT="/usr/share/postgresql/$PG_MAJOR/extension/vector.control"
 
@@ -20,12 +24,34 @@ if [ -x "$BIN/postgres" ] && [ -f "$EXT" ]; then
   exit 0
 fi
 
+# Installing needs root: sudo when it can ask (a terminal) or need not (NOPASSWD), else one line
+# naming the command (#11: `make test` calls this on a fresh machine).
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null && { [ -t 0 ] || sudo -n true 2>/dev/null; }; then
+    exec sudo PG_MAJOR="$PG_MAJOR" bash "$0"
+  fi
+  echo "postgres.sh: PostgreSQL ${PG_MAJOR:-(none)} with pgvector is missing and installing it needs root: sudo bash .ci/postgres.sh" >&2
+  exit 1
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 apt_install() { apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
 
 apt-get update -qq
+if [ -z "$PG_MAJOR" ]; then
+  PG_MAJOR="$(apt-cache depends postgresql 2>/dev/null | sed -n 's/.*Depends: postgresql-\([0-9][0-9]*\)$/\1/p' | head -n1)"
+  PG_MAJOR="${PG_MAJOR:-15}"
+  BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
+  EXT="/usr/share/postgresql/$PG_MAJOR/extension/vector.control"
+fi
 if [ ! -x "$BIN/postgres" ]; then
   apt_install "postgresql-$PG_MAJOR"
+fi
+# Where the archive has pgvector for this server (Ubuntu, Debian trixie, apt.postgresql.org), take it.
+if apt-cache show "postgresql-$PG_MAJOR-pgvector" >/dev/null 2>&1 && apt_install "postgresql-$PG_MAJOR-pgvector" \
+  && [ -f "$EXT" ]; then
+  echo "postgres.sh: installed PostgreSQL $PG_MAJOR and its pgvector package"
+  exit 0
 fi
 version="$(dpkg-query -W -f='${Version}' "postgresql-$PG_MAJOR")"
 # The headers must match the server that loads the extension; when the archive has moved on since the

@@ -45,10 +45,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchdata import HF_DAYS, LISTING, add_data_option, data_dir, data_file
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-LISTING = DATA / "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
-HF_DAYS = DATA / "hf_daily_papers/daily_papers_by_day.jsonl.gz"
 ZONES = ["UTC", "Europe/London", "Europe/Paris", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"]
 ZONES += ["Asia/Shanghai", "Asia/Kolkata", "Australia/Sydney", "America/Sao_Paulo"]
 HAND_TOPICS = [
@@ -149,8 +150,8 @@ def build_store(model: str, embed: bool) -> Path:
     upgrade(engine)
     if not (folder / "ingested").exists():
         t0 = time.perf_counter()
-        run_ingest(engine=engine, source=JsonlSource(path=LISTING))
-        run_ingest(engine=engine, source=HfDailySource(from_file=HF_DAYS))
+        run_ingest(engine=engine, source=JsonlSource(path=data_file(LISTING)))
+        run_ingest(engine=engine, source=HfDailySource(from_file=data_file(HF_DAYS)))
         (folder / "ingested").touch()
         print(f"store: ingested in {time.perf_counter() - t0:.0f} s", flush=True)
     if embed and not (folder / f"embedded-{model}").exists():
@@ -661,6 +662,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    add_data_option(parser)
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--topics", type=int, default=400, help="size of the pool topics are drawn from")
     parser.add_argument("--mode", choices=["hybrid", "semantic", "keyword", "searcher"], default="hybrid")
@@ -690,6 +692,8 @@ def main() -> None:
         help="with --database-url: how many `digest run` processes at once, e.g. 1,2,4 (the default)",
     )
     args = parser.parse_args()
+    if not (ROOT / "var" / "bench" / "digest-85k" / "ingested").exists():
+        data_dir(args.data, LISTING, HF_DAYS)
     if (args.workers is not None or args.sink_delay_ms) and not args.database_url:
         parser.error("--workers and --sink-delay-ms need --database-url")
     if args.workers is not None and (not args.workers or min(args.workers) < 1):

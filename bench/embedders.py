@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beir import ndcg_at, recall_at
+from benchdata import SCIFACT, add_data_option, data_dir
 from papertrend.search.embedder import (
     DEFAULT_MODEL,
     FAST_MODEL,
@@ -37,8 +38,6 @@ from papertrend.search.embedder import (
     known_models,
     query_text,
 )
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact_beir"
 
 
 @dataclass(frozen=True)
@@ -125,14 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--limit-docs", type=int, default=None, help="first N documents (+ the relevant ones)"
     )
-    parser.add_argument("--data", type=Path, default=DATA, help="a BEIR SciFact folder")
+    add_data_option(parser)
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ns = parser.parse_args(argv)
-    if not (ns.data / "corpus.jsonl").is_file():
-        print(f"SciFact not found at {ns.data} (expected BEIR files: corpus.jsonl, queries.jsonl, qrels/)")
-        return 0
-    data = load_scifact(ns.data, ns.limit_docs)
+    data = load_scifact(data_dir(ns.data, SCIFACT) / SCIFACT, ns.limit_docs)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
         f"SciFact test: {len(data.docs)} documents, {len(data.queries)} queries; {cores} CPU cores; "

@@ -2,7 +2,7 @@
 database, and of ingesting the same file again. Each run is a separate process, so peak RSS is that
 run's own. Prints a table; exits 0.
 
-    .venv/bin/python bench/ingest.py [--data ../shared/data]
+    .venv/bin/python bench/ingest.py [--data DIR]   (default ../shared/data; bench/benchdata.py)
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchdata import HF_DAYS, LISTING, add_data_option, data_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
-LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
-HF_DAYS = "hf_daily_papers/daily_papers_by_day.jsonl.gz"
 _SUMMARY = re.compile(r"(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) rejected")
 
 
@@ -51,8 +52,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    add_data_option(parser)
     ns = parser.parse_args()
+    ns.data = data_dir(ns.data, LISTING, HF_DAYS)
     cases = [
         ("arXiv listing (74,728)", ["ingest", "jsonl", str(ns.data / LISTING)]),
         ("HF archive (9,881 paper-days)", ["ingest", "hf-daily", "--from-file", str(ns.data / HF_DAYS)]),

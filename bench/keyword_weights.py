@@ -6,7 +6,7 @@ The title/abstract bm25() weights and the match mode are grid-searched on the TR
 winner's nDCG@10 on TEST is what to quote (reference: BM25 with stemming, 0.686 on test). Also reports
 the time one query takes. Prints a table; exits 0.
 
-    .venv/bin/python bench/keyword_weights.py [--data ../shared/data] [--arxiv]
+    .venv/bin/python bench/keyword_weights.py [--data DIR] [--arxiv]   (bench/benchdata.py)
 
 --arxiv also times the chosen setting on the 74,728-paper arXiv listing, with SciFact's claims as
 queries (latency only: there are no relevance judgements for it).
@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beir import ndcg_at, synthetic_id
+from benchdata import LISTING, SCIFACT, add_data_option, data_dir
 from papertrend.db import create_engine, reading
 from papertrend.ingest.base import Cursor, Parsed, RawBatch, make_source
 from papertrend.ingest.pipeline import run_ingest
@@ -36,9 +37,6 @@ from papertrend.papers.models import PaperIn
 from papertrend.search import keyword
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
-SCIFACT = "scifact_beir"
-LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
 TITLE_WEIGHTS = (1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 ABSTRACT_WEIGHTS = (0.5, 1.0, 2.0)
 MODES: tuple[keyword.Match, ...] = ("any", "all")
@@ -133,9 +131,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    add_data_option(parser)
     parser.add_argument("--arxiv", action="store_true", help="also time queries on the arXiv listing")
     ns = parser.parse_args()
+    ns.data = data_dir(ns.data, SCIFACT, *([LISTING] if ns.arxiv else []))
     base = ns.data / SCIFACT
     papers, to_beir = load_corpus(base / "corpus.jsonl")
     queries = {

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from beir import load_beir, synthetic_id
+from benchdata import HF_DAYS, LISTING, SCIFACT, add_data_option, data_dir, data_file
 from papertrend.db import create_engine, reading, transaction
 from papertrend.dbcopy import copy_database
 from papertrend.ingest.base import Cursor, Parsed, RawBatch
@@ -57,9 +58,6 @@ from papertrend.search.service import Searcher
 from papertrend.web.search_holder import VECTOR_RECHECK_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-LISTING = DATA / "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
-HF_DAYS = DATA / "hf_daily_papers/daily_papers_by_day.jsonl.gz"
 
 
 class HeadSource(JsonlSource):
@@ -124,10 +122,10 @@ def build(scale: str, model: str, dim: int) -> Path:
     upgrade(engine)
     t0 = time.perf_counter()
     if scale == "10k":
-        run_ingest(engine=engine, source=HeadSource(path=LISTING, limit=10_000))
+        run_ingest(engine=engine, source=HeadSource(path=data_file(LISTING), limit=10_000))
     elif scale == "85k":
-        run_ingest(engine=engine, source=JsonlSource(path=LISTING))
-        run_ingest(engine=engine, source=HfDailySource(from_file=HF_DAYS))
+        run_ingest(engine=engine, source=JsonlSource(path=data_file(LISTING)))
+        run_ingest(engine=engine, source=HfDailySource(from_file=data_file(HF_DAYS)))
     else:
         words = " ".join(p.abstract for p in _sample_papers(2000)).split()
         run_ingest(engine=engine, source=SyntheticSource(1_000_000, words))
@@ -152,7 +150,7 @@ def build(scale: str, model: str, dim: int) -> Path:
 
 
 def _sample_papers(n: int) -> list[PaperIn]:
-    src = HeadSource(path=LISTING, limit=n)
+    src = HeadSource(path=data_file(LISTING), limit=n)
     return [p for raw in src.fetch(None) for p in src.parse(raw).papers]
 
 
@@ -304,6 +302,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    add_data_option(parser)
     parser.add_argument("--scales", default="10k,85k,1m")
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--queries", type=int, default=200)
@@ -320,7 +319,7 @@ def main() -> None:
         help="Keyword ranking to measure: the web app's in-memory BM25 index, the database's, or both.",
     )
     ns = parser.parse_args()
-    beir = load_beir(DATA / "scifact_beir")
+    beir = load_beir(data_dir(ns.data, SCIFACT, LISTING, HF_DAYS) / SCIFACT)
     claims = [beir.queries[q] for q in sorted(beir.qrels["test"])][: ns.queries]
     dim = get_embedder(ns.model).dim
     rows = []

@@ -1,7 +1,7 @@
 """Search quality on a BEIR data set (issues #3, #6): nDCG@10 and Recall@100 for keyword, semantic
 and hybrid search, all in one run on freshly built stores, plus embedding speed.
 
-    .venv/bin/python bench/quality.py --dataset ../shared/data/scifact_beir [--model NAME]
+    .venv/bin/python bench/quality.py [--data DIR | --dataset BEIR_DIR] [--model NAME]
         [--database-url postgresql+psycopg://USER@HOST:PORT/DB]
 
 With `--database-url` (a PostgreSQL server where that user may create databases) the same corpus is
@@ -37,6 +37,7 @@ from beir import (
     recall_at,
     scratch_database,
 )
+from benchdata import SCIFACT, add_data_option, data_dir
 from papertrend.db import reading
 from papertrend.search import hybrid, keyword
 from papertrend.search.bm25 import MemoryIndex
@@ -132,8 +133,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    add_data_option(parser)
     parser.add_argument(
-        "--dataset", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/scifact_beir"
+        "--dataset", type=Path, default=None, help="a BEIR folder (default: scifact_beir in the data folder)"
     )
     parser.add_argument("--model", default=os.environ.get("PAPERTREND_EMBEDDING_MODEL", DEFAULT_MODEL))
     parser.add_argument(
@@ -141,7 +143,7 @@ def main() -> None:
     )
     ns = parser.parse_args()
 
-    beir = load_beir(ns.dataset)
+    beir = load_beir(ns.dataset or data_dir(ns.data, SCIFACT) / SCIFACT)
     embedder = CachingEmbedder(get_embedder(ns.model))
     runs = [run_on("sqlite", None, beir, embedder, ns.model)]
     if ns.database_url:

@@ -46,6 +46,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from benchdata import HF_DAYS, LISTING, add_data_option, data_dir
 from latency import ROOT, build, title_queries
 from papertrend.accounts.tables import users
 from papertrend.db import create_engine, transaction
@@ -252,6 +253,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    add_data_option(parser)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
@@ -259,7 +261,8 @@ def main() -> None:
     parser.add_argument("--routes", default="home,trending,search,search-popular,api")
     parser.add_argument("--model", default="wordllama")
     ns = parser.parse_args()
-
+    if not (ROOT / "var" / "bench" / "web-85k").exists():  # made once from the data sets
+        data_dir(ns.data, LISTING, HF_DAYS)
     folder = prepare(ns.model)
     # bench/latency.py's title openings, each sent once.
     table = routes(list(dict.fromkeys(title_queries(folder, 5000))))

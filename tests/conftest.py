@@ -1,4 +1,4 @@
-"""Shared fixtures: each test its own database (DESIGN §6.7), the shared data, a replay server.
+"""Shared fixtures: each test its own database (DESIGN §6.7), the recorded data, a replay server.
 
 The suite runs on SQLite by default and on PostgreSQL with `pytest --db=postgres` (issue #6): then a
 throwaway cluster is started for the session (tests/pgcluster.py), or the server named by
@@ -23,7 +23,9 @@ from papertrend.migrate import upgrade
 from tests.pgcluster import EXTERNAL_URL_ENV, Cluster
 from tests.replay import ReplayServer
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Recorded responses and trimmed real data, carried by the repository (issue #11): tests/fixtures/README.md
+# names each file's source and licence. The big sets are for bench/ only (its --data option).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 _ONLY = {"sqlite": "postgres_only", "postgres": "sqlite_only"}
 _deselected: list[str] = []
 
@@ -130,11 +132,9 @@ def new_database_url(pg_cluster: Cluster | None, tmp_path: Path) -> Iterator[Cal
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """../shared/data beside the checkout; the suite needs it and says so when it is missing."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared data not found at {SHARED_DATA}: the suite reads ../shared/data beside the repo")
-    return SHARED_DATA
+def fixture_data() -> Path:
+    """tests/fixtures: the recorded responses and data samples the tests read."""
+    return FIXTURES
 
 
 @pytest.fixture

@@ -41,8 +41,9 @@ class Settings(BaseSettings):
         description="Signs tokens and cookies. Must be set (≥ 32 characters) outside development.",
     )
     mail_url: str = Field(
-        default="maildir://./var/mail",
-        description="Where mail goes: `smtp://…`, `smtps://…`, `maildir:///path` or `console://`.",
+        default="",
+        description="Where mail goes: `smtp://…`, `smtps://…`, `maildir:///path` or `console://`; unset, a"
+        " Maildir in `PAPERTREND_DATA_DIR`/mail.",
     )
     contact_email: str = Field(
         default="",
@@ -169,6 +170,14 @@ class Settings(BaseSettings):
     arxiv_rss_url: str = Field(
         default="https://rss.arxiv.org/rss", description="Base URL of arXiv's daily RSS feeds."
     )
+
+    @model_validator(mode="after")
+    def _mail_in_the_data_dir(self) -> Settings:
+        # The local mailbox is local state like the rest: it was ./var/mail whatever the data
+        # directory was, so two installs side by side shared one mailbox (#11).
+        if not self.mail_url:
+            self.mail_url = f"maildir://{self.data_dir / 'mail'}"
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -1,7 +1,7 @@
 """Real-browser fixtures: Debian's chromium driven by Playwright, one real server per test (issue #4).
 
 `playwright install` downloads a browser build from the internet, which CI cannot reach; the suite
-drives the distribution's chromium (`apt-get install chromium`, done by `.ci/run`) through
+drives the distribution's chromium (`apt-get install chromium`, done by `make test`) through
 `executable_path` instead. A missing browser fails the suite with the command that installs it:
 a skipped browser suite would pass CI while testing nothing.
 
@@ -63,7 +63,7 @@ except ImportError as exc:  # pragma: no cover - the message is the point
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
 INSTALL_HINT = (
     "Install Debian's chromium: `sudo apt-get update && sudo apt-get install -y chromium fonts-liberation` "
-    "(.ci/run does this in CI), or point CHROMIUM_PATH at a Chromium binary. "
+    "(`make test` does this through .ci/chromium.sh), or point CHROMIUM_PATH at a Chromium binary. "
     "Do not use `playwright install`: it downloads a browser build, and CI has no internet."
 )
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
@@ -170,7 +170,7 @@ class ServerThread:
 
 
 @pytest.fixture
-def site(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) -> Iterator[Site]:
+def site(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Iterator[Site]:
     """The real app, served by uvicorn on 127.0.0.1 and a free port, on this test's own database
     (SQLite, or PostgreSQL with `--db=postgres`) holding the web tests' papers: the real HF sample day,
     real arXiv papers on two days, a hostile and an old one; embedded with the fast model, so search
@@ -178,7 +178,7 @@ def site(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) 
     from papertrend.search.embed_job import embed_missing
     from papertrend.search.embedder import FAST_MODEL, get_embedder
 
-    load_papers(engine, shared_data, tmp_path / "data")
+    load_papers(engine, fixture_data, tmp_path / "data")
     report = embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
     assert report.embedded > 0 and report.remaining == 0, report
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

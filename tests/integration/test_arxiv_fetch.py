@@ -66,15 +66,15 @@ def cursor_of(engine: Engine, source: str, key: str) -> dict[str, object] | None
 # --- arxiv-api ------------------------------------------------------------------------------------
 
 
-def serve_testing_pages(replay: ReplayServer, shared_data: Path) -> None:
+def serve_testing_pages(replay: ReplayServer, fixture_data: Path) -> None:
     for start, name in TESTING_PAGES.items():
-        replay.add("/api/query", shared_data / API_2026 / name, query={"start": str(start)})
+        replay.add("/api/query", fixture_data / API_2026 / name, query={"start": str(start)})
 
 
 def test_api_pages_politely_up_to_max_results(
-    engine: Engine, replay: ReplayServer, shared_data: Path
+    engine: Engine, replay: ReplayServer, fixture_data: Path
 ) -> None:
-    serve_testing_pages(replay, shared_data)
+    serve_testing_pages(replay, fixture_data)
     fake = FakeTime()
     with make_client(fake, min_interval=3.0) as client:
         source = ArxivApiSource(
@@ -101,10 +101,10 @@ def test_api_pages_politely_up_to_max_results(
     assert cursor_of(engine, "arxiv-api", source.cursor_key()) is None
 
 
-def test_api_stops_at_total_results(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
+def test_api_stops_at_total_results(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
     replay.add(
         "/api/query",
-        shared_data / API_2026 / "id_0808.05394_1707.08567_s0_m100_42e5aa0ec3af.body.xml",
+        fixture_data / API_2026 / "id_0808.05394_1707.08567_s0_m100_42e5aa0ec3af.body.xml",
         query={"id_list": "0808.05394,1707.08567"},
     )
     with make_client(FakeTime(), min_interval=3.0) as client:
@@ -121,9 +121,9 @@ def test_api_stops_at_total_results(engine: Engine, replay: ReplayServer, shared
     assert p is not None and len(p.authors) == 34
 
 
-def test_api_stops_at_an_empty_page(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
-    replay.add("/api/query", shared_data / API_2026 / TESTING_PAGES[0], query={"start": "0"})
-    empty = shared_data / API_2026 / "id_0000.0000_s0_m100_8b51d9633a68.body.xml"
+def test_api_stops_at_an_empty_page(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
+    replay.add("/api/query", fixture_data / API_2026 / TESTING_PAGES[0], query={"start": "0"})
+    empty = fixture_data / API_2026 / "id_0000.0000_s0_m100_8b51d9633a68.body.xml"
     replay.add("/api/query", empty, query={"start": "10"})
     with make_client(FakeTime()) as client:
         source = ArxivApiSource(
@@ -135,13 +135,13 @@ def test_api_stops_at_an_empty_page(engine: Engine, replay: ReplayServer, shared
     assert report.added == 10
 
 
-def test_api_resumes_after_a_failed_page(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
-    serve_testing_pages(replay, shared_data)
+def test_api_resumes_after_a_failed_page(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
+    serve_testing_pages(replay, fixture_data)
     # Page 20 fails once (retries=0 makes that fatal), then works.
     replay.add(
         "/api/query",
         Reply(b"upstream trouble", status=500),
-        shared_data / API_2026 / TESTING_PAGES[20],
+        fixture_data / API_2026 / TESTING_PAGES[20],
         query={"start": "20", "max_results": "10"},
     )
     fake = FakeTime()
@@ -161,8 +161,8 @@ def test_api_resumes_after_a_failed_page(engine: Engine, replay: ReplayServer, s
     assert paper_count(engine) == 40
 
 
-def test_api_error_feed_fails_the_run(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
-    body = (shared_data / API_2026 / "id_abc_s0_m100_b79c8dcf6bc3.body.xml").read_bytes()
+def test_api_error_feed_fails_the_run(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
+    body = (fixture_data / API_2026 / "id_abc_s0_m100_b79c8dcf6bc3.body.xml").read_bytes()
     replay.add("/api/query", Reply(body, status=400), query={"id_list": "abc"})
     with make_client(FakeTime()) as client:
         source = ArxivApiSource(client=client, base_url=f"{replay.url}/api/query", id_list=["abc"])
@@ -178,21 +178,21 @@ def test_api_error_feed_fails_the_run(engine: Engine, replay: ReplayServer, shar
 # --- arxiv-oai ------------------------------------------------------------------------------------
 
 
-def second_page(shared_data: Path) -> bytes:
+def second_page(fixture_data: Path) -> bytes:
     """A last ListRecords page: the real envelope of ListRecordsResponse.xml holding the one real
     record of GetRecordResponse.xml, ended by the empty resumptionToken that closes a list."""
-    first = (shared_data / RAW / "ListRecordsResponse.xml").read_text()
-    single = (shared_data / RAW / "GetRecordResponse.xml").read_text()
+    first = (fixture_data / RAW / "ListRecordsResponse.xml").read_text()
+    single = (fixture_data / RAW / "GetRecordResponse.xml").read_text()
     record = single[single.index("<record>") : single.index("</record>") + len("</record>")]
     closing = '<resumptionToken cursor="6" completeListSize="7"/>\n</ListRecords>\n</OAI-PMH>\n'
     return (first[: first.index("<record>")] + record + "\n" + closing).encode()
 
 
 def test_oai_follows_resumption_tokens_then_harvests_incrementally(
-    engine: Engine, replay: ReplayServer, shared_data: Path
+    engine: Engine, replay: ReplayServer, fixture_data: Path
 ) -> None:
-    replay.add("/oai", shared_data / RAW / "ListRecordsResponse.xml", query={"metadataPrefix": "arXivRaw"})
-    replay.add("/oai", second_page(shared_data), query={"resumptionToken": FIRST_TOKEN})
+    replay.add("/oai", fixture_data / RAW / "ListRecordsResponse.xml", query={"metadataPrefix": "arXivRaw"})
+    replay.add("/oai", second_page(fixture_data), query={"resumptionToken": FIRST_TOKEN})
     fake = FakeTime()
     with make_client(fake, min_interval=3.0) as client:
         source = ArxivOaiSource(
@@ -221,7 +221,7 @@ def test_oai_follows_resumption_tokens_then_harvests_incrementally(
         assert p is not None and p.version == 2 and p.authors[-1] == "Philip Tanedo"
 
         # The next day's run names no date: it goes on from the newest datestamp stored.
-        no_records = shared_data / RAW / "ErrorResponseNoRecordsMatch.xml"
+        no_records = fixture_data / RAW / "ErrorResponseNoRecordsMatch.xml"
         replay.add("/oai", no_records, query={"metadataPrefix": "arXivRaw", "from": "2014-12-22"})
         later = ArxivOaiSource(client=client, base_url=f"{replay.url}/oai", metadata_prefix="arXivRaw")
         assert later.cursor_key() == key
@@ -236,8 +236,10 @@ def test_oai_follows_resumption_tokens_then_harvests_incrementally(
     assert paper_count(engine) == 7
 
 
-def test_oai_set_and_range_parameters(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
-    hep_ex = shared_data / HEP / "functional__arxiv__fixtures__http_server__records__arxiv-physics-hep-ex.xml"
+def test_oai_set_and_range_parameters(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
+    hep_ex = (
+        fixture_data / HEP / "functional__arxiv__fixtures__http_server__records__arxiv-physics-hep-ex.xml"
+    )
     replay.add("/oai", hep_ex, query={"set": "physics:hep-ex"})
     with make_client(FakeTime()) as client:
         source = ArxivOaiSource(
@@ -261,9 +263,9 @@ def test_oai_set_and_range_parameters(engine: Engine, replay: ReplayServer, shar
 
 
 def test_oai_no_records_match_is_an_empty_success(
-    engine: Engine, replay: ReplayServer, shared_data: Path
+    engine: Engine, replay: ReplayServer, fixture_data: Path
 ) -> None:
-    replay.add("/oai", shared_data / RAW / "ErrorResponseNoRecordsMatch.xml")
+    replay.add("/oai", fixture_data / RAW / "ErrorResponseNoRecordsMatch.xml")
     with make_client(FakeTime()) as client:
         source = ArxivOaiSource(client=client, base_url=f"{replay.url}/oai", set_spec="moo")
         report = run_ingest(engine=engine, source=source)
@@ -271,11 +273,11 @@ def test_oai_no_records_match_is_an_empty_success(
     assert (report.added, report.rejected, report.batches) == (0, 0, 0)
 
 
-def test_oai_bad_resumption_token_fails(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
-    replay.add("/oai", shared_data / RAW / "ListRecordsResponse.xml", query={"metadataPrefix": "arXivRaw"})
+def test_oai_bad_resumption_token_fails(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
+    replay.add("/oai", fixture_data / RAW / "ListRecordsResponse.xml", query={"metadataPrefix": "arXivRaw"})
     replay.add(
         "/oai",
-        shared_data / RAW / "ErrorResponseBadResumptionToken.xml",
+        fixture_data / RAW / "ErrorResponseBadResumptionToken.xml",
         query={"resumptionToken": FIRST_TOKEN},
     )
     with make_client(FakeTime()) as client:
@@ -290,11 +292,11 @@ def test_oai_bad_resumption_token_fails(engine: Engine, replay: ReplayServer, sh
 
 
 def test_oai_resumes_a_crashed_harvest_from_its_token(
-    engine: Engine, replay: ReplayServer, shared_data: Path
+    engine: Engine, replay: ReplayServer, fixture_data: Path
 ) -> None:
-    replay.add("/oai", shared_data / RAW / "ListRecordsResponse.xml", query={"metadataPrefix": "arXivRaw"})
+    replay.add("/oai", fixture_data / RAW / "ListRecordsResponse.xml", query={"metadataPrefix": "arXivRaw"})
     token_route = replay.add(
-        "/oai", Reply(b"down", status=502), second_page(shared_data), query={"resumptionToken": FIRST_TOKEN}
+        "/oai", Reply(b"down", status=502), second_page(fixture_data), query={"resumptionToken": FIRST_TOKEN}
     )
     with make_client(FakeTime(), retries=0) as client:
         source = ArxivOaiSource(
@@ -321,10 +323,10 @@ def test_oai_resumes_a_crashed_harvest_from_its_token(
 
 
 def test_oai_restarts_when_a_saved_token_has_expired(
-    engine: Engine, replay: ReplayServer, shared_data: Path
+    engine: Engine, replay: ReplayServer, fixture_data: Path
 ) -> None:
     first_route = replay.add(
-        "/oai", shared_data / RAW / "ListRecordsResponse.xml", query={"metadataPrefix": "arXivRaw"}
+        "/oai", fixture_data / RAW / "ListRecordsResponse.xml", query={"metadataPrefix": "arXivRaw"}
     )
     token_route = replay.add("/oai", Reply(b"down", status=503), query={"resumptionToken": FIRST_TOKEN})
     with make_client(FakeTime(), retries=0) as client:
@@ -337,9 +339,9 @@ def test_oai_restarts_when_a_saved_token_has_expired(
         assert not run_ingest(engine=engine, source=source).ok
         # Much later: the token has expired, and the list is now complete in one page.
         token_route.replies = [
-            Reply((shared_data / RAW / "ErrorResponseBadResumptionToken.xml").read_bytes())
+            Reply((fixture_data / RAW / "ErrorResponseBadResumptionToken.xml").read_bytes())
         ]
-        first_route.replies = [Reply(second_page(shared_data))]
+        first_route.replies = [Reply(second_page(fixture_data))]
         before = len(replay.requests)
         report = run_ingest(engine=engine, source=source)
     assert report.ok, report.error
@@ -350,8 +352,10 @@ def test_oai_restarts_when_a_saved_token_has_expired(
     assert paper_count(engine) == 7
 
 
-def test_oai_waits_out_503_retry_after(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
-    hep_th = shared_data / HEP / "functional__arxiv__fixtures__http_server__records__arxiv-physics-hep-th.xml"
+def test_oai_waits_out_503_retry_after(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
+    hep_th = (
+        fixture_data / HEP / "functional__arxiv__fixtures__http_server__records__arxiv-physics-hep-th.xml"
+    )
     replay.add("/oai", Reply(b"busy", status=503, headers={"Retry-After": "1"}), hep_th)
     fake = FakeTime()
     with make_client(fake) as client:
@@ -364,9 +368,9 @@ def test_oai_waits_out_503_retry_after(engine: Engine, replay: ReplayServer, sha
 
 
 def test_oai_hanging_server_times_out_quickly(
-    engine: Engine, replay: ReplayServer, shared_data: Path
+    engine: Engine, replay: ReplayServer, fixture_data: Path
 ) -> None:
-    replay.add("/oai", Reply((shared_data / RAW / "ListRecordsResponse.xml").read_bytes(), delay=1.5))
+    replay.add("/oai", Reply((fixture_data / RAW / "ListRecordsResponse.xml").read_bytes(), delay=1.5))
     with PoliteClient(user_agent=USER_AGENT, timeout=0.2, retries=0) as client:
         source = ArxivOaiSource(client=client, base_url=f"{replay.url}/oai")
         t0 = time.perf_counter()
@@ -379,8 +383,8 @@ def test_oai_hanging_server_times_out_quickly(
     assert paper_count(engine) == 0
 
 
-def test_oai_malformed_page_fails_the_run(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
-    replay.add("/oai", (shared_data / RAW / "ListRecordsResponse.xml").read_bytes()[:4000])
+def test_oai_malformed_page_fails_the_run(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
+    replay.add("/oai", (fixture_data / RAW / "ListRecordsResponse.xml").read_bytes()[:4000])
     with make_client(FakeTime()) as client:
         report = run_ingest(engine=engine, source=ArxivOaiSource(client=client, base_url=f"{replay.url}/oai"))
     assert not report.ok
@@ -397,9 +401,9 @@ def test_oai_malformed_page_fails_the_run(engine: Engine, replay: ReplayServer, 
 FEEDS = {"cs.AI": "arxiv_cs_ai.xml", "cs.CL": "arxiv_cs_cl.xml", "cs.LG": "arxiv_cs_lg.xml"}
 
 
-def test_rss_three_recorded_feeds(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
+def test_rss_three_recorded_feeds(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
     for category, name in FEEDS.items():
-        replay.add(f"/rss/{category}", shared_data / RSS / name)
+        replay.add(f"/rss/{category}", fixture_data / RSS / name)
     with make_client(FakeTime()) as client:
         source = ArxivRssSource(client=client, base_url=f"{replay.url}/rss/", categories=list(FEEDS))
         report = run_ingest(engine=engine, source=source)
@@ -420,8 +424,8 @@ def test_rss_three_recorded_feeds(engine: Engine, replay: ReplayServer, shared_d
     assert again.ok and (again.added, again.updated, again.unchanged) == (0, 0, 9)
 
 
-def test_rss_empty_feed(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
-    text = (shared_data / RSS / "arxiv_cs_ai.xml").read_text()
+def test_rss_empty_feed(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
+    text = (fixture_data / RSS / "arxiv_cs_ai.xml").read_text()
     empty = text[: text.index("<item>")] + text[text.rindex("</item>") + len("</item>") :]
     replay.add("/rss/cs.AI", empty)
     with make_client(FakeTime()) as client:

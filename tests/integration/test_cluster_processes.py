@@ -12,8 +12,10 @@ time on SQLite) exist for. On SQLite and on PostgreSQL (`pytest --db=postgres`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -75,6 +77,8 @@ class Processes:
             env={**self.env, "PAPERTREND_DATA_DIR": str(self.folder / name), **env},
             stdout=log,
             stderr=subprocess.STDOUT,
+            # A group of its own, so stop() reaches the children too (see there).
+            start_new_session=True,
         )
         log.close()  # the child holds its own copy
         self.started[name] = proc
@@ -87,11 +91,30 @@ class Processes:
         return {str(self.started[n].pid) for n in names}
 
     def stop(self) -> None:
+        # The whole group of each: `serve --workers 2` is uvicorn's supervisor, two web processes it
+        # spawned and multiprocessing's resource tracker. Killing the supervisor alone left those three
+        # `python -c "from multiprocessing…"` processes running after the suite (#11).
         for proc in self.started.values():
-            if proc.poll() is None:
-                proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         for proc in self.started.values():
             proc.wait(timeout=30)
+        groups = {proc.pid for proc in self.started.values()}
+        wait_for("every process of the test to exit", lambda: not _in_groups(groups), timeout=10)
+
+
+def _in_groups(groups: set[int]) -> list[int]:
+    """The live processes (zombies aside) whose process group is one of `groups`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if fields[0] != "Z" and int(fields[2]) in groups:
+                found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture
@@ -200,14 +223,14 @@ def test_two_web_servers_and_two_workers_on_one_database(
     engine: Engine,
     replay: ReplayServer,
     sink: SmtpSink,
-    shared_data: Path,
+    fixture_data: Path,
     processes: Processes,
 ) -> None:
     today = datetime.now(UTC).date()
     # Hugging Face lists the recorded day as today's; the two days before had nothing.
     replay.add("/api/daily_papers", b"[]")
-    replay.add("/api/daily_papers", shared_data / HF_DAY, query={"date": today.isoformat()})
-    replay.add("/rss/cs.AI", shared_data / RSS)
+    replay.add("/api/daily_papers", fixture_data / HF_DAY, query={"date": today.isoformat()})
+    replay.add("/rss/cs.AI", fixture_data / RSS)
     # Today's papers already stored, so whichever worker runs the digest first, before or after
     # the ingest, has something to send: an edition composed empty is never mailed (issue #5).
     add_papers(

@@ -33,7 +33,7 @@ from papertrend.search.index import open_index, prepare
 
 pytestmark = pytest.mark.postgres_only
 
-LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
+LISTING = "arxiv_metadata/arxiv_cs_listings_head200.jsonl.gz"
 N = 40
 MODEL = "test-random"
 DIM = 32
@@ -46,10 +46,10 @@ def _sqlite(tmp_path: Path, name: str) -> Engine:
     return create_engine(f"sqlite:///{tmp_path / name}.db")
 
 
-def _populate(engine: Engine, shared_data: Path, tmp_path: Path) -> None:
+def _populate(engine: Engine, fixture_data: Path, tmp_path: Path) -> None:
     """Real papers from a JSONL file, vectors, users, sessions, votes, subscriptions and outbox rows."""
     head = tmp_path / "head.jsonl"
-    with gzip.open(shared_data / LISTING, "rt") as fh, head.open("w") as out:
+    with gzip.open(fixture_data / LISTING, "rt") as fh, head.open("w") as out:
         for i, line in enumerate(fh):
             if i >= N:
                 break
@@ -124,10 +124,10 @@ def _populate(engine: Engine, shared_data: Path, tmp_path: Path) -> None:
         )
 
 
-def _source(tmp_path: Path, shared_data: Path) -> Engine:
+def _source(tmp_path: Path, fixture_data: Path) -> Engine:
     engine = _sqlite(tmp_path, "source")
     upgrade(engine)
-    _populate(engine, shared_data, tmp_path)
+    _populate(engine, fixture_data, tmp_path)
     return engine
 
 
@@ -168,9 +168,9 @@ def _assert_verified(report: dbcopy.CopyReport) -> None:
 
 
 def test_sqlite_to_postgres_and_back_loses_nothing(
-    tmp_path: Path, shared_data: Path, new_database_url: Callable[[str], str], engine: Engine
+    tmp_path: Path, fixture_data: Path, new_database_url: Callable[[str], str], engine: Engine
 ) -> None:
-    source = _source(tmp_path, shared_data)
+    source = _source(tmp_path, fixture_data)
     pg = create_engine(new_database_url("copy"))
     back = _sqlite(tmp_path, "back")
 
@@ -192,7 +192,7 @@ def test_sqlite_to_postgres_and_back_loses_nothing(
 
     # The derived keyword indexes were rebuilt: each answers exactly as one its database built itself
     # while ingesting (`engine`: the same data loaded straight into PostgreSQL) ...
-    _populate(engine, shared_data, tmp_path)
+    _populate(engine, fixture_data, tmp_path)
     expected = _keyword_top(source)
     assert all(expected) and _keyword_top(back) == expected
     assert _keyword_top(pg) == _keyword_top(engine)
@@ -219,9 +219,9 @@ def _add_rows(engine: Engine, n: int) -> tuple[int, int, int]:
 
 
 def test_new_rows_after_the_copy_get_fresh_keys(
-    tmp_path: Path, shared_data: Path, new_database_url: Callable[[str], str]
+    tmp_path: Path, fixture_data: Path, new_database_url: Callable[[str], str]
 ) -> None:
-    source = _source(tmp_path, shared_data)
+    source = _source(tmp_path, fixture_data)
     with reading(source) as conn:
         before = {
             t.name: conn.execute(sa.select(sa.func.max(t.c.id if t is not papers else t.c.pk))).scalar_one()
@@ -242,9 +242,9 @@ def test_new_rows_after_the_copy_get_fresh_keys(
 
 
 def test_a_rerun_copies_nothing_and_still_verifies(
-    tmp_path: Path, shared_data: Path, new_database_url: Callable[[str], str]
+    tmp_path: Path, fixture_data: Path, new_database_url: Callable[[str], str]
 ) -> None:
-    source = _source(tmp_path, shared_data)
+    source = _source(tmp_path, fixture_data)
     url = new_database_url("copy")
     runner = CliRunner()
     first = runner.invoke(app, ["db", "copy", str(source.url), url, "--batch", "10"])
@@ -259,9 +259,9 @@ def test_a_rerun_copies_nothing_and_still_verifies(
 
 
 def test_an_interrupted_copy_finishes_on_rerun_without_duplicates(
-    tmp_path: Path, shared_data: Path, new_database_url: Callable[[str], str]
+    tmp_path: Path, fixture_data: Path, new_database_url: Callable[[str], str]
 ) -> None:
-    source = _source(tmp_path, shared_data)
+    source = _source(tmp_path, fixture_data)
     pg = create_engine(new_database_url("copy"))
 
     def crash(table: str, done: int, total: int) -> None:
@@ -286,7 +286,7 @@ def test_an_interrupted_copy_finishes_on_rerun_without_duplicates(
 
 
 def test_a_source_at_an_older_revision_is_refused(
-    tmp_path: Path, shared_data: Path, new_database_url: Callable[[str], str]
+    tmp_path: Path, fixture_data: Path, new_database_url: Callable[[str], str]
 ) -> None:
     old = _sqlite(tmp_path, "old")
     upgrade(old, "0005")
@@ -304,9 +304,9 @@ def test_a_source_at_an_older_revision_is_refused(
 
 
 def test_a_target_with_other_data_is_refused_and_left_alone(
-    tmp_path: Path, shared_data: Path, new_database_url: Callable[[str], str]
+    tmp_path: Path, fixture_data: Path, new_database_url: Callable[[str], str]
 ) -> None:
-    source = _source(tmp_path, shared_data)
+    source = _source(tmp_path, fixture_data)
     pg = create_engine(new_database_url("copy"))
     with transaction(pg) as conn:
         conn.execute(
@@ -343,9 +343,9 @@ def test_a_target_with_other_data_is_refused_and_left_alone(
 
 
 def test_a_source_changed_during_the_copy_fails_verification(
-    tmp_path: Path, shared_data: Path, new_database_url: Callable[[str], str]
+    tmp_path: Path, fixture_data: Path, new_database_url: Callable[[str], str]
 ) -> None:
-    source = _source(tmp_path, shared_data)
+    source = _source(tmp_path, fixture_data)
     pg = create_engine(new_database_url("copy"))
 
     def meddle(table: str, done: int, total: int) -> None:

@@ -29,9 +29,9 @@ def _count(engine: Engine) -> int:
 
 
 def test_days_are_fetched_with_user_agent_and_cursor(
-    engine: Engine, replay: ReplayServer, shared_data: Path
+    engine: Engine, replay: ReplayServer, fixture_data: Path
 ) -> None:
-    replay.add("/api/daily_papers", shared_data / SAMPLES / "2025-06-13.json", query={"date": "2025-06-13"})
+    replay.add("/api/daily_papers", fixture_data / SAMPLES / "2025-06-13.json", query={"date": "2025-06-13"})
     replay.add("/api/daily_papers", b"[]", query={"date": "2025-06-14"})
     src = HfDailySource(client=_client(), base_url=replay.url, days=[date(2025, 6, 13), date(2025, 6, 14)])
     report = run_ingest(engine=engine, source=src)
@@ -42,11 +42,11 @@ def test_days_are_fetched_with_user_agent_and_cursor(
         assert get_cursor(conn=conn, source="hf-daily", key="daily") == {"date": "2025-06-14"}
 
 
-def test_503_with_retry_after_is_waited_out(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
+def test_503_with_retry_after_is_waited_out(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
     replay.add(
         "/api/daily_papers",
         Reply(b"busy", status=503, headers={"Retry-After": "7"}),
-        shared_data / SAMPLES / "2026-08-21.json",
+        fixture_data / SAMPLES / "2026-08-21.json",
     )
     sleeps: list[float] = []
     src = HfDailySource(client=_client(sleeps), base_url=replay.url, days=[date(2026, 8, 21)])
@@ -57,9 +57,9 @@ def test_503_with_retry_after_is_waited_out(engine: Engine, replay: ReplayServer
 
 
 def test_malformed_day_fails_the_run_and_keeps_earlier_days(
-    engine: Engine, replay: ReplayServer, shared_data: Path
+    engine: Engine, replay: ReplayServer, fixture_data: Path
 ) -> None:
-    replay.add("/api/daily_papers", shared_data / SAMPLES / "2024-05-27.json", query={"date": "2024-05-27"})
+    replay.add("/api/daily_papers", fixture_data / SAMPLES / "2024-05-27.json", query={"date": "2024-05-27"})
     replay.add("/api/daily_papers", b'[{"paper": {"id": "2405.1', query={"date": "2024-05-28"})
     src = HfDailySource(client=_client(), base_url=replay.url, days=[date(2024, 5, 27), date(2024, 5, 28)])
     report = run_ingest(engine=engine, source=src)
@@ -91,10 +91,10 @@ def test_server_down_is_a_clear_failure(engine: Engine) -> None:
     assert not report.ok and "connection failed" in (report.error or "")
 
 
-def test_month_is_paged(engine: Engine, replay: ReplayServer, shared_data: Path) -> None:
+def test_month_is_paged(engine: Engine, replay: ReplayServer, fixture_data: Path) -> None:
     import orjson
 
-    items = orjson.loads((shared_data / "hf_daily_papers/samples/2025-06-13.json").read_bytes())
+    items = orjson.loads((fixture_data / "hf_daily_papers/samples/2025-06-13.json").read_bytes())
     # Page 0 full (100 items, the 26 real ones repeated), page 1 short: paging must stop there.
     replay.add("/api/daily_papers", orjson.dumps((items * 4)[:100]), query={"month": "2025-06", "p": "0"})
     replay.add("/api/daily_papers", orjson.dumps(items[:3]), query={"month": "2025-06", "p": "1"})

@@ -14,7 +14,7 @@ from papertrend.db import create_engine
 from tests.integration.helpers import dump_papers
 
 KAGGLE = "arxiv_metadata/kaggle_arxiv_snapshot_head200.jsonl"
-HF_DAYS = "hf_daily_papers/daily_papers_by_day.jsonl.gz"
+HF_DAYS = "hf_daily_papers/daily_papers_7_days.jsonl.gz"
 runner = CliRunner()
 
 
@@ -22,31 +22,31 @@ def _engine(settings: Settings) -> Engine:
     return create_engine(settings.database_url)
 
 
-def test_ingest_twice_gives_an_identical_database(settings: Settings, shared_data: Path) -> None:
-    first = runner.invoke(app, ["ingest", "jsonl", str(shared_data / KAGGLE)])
+def test_ingest_twice_gives_an_identical_database(settings: Settings, fixture_data: Path) -> None:
+    first = runner.invoke(app, ["ingest", "jsonl", str(fixture_data / KAGGLE)])
     assert first.exit_code == 0, first.output
     assert "200 added, 0 updated, 0 unchanged, 0 rejected" in first.output
     before = dump_papers(_engine(settings), ignore=())
-    second = runner.invoke(app, ["ingest", "jsonl", str(shared_data / KAGGLE)])
+    second = runner.invoke(app, ["ingest", "jsonl", str(fixture_data / KAGGLE)])
     assert "0 added, 0 updated, 200 unchanged, 0 rejected" in second.output
     assert dump_papers(_engine(settings), ignore=()) == before
 
 
-def test_hf_archive_merges_into_arxiv_papers(settings: Settings, shared_data: Path, tmp_path: Path) -> None:
+def test_hf_archive_merges_into_arxiv_papers(settings: Settings, fixture_data: Path, tmp_path: Path) -> None:
     listing = tmp_path / "listing.jsonl"
     listing.write_text(
         '{"id": "2506.09513", "title": "ReasonMed (arXiv title)", "abstract": "arXiv abstract", '
         '"authors": ["Yu Sun"], "categories": ["cs.CL", "cs.AI"], "first_listed": "2025-06-12"}\n'
     )
     assert runner.invoke(app, ["ingest", "jsonl", str(listing)]).exit_code == 0
-    result = runner.invoke(app, ["ingest", "hf-daily", "--from-file", str(shared_data / HF_DAYS)])
+    result = runner.invoke(app, ["ingest", "hf-daily", "--from-file", str(fixture_data / HF_DAYS)])
     assert result.exit_code == 0, result.output
     assert "0 rejected" in result.output
     row = dump_papers(_engine(settings))["2506.09513"]
     assert row["title"] == "ReasonMed (arXiv title)" and row["abstract"] == "arXiv abstract"
     assert row["hf_upvotes"] == 31 and row["code_url"] == "https://github.com/YuSun-Work/ReasonMed"
     assert row["sources"] == ["hf-daily", "jsonl"]
-    again = runner.invoke(app, ["ingest", "hf-daily", "--from-file", str(shared_data / HF_DAYS)])
+    again = runner.invoke(app, ["ingest", "hf-daily", "--from-file", str(fixture_data / HF_DAYS)])
     assert "0 added, 0 updated" in again.output
 
 
@@ -60,9 +60,9 @@ def test_bad_records_are_reported_and_good_ones_kept(settings: Settings, tmp_pat
 
 
 def test_truncated_gzip_fails_clearly_and_keeps_whole_batches(
-    settings: Settings, shared_data: Path, tmp_path: Path
+    settings: Settings, fixture_data: Path, tmp_path: Path
 ) -> None:
-    data = gzip.compress((shared_data / KAGGLE).read_bytes())
+    data = gzip.compress((fixture_data / KAGGLE).read_bytes())
     cut = tmp_path / "cut.jsonl.gz"
     cut.write_bytes(data[: len(data) // 2])
     result = runner.invoke(app, ["ingest", "jsonl", str(cut)])
@@ -81,10 +81,10 @@ def test_missing_file_and_unknown_id(settings: Settings, tmp_path: Path) -> None
     assert shown.exit_code == 2 and "not an arXiv id" in shown.output
 
 
-def test_papers_list_show_and_stats(settings: Settings, shared_data: Path) -> None:
+def test_papers_list_show_and_stats(settings: Settings, fixture_data: Path) -> None:
     runner.invoke(
         app,
-        ["ingest", "hf-daily", "--from-file", str(shared_data / "hf_daily_papers/samples/2026-08-21.json")],
+        ["ingest", "hf-daily", "--from-file", str(fixture_data / "hf_daily_papers/samples/2026-08-21.json")],
     )
     listed = runner.invoke(app, ["papers", "list", "--json"])
     assert listed.exit_code == 0

@@ -20,7 +20,7 @@ from papertrend.ingest.pipeline import run_ingest
 from papertrend.search import keyword
 from papertrend.types import Filters
 
-LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
+LISTING = "arxiv_metadata/arxiv_cs_listings_head200.jsonl.gz"
 REAL_PAPERS = 40
 # A made-up word that occurs nowhere in the real papers, so tests know exactly what it matches.
 WORD = "quokkabench"
@@ -93,8 +93,8 @@ def _ingest(engine: Engine, path: Path) -> None:
 
 
 @pytest.fixture
-def real(shared_data: Path) -> list[dict[str, Any]]:
-    with gzip.open(shared_data / LISTING, "rb") as fh:
+def real(fixture_data: Path) -> list[dict[str, Any]]:
+    with gzip.open(fixture_data / LISTING, "rb") as fh:
         return [orjson.loads(line) for line in itertools.islice(fh, REAL_PAPERS)]
 
 

@@ -26,13 +26,13 @@ from papertrend.search.service import Searcher
 from papertrend.types import Filters
 from tests.pgcluster import Cluster
 
-LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
+LISTING = "arxiv_metadata/arxiv_cs_listings_head200.jsonl.gz"
 N = 60
 
 
-def _head(shared_data: Path, tmp: Path, n: int = N, skip: int = 0) -> Path:
+def _head(fixture_data: Path, tmp: Path, n: int = N, skip: int = 0) -> Path:
     out = tmp / f"head-{skip}-{n}.jsonl"
-    with gzip.open(shared_data / LISTING, "rt") as fh, out.open("w") as dst:
+    with gzip.open(fixture_data / LISTING, "rt") as fh, out.open("w") as dst:
         for i, line in enumerate(fh):
             if i >= skip + n:
                 break
@@ -49,7 +49,7 @@ def embedder() -> Embedder:
 @pytest.fixture(scope="module")
 def corpus(
     tmp_path_factory: pytest.TempPathFactory,
-    shared_data: Path,
+    fixture_data: Path,
     embedder: Embedder,
     pg_cluster: Cluster | None,
 ) -> Iterator[Searcher]:
@@ -58,7 +58,7 @@ def corpus(
     url = pg_cluster.create_database() if pg_cluster else f"sqlite:///{tmp / 'search.db'}"
     engine = create_engine(url)
     upgrade(engine)
-    assert run_ingest(engine=engine, source=JsonlSource(path=_head(shared_data, tmp))).ok
+    assert run_ingest(engine=engine, source=JsonlSource(path=_head(fixture_data, tmp))).ok
     assert embed_missing(engine=engine, embedder=embedder).embedded == N
     yield Searcher(engine=engine, embedder=embedder, index_dir=tmp / "index")
     engine.dispose()
@@ -122,23 +122,23 @@ def test_similar_papers(corpus: Searcher) -> None:
 
 
 def test_new_papers_become_searchable_after_embedding(
-    settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path, embedder: Embedder
+    settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     searcher = Searcher(engine=engine, embedder=embedder, index_dir=tmp_path / "index")
-    run_ingest(engine=engine, source=JsonlSource(path=_head(shared_data, tmp_path, n=20)))
+    run_ingest(engine=engine, source=JsonlSource(path=_head(fixture_data, tmp_path, n=20)))
     embed_missing(engine=engine, embedder=embedder)
     assert "2503.12168" not in _ids(
         searcher.search(query="extremely dense crowds as active matter", mode="semantic")
     )
-    run_ingest(engine=engine, source=JsonlSource(path=_head(shared_data, tmp_path, n=40, skip=20)))
+    run_ingest(engine=engine, source=JsonlSource(path=_head(fixture_data, tmp_path, n=40, skip=20)))
     assert embed_missing(engine=engine, embedder=embedder).embedded == 40
     hits = searcher.search(query="extremely dense crowds as active matter", mode="semantic", limit=1)
     assert _ids(hits) == ["2503.12168"]
 
 
-def test_cli_ingest_embed_search_and_similar(settings: Settings, shared_data: Path, tmp_path: Path) -> None:
+def test_cli_ingest_embed_search_and_similar(settings: Settings, fixture_data: Path, tmp_path: Path) -> None:
     runner = CliRunner()
-    loaded = runner.invoke(app, ["ingest", "jsonl", str(_head(shared_data, tmp_path)), "--embed"])
+    loaded = runner.invoke(app, ["ingest", "jsonl", str(_head(fixture_data, tmp_path)), "--embed"])
     assert loaded.exit_code == 0, loaded.output
     assert f"{N} papers embedded" in loaded.output
     found = runner.invoke(app, ["search", "removing rain from a photo", "--limit", "3", "--json"])

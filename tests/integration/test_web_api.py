@@ -34,8 +34,8 @@ from tests.integration.test_web_pages import (
 
 
 @pytest.fixture
-def web(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) -> Web:
-    load_papers(engine, shared_data, tmp_path / "data")
+def web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Web:
+    load_papers(engine, fixture_data, tmp_path / "data")
     return make_web(settings, engine)
 
 
@@ -183,9 +183,9 @@ def test_healthz_reports_the_last_successful_ingest_per_source(web: Web, engine:
 
 
 def test_healthz_says_where_keyword_search_ranks(
-    settings: Settings, engine: Engine, shared_data: Path
+    settings: Settings, engine: Engine, fixture_data: Path
 ) -> None:
-    load_papers(engine, shared_data, settings.data_dir / "load")
+    load_papers(engine, fixture_data, settings.data_dir / "load")
     web = make_web(settings.model_copy(update={"keyword_memory_threshold": 10}), engine)
     deadline = time.monotonic() + 30
     states = [get_json(web, "/healthz")["keywordIndex"]]
@@ -263,6 +263,7 @@ def test_startup_logs_the_state_and_how_to_load_papers(
     events = [r.getMessage() for r in caplog.records if r.name == "papertrend.web"]
     assert "startup" in events
     assert any("papertrend ingest jsonl FILE" in e for e in events)
+    assert any("papertrend ingest sample" in e for e in events)
 
     def no_network(*args: object, **kwargs: object) -> None:
         raise OSError("Temporary failure in name resolution")
@@ -273,6 +274,7 @@ def test_startup_logs_the_state_and_how_to_load_papers(
     (record,) = [r for r in caplog.records if r.name == "papertrend.web"]
     assert record.levelno == logging.WARNING and record.getMessage().startswith("network.offline")
     assert "papertrend ingest jsonl FILE" in record.getMessage()
+    assert "papertrend ingest sample" in record.getMessage()
 
 
 # ------------------------------------------------------------------------------------- #12's findings

@@ -32,8 +32,8 @@ EXAMPLES = hypothesis.settings(
 
 
 @pytest.fixture
-def web(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) -> Web:
-    load_papers(engine, shared_data, tmp_path / "data")
+def web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Web:
+    load_papers(engine, fixture_data, tmp_path / "data")
     return make_web(settings, engine)
 
 

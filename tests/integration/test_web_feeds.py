@@ -26,8 +26,8 @@ BASE = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
-def web(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) -> Web:
-    load_papers(engine, shared_data, tmp_path / "data")
+def web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Web:
+    load_papers(engine, fixture_data, tmp_path / "data")
     return make_web(settings, engine)
 
 

@@ -30,7 +30,7 @@ from papertrend.search.embedder import FAST_MODEL, get_embedder
 from papertrend.web.app import create_app
 
 HF_SAMPLE = "hf_daily_papers/samples/2026-08-21.json"
-LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
+LISTING = "arxiv_metadata/arxiv_cs_listings_head200.jsonl.gz"
 SAMPLE_DAY = date(2026, 8, 21)
 # Long after the data: trending must still rank by the papers' ages relative to each other.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -124,15 +124,15 @@ def write_hf_day(folder: Path, day: date, items: list[dict[str, Any]]) -> Path:
     return path
 
 
-def real_arxiv_records(shared_data: Path) -> list[dict[str, Any]]:
-    with gzip.open(shared_data / LISTING, "rb") as fh:
+def real_arxiv_records(fixture_data: Path) -> list[dict[str, Any]]:
+    with gzip.open(fixture_data / LISTING, "rb") as fh:
         records = [orjson.loads(line) for line in itertools.islice(fh, ARXIV_PER_DAY * len(ARXIV_DAYS))]
     for i, record in enumerate(records):
         record["first_listed"] = ARXIV_DAYS[i // ARXIV_PER_DAY].isoformat()
     return records
 
 
-def load_papers(engine: Engine, shared_data: Path, folder: Path) -> None:
+def load_papers(engine: Engine, fixture_data: Path, folder: Path) -> None:
     """The real HF sample day (17 papers), 20 real arXiv papers on two days, a hostile and an old paper."""
     hostile = hf_item(
         HOSTILE_ID,
@@ -146,9 +146,9 @@ def load_papers(engine: Engine, shared_data: Path, folder: Path) -> None:
     old = hf_item(OLD_ID, "An old paper everybody upvoted", OLD_VOTES, githubStars=12)
     folder.mkdir(parents=True, exist_ok=True)
     jsonl = folder / "arxiv.jsonl"
-    jsonl.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in real_arxiv_records(shared_data)))
+    jsonl.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in real_arxiv_records(fixture_data)))
     sources = [
-        HfDailySource(from_file=shared_data / HF_SAMPLE),
+        HfDailySource(from_file=fixture_data / HF_SAMPLE),
         HfDailySource(from_file=write_hf_day(folder / "hostile", SAMPLE_DAY, [hostile])),
         HfDailySource(from_file=write_hf_day(folder, OLD_DAY, [old])),
         JsonlSource(path=jsonl),
@@ -240,8 +240,8 @@ def page(web: Web, url: str, status: int = 200) -> Html:
 
 
 @pytest.fixture
-def web(settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path) -> Web:
-    load_papers(engine, shared_data, tmp_path / "data")
+def web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Web:
+    load_papers(engine, fixture_data, tmp_path / "data")
     return make_web(settings, engine)
 
 
@@ -340,6 +340,7 @@ def test_empty_store_tells_how_to_load_papers(empty_web: Web) -> None:
         html = page(empty_web, url)
         assert "No papers yet" in html.text
         assert "papertrend ingest jsonl FILE" in html.text
+        assert "papertrend ingest sample" in html.text
     assert "Get trending papers in your email inbox once a day!" in page(empty_web, "/").text
 
 
@@ -478,9 +479,9 @@ def test_search_filters_and_no_result_state(web: Web) -> None:
 
 
 def test_search_falls_back_to_keywords_when_the_model_cannot_load(
-    settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path
+    settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path
 ) -> None:
-    load_papers(engine, shared_data, tmp_path / "data")
+    load_papers(engine, fixture_data, tmp_path / "data")
     web = make_web(settings.model_copy(update={"embedding_model": "no-such-model"}), engine)
     html = page(web, "/search?q=SWE-bench+science")
     assert "/papers/2608.19799" in html.hrefs()
@@ -488,11 +489,11 @@ def test_search_falls_back_to_keywords_when_the_model_cannot_load(
 
 
 def test_hybrid_search_and_similar_papers_with_the_fast_model(
-    settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path
+    settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path
 ) -> None:
     # The fast model ships in a dependency: failing to load it here is a failure, not a skip.
     embedder = get_embedder(FAST_MODEL)
-    load_papers(engine, shared_data, tmp_path / "data")
+    load_papers(engine, fixture_data, tmp_path / "data")
     embed_missing(engine=engine, embedder=embedder)
     web = make_web(settings.model_copy(update={"embedding_model": FAST_MODEL}), engine)
     html = page(web, "/search?q=can+coding+agents+reproduce+scientific+software")

@@ -34,9 +34,9 @@ def keep_documented_rules(case: schemathesis.Case) -> schemathesis.Case:
 
 
 def test_every_route_keeps_to_its_schema(
-    settings: Settings, engine: Engine, shared_data: Path, tmp_path: Path
+    settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path
 ) -> None:
-    load_papers(engine, shared_data, tmp_path / "data")
+    load_papers(engine, fixture_data, tmp_path / "data")
     app = make_web(settings, engine).app
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -25,11 +25,11 @@ RSS = "arxiv_api_fixtures/rss/rss_arxiv_org_2026-04-27"
 
 
 def test_ingest_recent_reads_hf_days_and_arxiv_feeds(
-    settings: Settings, engine: Engine, replay: ReplayServer, shared_data: Path
+    settings: Settings, engine: Engine, replay: ReplayServer, fixture_data: Path
 ) -> None:
-    replay.add("/api/daily_papers", shared_data / "hf_daily_papers/samples/2026-08-21.json")
+    replay.add("/api/daily_papers", fixture_data / "hf_daily_papers/samples/2026-08-21.json")
     for cat in ("ai", "cl", "lg"):
-        replay.add(f"/rss/cs.{cat.upper()}", shared_data / RSS / f"arxiv_cs_{cat}.xml")
+        replay.add(f"/rss/cs.{cat.upper()}", fixture_data / RSS / f"arxiv_cs_{cat}.xml")
     local = settings.model_copy(
         update={
             "hf_base_url": replay.url,

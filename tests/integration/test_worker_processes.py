@@ -75,13 +75,13 @@ def _runs(engine: Engine) -> dict[str, int]:
 def test_ingest_runs_once_and_survives_a_killed_worker(
     engine: Engine,
     replay: ReplayServer,
-    shared_data: Path,
+    fixture_data: Path,
     start_worker: Callable[[str], subprocess.Popen[bytes]],
 ) -> None:
-    day = (shared_data / HF_DAY).read_bytes()
+    day = (fixture_data / HF_DAY).read_bytes()
     # The first answer stalls, so the first worker is surely mid-job when it is killed.
     replay.add("/api/daily_papers", Reply(day, delay=30), Reply(day))
-    replay.add("/rss/cs.AI", shared_data / RSS)
+    replay.add("/rss/cs.AI", fixture_data / RSS)
 
     first = start_worker("first")
     wait_for("the first worker to take the ingest", lambda: bool(replay.requests))

@@ -1,4 +1,4 @@
-"""parse() of the arXiv sources on recorded real responses (../shared/data/arxiv_api_fixtures), plus
+"""parse() of the arXiv sources on recorded real responses (tests/fixtures/arxiv_api_fixtures), plus
 hand-made variations of them for the cases the recordings lack (issue #2)."""
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def client() -> Iterator[PoliteClient]:
 
 
 @pytest.fixture(scope="module")
-def fixtures(shared_data: Path) -> Path:
-    return shared_data / "arxiv_api_fixtures"
+def fixtures(fixture_data: Path) -> Path:
+    return fixture_data / "arxiv_api_fixtures"
 
 
 @pytest.fixture(scope="module")

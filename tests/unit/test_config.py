@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from papertrend.config import DEV_SECRET, Settings
+from papertrend.mail.maildir import maildir_path
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -26,6 +27,18 @@ def test_defaults_match_the_issue() -> None:
     s = Settings(_env_file=None)  # type: ignore[call-arg]
     assert s.database_url == "sqlite:///./var/papertrend.db"
     assert s.data_dir == Path("./var")
+    assert s.mail_url == "maildir://var/mail"
+
+
+def test_the_default_mailbox_is_in_the_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # It was ./var/mail whatever PAPERTREND_DATA_DIR said (#11).
+    monkeypatch.delenv("PAPERTREND_MAIL_URL", raising=False)
+    monkeypatch.setenv("PAPERTREND_DATA_DIR", str(tmp_path / "data"))
+    mail_url = Settings().mail_url
+    assert mail_url == f"maildir://{tmp_path}/data/mail"
+    assert maildir_path(mail_url) == tmp_path / "data" / "mail"
+    monkeypatch.setenv("PAPERTREND_MAIL_URL", "console://")
+    assert Settings().mail_url == "console://"
 
 
 def test_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:

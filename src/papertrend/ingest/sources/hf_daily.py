@@ -2,7 +2,7 @@
 
 The API (`/api/daily_papers?date=YYYY-MM-DD`, also `week=YYYY-Www`, `month=YYYY-MM`) returns a JSON
 list of items `{paper: {...}, numComments, publishedAt, ...}`. Its schema drifted from 2024 to 2026
-(see ../shared/data/hf_daily_papers/README.md): every field beyond id and title is optional here.
+(tests/fixtures/hf_daily_papers holds days of each year): every field beyond id and title is optional.
 Hugging Face is not authoritative for bibliographic fields; it brings upvotes, comments, the GitHub
 repo and stars, the project page, AI keywords and summary, and the day a paper was on the page.
 """

@@ -1,7 +1,7 @@
 """`jsonl`: arXiv metadata files, gzip or plain, streamed line by line (issue #2).
 
 Two shapes are read, told apart per record:
-- the listing shape of ../shared/data/arxiv_metadata (authors and categories as lists, `first_listed`);
+- the arXiv listing set's (docs/benchmarks.md: authors and categories as lists, `first_listed`);
 - the Kaggle arXiv snapshot (authors as a string plus `authors_parsed`, space-separated categories,
   `versions` with RFC 2822 dates, `journal-ref`, `doi`, `license`).
 """
