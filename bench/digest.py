@@ -212,7 +212,7 @@ def bench_clock(engine: Any) -> tuple[date, datetime]:
 
 def topic_pool(engine: Any, rng: random.Random, size: int) -> list[str]:
     from papertrend.db import reading
-    from papertrend.schema import papers
+    from papertrend.papers.tables import papers
 
     with reading(engine) as conn:
         titles = (
@@ -374,7 +374,8 @@ def create_database(url: str) -> None:
 def store_counts(engine: Any) -> tuple[int, dict[str, int]]:
     """Papers, and vectors per model."""
     from papertrend.db import reading
-    from papertrend.schema import embeddings, papers
+    from papertrend.papers.tables import papers
+    from papertrend.search.tables import embeddings
 
     with reading(engine) as conn:
         n = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()

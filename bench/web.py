@@ -52,7 +52,7 @@ from papertrend.accounts.tables import users
 from papertrend.db import create_engine, transaction
 from papertrend.migrate import upgrade
 from papertrend.papers.repository import listing_day_expr
-from papertrend.schema import papers, votes
+from papertrend.papers.tables import papers, votes
 from papertrend.search.embedder import get_embedder
 
 VOTES = 50_000

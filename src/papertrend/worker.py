@@ -32,7 +32,9 @@ from papertrend.search.embedder import get_embedder
 
 log = logging.getLogger("papertrend.worker")
 
-# Embedding runs in small slices so a large backlog never holds the loop for long.
+# Embedding runs in slices so a large backlog never holds the loop for long: after each slice the
+# other due jobs run, then embedding goes on at once while papers are left (#15). 512 papers take
+# ~10 s with MiniLM on 2 cores.
 EMBED_SLICE = 512
 # Expired links and sessions grant nothing (their queries check `expires_at`), so the purge is only
 # housekeeping: hourly keeps the tables small without a setting to document (issue #4).
@@ -47,6 +49,11 @@ class Job:
     every: timedelta
     run: Callable[[], str]
     next_due: float = 0.0
+    # Shared jobs run in every worker at once, with no lease: they split their work themselves
+    # (embedding claims batches, search/claims.py) (#15).
+    shared: bool = False
+    # Whether the last run left work to do: then the job is due again at once, not a period later.
+    busy: Callable[[], bool] | None = None
 
 
 def ingest_recent(*, settings: Settings, engine: Engine) -> str:
@@ -69,10 +76,17 @@ def ingest_recent(*, settings: Settings, engine: Engine) -> str:
     return "; ".join(lines)
 
 
-def embed_new(*, settings: Settings, engine: Engine) -> str:
-    """Embed up to EMBED_SLICE papers that have no vector yet."""
-    embedder = get_embedder(settings.embedding_model, device=settings.embedding_device)
-    return embed_missing(engine=engine, embedder=embedder, limit=EMBED_SLICE).summary()
+def embed_job(*, settings: Settings, engine: Engine) -> Job:
+    """Embed up to EMBED_SLICE unclaimed papers per run, again at once while a backlog is left."""
+    left = [0]
+
+    def run() -> str:
+        embedder = get_embedder(settings.embedding_model, device=settings.embedding_device)
+        report = embed_missing(engine=engine, embedder=embedder, limit=EMBED_SLICE)
+        left[0] = report.remaining if report.embedded else 0
+        return report.summary()
+
+    return Job("embed", timedelta(seconds=60), run, shared=True, busy=lambda: left[0] > 0)
 
 
 def purge_expired(*, engine: Engine, now: datetime | None = None) -> str:
@@ -97,7 +111,7 @@ def default_jobs(*, settings: Settings, engine: Engine) -> list[Job]:
             timedelta(minutes=settings.ingest_interval_minutes),
             lambda: ingest_recent(settings=settings, engine=engine),
         ),
-        Job("embed", timedelta(seconds=60), lambda: embed_new(settings=settings, engine=engine)),
+        embed_job(settings=settings, engine=engine),
         Job(
             "digest",
             timedelta(minutes=settings.digest_interval_minutes),
@@ -109,7 +123,7 @@ def default_jobs(*, settings: Settings, engine: Engine) -> list[Job]:
 
 def _run(job: Job, leases: Leases | None) -> bool:
     """Run `job` unless another worker holds it or ran it this period; whether it ran here."""
-    if leases is None:
+    if leases is None or job.shared:
         log.info("job %s: %s", job.name, job.run())
         return True
     with leases.hold(name=job.name, every=job.every) as held:
@@ -144,6 +158,9 @@ def run_loop(
                     period = min(job.every, leases.lease)
             except Exception:
                 log.exception("job %s failed; next try in %s", job.name, job.every)
+            else:
+                if job.busy is not None and job.busy():
+                    period = timedelta(0)
             job.next_due = started + period.total_seconds()
         wait = min(job.next_due for job in jobs) - clock()
         stop.wait(max(wait, 1.0))

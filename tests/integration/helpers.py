@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from papertrend.schema import papers
+from papertrend.papers.tables import papers
 
 # Wall-clock bookkeeping that legitimately differs between two runs of the same ingest.
 CLOCK_COLUMNS = ("first_seen_at", "changed_at")

@@ -20,7 +20,7 @@ from papertrend.accounts.tables import login_tokens, sessions, users
 from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.digest.tables import subscriptions
-from papertrend.schema import votes
+from papertrend.papers.tables import votes
 from papertrend.security import hash_token
 from papertrend.web.app import create_app
 from tests.digest_support import add_papers, paper

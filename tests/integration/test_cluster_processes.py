@@ -38,7 +38,9 @@ from papertrend.digest import compose, records, repository
 from papertrend.digest import subscriptions as subs
 from papertrend.digest.ranking import keyword_ranker
 from papertrend.digest.tables import digest_editions, subscriptions
-from papertrend.schema import ingest_runs, job_leases, papers
+from papertrend.ingest.tables import ingest_runs
+from papertrend.leases import job_leases
+from papertrend.papers.tables import papers
 from tests.digest_support import SmtpSink, _Handler, add_papers, add_subscribers, at, free_port, paper
 from tests.integration.helpers import wait_for
 from tests.replay import ReplayServer

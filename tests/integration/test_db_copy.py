@@ -24,12 +24,15 @@ from papertrend.digest.tables import digest_editions, sent_papers, subscriptions
 from papertrend.ingest import pipeline
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.ingest.sources.jsonl import JsonlSource
+from papertrend.ingest.tables import ingest_cursors
 from papertrend.migrate import upgrade
 from papertrend.papers import votes
 from papertrend.papers.models import PaperIn
-from papertrend.schema import embeddings, ingest_cursors, metadata, papers
+from papertrend.papers.tables import papers
+from papertrend.schema import metadata
 from papertrend.search import keyword, vectors
 from papertrend.search.index import open_index, prepare
+from papertrend.search.tables import embeddings
 
 pytestmark = pytest.mark.postgres_only
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -24,25 +25,25 @@ from papertrend.db import reading, transaction
 from papertrend.digest import subscriptions as subs
 from papertrend.digest.cli import digest_app
 from papertrend.digest.outbox import (
-    HOST,
     DeliveryReport,
     Outcome,
     Policy,
     apply,
     backoff,
-    owner_dead,
     record,
     recover,
 )
 from papertrend.digest.ranking import keyword_ranker
 from papertrend.digest.run import run_digest
 from papertrend.digest.tables import digest_editions, sent_papers
+from papertrend.leases import owner_gone
 from papertrend.mail.factory import journal_for
 from papertrend.mail.journal import Journal
 from papertrend.mail.maildir import MaildirMailer
 from papertrend.mail.protocol import Mailer, SendError
 from tests.digest_support import add_papers, add_subscriber, at, paper, tuned
 
+HOST = socket.gethostname()
 DAY = date(2026, 6, 23)
 CONFIRMED = at(DAY - timedelta(days=5), 12)
 
@@ -282,11 +283,11 @@ def test_recovery_asks_a_maildir_what_it_holds(engine: Engine, settings: Setting
 def test_owner_liveness() -> None:
     now = at(DAY, 9)
     later = now + timedelta(minutes=5)
-    assert owner_dead(None, None, now)
-    assert owner_dead(f"{HOST}:{os.getpid()}:x", now - timedelta(seconds=1), now)  # lease over
-    assert not owner_dead(f"{HOST}:{os.getpid()}:x", later, now)
-    assert owner_dead(f"{HOST}:999999:x", later, now)
-    assert not owner_dead("another-host:999999:x", later, now)
+    assert owner_gone(None, None, now)
+    assert owner_gone(f"{HOST}:{os.getpid()}:x", now - timedelta(seconds=1), now)  # lease over
+    assert not owner_gone(f"{HOST}:{os.getpid()}:x", later, now)
+    assert owner_gone(f"{HOST}:999999:x", later, now)
+    assert not owner_gone("another-host:999999:x", later, now)
 
 
 def test_a_sender_that_lost_its_lease_does_not_overwrite_the_new_owner(

@@ -44,7 +44,7 @@ class AxisEmbedder:
 def test_window_ranker_fuses_words_and_meaning_over_new_papers(engine: Engine) -> None:
     import numpy as np
 
-    from papertrend.schema import papers
+    from papertrend.papers.tables import papers
     from papertrend.search.vectors import store
 
     add_papers(

@@ -12,7 +12,7 @@ from papertrend.ingest.cursors import get_cursor
 from papertrend.ingest.http import PoliteClient
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.ingest.sources.hf_daily import HfDailySource
-from papertrend.schema import papers
+from papertrend.papers.tables import papers
 from tests.replay import ReplayServer, Reply
 
 SAMPLES = "hf_daily_papers/samples"

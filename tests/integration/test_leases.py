@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from papertrend.db import reading
-from papertrend.leases import Leases
-from papertrend.schema import job_leases
+from papertrend.leases import Leases, job_leases
 
 HOUR = timedelta(hours=1)
 

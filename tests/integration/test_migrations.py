@@ -20,7 +20,9 @@ from sqlalchemy.engine import Engine
 from papertrend import migrate
 from papertrend.db import create_engine, transaction
 from papertrend.dbcopy import head_revision
-from papertrend.schema import embeddings, metadata, papers
+from papertrend.papers.tables import papers
+from papertrend.schema import metadata
+from papertrend.search.tables import embeddings
 from tests.pgcluster import Cluster
 
 

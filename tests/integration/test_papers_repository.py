@@ -11,7 +11,7 @@ from papertrend.db import reading, transaction
 from papertrend.ingest.pipeline import store
 from papertrend.papers import repository
 from papertrend.papers.models import PaperIn
-from papertrend.schema import papers
+from papertrend.papers.tables import papers
 from papertrend.search import filters as search_filters
 from papertrend.types import Filters
 

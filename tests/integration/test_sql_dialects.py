@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from papertrend.db import reading, transaction
 from papertrend.papers.repository import listing_day_expr
-from papertrend.schema import papers
+from papertrend.papers.tables import papers
 from papertrend.search.filters import conditions
 from papertrend.types import Filters
 

@@ -17,10 +17,11 @@ from sqlalchemy.engine import Engine
 from papertrend.db import transaction
 from papertrend.ingest import pipeline
 from papertrend.papers.models import PaperIn
-from papertrend.schema import embeddings, papers
+from papertrend.papers.tables import papers
 from papertrend.search import pg_vectors, vectors
 from papertrend.search.index import VectorSearch
 from papertrend.search.pg_vectors import PgVectorIndex
+from papertrend.search.tables import embeddings
 from papertrend.search.vectors import VectorIndex
 from papertrend.types import Filters
 

@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from papertrend.db import transaction
+from papertrend.ingest.tables import ingest_runs
 from papertrend.logs import JsonFormatter
-from papertrend.schema import ingest_runs
 from papertrend.web.lifespan import offline_probe
 from tests.integration.test_web_pages import (
     ARXIV_PER_DAY,

@@ -17,7 +17,7 @@ from papertrend.accounts.tables import login_tokens, sessions
 from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.papers import repository
-from papertrend.schema import rate_limits
+from papertrend.ratelimit import rate_limits
 from papertrend.worker import Job, default_jobs, ingest_recent, purge_expired, run_loop
 from tests.replay import ReplayServer
 
@@ -132,3 +132,41 @@ def test_interval_setting_is_validated(monkeypatch: pytest.MonkeyPatch, interval
     monkeypatch.setenv("PAPERTREND_INGEST_INTERVAL_MINUTES", str(interval))
     with pytest.raises(ValueError):
         Settings()
+
+
+def test_a_busy_job_runs_again_at_once_and_yields_to_others_between_runs() -> None:
+    stop = threading.Event()
+    ran: list[str] = []
+    backlog = [3]
+
+    def embed() -> str:
+        ran.append("embed")
+        backlog[0] -= 1
+        if backlog[0] == 0:
+            stop.set()
+        return "a slice"
+
+    def other() -> str:
+        ran.append("other")
+        return "fine"
+
+    t = [0.0]
+
+    def clock() -> float:
+        t[0] += 1.0  # a second per look: an hourly job is due once, unless it says it is busy
+        return t[0]
+
+    jobs = [
+        Job("embed", timedelta(hours=1), embed, shared=True, busy=lambda: backlog[0] > 0),
+        Job("other", timedelta(hours=1), other),
+    ]
+    worker = threading.Thread(target=run_loop, args=(jobs,), kwargs={"stop": stop, "clock": clock})
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive()
+    assert ran == ["embed", "other", "embed", "embed"]
+
+
+def test_the_embed_job_is_shared_and_reruns_while_papers_wait(settings: Settings, engine: Engine) -> None:
+    jobs = {job.name: job for job in default_jobs(settings=settings, engine=engine)}
+    assert jobs["embed"].shared and jobs["embed"].busy is not None and not jobs["embed"].busy()

@@ -18,7 +18,8 @@ from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from papertrend.db import reading
-from papertrend.schema import ingest_runs, job_leases
+from papertrend.ingest.tables import ingest_runs
+from papertrend.leases import job_leases
 from tests.integration.helpers import wait_for
 from tests.replay import ReplayServer, Reply
 

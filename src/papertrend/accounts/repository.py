@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from papertrend.accounts.tables import login_tokens, sessions, users
-from papertrend.schema import insert_for, votes
+from papertrend.papers.tables import votes
+from papertrend.sql import insert_for
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from papertrend.digest.render import message_id_for
 from papertrend.digest.schedule import Due
 from papertrend.papers.listings import trend_candidates
 from papertrend.rank import TrendParams, most_upvoted, trending
-from papertrend.search.types import Hit
+from papertrend.types import Hit
 
 log = logging.getLogger("papertrend.digest")
 

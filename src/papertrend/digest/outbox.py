@@ -49,8 +49,6 @@ mail clients collapse.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,6 +58,7 @@ from sqlalchemy.engine import Connection
 
 from papertrend.digest import DigestSettings, repository
 from papertrend.digest.subscriptions import suppress
+from papertrend.leases import owner_gone
 from papertrend.mail.journal import Journal
 from papertrend.mail.protocol import Mailer, SendError
 
@@ -70,28 +69,6 @@ Status = Literal["empty", "queued", "sending", "sent", "retry", "failed", "bounc
 MAX_BACKOFF = timedelta(hours=6)
 # Claimed (and recorded) per transaction: each claim drains the sender's pipeline and commits.
 CLAIM_BATCH = 100
-HOST = socket.gethostname()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-def owner_dead(owner: str | None, lease_until: datetime | None, now: datetime) -> bool:
-    """Whether a `sending` row's sender is gone: lease expired, or a dead process on this host."""
-    if owner is None or lease_until is None or lease_until <= now:
-        return True
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != HOST or not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False
-    return not _pid_alive(int(pid_text))
 
 
 def backoff(*, attempts: int, base_seconds: float) -> timedelta:
@@ -283,7 +260,7 @@ def recover(
 ) -> None:
     """Settle `sending` rows of dead senders by the rule of the module docstring."""
     rows = repository.sending(conn=conn)
-    dead = [r for r in rows if owner_dead(r.lease_owner, r.lease_until, now)]
+    dead = [r for r in rows if owner_gone(r.lease_owner, r.lease_until, now)]
     if not dead:
         return
     entries = journal.read() if journal is not None else {}

@@ -20,7 +20,7 @@ from papertrend.digest.compose import Ranker
 from papertrend.search import bm25, hybrid, keyword
 from papertrend.search.embedder import Embedder, query_text
 from papertrend.search.keyword import STOPWORDS
-from papertrend.search.types import Filters, Hit
+from papertrend.types import Filters, Hit
 
 log = logging.getLogger("papertrend.digest")
 
@@ -215,14 +215,9 @@ def make_ranker(
         return WindowRanker(engine=engine, embedder=None) if mode != "searcher" else keyword_ranker(engine)
     if mode != "searcher":
         return WindowRanker(engine=engine, embedder=model, lexical=mode == "hybrid")
-    from papertrend.search.service import Searcher
+    from papertrend.search.service import searcher_from_settings
 
-    searcher = Searcher(
-        engine=engine,
-        embedder=model,
-        index_dir=settings.data_dir / "index",
-        ann_threshold=settings.ann_threshold,
-    )
+    searcher = searcher_from_settings(settings=settings, engine=engine, embedder=model)
 
     def rank(topic: str, since: date, limit: int) -> list[Hit]:
         return searcher.search(query=topic, mode="hybrid", limit=limit, filters=Filters(since=since))

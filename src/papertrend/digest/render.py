@@ -23,7 +23,7 @@ from papertrend.digest.subscriptions import link_token
 from papertrend.mail.message import MailContext, alternative, fixed_header, new_message, shared_header
 from papertrend.mail.notice import render_notice
 from papertrend.mail.templates import environment
-from papertrend.papers.models import Paper, without_bidi_controls
+from papertrend.papers.models import Paper, authors_short, without_bidi_controls
 
 TEMPLATES = Path(__file__).parent / "templates"
 SUBJECT_TITLE_CHARS = 90
@@ -49,14 +49,6 @@ def one_line(text: str, limit: int | None = None) -> str:
 def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
     """About two lines of an abstract, cut at a word."""
     return one_line(text, chars)
-
-
-def authors_short(names: Sequence[str], keep: int = 3) -> str:
-    """The first authors and how many more."""
-    names = [one_line(n) for n in names]
-    if len(names) <= keep + 1:
-        return ", ".join(names)
-    return f"{', '.join(names[:keep])} and {len(names) - keep} more"
 
 
 def _http(url: str | None) -> str | None:
@@ -108,7 +100,7 @@ def _paper_view(
         return cache[key]
     view = PaperView(
         title=one_line(p.title),
-        authors=authors_short(p.authors),
+        authors=authors_short([one_line(n) for n in p.authors]),
         snippet=snippet(p.abstract),
         page=f"{ctx.root}/papers/{quote(p.id, safe='./')}",
         abs=f"https://arxiv.org/abs/{quote(p.id, safe='./')}",

@@ -27,7 +27,8 @@ from papertrend.digest.tables import (
     suppressions,
 )
 from papertrend.papers.repository import listing_day_expr
-from papertrend.schema import embeddings, papers
+from papertrend.papers.tables import papers
+from papertrend.search.tables import embeddings
 
 log = logging.getLogger("papertrend.digest")
 

@@ -113,8 +113,8 @@ class Paper:
 
 
 def authors_short(names: Sequence[str], keep: int = 3) -> str:
-    """The first authors and how many more, each name on one line."""
-    names = [" ".join(n.split()) for n in names]
+    """The first authors and how many more, each name on one line; the one definition (#11)."""
+    names = [" ".join(without_bidi_controls(n).split()) for n in names]
     if len(names) <= keep + 1:
         return ", ".join(names)
     return f"{', '.join(names[:keep])} and {len(names) - keep} more"

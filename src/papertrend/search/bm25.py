@@ -37,7 +37,7 @@ import Stemmer
 from sqlalchemy.engine import Connection, Engine
 
 from papertrend.db import reading
-from papertrend.schema import papers
+from papertrend.papers.tables import papers
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ class Tuning:
 DEFAULT_TUNING = Tuning(fusion="convex", keyword_weight=0.55, semantic_weight=0.45)
 
 
-def _by_date(conn: Connection, hits: Sequence[Hit]) -> list[Hit]:
+def newest_first(*, conn: Connection, hits: Sequence[Hit]) -> list[Hit]:
     """The same hits, newest first (relevance breaks ties)."""
     if not hits:
         return []
@@ -140,7 +140,7 @@ class Searcher:
                     rrf_k=self.tuning.rrf_k,
                 )
             if sort == "date":
-                hits = _by_date(conn, hits)
+                hits = newest_first(conn=conn, hits=hits)
         return hits[:limit]
 
     def similar(self, *, paper_id: str, limit: int = 10, filters: Filters = Filters()) -> list[Hit]:

@@ -22,7 +22,7 @@ from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.search.bm25 import IndexState
-from papertrend.search.types import Hit, Mode, Sort
+from papertrend.types import Hit, Mode, Sort
 from papertrend.web.deps import ConnDep, StateDep
 from papertrend.web.params import (
     CategoriesQ,
@@ -34,7 +34,7 @@ from papertrend.web.params import (
     clean_query,
     parse_filters,
 )
-from papertrend.web.templating import pdf_url, safe_url, votes_of
+from papertrend.web.templating import pdf_url, safe_url
 
 
 class ErrorDetail(BaseModel):
@@ -158,7 +158,7 @@ def paper_out(p: Paper, *, base_url: str) -> PaperOut:
         authors=[Author(name=a) for a in p.authors],
         publishedAt=p.published_at,
         submittedOnDailyAt=p.hf_submitted_at,
-        upvotes=votes_of(p),
+        upvotes=p.votes,
         numComments=p.hf_comments or 0,
         githubRepo=safe_url(p.code_url),
         githubStars=p.github_stars,

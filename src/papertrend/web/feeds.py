@@ -17,7 +17,7 @@ from papertrend import __version__
 from papertrend.papers import listings, repository
 from papertrend.papers.listings import Period, Window, period_of
 from papertrend.papers.models import Paper
-from papertrend.search.types import Mode, Sort
+from papertrend.types import Mode, Sort
 from papertrend.web.api import ERRORS
 from papertrend.web.deps import ConnDep, StateDep
 from papertrend.web.params import (
@@ -30,7 +30,7 @@ from papertrend.web.params import (
     clean_query,
     parse_filters,
 )
-from papertrend.web.templating import pdf_url, query_url, votes_of
+from papertrend.web.templating import pdf_url, query_url
 
 router = APIRouter(prefix="/feeds", tags=["feeds"], responses=ERRORS)
 
@@ -96,7 +96,7 @@ def atom(
             _sub(_sub(entry, "author"), "name", name)
         for cat in p.categories:
             _sub(entry, "category", term=cat)
-        votes = f"{votes_of(p)} upvotes. " if votes_of(p) else ""
+        votes = f"{p.votes} upvotes. " if p.votes else ""
         _sub(entry, "summary", f"{votes}{p.abstract}", type="text")
     body: bytes = ET.tostring(feed, encoding="utf-8")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + body

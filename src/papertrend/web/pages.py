@@ -19,7 +19,7 @@ from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, PeriodKind, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.rank import explain
-from papertrend.search.types import Mode, Sort
+from papertrend.types import Mode, Sort
 from papertrend.web.cookies import current_user
 from papertrend.web.deps import CSRF, ConnDep, StateDep
 from papertrend.web.errors import wants_json
@@ -33,7 +33,7 @@ from papertrend.web.params import (
     clean_query,
     parse_filters,
 )
-from papertrend.web.templating import query_url, render, votes_of
+from papertrend.web.templating import query_url, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -317,7 +317,7 @@ def upvote(
         upvoted = votes.toggle(conn=conn, user_id=user.id, paper_pk=paper.pk, want=want, now=state.clock())
         after = repository.get(conn=conn, paper_id=key)
     if wants_json(request):
-        return JSONResponse({"id": key, "upvoted": upvoted, "upvotes": votes_of(after) if after else 0})
+        return JSONResponse({"id": key, "upvoted": upvoted, "upvotes": after.votes if after else 0})
     return RedirectResponse(back, status_code=303)
 
 

@@ -10,7 +10,7 @@ from fastapi import Query
 
 from papertrend.errors import BadRequest
 from papertrend.papers.listings import FIRST_DAY, LAST_DAY, parse_day
-from papertrend.search.types import Filters
+from papertrend.types import Filters
 
 _CATEGORY = re.compile(r"[A-Za-z][A-Za-z-]*(?:\.[A-Za-z][A-Za-z-]*)?")
 MAX_QUERY_CHARS = 500

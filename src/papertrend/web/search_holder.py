@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from papertrend.db import reading
-from papertrend.papers import repository
 from papertrend.search import keyword
 from papertrend.search.bm25 import MemoryIndex
-from papertrend.search.types import Filters, Hit, Mode, Sort
-from papertrend.web.templating import paper_day
+from papertrend.search.service import newest_first
+from papertrend.types import Filters, Hit, Mode, Sort
 
 if TYPE_CHECKING:
     from papertrend.search.service import Searcher
@@ -55,15 +53,15 @@ class SearchHolder:
     def _load(self) -> Searcher | None:
         if self._searcher is None and self.unavailable is None:
             try:
+                # Imported here: loading a model is slow, and pages that never search never need one.
                 from papertrend.search.embedder import get_embedder
-                from papertrend.search.service import Searcher
+                from papertrend.search.service import searcher_from_settings
 
                 embedder = get_embedder(self.settings.embedding_model, device=self.settings.embedding_device)
-                self._searcher = Searcher(
+                self._searcher = searcher_from_settings(
+                    settings=self.settings,
                     engine=self.engine,
                     embedder=embedder,
-                    index_dir=self.settings.data_dir / "index",
-                    ann_threshold=self.settings.ann_threshold,
                     words=self.words,
                     recheck_seconds=VECTOR_RECHECK_SECONDS,
                 )
@@ -86,15 +84,7 @@ class SearchHolder:
         with reading(self.engine) as conn:
             hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters, memory=self.words)
             if sort == "date":
-                found = {
-                    p.id: p for p in repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
-                }
-                order = {h.paper_id: i for i, h in enumerate(hits)}
-                hits = sorted(
-                    (h for h in hits if h.paper_id in found),
-                    key=lambda h: (paper_day(found[h.paper_id]) or date.min, -order[h.paper_id]),
-                    reverse=True,
-                )
+                hits = newest_first(conn=conn, hits=hits)
         return hits[:limit], "keyword"
 
     def similar(self, *, paper_id: str, limit: int) -> list[Hit]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -14,21 +13,11 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from papertrend import __version__
-from papertrend.papers.models import Paper
+from papertrend.papers.models import Paper, authors_short
 from papertrend.web.cookies import CSRF_FIELD, csrf_token, current_user, give_csrf_cookie
 from papertrend.web.deps import get_state
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-def paper_day(p: Paper) -> date | None:
-    """The day a paper is dated by: listing day, else HF daily day, else publication."""
-    return p.listed_on or p.hf_daily_on or (p.published_at.date() if p.published_at else None)
-
-
-def votes_of(p: Paper) -> int:
-    """Votes shown and ranked: Hugging Face upvotes plus upvotes here (issue #4)."""
-    return (p.hf_upvotes or 0) + p.own_votes
 
 
 @jinja2.pass_context
@@ -52,13 +41,6 @@ def safe_url(url: str | None) -> str | None:
 def pdf_url(p: Paper) -> str:
     """The paper's PDF on arXiv."""
     return safe_url(p.pdf_url) or f"https://arxiv.org/pdf/{p.id}"
-
-
-def authors_short(names: list[str], keep: int = 3) -> str:
-    """The first authors and how many more."""
-    if len(names) <= keep + 1:
-        return ", ".join(names)
-    return f"{', '.join(names[:keep])} and {len(names) - keep} more"
 
 
 def snippet(text: str, chars: int = 320) -> str:
@@ -86,8 +68,6 @@ def make_templates() -> jinja2.Environment:
     )
     env.filters.update(authors_short=authors_short, snippet=snippet, safe_url=safe_url)
     env.globals.update(
-        paper_day=paper_day,
-        votes_of=votes_of,
         csrf_field=csrf_field,
         pdf_url=pdf_url,
         query_url=query_url,
