@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -200,3 +200,21 @@ def count(*, conn: Connection) -> int:
 def count_on_hf_daily(*, conn: Connection) -> int:
     """Number of stored papers that were on a Hugging Face daily page."""
     return int(conn.execute(sa.select(sa.func.count()).where(papers.c.hf_daily_on.is_not(None))).scalar_one())
+
+
+def pk_of(*, conn: Connection, paper_id: str) -> int | None:
+    """The integer handle of a stored paper, or None."""
+    pk = conn.execute(sa.select(papers.c.pk).where(papers.c.id == paper_id)).scalar()
+    return None if pk is None else int(pk)
+
+
+def count_and_last_change(*, conn: Connection) -> tuple[int, str]:
+    """How many papers there are and the newest `changed_at`, as text: what derived indexes check."""
+    row = conn.execute(sa.select(sa.func.count(), sa.func.max(papers.c.changed_at))).one()
+    return int(row[0]), str(row[1] or "")
+
+
+def iter_texts(*, conn: Connection, chunk: int = 2000) -> Iterator[Any]:
+    """Every paper's (pk, title, abstract, authors), by pk, streamed `chunk` rows at a time."""
+    stmt = sa.select(papers.c.pk, papers.c.title, papers.c.abstract, papers.c.authors).order_by(papers.c.pk)
+    yield from conn.execution_options(yield_per=chunk).execute(stmt)

@@ -32,12 +32,11 @@ from typing import Literal, cast
 
 import numpy as np
 import numpy.typing as npt
-import sqlalchemy as sa
 import Stemmer
 from sqlalchemy.engine import Connection, Engine
 
 from papertrend.db import reading
-from papertrend.papers.tables import papers
+from papertrend.papers import repository
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +85,7 @@ class Signature:
 
 
 def signature(conn: Connection) -> Signature:
-    row = conn.execute(sa.select(sa.func.count(), sa.func.max(papers.c.changed_at))).one()
-    return Signature(int(row[0]), str(row[1] or ""))
+    return Signature(*repository.count_and_last_change(conn=conn))
 
 
 I32 = npt.NDArray[np.int32]
@@ -205,10 +203,9 @@ def build(
     tok = tokenizer or Tokenizer()
     sig = signature(conn)
     w_title, w_abstract, w_authors = weights
-    stmt = sa.select(papers.c.pk, papers.c.title, papers.c.abstract, papers.c.authors).order_by(papers.c.pk)
 
     def docs() -> Iterator[tuple[int, dict[str, float], int]]:
-        for row in conn.execution_options(yield_per=2000).execute(stmt):
+        for row in repository.iter_texts(conn=conn):
             authors = ", ".join(str(a) for a in row.authors or ())
             fields = ((row.title or "", w_title), (row.abstract or "", w_abstract), (authors, w_authors))
             yield (row.pk, *document(tok, fields))

@@ -11,14 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.papers import repository
 from papertrend.papers.ids import parse_arxiv_id
-from papertrend.papers.tables import papers
 from papertrend.search import hybrid, keyword
 from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embedder import Embedder, query_text
@@ -147,7 +145,7 @@ class Searcher:
         """The papers nearest in meaning to one paper (itself excluded); [] until it has a vector."""
         key = parse_arxiv_id(paper_id).key
         with reading(self.engine) as conn:
-            pk = conn.execute(sa.select(papers.c.pk).where(papers.c.id == key)).scalar()
+            pk = repository.pk_of(conn=conn, paper_id=key)
             if pk is None:
                 return []
             vec = self.index.vector_of(conn=conn, paper_pk=int(pk))
