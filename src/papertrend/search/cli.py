@@ -19,11 +19,15 @@ from papertrend.search.service import Searcher, searcher_from_settings
 from papertrend.types import Filters, Hit, Mode, Sort
 
 
-def load_embedder(ctx: Ctx, *, model: str | None = None, device: str | None = None) -> Embedder:
+def load_embedder(
+    ctx: Ctx, *, model: str | None = None, device: str | None = None, threads: int | None = None
+) -> Embedder:
     """The configured (or named) model; exit 2 with the reason when it cannot load."""
     try:
         return get_embedder(
-            model or ctx.settings.embedding_model, device=device or ctx.settings.embedding_device
+            model or ctx.settings.embedding_model,
+            device=device or ctx.settings.embedding_device,
+            threads=threads,
         )
     except (ValueError, RuntimeError) as exc:
         err.print(str(exc), markup=False, highlight=False)
@@ -37,9 +41,10 @@ def embed_with_progress(
     device: str | None = None,
     batch_size: int = 256,
     limit: int | None = None,
+    threads: int | None = None,
 ) -> EmbedReport:
     """Embed papers without a vector, with a progress bar and a summary line."""
-    embedder = load_embedder(ctx, model=model, device=device)
+    embedder = load_embedder(ctx, model=model, device=device, threads=threads)
     with Progress(
         TextColumn("[bold]embed"),
         BarColumn(),
@@ -70,9 +75,15 @@ def embed_command(
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 256,
     limit: Annotated[int | None, typer.Option(min=1, help="Embed at most this many papers.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads for the model (default: every core).")
+    ] = None,
 ) -> None:
-    """Embed every paper that lacks a vector for the model; resumable, safe to interrupt."""
-    embed_with_progress(open_ctx(), model=model, device=device, batch_size=batch_size, limit=limit)
+    """Embed every paper that lacks a vector for the model; resumable, safe to interrupt, and shared:
+    several processes, here or on other machines, split the backlog between them."""
+    embed_with_progress(
+        open_ctx(), model=model, device=device, batch_size=batch_size, limit=limit, threads=threads
+    )
 
 
 def searcher(ctx: Ctx) -> Searcher:
