@@ -530,7 +530,8 @@ def create_app(
 ) -> FastAPI:
     """The Papertrend web app for these settings; pass `engine` to share one (tests), `clock` to fix time."""
     # Routers import the dependencies above, so they are imported here, once this module exists.
-    from papertrend.web import accounts, api, feeds, outage, pages, subscribe
+    from papertrend.mcp import http as mcp_http
+    from papertrend.web import accounts, api, feeds, markdown, outage, pages, subscribe
 
     own = engine is None
     eng = engine if engine is not None else create_engine(settings.database_url)
@@ -592,12 +593,14 @@ def create_app(
     def docs(request: Request) -> HTMLResponse:
         return render(request, "docs.html", {"assets": DOCS_ASSETS, "openapi_url": app.openapi_url})
 
+    app.include_router(markdown.router)  # before pages: /papers/{id}.md is not a paper id (#16)
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(api.health_router)
     app.include_router(feeds.router)
     app.include_router(subscribe.router)
     app.include_router(accounts.router)
+    mcp_http.mount(app, state)  # /mcp, when PAPERTREND_MCP_HTTP is on (#16)
     return app
 
 
