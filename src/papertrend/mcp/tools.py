@@ -20,7 +20,7 @@ from papertrend.errors import AppError
 from papertrend.papers import listings, repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import TrendSort, Window, period_of
-from papertrend.papers.markdown import paper_markdown
+from papertrend.papers.markdown import SIMILAR_PAPERS, paper_markdown
 from papertrend.papers.models import Paper, authors_short
 from papertrend.rank import TrendParams
 from papertrend.search.types import Filters, Hit, Mode, Sort
@@ -28,8 +28,6 @@ from papertrend.search.types import Filters, Hit, Mode, Sort
 # A model reads every character it is given: the first few lines of an abstract tell it enough to
 # decide whether to call get_paper for the rest.
 ABSTRACT_CHARS = 280
-# How many similar papers get_paper appends: a few, as the model can ask similar_papers for more.
-SIMILAR_ON_PAPER = 5
 
 
 class Searching(Protocol):
@@ -55,7 +53,7 @@ def paper_lines(rank: int, p: Paper, *, base_url: str) -> list[str]:
     day = p.listing_day.isoformat() if p.listing_day else "undated"
     facts = [authors_short(p.authors) or "unknown authors"]
     if p.categories:
-        facts.append(p.categories[0])
+        facts.append(", ".join(p.categories[:3]))
     facts.append(f"{p.votes} upvotes")
     if p.code_url:
         facts.append("code available")
@@ -147,7 +145,7 @@ class Library:
                     f"(it may be on arXiv at https://arxiv.org/abs/{key})"
                 )
             embedded = listings.has_vector(conn=conn, paper_pk=paper.pk)
-        similar = self._papers(self.search.similar(paper_id=key, limit=SIMILAR_ON_PAPER)) if embedded else []
+        similar = self._papers(self.search.similar(paper_id=key, limit=SIMILAR_PAPERS)) if embedded else []
         return paper_markdown(paper, similar=similar, base_url=self.base_url)
 
     def similar_papers(self, *, paper_id: str, limit: int) -> str:

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from papertrend.papers.models import Paper
 
+# Similar papers listed: as many as the paper page shows (web/pages.py), in /papers/{id}.md and get_paper.
+SIMILAR_PAPERS = 8
 # Characters markdown gives a meaning to at the start of a line or inside a link text.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 

@@ -12,14 +12,12 @@ from fastapi.responses import RedirectResponse, Response
 from papertrend.errors import NotFound
 from papertrend.papers import listings, repository
 from papertrend.papers.ids import parse_arxiv_id
-from papertrend.papers.markdown import paper_markdown
+from papertrend.papers.markdown import SIMILAR_PAPERS, paper_markdown
 from papertrend.web.app import ConnDep, StateDep
 
 router = APIRouter()
 
 MEDIA_TYPE = "text/markdown; charset=utf-8"
-# As many similar papers as the paper page lists (web/pages.py).
-SIMILAR = 8
 
 
 def _weights(accept: str) -> dict[str, float]:
@@ -56,7 +54,7 @@ def markdown_response(*, conn: ConnDep, state: StateDep, key: str) -> Response:
     similar = []
     # Only papers with a vector have neighbours; checking first keeps the model unloaded otherwise.
     if listings.has_vector(conn=conn, paper_pk=paper.pk):
-        hits = state.search.similar(paper_id=key, limit=SIMILAR)
+        hits = state.search.similar(paper_id=key, limit=SIMILAR_PAPERS)
         similar = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
     text = paper_markdown(paper, similar=similar, base_url=state.settings.base_url)
     return Response(text, media_type=MEDIA_TYPE, headers={"vary": "Accept"})
