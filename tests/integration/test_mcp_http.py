@@ -103,3 +103,17 @@ def test_requests_for_another_host_are_refused(serve: Callable[..., str]) -> Non
         too_big = http.post("/mcp", content=b"[" + b"1," * 40_000 + b"1]", headers=JSON_RPC_HEADERS)
         assert too_big.status_code == 413
         assert http.post("/mcp", json=PING, headers=JSON_RPC_HEADERS).status_code == 200
+
+
+def test_hugging_face_hub_reads_papertrend_where_routes_match(serve: Callable[..., str]) -> None:
+    """docs/agents.md says existing Hugging Face tooling works pointed at Papertrend: check it does."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=serve())
+    info = api.paper_info(TOP_ID)
+    assert info.id == TOP_ID and info.title == "EnvHarness: Awakening Static Worlds for Agent Learning"
+    assert info.upvotes == 163 and info.authors and info.authors[0].name == "Chengsong Huang"
+    daily = list(api.list_daily_papers(date="2026-08-21", sort="trending", limit=5))
+    assert len(daily) == 5 and all(p.id and p.title and p.published_at for p in daily)
+    found = list(api.list_papers(query="can coding agents reproduce scientific software", limit=3))
+    assert found[0].id == "2608.19799"
