@@ -17,18 +17,16 @@ from urllib.parse import urlsplit
 
 import anyio.to_thread
 from fastapi import FastAPI
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
-from mcp.server.transport_security import TransportSecuritySettings
 from sqlalchemy.engine import Engine
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from papertrend import ratelimit
 from papertrend.db import transaction
-from papertrend.mcp.server import build_server
-from papertrend.mcp.tools import Library
 
 if TYPE_CHECKING:
+    from mcp.server.transport_security import TransportSecuritySettings
+
     from papertrend.web.app import AppState
 
 PATH = "/mcp"
@@ -80,6 +78,8 @@ class PerIpLimit:
 
 def allowed_hosts(base_url: str) -> TransportSecuritySettings:
     """Host and Origin headers /mcp answers: the public address's and loopback's (DNS-rebinding guard)."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
     parts = urlsplit(base_url)
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
     origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -96,6 +96,12 @@ def mount(app: FastAPI, state: AppState) -> None:
     settings = state.settings
     if not settings.mcp_http:
         return
+    # Imported only when on: the SDK costs each web process about as much import time as the app.
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+
+    from papertrend.mcp.server import build_server
+    from papertrend.mcp.tools import Library
+
     library = Library(
         engine=state.engine,
         search=state.search,
