@@ -17,8 +17,9 @@ from papertrend.config import Settings
 from papertrend.search.embedder import FAST_MODEL
 from papertrend.web.app import create_app
 from tests.browser.conftest import ServerThread
+from tests.digest_support import add_papers, paper
 from tests.integration.mcp_support import embedded_store, text_of
-from tests.integration.test_web_pages import NOW, TOP_ID, make_web
+from tests.integration.test_web_pages import NOW, SAMPLE_DAY, TOP_ID, make_web
 
 JSON_RPC_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
@@ -117,3 +118,22 @@ def test_hugging_face_hub_reads_papertrend_where_routes_match(serve: Callable[..
     assert len(daily) == 5 and all(p.id and p.title and p.published_at for p in daily)
     found = list(api.list_papers(query="can coding agents reproduce scientific software", limit=3))
     assert found[0].id == "2608.19799"
+
+
+def test_tool_calls_leave_the_page_cache_alone(serve: Callable[..., str], engine: Engine) -> None:
+    """Tools only read: their POSTs must not empty the cache of pages for visitors (web/pagecache.py)."""
+    base_url = serve(page_cache_seconds=600)
+    with httpx.Client(base_url=base_url) as http:
+        assert "Lighthouse keepers" not in http.get("/").text
+        # Another process adds a paper to the day the home page shows: this one keeps its kept page.
+        add_papers(engine, [paper("2608.99990", "Lighthouse keepers of the latent space", day=SAMPLE_DAY)])
+
+        async def run() -> None:
+            async with Client(f"{base_url}/mcp", read_timeout_seconds=60) as client:
+                assert not (await client.call_tool("trending", {})).is_error
+
+        anyio.run(run)
+        assert "Lighthouse keepers" not in http.get("/").text
+        # Any other POST through this process still empties it (here a refused one: no CSRF token).
+        http.post("/logout")
+        assert "Lighthouse keepers" in http.get("/").text
