@@ -1,16 +1,17 @@
 """MCP tool-call latency over stdio (issue #16): p50/p95 per tool, measured by the SDK's own client.
 
     .venv/bin/python bench/mcp_calls.py [--papers 5000] [--model minilm] [--calls 40]
-                                  [--data ../shared/data] [--database-url URL]
+                                  [--data ../shared/data] [--database-url URL] [--settle 30]
 
 1. The store: the first `--papers` papers of the arXiv listing file under `--data`, embedded with
    `--model`, built once under var/bench/mcp-<papers>-<model>/ and reused (delete it to rebuild); or,
    with `--database-url`, an existing store (already embedded with `--model`).
 2. The server: `papertrend mcp` in its own process, as an MCP client configured by a user starts it.
-3. The calls: after one warm-up call of each tool (the model loads then), `--calls` calls of each tool
-   one after another, each with different arguments: hybrid searches for the opening words of stored
-   titles (as people type them), with and without filters; get_paper and similar_papers on random
-   stored ids, spelled in several ways; daily_papers on random listed days; trending over each
+3. The calls: after one warm-up call of each tool (the model loads then) and `--settle` seconds (a
+   large store's in-memory keyword index is built in the background meanwhile), `--calls` calls of
+   each tool one after another, each with different arguments: hybrid searches for the opening words
+   of stored titles (as people type them), with and without filters; get_paper and similar_papers on
+   random stored ids, spelled in several ways; daily_papers on random listed days; trending over each
    window; author_papers for random stored authors. Latency is from the request written to the
    answer read, in the client, so it includes the stdio round trip and the SDK's validation.
 
@@ -113,7 +114,9 @@ def percentile(values: list[float], q: float) -> float:
     )
 
 
-async def measure(url: str, model: str, work: dict[str, list[dict[str, Any]]]) -> dict[str, list[float]]:
+async def measure(
+    url: str, model: str, work: dict[str, list[dict[str, Any]]], settle: float
+) -> dict[str, list[float]]:
     """Milliseconds per call, per tool, through one `papertrend mcp` process."""
     env = {
         **os.environ,
@@ -128,6 +131,9 @@ async def measure(url: str, model: str, work: dict[str, list[dict[str, Any]]]) -
             warm = await client.call_tool(name, calls[0])
             if warm.is_error:
                 raise SystemExit(f"{name}({calls[0]}) failed: {warm.content}")
+        # Past PAPERTREND_KEYWORD_MEMORY_THRESHOLD papers the server builds its in-memory keyword
+        # index in the background (search/bm25.py); a server that has run a while has it.
+        await anyio.sleep(settle)
         for name, calls in work.items():
             for arguments in calls:
                 t0 = time.perf_counter()
@@ -146,6 +152,9 @@ def main() -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--calls", type=int, default=40, help="Calls per tool.")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--settle", type=float, default=30.0, help="Seconds between the warm-up and the measured calls."
+    )
     parser.add_argument("--database-url", default=None, help="An existing SQLite store to measure instead.")
     args = parser.parse_args()
     url = args.database_url or build(data=args.data, papers=args.papers, model=args.model)
@@ -154,7 +163,7 @@ def main() -> None:
         count = int(conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one())
     engine.dispose()
     work = workload(url, args.calls)
-    times = anyio.run(measure, url, args.model, work)
+    times = anyio.run(measure, url, args.model, work, args.settle)
     print(f"\n{count:,} papers, model {args.model}, {args.calls} calls per tool over stdio\n")
     print(f"{'tool':<16}{'calls':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
     for name, values in times.items():
