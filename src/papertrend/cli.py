@@ -23,6 +23,7 @@ from papertrend.config import Settings
 from papertrend.db import create_engine
 from papertrend.digest.cli import digest_app
 from papertrend.ingest.cli import ingest_app
+from papertrend.mcp.cli import mcp_command
 from papertrend.papers.cli import papers_app, stats
 from papertrend.search.cli import embed_command, search_command
 
@@ -36,6 +37,7 @@ app.add_typer(users_app, name="users")
 app.command("embed")(embed_command)
 app.command("search")(search_command)
 app.command("stats")(stats)
+app.command("mcp")(mcp_command)
 
 
 @db_app.command("upgrade")

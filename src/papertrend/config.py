@@ -159,6 +159,13 @@ class Settings(BaseSettings):
     login_per_address_per_hour: int = Field(
         default=5, ge=1, description="Sign-in mails sent to one email address per hour."
     )
+    mcp_http: bool = Field(
+        default=False,
+        description="Serve the MCP paper tools over Streamable HTTP at /mcp (read-only; no sign-in).",
+    )
+    mcp_per_ip_per_minute: int = Field(
+        default=120, ge=1, description="Requests to /mcp per client IP per minute."
+    )
     hf_base_url: str = Field(
         default="https://huggingface.co",
         description="Base URL of the Hugging Face API (tests point it at a local server).",

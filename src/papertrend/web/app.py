@@ -20,8 +20,9 @@ from papertrend import __version__
 from papertrend.config import Settings
 from papertrend.db import create_engine
 from papertrend.logs import configure_logging
+from papertrend.mcp import http as mcp_http
 from papertrend.rank import TrendParams
-from papertrend.web import accounts, api, feeds, outage, pages, subscribe
+from papertrend.web import accounts, api, feeds, markdown, outage, pages, subscribe
 from papertrend.web.deps import AppState
 from papertrend.web.errors import add_error_handlers
 from papertrend.web.lifespan import lifespan_for
@@ -84,12 +85,14 @@ def create_app(
     def docs(request: Request) -> HTMLResponse:
         return render(request, "docs.html", {"assets": DOCS_ASSETS, "openapi_url": app.openapi_url})
 
+    app.include_router(markdown.router)  # before pages: /papers/{id}.md is not a paper id (#16)
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(api.health_router)
     app.include_router(feeds.router)
     app.include_router(subscribe.router)
     app.include_router(accounts.router)
+    mcp_http.mount(app, state)  # /mcp, when PAPERTREND_MCP_HTTP is on (#16)
     return app
 
 

@@ -31,6 +31,9 @@ from papertrend.web import cookies
 # The pages and API answers worth keeping; everything else (forms, /healthz, static files) passes.
 CACHEABLE = ("/", "/papers", "/search", "/api/daily_papers", "/api/trending", "/api/papers", "/feeds/")
 MAX_QUERY = 2048  # longer query strings (pasted abstracts) are rendered, not kept
+# POSTs that change nothing: every MCP tool only reads (#16). Emptying the cache for each call would
+# turn one agent's searches into a miss for every visitor's next page.
+READ_ONLY_POSTS = frozenset({"/mcp"})
 SAME_SESSION = cookies.SESSION_COOKIE.encode() + b"="
 
 
@@ -75,7 +78,7 @@ class PageCache:
         if scope["type"] != "http" or self.seconds <= 0:
             await self.app(scope, receive, send)
             return
-        if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+        if scope["method"] not in ("GET", "HEAD", "OPTIONS") and scope["path"] not in READ_ONLY_POSTS:
             try:
                 await self.app(scope, receive, send)
             finally:

@@ -20,6 +20,7 @@ from papertrend.papers.listings import Period, PeriodKind, TrendSort, Window, pe
 from papertrend.papers.models import Paper
 from papertrend.rank import explain
 from papertrend.types import Mode, Sort
+from papertrend.web import markdown
 from papertrend.web.cookies import current_user
 from papertrend.web.deps import CSRF, ConnDep, StateDep
 from papertrend.web.errors import wants_json
@@ -328,6 +329,8 @@ def paper_page(request: Request, paper_id: str, conn: ConnDep, state: StateDep) 
     if key != paper_id:
         # One address per paper: versions and arXiv URLs lead to the canonical page.
         return RedirectResponse(f"/papers/{key}", status_code=308)
+    if markdown.prefers_markdown(request):  # the same text as /papers/{id}.md (#16)
+        return markdown.markdown_response(conn=conn, state=state, key=key)
     paper = repository.get(conn=conn, paper_id=key)
     if paper is None:
         raise NotFound(
