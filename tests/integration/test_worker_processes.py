@@ -20,6 +20,8 @@ from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.ingest.tables import ingest_runs
 from papertrend.leases import job_leases
+from papertrend.papers.tables import papers
+from papertrend.search.tables import embed_claims, embeddings
 from tests.integration.helpers import wait_for
 from tests.replay import ReplayServer, Reply
 
@@ -78,6 +80,7 @@ def test_ingest_runs_once_and_survives_a_killed_worker(
     replay: ReplayServer,
     fixture_data: Path,
     start_worker: Callable[[str], subprocess.Popen[bytes]],
+    tmp_path: Path,
 ) -> None:
     day = (fixture_data / HF_DAY).read_bytes()
     # The first answer stalls, so the first worker is surely mid-job when it is killed.
@@ -112,7 +115,14 @@ def test_ingest_runs_once_and_survives_a_killed_worker(
     assert _runs(engine) == {"hf-daily": 1, "arxiv-rss": 1}
     again = _ingest_lease(engine)
     assert again is not None and again.started_at == done.started_at
-    # The embedding job ran too, in one of them, without clashing.
+    # The embedding job ran too, in the live workers side by side (it takes no lease, #15): every
+    # paper has its one vector and no claim is left.
     with reading(engine) as conn:
-        embed = conn.execute(sa.select(job_leases).where(job_leases.c.name == "embed")).one()
-    assert embed.ok is True
+        n_papers = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
+        n_vectors = conn.execute(sa.select(sa.func.count()).select_from(embeddings)).scalar_one()
+        n_claims = conn.execute(sa.select(sa.func.count()).select_from(embed_claims)).scalar_one()
+        embed_lease = conn.execute(sa.select(job_leases).where(job_leases.c.name == "embed")).first()
+    assert n_papers > 0 and n_vectors <= n_papers and n_claims == 0
+    assert embed_lease is None
+    for name in ("second", "third"):
+        assert "job embed: embed wordllama:" in (tmp_path / f"{name}.log").read_text(), name
