@@ -348,3 +348,33 @@ def test_filter_counts_and_lengths_are_capped(web: Web, query: str) -> None:
     twenty = ",".join(f"cs.A{chr(65 + i)}" for i in range(10))
     url = f"/api/papers/search?q=agents&mode=keyword&category={twenty}&category=cs.CL,cs.CV,{twenty}"
     assert web.get(url).status_code == 200
+
+
+def test_the_search_warms_before_any_search_and_healthz_says_so(
+    settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path
+) -> None:
+    from papertrend.search.embed_job import embed_missing
+    from papertrend.search.embedder import FAST_MODEL, get_embedder
+
+    load_papers(engine, fixture_data, tmp_path / "data")
+    embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
+    web = make_web(settings.model_copy(update={"embedding_model": FAST_MODEL}), engine)
+    holder = web.app.state.papertrend.search
+    # A test process does not warm at start (every test app would load a model); the web process
+    # does, in a thread beside its first requests (#15).
+    assert get_json(web, "/healthz")["vectorIndex"] == "cold"
+    holder.vectors = "warming"
+    warming = web.get("/healthz")
+    assert warming.status_code == 503 and warming.json()["status"] == "warming"
+    holder.warm()
+    health = get_json(web, "/healthz")
+    assert health["status"] == "ok" and health["vectorIndex"] == "ready"
+    # The index is built: the first search finds it so, instead of building it itself.
+    searcher = holder._searcher
+    assert searcher is not None and len(searcher.index) > 0
+
+
+def test_warming_without_a_model_says_unavailable(settings: Settings, engine: Engine) -> None:
+    web = make_web(settings.model_copy(update={"embedding_model": "no-such-model"}), engine)
+    web.app.state.papertrend.search.warm()
+    assert get_json(web, "/healthz")["vectorIndex"] == "unavailable"

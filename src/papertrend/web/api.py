@@ -34,6 +34,7 @@ from papertrend.web.params import (
     clean_query,
     parse_filters,
 )
+from papertrend.web.search_holder import VectorState
 from papertrend.web.templating import pdf_url, safe_url
 
 
@@ -135,13 +136,20 @@ class SourceHealth(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "error"]
+    status: Literal["ok", "warming", "error"] = Field(
+        description="`warming` (HTTP 503) while this process loads its model and vector index (#15)."
+    )
     version: str
     database: bool
     databaseError: str | None = None
     papers: int | None = None
     latestDay: date | None = None
     ingest: dict[str, SourceHealth] = Field(default_factory=dict, description="Per source.")
+    vectorIndex: VectorState | None = Field(
+        default=None,
+        description="This process's model and vector index: `cold` (loaded by the first search), `warming`"
+        " (loading at start), `ready`, or `unavailable` (no model: searches fall back to keyword).",
+    )
     keywordIndex: IndexState | None = Field(
         default=None,
         description="Where this process ranks keyword searches: its in-memory index, the database while"
@@ -303,7 +311,12 @@ def paper(conn: ConnDep, state: StateDep, paper_id: PaperIdP) -> PaperOut:
 @health_router.get(
     "/healthz",
     response_model=Health,
-    responses={503: {"model": Health, "description": "The database cannot be reached."}},
+    responses={
+        503: {
+            "model": Health,
+            "description": "The database cannot be reached, or the process is still warming its search.",
+        }
+    },
 )
 def healthz(state: StateDep, response: Response) -> Health:
     """Database reachability and, per source, the last ingest run and the last successful one."""
@@ -317,8 +330,11 @@ def healthz(state: StateDep, response: Response) -> Health:
         response.status_code = 503
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
         return Health(status="error", version=__version__, database=False, databaseError=reason)
+    warming = state.search.vectors == "warming"
+    if warming:
+        response.status_code = 503
     return Health(
-        status="ok",
+        status="warming" if warming else "ok",
         version=__version__,
         database=True,
         papers=total,
@@ -333,4 +349,5 @@ def healthz(state: StateDep, response: Response) -> Health:
             for r in runs
         },
         keywordIndex=state.search.words.state,
+        vectorIndex=state.search.vectors,
     )

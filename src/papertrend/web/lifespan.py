@@ -73,6 +73,11 @@ def lifespan_for(state: AppState) -> Callable[[FastAPI], AbstractAsyncContextMan
         startup_report(state)
         start_keyword_index(state)
         if settings.env != "test":
+            # The model and the vector index load beside the first requests, not inside one (#15: the
+            # first search after a start used to build the index itself, 22.8 s at 80k); /healthz
+            # answers 503 "warming" until they are ready.
+            threading.Thread(target=state.search.warm, name="search-warm", daemon=True).start()
+        if settings.env != "test":
             threading.Thread(
                 target=offline_probe, args=(settings,), name="network-probe", daemon=True
             ).start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.engine import Engine
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from papertrend.search.service import Searcher
 
 log = logging.getLogger("papertrend.web")
+
+VectorState = Literal["cold", "warming", "ready", "unavailable"]
 
 # A web process looks for new vectors at most this often (search/vectors.py says why).
 VECTOR_RECHECK_SECONDS = 2.0
@@ -43,6 +45,9 @@ class SearchHolder:
         # Guards loading the model, once; searches then run side by side (the vector index
         # serialises its own refreshes).
         self._lock = threading.Lock()
+        # The model and vector index, loaded at start by `warm` so no search pays for them (#15):
+        # "cold" until asked, then "warming", then "ready" or "unavailable" (no model).
+        self.vectors: VectorState = "cold"
 
     def _get(self) -> Searcher | None:
         if self._searcher is not None or self.unavailable is not None:
@@ -86,6 +91,20 @@ class SearchHolder:
             if sort == "date":
                 hits = newest_first(conn=conn, hits=hits)
         return hits[:limit], "keyword"
+
+    def warm(self) -> None:
+        """Load the model and open or build the vector index now, before any search needs them."""
+        self.vectors = "warming"
+        searcher = self._get()
+        if searcher is None:
+            self.vectors = "unavailable"
+            return
+        try:
+            with reading(self.engine) as conn:
+                searcher.index.refresh(conn=conn)
+        except Exception as exc:  # a search retries the refresh; the page must not fail for this
+            log.warning("search.warm_failed", exc_info=exc, extra={"error": str(exc)})
+        self.vectors = "ready"
 
     def similar(self, *, paper_id: str, limit: int) -> list[Hit]:
         """Papers nearest in meaning; [] when the model is unavailable."""
