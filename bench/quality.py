@@ -143,7 +143,8 @@ def main() -> None:
     )
     ns = parser.parse_args()
 
-    beir = load_beir(ns.dataset or data_dir(ns.data, SCIFACT) / SCIFACT)
+    dataset: Path = ns.dataset or data_dir(ns.data, SCIFACT) / SCIFACT
+    beir = load_beir(dataset)
     embedder = CachingEmbedder(get_embedder(ns.model))
     runs = [run_on("sqlite", None, beir, embedder, ns.model)]
     if ns.database_url:
@@ -176,7 +177,7 @@ def main() -> None:
         (f"hybrid: product default ({describe(DEFAULT_TUNING)})", lambda r: fused(r.test, DEFAULT_TUNING)),
         (f"hybrid: best on sqlite train ({describe(tuned)})", lambda r: fused(r.test, tuned)),
     ]
-    print(f"\nBEIR {ns.dataset.name} — test split, {len(base.test)} queries")
+    print(f"\nBEIR {dataset.name} — test split, {len(base.test)} queries")
     head = "".join(f" {r.label + ' nDCG@10':>28} {'R@100':>7}" for r in runs)
     print(f"{'mode':<62}{head}")
     for label, lists in modes:
