@@ -100,13 +100,18 @@ def vectors(corpus: Corpus, *, model: str, device: str = "cpu") -> np.ndarray:
     step = 2048
     for start in range(0, len(texts), step):
         out[start : start + step] = embedder.embed(texts[start : start + step])
-        print(f"  embedded {min(start + step, len(texts)):,}/{len(texts):,} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(
+            f"  embedded {min(start + step, len(texts)):,}/{len(texts):,} ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
     np.save(path, out)
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--model", default="wordllama")
     parser.add_argument("--device", default="cpu")

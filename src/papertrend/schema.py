@@ -210,8 +210,8 @@ def insert_for(conn: sa.Connection, table: sa.Table) -> sa_sqlite.Insert | sa_pg
 
 
 # The digest's tables (subscriptions, tokens, editions, …), the accounts' (users, login tokens,
-# sessions) and the library's (collections, feedback, followed authors; #13) live beside their code but belong to this one metadata, so migrations and the schema
-# check see every table.
+# sessions) and the library's (collections, feedback, followed authors; #13) live beside their code
+# but belong to this one metadata, so migrations and the schema check see every table.
 from papertrend.accounts import tables as _accounts_tables  # noqa: E402, F401
 from papertrend.digest import tables as _digest_tables  # noqa: E402, F401
 from papertrend.library import tables as _library_tables  # noqa: E402, F401

@@ -14,10 +14,11 @@ it, so an edition with nothing relevant stays empty instead of padded (#13: 1 of
 was on topic when every slot was filled).
 
 The library signal is the nearest saved paper (cosine) while the library is small; from
-MIN_TRAIN positives on, a per-reader logistic regression over the paper vectors (positives against
-the background, "not interested" papers weighted up), as Scholar Inbox trains a per-user classifier
-on embeddings. bench/recommend.py measures these against the library centroid and arxiv-sanity's
-TF-IDF + LinearSVC, on readers simulated from real authors.
+MIN_TRAIN positives on, the fusion of three per-reader signals: nearest saved paper, a logistic
+regression over the paper vectors (positives against the background, "not interested" papers
+weighted up), as Scholar Inbox trains a per-user classifier on embeddings, and arxiv-sanity's
+LinearSVC over TF-IDF keyword rows (library/keywords.py). bench/recommend.py measures them against
+the library centroid and arxiv-sanity's own recipe, on readers simulated from real authors.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -45,8 +46,9 @@ MIN_TRAIN = 8
 # candidate down by this share of its similarity to them in nearest-neighbour mode.
 NEGATIVE_WEIGHT = 5.0
 NEGATIVE_PULL = 0.5
-# Inverse regularisation of the per-reader model (bench/recommend.py).
+# Inverse regularisation of the per-reader models (bench/recommend.py).
 C = 1.0
+KEYWORD_C = 0.1
 # A topic's words found in a paper lift its topic score by up to this share of the gap to 1.
 TOPIC_WORDS = 0.5
 # At most this many papers of a very large library train the model (the most recent ones): a
@@ -63,6 +65,15 @@ class Candidates:
     texts: Sequence[str]  # title and abstract
     authors: Sequence[Sequence[str]]
     categories: Sequence[Sequence[str]]
+    keywords: Any = None  # (n, v) sparse TF-IDF rows (library.keywords), or None
+
+
+@dataclass(frozen=True, slots=True)
+class Background:
+    """Random stored papers: the negatives of the per-reader model and the yardstick of every score."""
+
+    vectors: Matrix
+    keywords: Any = None  # their TF-IDF rows, when candidates have them
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +82,7 @@ class Profile:
 
     positives: Matrix  # (m, d): saved and upvoted papers, most recent first
     positive_titles: Sequence[str]
+    positive_keywords: Any = None  # their TF-IDF rows, when candidates have them
     negatives: Matrix | None = None  # (k, d): "not interested"
     topics: Sequence[str] = ()
     topic_vectors: Matrix | None = None  # (t, d)
@@ -153,22 +165,55 @@ def linear_model(positives: Matrix, background: Matrix, negatives: Matrix | None
     return weights, float(model.intercept_[0])
 
 
+def keyword_model(positives: Any, background: Any) -> Any:
+    """arxiv-sanity's per-reader LinearSVC over TF-IDF rows, against the background sample."""
+    import scipy.sparse as sp
+    from sklearn.svm import LinearSVC
+
+    x = sp.vstack([positives, background]).tocsr()
+    y = np.concatenate([np.ones(positives.shape[0]), np.zeros(background.shape[0])])
+    return LinearSVC(class_weight="balanced", C=KEYWORD_C, tol=1e-4).fit(x, y)
+
+
+def _z(
+    raw: npt.NDArray[Any], base: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Both score arrays in standard deviations of the background's scores above its mean."""
+    mean, std = float(base.mean()), float(base.std()) or 1.0
+    return (np.asarray(raw, np.float64) - mean) / std, (np.asarray(base, np.float64) - mean) / std
+
+
 def library_scores(
-    *, vectors: Matrix, profile: Profile, background: Matrix, method: str = "auto"
+    *, candidates: Candidates, profile: Profile, background: Background, method: str = "auto"
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Raw library scores of the candidates and of the background, under one method.
 
-    `method` is "nearest", "linear", or "auto" (linear from MIN_TRAIN positives on).
+    "nearest": cosine to the nearest saved paper. "linear": the per-reader logistic regression over
+    vectors. "ours" (what "auto" picks from MIN_TRAIN positives on): the sum, in background standard
+    deviations, of nearest, linear and (when TF-IDF rows are given) arxiv-sanity's keyword SVM —
+    bench/recommend.py measured the fusion above each alone and above arxiv-sanity's recipe.
     """
     pos = profile.positives[:MAX_POSITIVES]
-    use = method if method != "auto" else ("linear" if len(pos) >= MIN_TRAIN else "nearest")
+    use = method if method != "auto" else ("ours" if len(pos) >= MIN_TRAIN else "nearest")
+    vectors, base = candidates.vectors, background.vectors
+    near = (nearest_scores(vectors, pos, profile.negatives), nearest_scores(base, pos, profile.negatives))
+    if use == "nearest":
+        return np.asarray(near[0], np.float64), np.asarray(near[1], np.float64)
+    w, b = linear_model(pos, base, profile.negatives)
+    lin = (vectors @ w + b, base @ w + b)
     if use == "linear":
-        w, b = linear_model(pos, background, profile.negatives)
-        return (vectors @ w + b).astype(np.float64), (background @ w + b).astype(np.float64)
-    return (
-        nearest_scores(vectors, pos, profile.negatives).astype(np.float64),
-        nearest_scores(background, pos, profile.negatives).astype(np.float64),
-    )
+        return np.asarray(lin[0], np.float64), np.asarray(lin[1], np.float64)
+    parts = [_z(*near), _z(*lin)]
+    if (
+        candidates.keywords is not None
+        and background.keywords is not None
+        and profile.positive_keywords is not None
+    ):
+        svm = keyword_model(profile.positive_keywords[:MAX_POSITIVES], background.keywords)
+        parts.append(
+            _z(svm.decision_function(candidates.keywords), svm.decision_function(background.keywords))
+        )
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)  # type: ignore[return-value]
 
 
 def _topic_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[str]]:
@@ -179,12 +224,12 @@ def _topic_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[
 
 
 def topic_scores(
-    *, candidates: Candidates, profile: Profile, background: Matrix, tokenizer: Tokenizer
+    *, candidates: Candidates, profile: Profile, background: Background, tokenizer: Tokenizer
 ) -> npt.NDArray[np.float64]:
     """(t, n) calibrated topic scores: cosine percentile, lifted by the share of the topic's words present."""
     assert profile.topic_vectors is not None
     sims = profile.topic_vectors @ candidates.vectors.T
-    base = profile.topic_vectors @ background.T
+    base = profile.topic_vectors @ background.vectors.T
     out = np.vstack([percentile(sims[i], base[i]) for i in range(len(profile.topics))])
     if TOPIC_WORDS:
         wanted = _topic_words(profile.topics, tokenizer)
@@ -215,7 +260,7 @@ def recommend(
     *,
     candidates: Candidates,
     profile: Profile,
-    background: Matrix,
+    background: Background,
     limit: int,
     floor: float = FLOOR,
     method: str = "auto",
@@ -232,7 +277,7 @@ def recommend(
     reason: list[str] = [""] * n
     if len(profile.positives):
         raw, base = library_scores(
-            vectors=candidates.vectors, profile=profile, background=background, method=method
+            candidates=candidates, profile=profile, background=background, method=method
         )
         lib = percentile(raw, base)
         better = lib > best

@@ -152,10 +152,11 @@ def move(
     _, pk = _paper_pk(conn, paper_id)
     if from_id == to_id:
         return _own(conn, user_id, to_id)
-    target = save_many(conn=conn, user_id=user_id, paper_pks=[pk], collection_id=to_id, now=now)[0]
+    _own(conn, user_id, to_id)
+    # Taken out first: a paper that was not there changes nothing, even if the caller commits.
     if not repo.remove_paper(conn=conn, collection_id=from_id, paper_pk=pk):
         raise NotFound("That paper is not in the collection it was to be moved from.")
-    return target
+    return save_many(conn=conn, user_id=user_id, paper_pks=[pk], collection_id=to_id, now=now)[0]
 
 
 def rename(*, conn: Connection, user_id: int, collection_id: int, name: str) -> Collection:
