@@ -102,18 +102,30 @@ class Pick:
     reason: str
 
 
+_SYMBOL = re.compile(r"[^\w\s-]")
+
+
 class WordForms:
     """Excluded words matched by stem: "benchmark" excludes benchmarks, benchmarking (#13)."""
 
     def __init__(self, phrases: Sequence[str], *, tokenizer: Tokenizer | None = None) -> None:
         self.tokenizer = tokenizer or Tokenizer()
-        self.phrases = [tuple(s) for s in (self.tokenizer(p) for p in phrases) if s]
+        # Words with symbols ("C++", ".NET") lose them to the tokenizer: those match literally, as
+        # words, the way the digest's filter matched every keyword before (#13).
+        symbolic = [p.strip().lower() for p in phrases if _SYMBOL.search(p)]
+        self.literal = (
+            re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, symbolic)) + r")(?!\w)") if symbolic else None
+        )
+        words = [p for p in phrases if not _SYMBOL.search(p)]
+        self.phrases = [tuple(s) for s in (self.tokenizer(p) for p in words) if s]
 
     def __bool__(self) -> bool:
-        return bool(self.phrases)
+        return bool(self.phrases) or self.literal is not None
 
     def matches(self, text: str) -> bool:
         """Whether any phrase occurs in the text, word for word, in any of its word forms."""
+        if self.literal is not None and self.literal.search(text.lower()):
+            return True
         if not self.phrases:
             return False
         stems = self.tokenizer(text)
