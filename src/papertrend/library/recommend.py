@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from papertrend.search.bm25 import Tokenizer
 from papertrend.search.query import STOPWORDS
@@ -172,7 +173,10 @@ def linear_model(positives: Matrix, background: Matrix, negatives: Matrix | None
     if negatives is not None and len(negatives):
         weight[len(positives) + len(background) :] = NEGATIVE_WEIGHT
     model = LogisticRegression(C=C, max_iter=200)
-    model.fit(x, y, sample_weight=weight)
+    # One BLAS thread: on 2 busy cores lbfgs took 550 ms with the default threads and 10 ms with one
+    # (bench/recommend.py, 2,200 × 256); the fit is too small to gain from more.
+    with threadpool_limits(limits=1):
+        model.fit(x, y, sample_weight=weight)
     weights: Matrix = np.asarray(model.coef_[0], dtype=np.float32)
     return weights, float(model.intercept_[0])
 
@@ -184,7 +188,8 @@ def keyword_model(positives: Any, background: Any) -> Any:
 
     x = sp.vstack([positives, background]).tocsr()
     y = np.concatenate([np.ones(positives.shape[0]), np.zeros(background.shape[0])])
-    return LinearSVC(class_weight="balanced", C=KEYWORD_C, tol=1e-4).fit(x, y)
+    with threadpool_limits(limits=1):
+        return LinearSVC(class_weight="balanced", C=KEYWORD_C, tol=1e-4).fit(x, y)
 
 
 def _z(
