@@ -13,11 +13,12 @@
    per-reader logistic regression over the vectors; and ours (papertrend.library.recommend, auto).
 2. Topic precision. Topics are Hugging Face `ai_keywords` carried by at least 3 papers of a week;
    that week's HF papers are the candidates and those carrying the keyword the relevant ones (a lower
-   bound). Precision@8 of the "For you" selection and off-topic slots filled, for today's digest
-   (digest/compose.py WindowRanker + select, over a SQLite store of the same papers and vectors) and
-   ours (recommend with the calibrated floor).
+   bound; keywords equal in word forms count alike). Precision@8 of the "For you" selection and
+   off-topic slots filled, for today's digest (digest/compose.py WindowRanker + select, over a SQLite
+   store of the same papers and vectors) and ours (recommend with the calibrated floor).
 3. Cost. `--subscribers` readers with 50-paper libraries (timed on `--cost-sample` of them and scaled),
    and the "For you" page p95 with a 200-paper library over the last 30 days of the 80k store.
+   Library readers use the fused model with TF-IDF rows; the cost part times the vector-only path.
 
 Vectors come from bench/recommend_data.py's cache (embedded on first use).
 """
@@ -157,9 +158,11 @@ def hf_weeks(corpus: Corpus) -> list[tuple[int, list[int]]]:
 def topic_bench(
     corpus: Corpus, vecs: np.ndarray, model: str, rng: random.Random, n_weeks: int
 ) -> dict[str, dict[str, float]]:
+    from papertrend.search.bm25 import Tokenizer
     from papertrend.search.embedder import get_embedder, query_text
 
     embedder = get_embedder(model)
+    tok = Tokenizer()
     weeks = hf_weeks(corpus)
     weeks = [weeks[i] for i in sorted(rng.sample(range(len(weeks)), min(n_weeks, len(weeks))))]
     background = rec.Background(vectors=vecs[rng.sample(range(len(corpus.ids)), BACKGROUND)])
@@ -180,7 +183,9 @@ def topic_bench(
         )
         topic_vecs = embedder.embed([query_text(t) for t in topics])
         for topic, tv in zip(topics, topic_vecs, strict=True):
-            relevant = {corpus.ids[r] for r in rows if topic in {k.lower() for k in corpus.hf_keywords[r]}}
+            # Keywords equal in their word forms count ("diffusion model" carries "diffusion models").
+            key = tuple(tok(topic))
+            relevant = {corpus.ids[r] for r in rows if key in {tuple(tok(k)) for k in corpus.hf_keywords[r]}}
             profile = rec.Profile(
                 positives=np.zeros((0, vecs.shape[1]), np.float32),
                 positive_titles=[],
