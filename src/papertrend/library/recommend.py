@@ -43,8 +43,9 @@ Kind = Literal["library", "topic", "author"]
 FLOOR = 0.995
 # From this many positives on, the per-reader linear model replaces nearest-neighbour similarity.
 MIN_TRAIN = 8
-# "Not interested" papers count this many times a background paper in the linear model, and push a
-# candidate down by this share of its similarity to them in nearest-neighbour mode.
+# "Not interested" papers count this many times a background paper in the linear model; in
+# nearest-neighbour mode a candidate closer to one of them than to the library loses this share of
+# the difference.
 NEGATIVE_WEIGHT = 5.0
 NEGATIVE_PULL = 0.5
 # Inverse regularisation of the per-reader models (bench/recommend.py).
@@ -156,11 +157,13 @@ def percentile(
 
 
 def nearest_scores(vectors: Matrix, positives: Matrix, negatives: Matrix | None) -> npt.NDArray[np.float32]:
-    """Nearest-neighbour similarity to the library, less a share of that to "not interested" papers."""
+    """Nearest-neighbour similarity to the library, pulled down near "not interested" papers."""
     scores: npt.NDArray[np.float32] = np.asarray((vectors @ positives.T).max(axis=1), dtype=np.float32)
     if negatives is not None and len(negatives):
+        # Only a candidate closer to a "not interested" paper than to any saved one is pulled down:
+        # one click must not silence a whole topic of the library.
         pull = (vectors @ negatives.T).max(axis=1)
-        scores = np.asarray(scores - NEGATIVE_PULL * np.maximum(pull, 0), dtype=np.float32)
+        scores = np.asarray(scores - NEGATIVE_PULL * np.maximum(pull - scores, 0), dtype=np.float32)
     return scores
 
 
