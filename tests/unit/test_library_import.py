@@ -143,3 +143,16 @@ def test_five_megabytes_is_refused_before_parsing() -> None:
     assert len(data) >= 5_000_000
     with pytest.raises(BadRequest, match="under 5 MB"):
         imports.parse(data)
+
+
+def test_pathological_bibtex_is_answered_quickly() -> None:
+    """Deep nesting, an entry left open for megabytes, and a file of @ signs: an answer in seconds."""
+    nested = b"@article{a, title=" + b"{" * 200_000 + b"x" + b"}" * 200_000 + b", eprint={2401.01234}}"
+    t0 = time.perf_counter()
+    _, refs = imports.parse(nested)
+    assert [str(r.arxiv_id) for r in refs] == ["2401.01234"]
+    with pytest.raises(BadRequest, match="line 1"):
+        imports.parse(b"@article{a, title={" + b"x" * 4_800_000)
+    with pytest.raises(BadRequest, match="No entries"):
+        imports.parse(b"@" * 4_900_000)
+    assert time.perf_counter() - t0 < 30
