@@ -16,6 +16,7 @@ from papertrend.search.service import newest_first
 from papertrend.types import Filters, Hit, Mode, Sort
 
 if TYPE_CHECKING:
+    from papertrend.search.embedder import Embedder
     from papertrend.search.service import Searcher
 
 log = logging.getLogger("papertrend.web")
@@ -86,6 +87,11 @@ class SearchHolder:
             if sort == "date":
                 hits = newest_first(conn=conn, hits=hits)
         return hits[:limit], "keyword"
+
+    def embedder(self) -> Embedder | None:
+        """The loaded embedding model, or None when it cannot load ("For you" needs it; #13)."""
+        searcher = self._get()
+        return searcher.embedder if searcher is not None else None
 
     def similar(self, *, paper_id: str, limit: int) -> list[Hit]:
         """Papers nearest in meaning; [] when the model is unavailable."""
