@@ -40,7 +40,8 @@ from papertrend.digest.records import prefs_values
 from papertrend.errors import BadRequest
 from papertrend.security import hash_token, new_token, same, sign
 
-LinkPurpose = Literal["manage", "unsubscribe"]
+# "not_interested": the per-paper "Not interested" link of a digest's "For you" (#13).
+LinkPurpose = Literal["manage", "unsubscribe", "not_interested"]
 Action = Literal["confirm", "already", "suppressed"]
 
 PENDING_DAYS = 7

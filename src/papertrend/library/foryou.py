@@ -72,6 +72,44 @@ def candidates_since(*, conn: Connection, model: str, dim: int, since: date) -> 
     )
 
 
+def profile_for(
+    *,
+    conn: Connection,
+    user_id: int | None,
+    model: str,
+    dim: int,
+    topics: Sequence[str] = (),
+    topic_vectors: Matrix | None = None,
+    exclude: Sequence[str] = (),
+    categories: Sequence[str] = (),
+    sent: frozenset[str] = frozenset(),
+) -> tuple[Profile, list[int]]:
+    """A reader's Profile (library, "not interested", followed authors, topics) and the pks of their
+    own papers; a subscriber without an account (`user_id` None) has topics only."""
+    library = sorted(repo.library_pks(conn=conn, user_id=user_id), reverse=True) if user_id else []
+    unwanted = (
+        sorted(repo.feedback_pks(conn=conn, user_id=user_id, kind=service.NOT_INTERESTED)) if user_id else []
+    )
+    pos_pks, pos = vectors.load(conn=conn, model=model, dim=dim, paper_pks=library)
+    order = np.argsort(-pos_pks, kind="stable")  # newest pk first
+    pos_pks, pos = pos_pks[order], pos[order]
+    titles = _titles(conn, [int(p) for p in pos_pks])
+    _, neg = vectors.load(conn=conn, model=model, dim=dim, paper_pks=unwanted)
+    known = _ids(conn, [*library, *unwanted])
+    profile = Profile(
+        positives=pos,
+        positive_titles=[titles.get(int(p), "") for p in pos_pks],
+        negatives=neg if len(neg) else None,
+        topics=list(topics),
+        topic_vectors=topic_vectors,
+        authors=dict(repo.followed(conn=conn, user_id=user_id)) if user_id else {},
+        categories=frozenset(categories),
+        exclude=list(exclude),
+        skip=frozenset(known) | sent,
+    )
+    return profile, [*library, *unwanted]
+
+
 def for_you(
     *,
     conn: Connection,
@@ -86,38 +124,33 @@ def for_you(
     categories: Sequence[str] = (),
     sent: frozenset[str] = frozenset(),
     base: Background | None = None,
+    cands: Candidates | None = None,
 ) -> list[Pick]:
     """The reader's recommendations among papers listed since `since`, best first, each with why.
 
     An empty list means nothing cleared the calibrated floor (or the reader has no library, topics
-    or followed authors yet): the caller says so in one line instead of filling slots.
+    or followed authors yet): the caller says so in one line instead of filling slots. `base` and
+    `cands` may be passed in when the caller keeps them (the web page and the digest do).
     """
-    library = sorted(repo.library_pks(conn=conn, user_id=user_id), reverse=True)  # newest pk first
-    unwanted = sorted(repo.feedback_pks(conn=conn, user_id=user_id, kind=service.NOT_INTERESTED))
-    pos_pks, pos = vectors.load(conn=conn, model=model, dim=dim, paper_pks=library)
-    order = np.argsort(-pos_pks, kind="stable")
-    pos_pks, pos = pos_pks[order], pos[order]
-    titles = _titles(conn, [int(p) for p in pos_pks])
-    _, neg = vectors.load(conn=conn, model=model, dim=dim, paper_pks=unwanted)
-    known = _ids(conn, [*library, *unwanted])
-    profile = Profile(
-        positives=pos,
-        positive_titles=[titles.get(int(p), "") for p in pos_pks],
-        negatives=neg if len(neg) else None,
-        topics=list(topics),
+    profile, own = profile_for(
+        conn=conn,
+        user_id=user_id,
+        model=model,
+        dim=dim,
+        topics=topics,
         topic_vectors=topic_vectors,
-        authors=dict(repo.followed(conn=conn, user_id=user_id)),
-        categories=frozenset(categories),
-        exclude=list(exclude),
-        skip=frozenset(known) | sent,
+        exclude=exclude,
+        categories=categories,
+        sent=sent,
     )
-    cands = candidates_since(conn=conn, model=model, dim=dim, since=since)
     return recommend(
-        candidates=cands,
+        candidates=cands
+        if cands is not None
+        else candidates_since(conn=conn, model=model, dim=dim, since=since),
         profile=profile,
         background=base
         if base is not None
-        else background(conn=conn, model=model, dim=dim, before=since, skip=[*library, *unwanted]),
+        else background(conn=conn, model=model, dim=dim, before=since, skip=own),
         limit=limit,
     )
 

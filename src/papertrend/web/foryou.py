@@ -16,13 +16,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
+from papertrend.accounts import repository as accounts_repo
 from papertrend.accounts.repository import User
 from papertrend.accounts.tokens import safe_next
 from papertrend.db import transaction
 from papertrend.digest import subscriptions as subs
 from papertrend.errors import NotFound
 from papertrend.library import foryou, service
-from papertrend.library.recommend import Background, Pick
+from papertrend.library.recommend import Background, Candidates, Pick
 from papertrend.papers import listings, repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.models import Paper
@@ -40,6 +41,7 @@ WINDOW_DAYS = 7
 # The background sample is the yardstick of every score; drawing 2,000 random vectors costs more than
 # the ranking itself on the 80k store, so a web process keeps one per window for a while (#13).
 BACKGROUND_SECONDS = 600.0
+CANDIDATES_SECONDS = 60.0
 AUTHOR_PAPERS = 100
 
 
@@ -51,6 +53,18 @@ def _background(state: AppState, conn: Connection, model: str, dim: int, since: 
     base = foryou.background(conn=conn, model=model, dim=dim, before=since)
     state.caches[key] = (time.monotonic(), base)
     return base
+
+
+def _candidates(state: AppState, conn: Connection, model: str, dim: int, since: date) -> Candidates:
+    # The week's papers and their vectors are the same for every reader: read them once a minute,
+    # not once a page (a 7,856-paper week is most of the page's time on the 80k store; #13).
+    key = ("foryou-candidates", model, since)
+    held = state.caches.get(key)
+    if held is not None and time.monotonic() - held[0] < CANDIDATES_SECONDS:
+        return held[1]  # type: ignore[no-any-return]
+    cands = foryou.candidates_since(conn=conn, model=model, dim=dim, since=since)
+    state.caches[key] = (time.monotonic(), cands)
+    return cands
 
 
 def _topics(conn: Connection, user: User) -> subs.Preferences | None:
@@ -82,6 +96,7 @@ def picks_for(
         exclude=list(prefs.exclude_keywords) if prefs else [],
         categories=list(prefs.categories) if prefs else [],
         base=_background(state, conn, embedder.name, embedder.dim, since),
+        cands=_candidates(state, conn, embedder.name, embedder.dim, since),
     )
     learns = bool(topics) or bool(service.followed_authors(conn=conn, user_id=user.id))
     return picks, learns
@@ -130,6 +145,59 @@ def not_interested(
         else:
             service.not_interested(conn=conn, user_id=user.id, paper_id=key, now=state.clock())
     return RedirectResponse(back, status_code=303)
+
+
+# ------------------------------------------------------------------ "Not interested" from an email
+
+
+def _mail_feedback(
+    state: AppState, conn: Connection, token: str, paper_id: str
+) -> tuple[subs.Subscription, Paper]:
+    sub = subs.verify_link(
+        conn=conn, secret=state.settings.secret_key, token=token[:100], purpose="not_interested"
+    )
+    if sub is None:
+        raise NotFound(
+            "This link is not valid (it may have been cut short); use the one in your latest email."
+        )
+    paper = repository.get(conn=conn, paper_id=parse_arxiv_id(paper_id).key)
+    if paper is None:
+        raise NotFound("No such paper is stored here.")
+    return sub, paper
+
+
+@router.get("/not-interested/{token}/{paper_id:path}", response_class=HTMLResponse)
+def mail_not_interested_page(
+    request: Request, conn: ConnDep, state: StateDep, token: str, paper_id: str
+) -> Response:
+    """The digest's "Not interested" link: a page with a button; a mail scanner's GET changes nothing."""
+    sub, paper = _mail_feedback(state, conn, token, paper_id)
+    context = {
+        "title": "Not interested",
+        "paper": paper,
+        "email": sub.email,
+        "done": False,
+        "action": request.url.path,
+    }
+    return render(request, "not_interested.html", context)
+
+
+@router.post("/not-interested/{token}/{paper_id:path}", response_class=HTMLResponse, dependencies=[CSRF])
+def mail_not_interested(request: Request, state: StateDep, token: str, paper_id: str) -> Response:
+    """Record "not interested" for the subscriber's account (made for their address if need be)."""
+    now = state.clock()
+    with transaction(state.engine) as conn:
+        sub, paper = _mail_feedback(state, conn, token, paper_id)
+        user = accounts_repo.user_for_login(conn=conn, email=sub.email, now=now)
+        service.not_interested(conn=conn, user_id=user.id, paper_id=paper.id, now=now)
+    context = {
+        "title": "Not interested",
+        "paper": paper,
+        "email": sub.email,
+        "done": True,
+        "action": request.url.path,
+    }
+    return render(request, "not_interested.html", context)
 
 
 # ----------------------------------------------------------------------------------------- authors
