@@ -369,7 +369,15 @@ def throughput(args: argparse.Namespace) -> None:
         warm = time.perf_counter() - t0
         t0 = time.perf_counter()
         cpu0 = time.process_time()
-        report = run_digest(engine=engine, settings=settings, ranker=ranker, now=now)
+        from papertrend.digest.foryou import LibraryRecommender
+        from papertrend.digest.ranking import WindowRanker
+
+        recommender = (
+            LibraryRecommender(engine=engine, embedder=ranker.embedder, method=args.for_you_method)
+            if isinstance(ranker, WindowRanker) and ranker.embedder is not None
+            else None
+        )
+        report = run_digest(engine=engine, settings=settings, ranker=ranker, now=now, recommender=recommender)
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         time.sleep(0.5)
@@ -385,7 +393,7 @@ def throughput(args: argparse.Namespace) -> None:
     print(
         f"\nsubscribers {args.subscribers:,}  topic pool {len(pool)}  mode {args.mode}"
         f" ({args.model if args.mode != 'keyword' else 'no model'})  senders {args.concurrency}"
-        f"  library {args.library} papers + 1 followed author each"
+        f"  library {args.library} papers + 1 followed author each, For you method {args.for_you_method}"
     )
     print(f"model load + warm-up (not counted): {warm:.1f} s")
     print(f"{'stage':<26}{'seconds':>10}{'ms/digest':>12}")
@@ -744,6 +752,12 @@ def main() -> None:
         type=int,
         default=50,
         help="papers saved by each subscriber's account (0: no accounts; #13)",
+    )
+    parser.add_argument(
+        "--for-you-method",
+        choices=["auto", "nearest"],
+        default="auto",
+        help="the library recommender's method (#13): auto fits a per-reader model, nearest does not",
     )
     parser.add_argument("--concurrency", type=int, default=2, help="SMTP connections (the app default)")
     parser.add_argument(

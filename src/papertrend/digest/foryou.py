@@ -36,6 +36,9 @@ class LibraryRecommender:
 
     engine: Engine
     embedder: Embedder
+    # recommend.library_scores' method: "auto" fits a per-reader model from 8 saved papers on (the
+    # better ranking, bench/recommend.py); "nearest" skips the fit, for speed (bench/digest.py).
+    method: str = "auto"
     _windows: dict[date, tuple[Candidates, Background]] = field(default_factory=dict)
     _topics: dict[str, Matrix] = field(default_factory=dict)
     _tokenizer: Tokenizer = field(default_factory=Tokenizer)
@@ -83,6 +86,11 @@ class LibraryRecommender:
         if not len(profile.positives) and not profile.topics and not profile.authors:
             return []
         found = recommend(
-            candidates=cands, profile=profile, background=base, limit=limit, tokenizer=self._tokenizer
+            candidates=cands,
+            profile=profile,
+            background=base,
+            limit=limit,
+            tokenizer=self._tokenizer,
+            method=self.method,
         )
         return [(p.paper_id, p.reason) for p in found]
