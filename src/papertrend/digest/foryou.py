@@ -49,6 +49,7 @@ class LibraryRecommender:
             model, dim = self.embedder.name, self.embedder.dim
             with reading(self.engine) as conn:
                 cands = foryou.candidates_since(conn=conn, model=model, dim=dim, since=since)
+                cands = cands.with_stems(self._tokenizer)
                 base = foryou.background(conn=conn, model=model, dim=dim, before=since)
             self._windows[since] = (cands, base)
         return self._windows[since]

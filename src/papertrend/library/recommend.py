@@ -70,6 +70,26 @@ class Candidates:
     authors: Sequence[Sequence[str]]
     categories: Sequence[Sequence[str]]
     keywords: Any = None  # (n, v) sparse TF-IDF rows (library.keywords), or None
+    # Each text's stems, when the caller keeps them: the digest ranks one window for thousands of
+    # subscribers, and tokenising 1,562 abstracts for each was most of a subscriber's cost (#13).
+    stems: Sequence[list[str]] | None = None
+    stem_sets: Sequence[frozenset[str]] | None = None
+    # Each paper's author keys (service.author_key), for followed-author matching; the same reason.
+    author_keys: Sequence[Sequence[str]] | None = None
+    # Which rows name each topic, filled as topics are ranked: thousands of subscribers share a few
+    # hundred topics, and the word match is the same for all of them.
+    named: dict[str, npt.NDArray[np.bool_]] | None = None
+
+    def with_stems(self, tokenizer: Tokenizer) -> Candidates:
+        """The same candidates with their texts' stems and authors' keys computed once."""
+        from papertrend.library.service import author_key
+
+        stems = [tokenizer(text) for text in self.texts]
+        keys = [[author_key(a) for a in names] for names in self.authors]
+        return Candidates(
+            self.ids, self.vectors, self.texts, self.authors, self.categories, self.keywords,
+            stems, [frozenset(s) for s in stems], keys, {},
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,19 +266,13 @@ def _topic_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[
     ]
 
 
-def _names_topic(topic: str, content: frozenset[str], stems: list[str], tokenizer: Tokenizer) -> bool:
-    """Whether a paper names a topic: its words in order, in any word form ("video generators" names
-    "video generation"); for topics of more than PHRASE_WORDS content words, every one anywhere."""
-    if len(content) > PHRASE_WORDS:
-        return content.issubset(stems)
-    return WordForms([topic], tokenizer=tokenizer).matches_stems(stems)
-
-
 def topic_scores(
     *, candidates: Candidates, profile: Profile, background: Background, tokenizer: Tokenizer
 ) -> npt.NDArray[np.float64]:
     """(t, n) calibrated topic scores.
 
+    A paper names a topic when it holds its words in order, in any word form ("video generators"
+    names "video generation"); for topics of more than PHRASE_WORDS content words, every one anywhere.
     A paper that names the topic and is closer to it than TOPIC_SIMILAR of the store scores above
     FLOOR (ordered by closeness); any other paper scores below it. bench/recommend.py, HF
     ai_keywords as topics: precision@8 0.39 for closeness alone over the floor, 0.59 with the words.
@@ -266,13 +280,26 @@ def topic_scores(
     assert profile.topic_vectors is not None
     sims = profile.topic_vectors @ candidates.vectors.T
     base = profile.topic_vectors @ background.vectors.T
-    stems = [tokenizer(text) for text in candidates.texts]
+    stems = candidates.stems if candidates.stems is not None else [tokenizer(t) for t in candidates.texts]
     out = np.zeros((len(profile.topics), len(candidates.ids)))
     for i, (topic, content) in enumerate(
         zip(profile.topics, _topic_words(profile.topics, tokenizer), strict=True)
     ):
         pct = percentile(sims[i], base[i])
-        named = np.asarray([_names_topic(topic, content, s, tokenizer) for s in stems], dtype=bool)
+        named = candidates.named.get(topic) if candidates.named is not None else None
+        if named is None:
+            if len(content) > PHRASE_WORDS:
+                sets = (
+                    candidates.stem_sets
+                    if candidates.stem_sets is not None
+                    else [frozenset(s) for s in stems]
+                )
+                named = np.asarray([content.issubset(s) for s in sets], dtype=bool)
+            else:
+                forms = WordForms([topic], tokenizer=tokenizer)  # once per topic, not once per paper
+                named = np.asarray([forms.matches_stems(s) for s in stems], dtype=bool)
+            if candidates.named is not None:
+                candidates.named[topic] = named
         below = np.minimum(pct * FLOOR, np.nextafter(FLOOR, 0))  # never reaches the floor unnamed
         out[i] = np.where(named & (pct >= TOPIC_SIMILAR), FLOOR + (1 - FLOOR) * pct, below)
     return out
@@ -283,9 +310,10 @@ def _author_hits(candidates: Candidates, followed: Mapping[str, str]) -> dict[in
 
     hits: dict[int, str] = {}
     if followed:
+        keys = candidates.author_keys
         for row, names in enumerate(candidates.authors):
-            for name in names:
-                found = followed.get(author_key(name))
+            for key in keys[row] if keys is not None else (author_key(n) for n in names):
+                found = followed.get(key)
                 if found:
                     hits[row] = found
                     break

@@ -27,6 +27,7 @@ from papertrend.library.recommend import Background, Candidates, Pick
 from papertrend.papers import listings, repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.models import Paper
+from papertrend.search.bm25 import Tokenizer
 from papertrend.search.embedder import query_text
 from papertrend.web import feeds
 from papertrend.web.deps import CSRF, AppState, ConnDep, StateDep
@@ -62,7 +63,7 @@ def _candidates(state: AppState, conn: Connection, model: str, dim: int, since: 
     held = state.caches.get(key)
     if held is not None and time.monotonic() - held[0] < CANDIDATES_SECONDS:
         return held[1]  # type: ignore[no-any-return]
-    cands = foryou.candidates_since(conn=conn, model=model, dim=dim, since=since)
+    cands = foryou.candidates_since(conn=conn, model=model, dim=dim, since=since).with_stems(Tokenizer())
     state.caches[key] = (time.monotonic(), cands)
     return cands
 
