@@ -7,7 +7,14 @@ import numpy as np
 
 from papertrend.library import recommend as rec
 from papertrend.search.bm25 import Tokenizer
-from tests.unit.test_library_recommend import BACKGROUND, RNG, B, D, candidates, near, unit
+from tests.unit.test_library_recommend import BACKGROUND, B, D, candidates, unit
+
+# Its own generator: drawing from test_library_recommend's would change what that module's tests see.
+RNG = np.random.default_rng(29)
+
+
+def near(direction: np.ndarray, n: int, noise: float = 0.15) -> np.ndarray:
+    return unit(direction + noise * RNG.standard_normal((n, D)))
 
 
 def test_prepared_candidates_pick_the_same_with_the_same_reasons() -> None:

@@ -18,6 +18,7 @@ from datetime import date
 
 import numpy as np
 from sqlalchemy.engine import Engine
+from threadpoolctl import ThreadpoolController
 
 from papertrend.accounts import repository as accounts_repo
 from papertrend.db import reading
@@ -42,6 +43,8 @@ class LibraryRecommender:
     _windows: dict[date, tuple[Candidates, Background]] = field(default_factory=dict)
     _topics: dict[str, Matrix] = field(default_factory=dict)
     _tokenizer: Tokenizer = field(default_factory=Tokenizer)
+    # Found once: finding the BLAS libraries again for each subscriber cost 1.5 ms.
+    _threads: ThreadpoolController = field(default_factory=ThreadpoolController)
 
     def window(self, since: date) -> tuple[Candidates, Background]:
         """The window's candidates and a background of older papers, read once per run."""
@@ -86,12 +89,15 @@ class LibraryRecommender:
             )
         if not len(profile.positives) and not profile.topics and not profile.authors:
             return []
-        found = recommend(
-            candidates=cands,
-            profile=profile,
-            background=base,
-            limit=limit,
-            tokenizer=self._tokenizer,
-            method=self.method,
-        )
+        # One BLAS thread: a subscriber's matrices are small (a window × 50 saved papers), and on 2
+        # cores threads cost more than they save (bench/digest.py: compose CPU above its wall time).
+        with self._threads.limit(limits=1):
+            found = recommend(
+                candidates=cands,
+                profile=profile,
+                background=base,
+                limit=limit,
+                tokenizer=self._tokenizer,
+                method=self.method,
+            )
         return [(p.paper_id, p.reason) for p in found]

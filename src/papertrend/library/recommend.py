@@ -76,6 +76,8 @@ class Candidates:
     stem_sets: Sequence[frozenset[str]] | None = None
     # Each paper's author keys (service.author_key), for followed-author matching; the same reason.
     author_keys: Sequence[Sequence[str]] | None = None
+    # Rows by author key, for the same reason.
+    author_rows: Mapping[str, Sequence[int]] | None = None
     # Which rows name each topic, filled as topics are ranked: thousands of subscribers share a few
     # hundred topics, and the word match is the same for all of them.
     named: dict[str, npt.NDArray[np.bool_]] | None = None
@@ -86,9 +88,13 @@ class Candidates:
 
         stems = [tokenizer(text) for text in self.texts]
         keys = [[author_key(a) for a in names] for names in self.authors]
+        rows: dict[str, list[int]] = {}
+        for row, names in enumerate(keys):
+            for key in dict.fromkeys(names):
+                rows.setdefault(key, []).append(row)
         return Candidates(
             self.ids, self.vectors, self.texts, self.authors, self.categories, self.keywords,
-            stems, [frozenset(s) for s in stems], keys, {},
+            stems, [frozenset(s) for s in stems], keys, rows, {},
         )  # fmt: skip
 
 
@@ -309,6 +315,11 @@ def _author_hits(candidates: Candidates, followed: Mapping[str, str]) -> dict[in
     from papertrend.library.service import author_key
 
     hits: dict[int, str] = {}
+    if followed and candidates.author_rows is not None:
+        for key, name in followed.items():
+            for row in candidates.author_rows.get(key, ()):
+                hits.setdefault(row, name)
+        return hits
     if followed:
         keys = candidates.author_keys
         for row, names in enumerate(candidates.authors):
