@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--model", default="wordllama")
     parser.add_argument("--requests", type=int, default=60)
     args = parser.parse_args()
+    import logging
+
+    logging.disable(logging.INFO)  # the app's access log would print a line a request
 
     from papertrend.accounts import repository as accounts_repo
     from papertrend.config import Settings
