@@ -1,6 +1,7 @@
 """The daily email at scale (issue #5 item 9): personalised digests per second, and SIGKILL safety.
 
     .venv/bin/python bench/digest.py [--subscribers 10000] [--mode hybrid|keyword] [--model wordllama]
+                                     [--library 50]
                                      [--kills 20] [--kill-concurrency 2] [--concurrency 2]
                                      [--database-url URL [--workers 1,2,4] [--sink-delay-ms 0]]
 
@@ -261,6 +262,67 @@ def add_subscribers(engine: Any, n: int, *, pool: list[str], rng: random.Random,
         conn.execute(subscriptions.insert(), rows)
 
 
+def add_libraries(
+    engine: Any, n: int, *, size: int, rng: random.Random, before: date, added: datetime
+) -> None:
+    """An account for each of the first `n` subscribers (same address) with a "Saved" collection of
+    `size` papers listed before `before`, and one followed author (#13): "For you" from libraries."""
+    from papertrend.accounts.tables import users
+    from papertrend.db import reading, transaction
+    from papertrend.library.tables import collection_papers, collections, followed_authors
+    from papertrend.papers.repository import listing_day_expr
+    from papertrend.papers.tables import papers
+
+    if n <= 0 or size <= 0:
+        return
+    with reading(engine) as conn:
+        rows = conn.execute(
+            sa.select(papers.c.pk, papers.c.authors)
+            .where(listing_day_expr() < before)
+            .order_by(sa.func.random())
+            .limit(max(size * 20, 5_000))
+        ).all()
+    pks = [int(r.pk) for r in rows]
+    names = [str(r.authors[0]) for r in rows if r.authors]
+    with transaction(engine) as conn:
+        for table in (followed_authors, collection_papers, collections, users):
+            conn.execute(table.delete())
+        conn.execute(
+            users.insert(),
+            [
+                {
+                    "id": i + 1,
+                    "email": f"reader{i}@example.org",
+                    "email_key": f"reader{i}@example.org",
+                    "created_at": added,
+                }
+                for i in range(n)
+            ],
+        )
+        conn.execute(
+            collections.insert(),
+            [{"id": i + 1, "user_id": i + 1, "name": "Saved", "created_at": added} for i in range(n)],
+        )
+        conn.execute(
+            collection_papers.insert(),
+            [
+                {"collection_id": i + 1, "paper_pk": pk, "added_at": added}
+                for i in range(n)
+                for pk in rng.sample(pks, size)
+            ],
+        )
+        from papertrend.library.service import author_key
+
+        picked = [rng.choice(names) for _ in range(n)]
+        conn.execute(
+            followed_authors.insert(),
+            [
+                {"user_id": i + 1, "name_key": author_key(a)[:300], "name": a[:300], "created_at": added}
+                for i, a in enumerate(picked)
+            ],
+        )
+
+
 # ------------------------------------------------------------------------------------ throughput run
 
 
@@ -277,6 +339,14 @@ def throughput(args: argparse.Namespace) -> None:
     latest, now = bench_clock(engine)
     pool = topic_pool(engine, rng, args.topics)
     add_subscribers(engine, args.subscribers, pool=pool, rng=rng, confirmed=now - timedelta(days=30))
+    add_libraries(
+        engine,
+        args.subscribers,
+        size=args.library,
+        rng=rng,
+        before=latest - timedelta(days=7),
+        added=now - timedelta(days=30),
+    )
     work = Path(tempfile.mkdtemp(prefix="digest-bench-"))
     sink, port = start_sink(work / "sink.tsv")
     os.environ.update(
@@ -299,7 +369,15 @@ def throughput(args: argparse.Namespace) -> None:
         warm = time.perf_counter() - t0
         t0 = time.perf_counter()
         cpu0 = time.process_time()
-        report = run_digest(engine=engine, settings=settings, ranker=ranker, now=now)
+        from papertrend.digest.foryou import LibraryRecommender
+        from papertrend.digest.ranking import WindowRanker
+
+        recommender = (
+            LibraryRecommender(engine=engine, embedder=ranker.embedder, method=args.for_you_method)
+            if isinstance(ranker, WindowRanker) and ranker.embedder is not None
+            else None
+        )
+        report = run_digest(engine=engine, settings=settings, ranker=ranker, now=now, recommender=recommender)
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         time.sleep(0.5)
@@ -315,6 +393,7 @@ def throughput(args: argparse.Namespace) -> None:
     print(
         f"\nsubscribers {args.subscribers:,}  topic pool {len(pool)}  mode {args.mode}"
         f" ({args.model if args.mode != 'keyword' else 'no model'})  senders {args.concurrency}"
+        f"  library {args.library} papers + 1 followed author each, For you method {args.for_you_method}"
     )
     print(f"model load + warm-up (not counted): {warm:.1f} s")
     print(f"{'stage':<26}{'seconds':>10}{'ms/digest':>12}")
@@ -668,6 +747,18 @@ def main() -> None:
     parser.add_argument("--topics", type=int, default=400, help="size of the pool topics are drawn from")
     parser.add_argument("--mode", choices=["hybrid", "semantic", "keyword", "searcher"], default="hybrid")
     parser.add_argument("--model", default="wordllama")
+    parser.add_argument(
+        "--library",
+        type=int,
+        default=50,
+        help="papers saved by each subscriber's account (0: no accounts; #13)",
+    )
+    parser.add_argument(
+        "--for-you-method",
+        choices=["auto", "nearest"],
+        default="auto",
+        help="the library recommender's method (#13): auto fits a per-reader model, nearest does not",
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="SMTP connections (the app default)")
     parser.add_argument(
         "--kills", type=int, default=None, help="SIGKILL runs (default 20; none with --database-url)"

@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -33,8 +34,10 @@ from papertrend.digest import repository
 from papertrend.digest.records import Composed, PaperText, Preferences, Subscription
 from papertrend.digest.render import message_id_for
 from papertrend.digest.schedule import Due
+from papertrend.library.recommend import WordForms
 from papertrend.papers.listings import trend_candidates
 from papertrend.rank import TrendParams, most_upvoted, trending
+from papertrend.search.bm25 import Tokenizer
 from papertrend.types import Hit
 
 log = logging.getLogger("papertrend.digest")
@@ -47,6 +50,16 @@ CHUNK = 200
 DEPTH_FACTOR = 4
 
 
+class Recommender(Protocol):
+    """The library-based "For you" (digest/foryou.py): (paper id, reason) picks above its floor."""
+
+    def prepare(self, topics: Sequence[str]) -> None: ...
+
+    def picks(
+        self, *, sub: Subscription, since: date, sent: frozenset[str] | set[str], limit: int
+    ) -> list[tuple[str, str]]: ...
+
+
 def _word_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
     alts = [re.escape(w.lower()) for w in words if w.strip()]
     # Look-arounds rather than \b, so keywords such as "C++" or ".NET" still match as words.
@@ -55,25 +68,53 @@ def _word_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """A subscriber's categories and keywords, compiled once."""
+    """A subscriber's categories and keywords, compiled once.
+
+    Excluded words match their word forms ("benchmark" excludes "Benchmarking", "benchmarks"; #13):
+    today's filter matched only the exact word and let both through. Stems of a paper are computed
+    once per run and shared through `stems`.
+    """
 
     categories: frozenset[str]
-    exclude: re.Pattern[str] | None
+    exclude: WordForms | None
     include: re.Pattern[str] | None
+    stems: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, prefs: Preferences) -> Filter:
+    def of(
+        cls,
+        prefs: Preferences,
+        *,
+        stems: dict[str, list[str]] | None = None,
+        tokenizer: Tokenizer | None = None,
+    ) -> Filter:
+        forms = WordForms(prefs.exclude_keywords, tokenizer=tokenizer) if prefs.exclude_keywords else None
         return cls(
             frozenset(prefs.categories),
-            _word_pattern(prefs.exclude_keywords),
+            forms if forms else None,
             _word_pattern(prefs.include_keywords),
+            stems if stems is not None else {},
         )
+
+    def excluded(self, paper: PaperText) -> bool:
+        """Whether the paper holds an excluded word in any of its forms."""
+        forms = self.exclude
+        if forms is None:
+            return False
+        if forms.literal is not None and forms.literal.search(paper.text):
+            return True
+        if not forms.phrases:
+            return False
+        stems = self.stems.get(paper.id)
+        if stems is None:
+            stems = self.stems[paper.id] = forms.tokenizer(paper.text)
+        return forms.matches_stems(stems)
 
     def allows(self, paper: PaperText) -> bool:
         """Whether a paper may appear in any section."""
         if self.categories and not self.categories.intersection(paper.categories):
             return False
-        return not (self.exclude and self.exclude.search(paper.text))
+        return not self.excluded(paper)
 
     def wants(self, paper: PaperText) -> bool:
         """Whether a paper may appear in "For you" (include keywords, when given, are required)."""
@@ -89,9 +130,15 @@ def select(
     sent: set[str] | frozenset[str],
     n_trending: int,
     n_for_you: int,
+    picks: Sequence[tuple[str, str]] | None = None,
+    rule: Filter | None = None,
 ) -> Composed:
-    """The papers of an edition from ranked lists: filtered, never a sent paper, never one twice."""
-    rule = Filter.of(prefs)
+    """The papers of an edition from ranked lists: filtered, never a sent paper, never one twice.
+
+    With `picks` (the library recommender's (id, reason) pairs, already above its floor) "For you"
+    takes those in order; without, topics take turns over `topic_hits`.
+    """
+    rule = rule or Filter.of(prefs)
     taken: set[str] = set(sent)
     top: list[str] = []
     for hit in trending_hits:
@@ -101,23 +148,31 @@ def select(
         if paper is not None and hit.paper_id not in taken and rule.allows(paper):
             top.append(hit.paper_id)
             taken.add(hit.paper_id)
+    if picks is not None:
+        chosen: list[tuple[str, str]] = []
+        for pid, why in picks:
+            paper = texts.get(pid)
+            if len(chosen) < n_for_you and paper is not None and pid not in taken and rule.wants(paper):
+                chosen.append((pid, why))
+                taken.add(pid)
+        return Composed(tuple(top), tuple(chosen))
     # Topics take turns, each offering its best remaining paper, so one broad topic cannot fill
     # the whole section.
-    picks: list[tuple[str, str]] = []
+    turns: list[tuple[str, str]] = []
     queues = {t: list(topic_hits.get(t, ())) for t in prefs.topics}
-    while len(picks) < n_for_you and any(queues.values()):
+    while len(turns) < n_for_you and any(queues.values()):
         for topic in prefs.topics:
             queue = queues[topic]
             while queue:
                 pid = queue.pop(0).paper_id
                 paper = texts.get(pid)
                 if paper is not None and pid not in taken and rule.wants(paper):
-                    picks.append((pid, topic))
+                    turns.append((pid, topic))
                     taken.add(pid)
                     break
-            if len(picks) >= n_for_you:
+            if len(turns) >= n_for_you:
                 break
-    return Composed(tuple(top), tuple(picks))
+    return Composed(tuple(top), tuple(turns))
 
 
 @dataclass
@@ -129,6 +184,9 @@ class Composer:
     n_trending: int = 10
     n_for_you: int = 8
     trend: TrendParams = field(default_factory=TrendParams)
+    recommender: Recommender | None = None
+    _stems: dict[str, list[str]] = field(default_factory=dict)
+    _tokenizer: Tokenizer = field(default_factory=Tokenizer)
     _trending: dict[tuple[date, date, str], list[Hit]] = field(default_factory=dict)
     _topics: dict[tuple[str, date], list[Hit]] = field(default_factory=dict)
     _texts: dict[str, PaperText] = field(default_factory=dict)
@@ -175,6 +233,23 @@ class Composer:
         # of that window, so one ranking serves them all.
         at = datetime.combine(edition_date + timedelta(days=1), time(), UTC)
         top = self.trending_hits(since=since, until=edition_date, cadence=prefs.cadence, at=at)
+        rule = Filter.of(prefs, stems=self._stems, tokenizer=self._tokenizer)
+        if self.recommender is not None:
+            picks = self.recommender.picks(
+                sub=sub, since=since, sent=sent, limit=self.n_for_you * DEPTH_FACTOR
+            )
+            texts = self.texts([h.paper_id for h in top] + [pid for pid, _ in picks])
+            return select(
+                prefs=prefs,
+                trending_hits=top,
+                topic_hits={},
+                texts=texts,
+                sent=sent,
+                n_trending=self.n_trending,
+                n_for_you=self.n_for_you,
+                picks=picks,
+                rule=rule,
+            )
         per_topic = {t: self.topic_hits(topic=t, since=since) for t in prefs.topics}
         texts = self.texts([h.paper_id for h in top] + [h.paper_id for hs in per_topic.values() for h in hs])
         return select(
@@ -185,6 +260,7 @@ class Composer:
             sent=sent,
             n_trending=self.n_trending,
             n_for_you=self.n_for_you,
+            rule=rule,
         )
 
 
@@ -221,9 +297,13 @@ def compose_due(
     with reading(engine) as conn:
         due = repository.due_editions(conn=conn, now=now, only=only)
     report.due = len(due)
-    prepare = getattr(composer.ranker, "prepare", None)
-    if callable(prepare):
-        prepare([t for d in due for t in d.sub.prefs.topics])
+    topics = [t for d in due for t in d.sub.prefs.topics]
+    if composer.recommender is not None:
+        composer.recommender.prepare(topics)
+    else:
+        prepare = getattr(composer.ranker, "prepare", None)
+        if callable(prepare):
+            prepare(topics)
     chunks = [due[start : start + CHUNK] for start in range(0, len(due), CHUNK)]
     if not dry_run and len(chunks) > 1:
         # Runs started together (several workers or `digest run` processes, issue #6) would compose

@@ -86,7 +86,18 @@ class PaperView:
     code: str | None
     votes: int
     topic: str
+    id: str = ""
 
+    @property
+    def why(self) -> str:
+        """Why a "For you" paper is here: the recommender's reason ("like …", "matches …", "by …";
+        #13), or the topic of an edition ranked by topics alone."""
+        if self.topic.startswith(REASONS):
+            return self.topic[0].upper() + self.topic[1:]
+        return f"Because you follow “{self.topic}”"
+
+
+REASONS = ("like ", "matches ", "by ")
 
 ViewCache = dict[tuple[str, datetime, str], PaperView]
 
@@ -107,7 +118,8 @@ def _paper_view(
         pdf=_http(p.pdf_url) or f"https://arxiv.org/pdf/{quote(p.id, safe='./')}",
         code=_http(p.code_url),
         votes=p.hf_upvotes or 0,
-        topic=one_line(topic or "", 80),
+        topic=one_line(topic or "", 100),
+        id=p.id,
     )
     if cache is not None:
         cache[key] = view
@@ -145,6 +157,10 @@ def render_digest(
         "base_url": ctx.root,
         "trending": [_paper_view(ctx, p, cache=cache) for p in trending],
         "for_you": [_paper_view(ctx, p, topic, cache) for p, topic in for_you],
+        # No padding (#13): a reader with topics whose edition found nothing relevant is told so.
+        "nothing_for_you": not for_you and bool(sub.prefs.topics),
+        "not_interested_url": f"{ctx.root}/not-interested/"
+        + link_token(secret=ctx.secret, subscription=sub, purpose="not_interested"),
         "cadence": cadence,
         "email": sub.email,
         "preferences_url": prefs_url,

@@ -13,8 +13,10 @@ from sqlalchemy.engine import Engine
 from papertrend.config import Settings
 from papertrend.db import transaction
 from papertrend.digest import digest_settings
-from papertrend.digest.compose import Composer, ComposeReport, Ranker, compose_due
+from papertrend.digest.compose import Composer, ComposeReport, Ranker, Recommender, compose_due
+from papertrend.digest.foryou import LibraryRecommender
 from papertrend.digest.outbox import DeliveryReport, Policy
+from papertrend.digest.ranking import WindowRanker
 from papertrend.digest.sender import deliver
 from papertrend.digest.subscriptions import purge_expired
 from papertrend.mail.factory import describe, journal_for, make_mailer
@@ -52,8 +54,13 @@ def run_digest(
     now: datetime | None = None,
     dry_run: bool = False,
     mailer_factory: Callable[[], Mailer] | None = None,
+    recommender: Recommender | None = None,
 ) -> RunReport:
-    """Compose every due edition and deliver everything due: safe to run at any time, any number of times."""
+    """Compose every due edition and deliver everything due: safe to run at any time, any number of times.
+
+    "For you" comes from the library recommender (digest/foryou.py) whenever a model is loaded: the
+    ranker's, unless one is passed; keyword-only runs keep ranking topics by words (#13).
+    """
     ds = digest_settings(settings)
     now = now or datetime.now(UTC)
     ctx = mail_context(settings)
@@ -62,9 +69,12 @@ def run_digest(
     if not dry_run:
         with transaction(engine) as conn:
             purged = purge_expired(conn=conn, now=now)
+    if recommender is None and isinstance(ranker, WindowRanker) and ranker.embedder is not None:
+        recommender = LibraryRecommender(engine=engine, embedder=ranker.embedder)
     composer = Composer(
         engine=engine,
         ranker=ranker,
+        recommender=recommender,
         n_trending=ds.digest_trending,
         n_for_you=ds.digest_for_you,
         trend=TrendParams(gravity=settings.trending_gravity, offset_hours=settings.trending_offset_hours),

@@ -40,7 +40,8 @@ from papertrend.digest.records import prefs_values
 from papertrend.errors import BadRequest
 from papertrend.security import hash_token, new_token, same, sign
 
-LinkPurpose = Literal["manage", "unsubscribe"]
+# "not_interested": the per-paper "Not interested" link of a digest's "For you" (#13).
+LinkPurpose = Literal["manage", "unsubscribe", "not_interested"]
 Action = Literal["confirm", "already", "suppressed"]
 
 PENDING_DAYS = 7
@@ -83,6 +84,14 @@ class PreferenceInput:
 # ---------------------------------------------------------------------------------------- validation
 
 
+class PreferenceError(BadRequest):
+    """A preference that is wrong, and the form field it came from (shown next to it; #13)."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def _split_list(values: Iterable[str], *, sep: str) -> list[str]:
     out: list[str] = []
     for value in values:
@@ -98,36 +107,39 @@ def parse_preferences(raw: PreferenceInput) -> Preferences:
     # Topics are phrases, one per line; keywords and categories may also be comma-separated.
     topics = _split_list(raw.topics, sep=r"[\r\n]+")
     if len(topics) > MAX_TOPICS:
-        raise BadRequest(f"At most {MAX_TOPICS} topics, please.")
+        raise PreferenceError(f"At most {MAX_TOPICS} topics, please.", field="topics")
     if any(len(t) > MAX_TOPIC_CHARS for t in topics):
-        raise BadRequest(f"Each topic must be at most {MAX_TOPIC_CHARS} characters.")
+        raise PreferenceError(f"Each topic must be at most {MAX_TOPIC_CHARS} characters.", field="topics")
     include = _split_list(raw.include_keywords, sep=r"[\r\n,]+")
     exclude = _split_list(raw.exclude_keywords, sep=r"[\r\n,]+")
     for name, words in (("include", include), ("exclude", exclude)):
         if len(words) > MAX_KEYWORDS or any(len(w) > MAX_KEYWORD_CHARS for w in words):
-            raise BadRequest(
-                f"Up to {MAX_KEYWORDS} {name} keywords of at most {MAX_KEYWORD_CHARS} characters each."
+            raise PreferenceError(
+                f"Up to {MAX_KEYWORDS} {name} keywords of at most {MAX_KEYWORD_CHARS} characters each.",
+                field=name,
             )
     categories = _split_list(raw.categories, sep=r"[\s,]+")
     for cat in categories:
         if not _CATEGORY.fullmatch(cat) or len(cat) > 32:
-            raise BadRequest(f"{cat!r} is not an arXiv category (e.g. cs.CL, hep-th).")
+            raise PreferenceError(
+                f"{cat!r} is not an arXiv category (e.g. cs.CL, hep-th).", field="categories"
+            )
     if len(categories) > MAX_CATEGORIES:
-        raise BadRequest(f"At most {MAX_CATEGORIES} categories, please.")
+        raise PreferenceError(f"At most {MAX_CATEGORIES} categories, please.", field="categories")
     if raw.cadence not in ("daily", "weekly"):
-        raise BadRequest("Cadence must be daily or weekly.")
+        raise PreferenceError("Cadence must be daily or weekly.", field="cadence")
     try:
         hour, weekday = int(raw.send_hour), int(raw.send_weekday)
     except (TypeError, ValueError):
-        raise BadRequest("The send hour and weekday must be numbers.") from None
+        raise PreferenceError("The send hour and weekday must be numbers.", field="send_hour") from None
     if not 0 <= hour <= 23 or not 0 <= weekday <= 6:
-        raise BadRequest("The send hour must be 0–23 and the weekday 0–6.")
+        raise PreferenceError("The send hour must be 0–23 and the weekday 0–6.", field="send_hour")
     tz = raw.timezone.strip() or "UTC"
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise BadRequest(
-            f"{tz!r} is not a time zone we know (e.g. Europe/Paris, America/New_York)."
+        raise PreferenceError(
+            f"{tz!r} is not a time zone we know (e.g. Europe/Paris, America/New_York).", field="timezone"
         ) from None
     return Preferences(
         topics=tuple(topics),

@@ -7,6 +7,7 @@ pure: pages, the JSON API and the feeds read `?date=`, `?week=` and `?month=` th
 from __future__ import annotations
 
 import calendar
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -274,3 +275,31 @@ def ranked_window(
         return None, []
     period = window_period(window, latest=latest)
     return period, ranked_period(conn=conn, period=period, sort=sort, now=now, params=params)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def papers_with_author_words(*, conn: Connection, words: list[str], limit: int = 2_000) -> list[Paper]:
+    """Papers whose author list holds every one of these words (any case), newest first (#13).
+
+    A coarse, index-free pre-filter for author pages: the caller keeps the papers where one author's
+    name matches exactly. Words are looked for both as typed and as JSON escapes them (SQLite stores
+    "Müller" as "M\\u00fcller").
+    """
+    text = sa.func.lower(sa.cast(papers.c.authors, sa.Text))
+    where = []
+    for word in (w.lower() for w in words if w):
+        forms = {word, json.dumps(word)[1:-1]}
+        where.append(sa.or_(*(text.like(f"%{_like_escape(f)}%", escape="\\") for f in forms)))
+    if not where:
+        return []
+    day = listing_day_expr()
+    stmt = (
+        select_with_votes()
+        .where(*where)
+        .order_by(day.desc().nulls_last(), papers.c.published_at.desc().nulls_last(), papers.c.id.desc())
+        .limit(limit)
+    )
+    return [Paper(**row) for row in conn.execute(stmt).mappings()]

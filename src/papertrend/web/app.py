@@ -22,7 +22,7 @@ from papertrend.db import create_engine
 from papertrend.logs import configure_logging
 from papertrend.mcp import http as mcp_http
 from papertrend.rank import TrendParams
-from papertrend.web import accounts, api, feeds, markdown, outage, pages, subscribe
+from papertrend.web import accounts, api, feeds, foryou, library, markdown, outage, pages, subscribe
 from papertrend.web.deps import AppState
 from papertrend.web.errors import add_error_handlers
 from papertrend.web.lifespan import lifespan_for
@@ -86,6 +86,9 @@ def create_app(
         return render(request, "docs.html", {"assets": DOCS_ASSETS, "openapi_url": app.openapi_url})
 
     app.include_router(markdown.router)  # before pages: /papers/{id}.md is not a paper id (#16)
+    # Before pages: POST /papers/{id}/save and /not-interested are not paper ids (#13).
+    app.include_router(library.router)
+    app.include_router(foryou.router)
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(api.health_router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import jinja2
 from fastapi import Depends, Request
@@ -36,6 +36,8 @@ class AppState:
     trend: TrendParams
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     owns_engine: bool = False
+    # Derived data a process keeps for a while, by key (e.g. "For you"'s background sample, #13).
+    caches: dict[object, tuple[float, Any]] = field(default_factory=dict)
 
 
 def get_state(request: Request) -> AppState:

@@ -14,6 +14,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from papertrend.accounts.tokens import safe_next
 from papertrend.db import transaction
 from papertrend.errors import NotFound
+from papertrend.library import bibtex
+from papertrend.library import service as library_service
+from papertrend.library.repository import Collection
 from papertrend.papers import listings, repository, votes
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, PeriodKind, TrendSort, Window, period_of
@@ -24,6 +27,7 @@ from papertrend.web import markdown
 from papertrend.web.cookies import current_user
 from papertrend.web.deps import CSRF, ConnDep, StateDep
 from papertrend.web.errors import wants_json
+from papertrend.web.library import saved_pks
 from papertrend.web.params import (
     CategoriesQ,
     DateQ,
@@ -90,6 +94,7 @@ def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int)
         "period": period,
         "papers": papers,
         "my_votes": _my_votes(request, conn, papers),
+        "my_saved": saved_pks(request, conn, papers),
         "has_any": latest is not None,
         "total": total,
         "page": page,
@@ -159,6 +164,7 @@ def trending_page(
         "period": period,
         "papers": papers,
         "my_votes": _my_votes(request, conn, papers),
+        "my_saved": saved_pks(request, conn, papers),
         "has_any": period is not None,
         "total": len(hits),
         "offset": p * TRENDING_SIZE,
@@ -235,6 +241,7 @@ def search_page(
     params = {"q": query, "since": since, "until": until, "category": list(filters.categories), "mode": mode}
     context.update(
         papers=papers,
+        my_saved=saved_pks(request, conn, papers),
         scores={h.paper_id: h.score for h in hits},
         used_mode=used,
         notice=(
@@ -271,6 +278,12 @@ def _similar(state: StateDep, conn: ConnDep, paper: Paper) -> list[Paper]:
         return []
     hits = state.search.similar(paper_id=paper.id, limit=SIMILAR)
     return repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
+
+
+def _collections(request: Request, conn: ConnDep) -> list[Collection]:
+    """The signed-in reader's collections, for the paper page's "Save to" (#13)."""
+    user = current_user(request)
+    return library_service.collections(conn=conn, user_id=user.id) if user is not None else []
 
 
 def _my_votes(request: Request, conn: ConnDep, found: Sequence[Paper]) -> frozenset[int]:
@@ -340,6 +353,9 @@ def paper_page(request: Request, paper_id: str, conn: ConnDep, state: StateDep) 
         "title": paper.title,
         "paper": paper,
         "my_votes": _my_votes(request, conn, [paper]),
+        "my_saved": saved_pks(request, conn, [paper]),
+        "collections": _collections(request, conn),
+        "cite": bibtex.dumps([paper]),
         "similar": _similar(state, conn, paper),
         "alternates": [{"type": "application/json", "title": "JSON", "href": f"/api/papers/{key}"}],
     }

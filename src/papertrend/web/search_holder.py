@@ -16,6 +16,7 @@ from papertrend.search.service import newest_first
 from papertrend.types import Filters, Hit, Mode, Sort
 
 if TYPE_CHECKING:
+    from papertrend.search.embedder import Embedder
     from papertrend.search.service import Searcher
 
 log = logging.getLogger("papertrend.web")
@@ -105,6 +106,11 @@ class SearchHolder:
         except Exception as exc:  # a search retries the refresh; the page must not fail for this
             log.warning("search.warm_failed", exc_info=exc, extra={"error": str(exc)})
         self.vectors = "ready"
+
+    def embedder(self) -> Embedder | None:
+        """The loaded embedding model, or None when it cannot load ("For you" needs it; #13)."""
+        searcher = self._get()
+        return searcher.embedder if searcher is not None else None
 
     def similar(self, *, paper_id: str, limit: int) -> list[Hit]:
         """Papers nearest in meaning; [] when the model is unavailable."""

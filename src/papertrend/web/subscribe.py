@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import mailbox
 import re
+import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -63,6 +64,8 @@ COMMON_ZONES = (
     "Asia/Seoul",
     "Australia/Sydney",
 )
+# Every zone Python knows, for the time zone list (#13); the common ones come first in it.
+ALL_ZONES = tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC"))
 # Both forms count per hour (papertrend.ratelimit), so after an hour trying again surely works.
 RETRY_AFTER_S = 3600
 MAILBOX_LIST = 200
@@ -88,8 +91,40 @@ def _form_context(prefs: subs.Preferences, **extra: Any) -> dict[str, Any]:
         "hours": HOURS,
         "weekdays": list(enumerate(WEEKDAYS)),
         "zones": COMMON_ZONES,
+        "all_zones": ALL_ZONES,
+        "error_field": None,
+        "guess_zone": False,
         **extra,
     }
+
+
+def _as_int(value: int | str, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _typed_context(raw: subs.PreferenceInput, exc: BadRequest, **extra: Any) -> dict[str, Any]:
+    """The form again exactly as typed, with the error next to its field (#13): a wrong time zone
+    used to erase topics, words, cadence and hour, and its message looked like the success notice."""
+    shown = subs.Preferences(
+        cadence="weekly" if raw.cadence == "weekly" else "daily",
+        send_hour=_as_int(raw.send_hour, 8),
+        send_weekday=_as_int(raw.send_weekday, 0),
+        timezone=raw.timezone[:64],
+        paused=bool(raw.paused),
+    )
+    return _form_context(
+        shown,
+        topics_text="\n".join(raw.topics)[:2_000],
+        include_text=", ".join(raw.include_keywords)[:2_000],
+        exclude_text=", ".join(raw.exclude_keywords)[:2_000],
+        categories_text=", ".join(raw.categories)[:1_000],
+        error=exc.message,
+        error_field=getattr(exc, "field", None),
+        **extra,
+    )
 
 
 def _prefs_form(
@@ -139,7 +174,7 @@ def subscribe_page(request: Request, email: str = "") -> HTMLResponse:
     return render(
         request,
         "subscribe_form.html",
-        _form_context(subs.Preferences(), title="Subscribe", email=email[:254], error=None),
+        _form_context(subs.Preferences(), title="Subscribe", email=email[:254], error=None, guess_zone=True),
     )
 
 
@@ -172,14 +207,9 @@ def subscribe_post(
     except BadRequest as exc:
         if wants_json(request):
             return JSONResponse({"error": {"status": 400, "message": exc.message}}, status_code=400)
-        context = _form_context(
-            subs.Preferences(
-                topics=tuple(t for t in raw.topics[0].splitlines() if t.strip())[: subs.MAX_TOPICS],
-            ),
-            title="Subscribe",
-            email=email[:254],
-            error=exc.message,
-        )
+        context = _typed_context(raw, exc, title="Subscribe", email=email[:254])
+        if not isinstance(exc, subs.PreferenceError):
+            context["error_field"] = "email"
         return render(request, "subscribe_form.html", context, status=400)
     with transaction(state.engine) as conn:
         addr_ok = ratelimit.allow(
@@ -302,14 +332,8 @@ def preferences_post(
     try:
         prefs = subs.parse_preferences(raw)
     except BadRequest as exc:
-        context = _form_context(
-            sub.prefs,
-            title="Your subscription",
-            sub=sub,
-            token=token,
-            welcome=False,
-            saved=False,
-            error=exc.message,
+        context = _typed_context(
+            raw, exc, title="Your subscription", sub=sub, token=token, welcome=False, saved=False
         )
         return render(request, "subscribe_preferences.html", context, status=400)
     with transaction(state.engine) as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import jinja2
 import markupsafe
@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from papertrend import __version__
-from papertrend.papers.models import Paper, authors_short
+from papertrend.papers.models import Paper, authors_short, without_bidi_controls
 from papertrend.web.cookies import CSRF_FIELD, csrf_token, current_user, give_csrf_cookie
 from papertrend.web.deps import get_state
 
@@ -51,6 +51,19 @@ def snippet(text: str, chars: int = 320) -> str:
     return text[:chars].rsplit(" ", 1)[0].rstrip(",.;:") + " …"
 
 
+def authors_split(names: list[str], keep: int = 3) -> tuple[list[str], int]:
+    """The author names to show and how many more there are, as `authors_short` counts them (#13)."""
+    clean = [" ".join(without_bidi_controls(n).split()) for n in names]
+    if len(clean) <= keep + 1:
+        return clean, 0
+    return clean[:keep], len(clean) - keep
+
+
+def author_url(name: str) -> str:
+    """The author page of a name (#13); every character but letters and digits is percent-encoded."""
+    return "/authors/" + quote(name, safe="")
+
+
 def query_url(path: str, **params: object) -> str:
     """`path?…` with the parameters that are not None or empty."""
     kept = {k.rstrip("_"): v for k, v in params.items() if v not in (None, "", ())}
@@ -66,8 +79,11 @@ def make_templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(authors_short=authors_short, snippet=snippet, safe_url=safe_url)
+    env.filters.update(
+        authors_short=authors_short, authors_split=authors_split, snippet=snippet, safe_url=safe_url
+    )
     env.globals.update(
+        author_url=author_url,
         csrf_field=csrf_field,
         pdf_url=pdf_url,
         query_url=query_url,
@@ -99,6 +115,7 @@ def render(
         "base_url": state.settings.base_url,
         "user": user,
         "my_votes": frozenset(),
+        "my_saved": frozenset(),
         "csrf_token": csrf_token(request),
     }
     html = state.templates.get_template(name).render({**base, **context})

@@ -53,3 +53,19 @@
     });
   });
 })();
+
+// The time zone list starts at the browser's own zone on a new subscription (#13); without this
+// file the list keeps UTC, and the reader picks from it.
+(function () {
+  "use strict";
+  var select = document.querySelector("select[data-browser-zone]");
+  if (!select || !window.Intl || !Intl.DateTimeFormat) return;
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!zone) return;
+  for (var i = 0; i < select.options.length; i++) {
+    if (select.options[i].value === zone) {
+      select.value = zone;
+      return;
+    }
+  }
+})();

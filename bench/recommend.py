@@ -1,0 +1,396 @@
+"""Recommendations from a library (issue #13), side by side on real data; prints a table.
+
+    .venv/bin/python bench/recommend.py [--data DIR] [--model wordllama|minilm] [--readers 60]
+                                        [--subscribers 10000] [--cost-sample 500]
+
+1. Library → next papers. Readers simulated from the arXiv listing file: at each cutoff day, an
+   author with at least 5 papers in the 120 days before and one in the 14 days after; their (up to
+   50) latest earlier papers are the library, their papers of the next 14 days the relevant ones,
+   every paper listed in those 14 days a candidate. Rankers see titles and abstracts only (author
+   names are hidden from all of them). Recall@20 and nDCG@20 for: the library centroid (cosine);
+   arxiv-sanity's recipe (TF-IDF 1–2-grams as arxiv-sanity-lite builds it + LinearSVC C=0.01,
+   class_weight balanced, every other paper of the store as negatives); nearest saved paper; the
+   per-reader logistic regression over the vectors; and ours (papertrend.library.recommend, auto).
+2. Topic precision. Topics are Hugging Face `ai_keywords` carried by at least 3 papers of a week;
+   that week's HF papers are the candidates and those carrying the keyword the relevant ones (a lower
+   bound; keywords equal in word forms count alike). Precision@8 of the "For you" selection and
+   off-topic slots filled, for today's digest (digest/compose.py WindowRanker + select, over a SQLite
+   store of the same papers and vectors) and ours (recommend with the calibrated floor).
+3. Cost. `--subscribers` readers with 50-paper libraries (timed on `--cost-sample` of them and scaled),
+   and the "For you" page p95 with a 200-paper library over the last 30 days of the 80k store.
+   Library readers use the fused model with TF-IDF rows; the cost part times the vector-only path.
+
+Vectors come from bench/recommend_data.py's cache (embedded on first use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from papertrend.library import keywords
+from papertrend.library import recommend as rec
+from recommend_data import DATA, Corpus, load, vectors
+
+CUTOFFS = [date(2025, 9, 1), date(2025, 11, 3), date(2026, 1, 12), date(2026, 3, 16), date(2026, 5, 11)]
+HISTORY_DAYS, WINDOW_DAYS, LIBRARY_MAX, MIN_LIBRARY = 120, 14, 50, 5
+K = 20
+BACKGROUND = 2_000
+
+
+def recall_ndcg(ranked: Sequence[int], relevant: set[int], k: int = K) -> tuple[float, float]:
+    top = list(ranked[:k])
+    hits = [1.0 if r in relevant else 0.0 for r in top]
+    dcg = sum(h / math.log2(i + 2) for i, h in enumerate(hits))
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), k)))
+    return sum(hits) / len(relevant), dcg / ideal if ideal else 0.0
+
+
+def tfidf_for(corpus: Corpus, rows: np.ndarray):  # type: ignore[no-untyped-def]
+    """arxiv-sanity-lite's TF-IDF (compute.py; library/keywords.py), over the store's title + abstract."""
+    texts = [f"{corpus.titles[r]}. {corpus.abstracts[r]}" for r in rows]
+    return keywords.rows(keywords.fit(texts), texts)
+
+
+def arxiv_sanity(x, positives: np.ndarray, candidates: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """arxiv-sanity-lite's svm_rank: LinearSVC C=0.01 balanced, negatives = every other paper."""
+    from sklearn.svm import LinearSVC
+
+    y = np.zeros(x.shape[0])
+    y[positives] = 1
+    clf = LinearSVC(class_weight="balanced", max_iter=10000, tol=1e-6, C=0.01)
+    clf.fit(x, y)
+    return np.asarray(clf.decision_function(x[candidates]))
+
+
+def library_bench(
+    corpus: Corpus, vecs: np.ndarray, n_readers: int, rng: random.Random
+) -> dict[str, tuple[float, float]]:
+    listed = np.asarray([bool(c) for c in corpus.categories])  # papers of the arXiv listing file
+    scores: dict[str, list[tuple[float, float]]] = {}
+    n_total = 0
+    for cutoff in CUTOFFS:
+        t = cutoff.toordinal()
+        store = np.nonzero(listed & (corpus.days >= t - HISTORY_DAYS) & (corpus.days < t + WINDOW_DAYS))[0]
+        window = store[corpus.days[store] >= t]
+        by_author: dict[str, list[int]] = {}
+        for r in store:
+            for a in corpus.authors[r]:
+                by_author.setdefault(a, []).append(int(r))
+        eligible = []
+        for a, rows in by_author.items():
+            before = [r for r in rows if corpus.days[r] < t]
+            after = [r for r in rows if corpus.days[r] >= t]
+            if len(before) >= MIN_LIBRARY and after:
+                eligible.append((a, before, after))
+        eligible.sort()
+        chosen = rng.sample(eligible, min(n_readers, len(eligible)))
+        t0 = time.perf_counter()
+        x = tfidf_for(corpus, store)
+        pos_in_store = {int(r): i for i, r in enumerate(store)}
+        cand_local = np.asarray([pos_in_store[int(r)] for r in window])
+        print(
+            f"  cutoff {cutoff}: store {len(store):,}, candidates {len(window):,}, "
+            f"{len(eligible):,} eligible readers, {len(chosen)} sampled "
+            f"(tf-idf {time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
+        cand_vecs = vecs[window]
+        for _, before, after in chosen:
+            library = sorted(before, key=lambda r: -corpus.days[r])[:LIBRARY_MAX]
+            relevant = {int(np.nonzero(window == r)[0][0]) for r in after}
+            lib_set = set(library)
+            pool = [i for i, r in enumerate(store) if corpus.days[r] < t and int(r) not in lib_set]
+            bg = rng.sample(pool, min(BACKGROUND, len(pool)))
+            background = rec.Background(vectors=vecs[store[bg]], keywords=x[bg])
+            lib_local = np.asarray([pos_in_store[r] for r in library])
+            pos = vecs[library]
+            profile = rec.Profile(
+                positives=pos,
+                positive_titles=[corpus.titles[r] for r in library],
+                positive_keywords=x[lib_local],
+            )
+            cands = rec.Candidates(
+                ids=[], vectors=cand_vecs, texts=[], authors=[], categories=[], keywords=x[cand_local]
+            )
+            centroid = pos.mean(axis=0)
+
+            def lib(method: str, c: rec.Candidates = cands, p: rec.Profile = profile) -> np.ndarray:
+                return rec.library_scores(candidates=c, profile=p, background=background, method=method)[0]  # noqa: B023
+
+            runs = {
+                "centroid": cand_vecs @ (centroid / (np.linalg.norm(centroid) or 1.0)),
+                "arxiv_sanity": arxiv_sanity(x, lib_local, cand_local),
+                "nearest": lib("nearest"),
+                "linear": lib("linear"),
+                "ours": lib("auto"),
+            }
+            for name, s in runs.items():
+                order = np.argsort(-s, kind="stable")
+                scores.setdefault(name, []).append(recall_ndcg(order.tolist(), relevant))
+            n_total += 1
+    print(f"  {n_total} readers over {len(CUTOFFS)} cutoffs")
+    return {
+        k: (float(np.mean([a for a, _ in v])), float(np.mean([b for _, b in v]))) for k, v in scores.items()
+    }
+
+
+def hf_weeks(corpus: Corpus) -> list[tuple[int, list[int]]]:
+    """(Monday ordinal, HF rows of that week with ai_keywords)."""
+    weeks: dict[int, list[int]] = {}
+    for row, day in corpus.hf_day.items():
+        if row in corpus.hf_keywords:
+            weeks.setdefault(day - date.fromordinal(day).weekday(), []).append(row)
+    return sorted((w, rows) for w, rows in weeks.items() if len(rows) >= 40)
+
+
+def topic_bench(
+    corpus: Corpus, vecs: np.ndarray, model: str, rng: random.Random, n_weeks: int
+) -> dict[str, dict[str, float]]:
+    from papertrend.search.bm25 import Tokenizer
+    from papertrend.search.embedder import get_embedder, query_text
+
+    embedder = get_embedder(model)
+    tok = Tokenizer()
+    weeks = hf_weeks(corpus)
+    weeks = [weeks[i] for i in sorted(rng.sample(range(len(weeks)), min(n_weeks, len(weeks))))]
+    background = rec.Background(vectors=vecs[rng.sample(range(len(corpus.ids)), BACKGROUND)])
+    today = TodaysDigest(corpus, vecs, model, [r for _, rows in weeks for r in rows])
+    results: dict[str, list[tuple[int, int]]] = {"today": [], "ours": []}
+    n_topics = 0
+    for monday, rows in weeks:
+        counts = Counter(k.lower() for r in rows for k in dict.fromkeys(corpus.hf_keywords[r]))
+        topics = [k for k, n in counts.items() if n >= 3]
+        if not topics:
+            continue
+        cands = rec.Candidates(
+            ids=[corpus.ids[r] for r in rows],
+            vectors=vecs[rows],
+            texts=[f"{corpus.titles[r]} {corpus.abstracts[r]}" for r in rows],
+            authors=[corpus.authors[r] for r in rows],
+            categories=[corpus.categories[r] for r in rows],
+        )
+        topic_vecs = embedder.embed([query_text(t) for t in topics])
+        for topic, tv in zip(topics, topic_vecs, strict=True):
+            # Keywords equal in their word forms count ("diffusion model" carries "diffusion models").
+            key = tuple(tok(topic))
+            relevant = {corpus.ids[r] for r in rows if key in {tuple(tok(k)) for k in corpus.hf_keywords[r]}}
+            profile = rec.Profile(
+                positives=np.zeros((0, vecs.shape[1]), np.float32),
+                positive_titles=[],
+                topics=[topic],
+                topic_vectors=tv[None, :],
+            )
+            ours = [
+                p.paper_id
+                for p in rec.recommend(candidates=cands, profile=profile, background=background, limit=8)
+            ]
+            todays = today.select(topic, date.fromordinal(monday), date.fromordinal(monday + 6))
+            for name, picks in (("ours", ours), ("today", todays)):
+                on = sum(1 for p in picks if p in relevant)
+                results[name].append((on, len(picks)))
+            n_topics += 1
+    print(f"  {n_topics} topics over {len(weeks)} weeks")
+    out = {}
+    for name, rs in results.items():
+        filled = sum(n for _, n in rs)
+        on = sum(o for o, _ in rs)
+        out[name] = {
+            "precision@8": on / filled if filled else 0.0,
+            "filled": filled / len(rs),
+            "off_topic": (filled - on) / len(rs),
+            "empty_editions": sum(1 for _, n in rs if n == 0) / len(rs),
+        }
+    return out
+
+
+class TodaysDigest:
+    """digest/compose.py as it stands: WindowRanker + select over a SQLite store of the same papers."""
+
+    def __init__(self, corpus: Corpus, vecs: np.ndarray, model: str, rows: list[int]) -> None:
+        from papertrend.db import create_engine, transaction
+        from papertrend.digest.compose import WindowRanker
+        from papertrend.migrate import upgrade
+        from papertrend.papers.models import PaperIn
+        from papertrend.papers.repository import upsert_many
+        from papertrend.papers.tables import papers
+        from papertrend.search.embedder import get_embedder
+        from papertrend.search.tables import embeddings
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="bench-recommend-")
+        self.engine = create_engine(f"sqlite:///{self.tmp.name}/store.db")
+        upgrade(self.engine)
+        now = datetime.now(UTC)
+        rows = list(dict.fromkeys(rows))
+        items = [
+            PaperIn(
+                id=corpus.ids[r],
+                title=corpus.titles[r],
+                source="bench",
+                abstract=corpus.abstracts[r],
+                authors=corpus.authors[r],
+                categories=corpus.categories[r],
+                listed_on=date.fromordinal(corpus.hf_day[r]),
+            )
+            for r in rows
+        ]
+        embedder = get_embedder(model)
+        with transaction(self.engine) as conn:
+            upsert_many(conn=conn, items=items, now=now)
+            pks = dict(conn.execute(papers.select().with_only_columns(papers.c.id, papers.c.pk)).all())
+            conn.execute(
+                embeddings.insert(),
+                [
+                    dict(
+                        model=embedder.name,
+                        paper_pk=pks[corpus.ids[r]],
+                        vector=vecs[r].astype("<f4").tobytes(),
+                        created_at=now,
+                    )
+                    for r in rows
+                ],
+            )
+        self.ranker = WindowRanker(engine=self.engine, embedder=embedder)
+        self.texts = {
+            corpus.ids[r]: (f"{corpus.titles[r]} {corpus.abstracts[r]}".lower(), tuple(corpus.categories[r]))
+            for r in rows
+        }
+        self.day_of = {corpus.ids[r]: corpus.hf_day[r] for r in rows}
+
+    def select(self, topic: str, since: date, until: date) -> list[str]:
+        from papertrend.digest.compose import PaperText, select
+        from papertrend.digest.subscriptions import Preferences
+
+        hits = [h for h in self.ranker(topic, since, 200) if self.day_of[h.paper_id] <= until.toordinal()]
+        texts = {pid: PaperText(pid, t, c) for pid, (t, c) in self.texts.items()}
+        composed = select(
+            prefs=Preferences(topics=(topic,)),
+            trending_hits=[],
+            topic_hits={topic: hits},
+            texts=texts,
+            sent=set(),
+            n_trending=0,
+            n_for_you=8,
+        )
+        return [pid for pid, _ in composed.for_you]
+
+
+def cost_bench(
+    corpus: Corpus, vecs: np.ndarray, subscribers: int, sample: int, rng: random.Random
+) -> dict[str, float]:
+    n = len(corpus.ids)
+    background = rec.Background(vectors=vecs[rng.sample(range(n), BACKGROUND)])
+    last = int(corpus.days[[bool(c) for c in corpus.categories]].max())  # the listing file's last day
+    recent = np.nonzero(corpus.days >= last - 1)[0]  # a day's new papers: what a daily digest ranks
+    month = np.nonzero(corpus.days >= last - 30)[0]  # the "For you" page: the last 30 days
+
+    def cands(rows: np.ndarray) -> rec.Candidates:
+        return rec.Candidates(
+            ids=[corpus.ids[r] for r in rows],
+            vectors=vecs[rows],
+            texts=[f"{corpus.titles[r]} {corpus.abstracts[r]}" for r in rows],
+            authors=[corpus.authors[r] for r in rows],
+            categories=[corpus.categories[r] for r in rows],
+        )
+
+    day, page = cands(recent), cands(month)
+    t0 = time.perf_counter()
+    for _ in range(sample):
+        lib = rng.sample(range(n), 50)
+        profile = rec.Profile(
+            positives=vecs[lib],
+            positive_titles=[corpus.titles[r] for r in lib],
+            skip=frozenset(corpus.ids[r] for r in lib),
+        )
+        rec.recommend(candidates=day, profile=profile, background=background, limit=8)
+    per = (time.perf_counter() - t0) / sample
+    times = []
+    for _ in range(max(50, sample // 5)):
+        lib = rng.sample(range(n), 200)
+        profile = rec.Profile(
+            positives=vecs[lib],
+            positive_titles=[corpus.titles[r] for r in lib],
+            skip=frozenset(corpus.ids[r] for r in lib),
+        )
+        t1 = time.perf_counter()
+        rec.recommend(candidates=page, profile=profile, background=background, limit=50)
+        times.append(time.perf_counter() - t1)
+    return {
+        "digest_candidates": float(len(recent)),
+        "page_candidates": float(len(month)),
+        "per_subscriber_ms": per * 1000,
+        "subscribers_s": per * subscribers,
+        "page_p50_ms": float(np.percentile(times, 50) * 1000),
+        "page_p95_ms": float(np.percentile(times, 95) * 1000),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--model", default="wordllama")
+    parser.add_argument("--readers", type=int, default=60, help="readers sampled per cutoff")
+    parser.add_argument("--weeks", type=int, default=12)
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--cost-sample", type=int, default=500)
+    parser.add_argument("--skip", default="", help="comma list of parts to skip: library,topic,cost")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    rng = random.Random(13)
+    t0 = time.perf_counter()
+    corpus = load(args.data)
+    vecs = vectors(corpus, model=args.model)
+    print(
+        f"{len(corpus.ids):,} papers, vectors {vecs.shape[1]}-d from {args.model} "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
+    lib = library_bench(corpus, vecs, args.readers, rng) if "library" not in skip else {}
+    topic = topic_bench(corpus, vecs, args.model, rng, args.weeks) if "topic" not in skip else {}
+    cost = cost_bench(corpus, vecs, args.subscribers, args.cost_sample, rng) if "cost" not in skip else {}
+    print(f"\n## Library → next {WINDOW_DAYS} days (model {args.model})")
+    print(f"{'ranker':<14} {'Recall@20':>10} {'nDCG@20':>9}")
+    for name, (r, n) in lib.items():
+        print(f"{name:<14} {r:>10.3f} {n:>9.3f}")
+    if topic:
+        print(f"\n## Topic precision (HF ai_keywords, a week of HF papers; floor {rec.FLOOR})")
+        print(f"{'selection':<10} {'precision@8':>12} {'filled/8':>9} {'off-topic':>10} {'empty':>7}")
+        for name, m in topic.items():
+            print(
+                f"{name:<10} {m['precision@8']:>12.3f} {m['filled']:>9.2f} {m['off_topic']:>10.2f} "
+                f"{m['empty_editions']:>7.2f}"
+            )
+    if cost:
+        print("\n## Cost (2 shared cores)")
+        print(
+            f"digest: {cost['per_subscriber_ms']:.1f} ms per subscriber (50-paper library, "
+            f"{cost['digest_candidates']:.0f} candidates) → {args.subscribers:,} subscribers in "
+            f"{cost['subscribers_s']:.0f} s (timed on {args.cost_sample}, scaled)"
+        )
+        print(
+            f"For you page: 200-paper library over {cost['page_candidates']:.0f} papers of the last 30 days: "
+            f"p50 {cost['page_p50_ms']:.1f} ms, p95 {cost['page_p95_ms']:.1f} ms"
+        )
+    r = {k: v[0] for k, v in lib.items()}
+    tp = topic.get("ours", {}).get("precision@8", float("nan"))
+    nan = float("nan")
+    print(
+        f"\nrecall@20 ours={r.get('ours', nan):.3f} arxiv_sanity={r.get('arxiv_sanity', nan):.3f} "
+        f"centroid={r.get('centroid', nan):.3f} topic_precision@8={tp:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,411 @@
+"""Recommendations that learn from a reader's library (issue #13): pure ranking over numpy arrays.
+
+    candidates (vectors, texts, authors, categories)
+      × profile (library vectors as positives, "not interested" as negatives, topics, followed
+                 authors and categories, excluded words, papers to skip)
+      × background (vectors of random stored papers)
+      → picks: paper id, calibrated score, and why ("like <saved paper>", "matches <topic>", "by <author>")
+
+Every signal is calibrated the same way: a candidate's raw score is turned into the share of
+background papers that score below it under the same signal (an empirical percentile). Cosine
+similarities of different models, and a linear model's margins, then mean the same thing, and one
+floor says "more like this reader's interests than FLOOR of the store". A slot is filled only above
+it, so an edition with nothing relevant stays empty instead of padded (#13: 1 of 8 "For you" papers
+was on topic when every slot was filled).
+
+The library signal is the nearest saved paper (cosine) while the library is small; from
+MIN_TRAIN positives on, the fusion of three per-reader signals: nearest saved paper, a logistic
+regression over the paper vectors (positives against the background, "not interested" papers
+weighted up), as Scholar Inbox trains a per-user classifier on embeddings, and arxiv-sanity's
+LinearSVC over TF-IDF keyword rows (library/keywords.py). bench/recommend.py measures them against
+the library centroid and arxiv-sanity's own recipe, on readers simulated from real authors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from threadpoolctl import threadpool_limits
+
+from papertrend.search.bm25 import Tokenizer
+from papertrend.search.query import STOPWORDS
+
+Matrix = npt.NDArray[np.float32]
+Kind = Literal["library", "topic", "author"]
+
+# A pick must score above this share of random stored papers (bench/recommend.py: topic precision@8
+# and Recall@20 over the floor; see the CHANGELOG for the measured numbers).
+FLOOR = 0.995
+# From this many positives on, the per-reader linear model replaces nearest-neighbour similarity.
+MIN_TRAIN = 8
+# "Not interested" papers count this many times a background paper in the linear model; in
+# nearest-neighbour mode a candidate closer to one of them than to the library loses this share of
+# the difference.
+NEGATIVE_WEIGHT = 5.0
+NEGATIVE_PULL = 0.5
+# Inverse regularisation of the per-reader models (bench/recommend.py).
+C = 1.0
+KEYWORD_C = 0.1
+# A topic pick names the topic and is closer to it than this share of the store (#13: bench/recommend.py).
+TOPIC_SIMILAR = 0.95
+# Topics of more content words than this match when all of them appear, in any order.
+PHRASE_WORDS = 3
+# At most this many papers of a very large library train the model (the most recent ones): a
+# 10,000-paper library trains in the same time as a 2,000-paper one.
+MAX_POSITIVES = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The papers that may be recommended, one row each."""
+
+    ids: Sequence[str]
+    vectors: Matrix  # (n, d) unit rows
+    texts: Sequence[str]  # title and abstract
+    authors: Sequence[Sequence[str]]
+    categories: Sequence[Sequence[str]]
+    keywords: Any = None  # (n, v) sparse TF-IDF rows (library.keywords), or None
+    # Each text's stems, when the caller keeps them: the digest ranks one window for thousands of
+    # subscribers, and tokenising 1,562 abstracts for each was most of a subscriber's cost (#13).
+    stems: Sequence[list[str]] | None = None
+    stem_sets: Sequence[frozenset[str]] | None = None
+    # Each paper's author keys (service.author_key), for followed-author matching; the same reason.
+    author_keys: Sequence[Sequence[str]] | None = None
+    # Rows by author key, for the same reason.
+    author_rows: Mapping[str, Sequence[int]] | None = None
+    # Which rows name each topic, filled as topics are ranked: thousands of subscribers share a few
+    # hundred topics, and the word match is the same for all of them.
+    named: dict[str, npt.NDArray[np.bool_]] | None = None
+
+    def with_stems(self, tokenizer: Tokenizer) -> Candidates:
+        """The same candidates with their texts' stems and authors' keys computed once."""
+        from papertrend.library.service import author_key
+
+        stems = [tokenizer(text) for text in self.texts]
+        keys = [[author_key(a) for a in names] for names in self.authors]
+        rows: dict[str, list[int]] = {}
+        for row, names in enumerate(keys):
+            for key in dict.fromkeys(names):
+                rows.setdefault(key, []).append(row)
+        return Candidates(
+            self.ids, self.vectors, self.texts, self.authors, self.categories, self.keywords,
+            stems, [frozenset(s) for s in stems], keys, rows, {},
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Background:
+    """Random stored papers: the negatives of the per-reader model and the yardstick of every score."""
+
+    vectors: Matrix
+    keywords: Any = None  # their TF-IDF rows, when candidates have them
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a reader told us, as vectors and words."""
+
+    positives: Matrix  # (m, d): saved and upvoted papers, most recent first
+    positive_titles: Sequence[str]
+    positive_keywords: Any = None  # their TF-IDF rows, when candidates have them
+    negatives: Matrix | None = None  # (k, d): "not interested"
+    topics: Sequence[str] = ()
+    topic_vectors: Matrix | None = None  # (t, d)
+    authors: Mapping[str, str] = field(default_factory=dict)  # followed: author_key → name
+    categories: frozenset[str] = frozenset()
+    exclude: Sequence[str] = ()
+    skip: frozenset[str] = frozenset()  # library, sent and "not interested" ids
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """One recommendation: the paper, its calibrated score (0–1) and why."""
+
+    paper_id: str
+    score: float
+    kind: Kind
+    reason: str
+
+
+_SYMBOL = re.compile(r"[^\w\s-]")
+
+
+class WordForms:
+    """Excluded words matched by stem: "benchmark" excludes benchmarks, benchmarking (#13)."""
+
+    def __init__(self, phrases: Sequence[str], *, tokenizer: Tokenizer | None = None) -> None:
+        self.tokenizer = tokenizer or Tokenizer()
+        # Words with symbols ("C++", ".NET") lose them to the tokenizer: those match literally, as
+        # words, the way the digest's filter matched every keyword before (#13).
+        symbolic = [p.strip().lower() for p in phrases if _SYMBOL.search(p)]
+        self.literal = (
+            re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, symbolic)) + r")(?!\w)") if symbolic else None
+        )
+        words = [p for p in phrases if not _SYMBOL.search(p)]
+        self.phrases = [tuple(s) for s in (self.tokenizer(p) for p in words) if s]
+
+    def __bool__(self) -> bool:
+        return bool(self.phrases) or self.literal is not None
+
+    def matches(self, text: str) -> bool:
+        """Whether any phrase occurs in the text, word for word, in any of its word forms."""
+        if self.literal is not None and self.literal.search(text.lower()):
+            return True
+        return self.matches_stems(self.tokenizer(text)) if self.phrases else False
+
+    def matches_stems(self, stems: list[str]) -> bool:
+        """`matches` over a text already tokenised (literal phrases aside)."""
+        present = set(stems)
+        for phrase in self.phrases:
+            if not present.issuperset(phrase):
+                continue
+            if len(phrase) == 1:
+                return True
+            n = len(phrase)
+            if any(tuple(stems[i : i + n]) == phrase for i in range(len(stems) - n + 1)):
+                return True
+        return False
+
+
+def percentile(
+    scores: npt.NDArray[np.floating], background: npt.NDArray[np.floating]
+) -> npt.NDArray[np.float64]:
+    """The share of background scores strictly below each score (0–1)."""
+    ranked = np.sort(np.asarray(background, dtype=np.float64))
+    if not len(ranked):
+        return np.zeros(len(scores))
+    return np.searchsorted(ranked, np.asarray(scores, dtype=np.float64), side="left") / len(ranked)
+
+
+def nearest_scores(vectors: Matrix, positives: Matrix, negatives: Matrix | None) -> npt.NDArray[np.float32]:
+    """Nearest-neighbour similarity to the library, pulled down near "not interested" papers."""
+    scores: npt.NDArray[np.float32] = np.asarray((vectors @ positives.T).max(axis=1), dtype=np.float32)
+    if negatives is not None and len(negatives):
+        # Only a candidate closer to a "not interested" paper than to any saved one is pulled down:
+        # one click must not silence a whole topic of the library.
+        pull = (vectors @ negatives.T).max(axis=1)
+        scores = np.asarray(scores - NEGATIVE_PULL * np.maximum(pull - scores, 0), dtype=np.float32)
+    return scores
+
+
+def linear_model(positives: Matrix, background: Matrix, negatives: Matrix | None) -> tuple[Matrix, float]:
+    """A per-reader logistic regression: weights and bias over the paper vectors."""
+    from sklearn.linear_model import LogisticRegression
+
+    neg = background if negatives is None or not len(negatives) else np.vstack([background, negatives])
+    x = np.vstack([positives, neg])
+    y = np.concatenate([np.ones(len(positives)), np.zeros(len(neg))])
+    weight = np.ones(len(x))
+    weight[: len(positives)] = len(background) / max(len(positives), 1)  # balanced classes
+    if negatives is not None and len(negatives):
+        weight[len(positives) + len(background) :] = NEGATIVE_WEIGHT
+    model = LogisticRegression(C=C, max_iter=200)
+    # One BLAS thread: on 2 busy cores lbfgs took 550 ms with the default threads and 10 ms with one
+    # (bench/recommend.py, 2,200 × 256); the fit is too small to gain from more.
+    with threadpool_limits(limits=1):
+        model.fit(x, y, sample_weight=weight)
+    weights: Matrix = np.asarray(model.coef_[0], dtype=np.float32)
+    return weights, float(model.intercept_[0])
+
+
+def keyword_model(positives: Any, background: Any) -> Any:
+    """arxiv-sanity's per-reader LinearSVC over TF-IDF rows, against the background sample."""
+    import scipy.sparse as sp
+    from sklearn.svm import LinearSVC
+
+    x = sp.vstack([positives, background]).tocsr()
+    y = np.concatenate([np.ones(positives.shape[0]), np.zeros(background.shape[0])])
+    with threadpool_limits(limits=1):
+        return LinearSVC(class_weight="balanced", C=KEYWORD_C, tol=1e-4).fit(x, y)
+
+
+def _z(
+    raw: npt.NDArray[Any], base: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Both score arrays in standard deviations of the background's scores above its mean."""
+    mean, std = float(base.mean()), float(base.std()) or 1.0
+    return (np.asarray(raw, np.float64) - mean) / std, (np.asarray(base, np.float64) - mean) / std
+
+
+def library_scores(
+    *, candidates: Candidates, profile: Profile, background: Background, method: str = "auto"
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Raw library scores of the candidates and of the background, under one method.
+
+    "nearest": cosine to the nearest saved paper. "linear": the per-reader logistic regression over
+    vectors. "ours" (what "auto" picks from MIN_TRAIN positives on): the sum, in background standard
+    deviations, of nearest, linear and (when TF-IDF rows are given) arxiv-sanity's keyword SVM —
+    bench/recommend.py measured the fusion above each alone and above arxiv-sanity's recipe.
+    """
+    pos = profile.positives[:MAX_POSITIVES]
+    use = method if method != "auto" else ("ours" if len(pos) >= MIN_TRAIN else "nearest")
+    vectors, base = candidates.vectors, background.vectors
+    near = (nearest_scores(vectors, pos, profile.negatives), nearest_scores(base, pos, profile.negatives))
+    if use == "nearest":
+        return np.asarray(near[0], np.float64), np.asarray(near[1], np.float64)
+    w, b = linear_model(pos, base, profile.negatives)
+    lin = (vectors @ w + b, base @ w + b)
+    if use == "linear":
+        return np.asarray(lin[0], np.float64), np.asarray(lin[1], np.float64)
+    parts = [_z(*near), _z(*lin)]
+    if (
+        candidates.keywords is not None
+        and background.keywords is not None
+        and profile.positive_keywords is not None
+    ):
+        svm = keyword_model(profile.positive_keywords[:MAX_POSITIVES], background.keywords)
+        parts.append(
+            _z(svm.decision_function(candidates.keywords), svm.decision_function(background.keywords))
+        )
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)  # type: ignore[return-value]
+
+
+def _topic_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[str]]:
+    return [
+        frozenset(s for w, s in zip(words, tokenizer.stems(words), strict=True) if w not in STOPWORDS)
+        for words in (tokenizer.words(t) for t in topics)
+    ]
+
+
+def topic_scores(
+    *, candidates: Candidates, profile: Profile, background: Background, tokenizer: Tokenizer
+) -> npt.NDArray[np.float64]:
+    """(t, n) calibrated topic scores.
+
+    A paper names a topic when it holds its words in order, in any word form ("video generators"
+    names "video generation"); for topics of more than PHRASE_WORDS content words, every one anywhere.
+    A paper that names the topic and is closer to it than TOPIC_SIMILAR of the store scores above
+    FLOOR (ordered by closeness); any other paper scores below it. bench/recommend.py, HF
+    ai_keywords as topics: precision@8 0.39 for closeness alone over the floor, 0.59 with the words.
+    """
+    assert profile.topic_vectors is not None
+    sims = profile.topic_vectors @ candidates.vectors.T
+    base = profile.topic_vectors @ background.vectors.T
+    stems = candidates.stems if candidates.stems is not None else [tokenizer(t) for t in candidates.texts]
+    out = np.zeros((len(profile.topics), len(candidates.ids)))
+    for i, (topic, content) in enumerate(
+        zip(profile.topics, _topic_words(profile.topics, tokenizer), strict=True)
+    ):
+        pct = percentile(sims[i], base[i])
+        named = candidates.named.get(topic) if candidates.named is not None else None
+        if named is None:
+            if len(content) > PHRASE_WORDS:
+                sets = (
+                    candidates.stem_sets
+                    if candidates.stem_sets is not None
+                    else [frozenset(s) for s in stems]
+                )
+                named = np.asarray([content.issubset(s) for s in sets], dtype=bool)
+            else:
+                forms = WordForms([topic], tokenizer=tokenizer)  # once per topic, not once per paper
+                named = np.asarray([forms.matches_stems(s) for s in stems], dtype=bool)
+            if candidates.named is not None:
+                candidates.named[topic] = named
+        below = np.minimum(pct * FLOOR, np.nextafter(FLOOR, 0))  # never reaches the floor unnamed
+        out[i] = np.where(named & (pct >= TOPIC_SIMILAR), FLOOR + (1 - FLOOR) * pct, below)
+    return out
+
+
+def _author_hits(candidates: Candidates, followed: Mapping[str, str]) -> dict[int, str]:
+    from papertrend.library.service import author_key
+
+    hits: dict[int, str] = {}
+    if followed and candidates.author_rows is not None:
+        for key, name in followed.items():
+            for row in candidates.author_rows.get(key, ()):
+                hits.setdefault(row, name)
+        return hits
+    if followed:
+        keys = candidates.author_keys
+        for row, names in enumerate(candidates.authors):
+            for key in keys[row] if keys is not None else (author_key(n) for n in names):
+                found = followed.get(key)
+                if found:
+                    hits[row] = found
+                    break
+    return hits
+
+
+def recommend(
+    *,
+    candidates: Candidates,
+    profile: Profile,
+    background: Background,
+    limit: int,
+    floor: float = FLOOR,
+    method: str = "auto",
+    tokenizer: Tokenizer | None = None,
+) -> list[Pick]:
+    """The best candidates above `floor`, at most `limit`, each with its reason; never a skipped
+    paper, never one twice, never one with an excluded word form or outside the followed categories."""
+    tok = tokenizer or Tokenizer()
+    n = len(candidates.ids)
+    if not n or limit <= 0:
+        return []
+    best = np.zeros(n)
+    kind: list[Kind | None] = [None] * n
+    reason: list[str] = [""] * n
+    if len(profile.positives):
+        raw, base = library_scores(
+            candidates=candidates, profile=profile, background=background, method=method
+        )
+        lib = percentile(raw, base)
+        better = lib > best
+        best = np.where(better, lib, best)
+        for row in np.nonzero(better)[0]:
+            kind[row] = "library"
+    if profile.topics and profile.topic_vectors is not None:
+        per_topic = topic_scores(candidates=candidates, profile=profile, background=background, tokenizer=tok)
+        top = per_topic.argmax(axis=0)
+        score = per_topic.max(axis=0)
+        better = score > best
+        best = np.where(better, score, best)
+        for row in np.nonzero(better)[0]:
+            kind[row] = "topic"
+            reason[row] = f"matches {profile.topics[int(top[row])]}"
+    for hit, name in _author_hits(candidates, profile.authors).items():
+        best[hit] = max(best[hit], 1.0)
+        kind[hit] = "author"
+        reason[hit] = f"by {name}"
+    exclude = WordForms(profile.exclude, tokenizer=tok)
+    wanted = profile.categories
+    picks: list[Pick] = []
+    seen: set[str] = set(profile.skip)
+    for row in np.argsort(-best, kind="stable"):
+        if best[row] < floor or len(picks) >= limit:
+            break
+        pid = candidates.ids[row]
+        if pid in seen or kind[row] is None:
+            continue
+        if wanted and not wanted.intersection(candidates.categories[row]):
+            continue
+        if exclude and exclude.matches(candidates.texts[row]):
+            continue
+        seen.add(pid)
+        picks.append(Pick(pid, float(best[row]), kind[row] or "library", reason[row]))
+    return _library_reasons(picks, candidates, profile)
+
+
+def _library_reasons(picks: list[Pick], candidates: Candidates, profile: Profile) -> list[Pick]:
+    """ "like <saved paper>" for library picks: the nearest saved paper, computed for the picks only."""
+    rows = {pid: i for i, pid in enumerate(candidates.ids)}
+    lib = [p for p in picks if p.kind == "library"]
+    if not lib:
+        return picks
+    vecs = candidates.vectors[[rows[p.paper_id] for p in lib]]
+    nearest = (vecs @ profile.positives.T).argmax(axis=1)
+    titles = {p.paper_id: profile.positive_titles[int(j)] for p, j in zip(lib, nearest, strict=True)}
+    return [
+        Pick(p.paper_id, p.score, p.kind, f"like {_short(titles[p.paper_id])}") if p.kind == "library" else p
+        for p in picks
+    ]
+
+
+def _short(title: str, limit: int = 80) -> str:
+    text = re.sub(r"\s+", " ", title).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

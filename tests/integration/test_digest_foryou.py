@@ -1,0 +1,101 @@
+"""The digest's "For you" from the library (#13): a subscriber who signed in with the same address
+gets picks from their library and followed authors, each with its reason, never a paper of their
+library; the email's "Not interested" link shows a page, acts only on POST, and the paper is gone
+from the next edition."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from papertrend.config import Settings
+from papertrend.db import reading, transaction
+from papertrend.digest import subscriptions as subs
+from papertrend.digest.compose import Composer
+from papertrend.digest.foryou import LibraryRecommender
+from papertrend.digest.ranking import keyword_ranker
+from papertrend.library import repository as library_repo
+from papertrend.library import service
+from papertrend.papers import repository
+from papertrend.search.embed_job import embed_missing
+from papertrend.search.embedder import FAST_MODEL, get_embedder
+from tests.digest_support import add_subscriber
+from tests.integration.test_web_library import sign_in
+from tests.integration.test_web_pages import NOW, SAMPLE_DAY, TOP_ID, Web, load_papers, make_web, parse_html
+
+EMAIL = "reader@example.org"
+FOLLOWED_PAPER = "2608.13210"  # 1 upvote: not in Trending, where it would be taken first
+
+
+@pytest.fixture
+def store(engine: Engine, fixture_data: Path, tmp_path: Path) -> Engine:
+    load_papers(engine, fixture_data, tmp_path / "data")
+    embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
+    return engine
+
+
+def compose(engine: Engine, sub: subs.Subscription) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    composer = Composer(
+        engine=engine,
+        ranker=keyword_ranker(engine),
+        recommender=LibraryRecommender(engine=engine, embedder=get_embedder(FAST_MODEL)),
+    )
+    made = composer.compose(
+        sub=sub, edition_date=SAMPLE_DAY, since=SAMPLE_DAY - timedelta(days=6), sent=set()
+    )
+    return made.trending, made.for_you
+
+
+def test_library_and_followed_authors_reach_the_digest_with_reasons(
+    store: Engine, settings: Settings
+) -> None:
+    sub = add_subscriber(store, EMAIL, confirmed_at=NOW, prefs=subs.Preferences())
+    # A subscriber with no account, no topics and no library gets no "For you" at all: no padding.
+    assert compose(store, sub)[1] == ()
+    web = make_web(settings, store)
+    uid = sign_in(web, store, EMAIL)
+    with reading(store) as conn:
+        followed = repository.get(conn=conn, paper_id=FOLLOWED_PAPER)
+    assert followed is not None
+    with transaction(store) as conn:
+        service.save(conn=conn, user_id=uid, paper_id=TOP_ID, now=NOW)
+        service.follow(conn=conn, user_id=uid, name=followed.authors[0], now=NOW)
+    _, for_you = compose(store, sub)
+    picks = dict(for_you)
+    assert picks.get(FOLLOWED_PAPER) == f"by {followed.authors[0]}"
+    assert TOP_ID not in picks  # never a paper already in the library
+    assert all(why.startswith(("like ", "by ", "matches ")) for why in picks.values())
+    assert len(picks) == len(for_you)  # never a paper twice
+
+
+def test_not_interested_link_shows_a_page_and_acts_on_post(store: Engine, settings: Settings) -> None:
+    sub = add_subscriber(store, EMAIL, confirmed_at=NOW, prefs=subs.Preferences())
+    web: Web = make_web(settings, store)
+    uid = sign_in(web, store, EMAIL)
+    with reading(store) as conn:
+        followed = repository.get(conn=conn, paper_id=FOLLOWED_PAPER)
+    assert followed is not None
+    with transaction(store) as conn:
+        service.follow(conn=conn, user_id=uid, name=followed.authors[0], now=NOW)
+    assert FOLLOWED_PAPER in dict(compose(store, sub)[1])
+
+    token = subs.link_token(secret=settings.secret_key, subscription=sub, purpose="not_interested")
+    path = f"/not-interested/{token}/{FOLLOWED_PAPER}"
+    stranger = Web(web.app)  # the mail is opened in a browser that is not signed in
+    for _ in range(2):  # a mail scanner's GETs change nothing
+        shown = stranger.get(path)
+        assert shown.status_code == 200 and followed.title in parse_html(shown.text).text
+    with reading(store) as conn:
+        assert not library_repo.feedback_pks(conn=conn, user_id=uid, kind=service.NOT_INTERESTED)
+    done = stranger.submit(path)
+    assert done.status_code == 200 and "Done" in done.text
+    with reading(store) as conn:
+        assert library_repo.feedback_pks(conn=conn, user_id=uid, kind=service.NOT_INTERESTED)
+    assert FOLLOWED_PAPER not in dict(compose(store, sub)[1])
+    # A forged or cut-short token is a clear 404, never a 5xx.
+    assert stranger.get(f"/not-interested/{sub.id}.forged/{FOLLOWED_PAPER}").status_code == 404
+    manage = subs.link_token(secret=settings.secret_key, subscription=sub, purpose="manage")
+    assert stranger.get(f"/not-interested/{manage}/{FOLLOWED_PAPER}").status_code == 404

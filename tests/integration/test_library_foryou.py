@@ -1,0 +1,73 @@
+""" "For you" read from a real database, SQLite and `--db=postgres` (issue #13): the library's
+vectors as positives, "not interested" as negatives and skipped, followed authors, reasons."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from papertrend.accounts import repository as accounts
+from papertrend.db import transaction
+from papertrend.library import foryou, service
+from papertrend.library import repository as repo
+from papertrend.papers import repository as papers_repo
+from papertrend.papers.models import PaperIn
+from papertrend.search import vectors
+
+NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
+D = 32
+MODEL = "test-model"
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def test_for_you_from_the_database(engine: Engine) -> None:
+    rng = np.random.default_rng(13)
+    a = unit(rng.standard_normal(D))
+    # 300 older random papers (the background), 4 saved papers about `a` (older), and new papers:
+    # 3 about `a`, one of them marked "not interested", 1 by a followed author, 40 random.
+    old = [
+        PaperIn(id=f"2510.{i:05d}", title=f"Old {i}", source="t", listed_on=date(2025, 10, 1))
+        for i in range(304)
+    ]
+    new = [
+        PaperIn(id=f"2611.{i:05d}", title=f"New {i}", source="t", listed_on=date(2026, 11, 30),
+                authors=["Ada Lovelace"] if i == 3 else ["Someone"])
+        for i in range(44)
+    ]  # fmt: skip
+    vecs = np.vstack(
+        [
+            unit(rng.standard_normal((300, D))),
+            unit(a + 0.15 * rng.standard_normal((4, D))),
+            unit(a + 0.15 * rng.standard_normal((3, D))),
+            unit(rng.standard_normal((41, D))),
+        ]
+    )
+    with transaction(engine) as conn:
+        papers_repo.upsert_many(conn=conn, items=[*old, *new], now=NOW)
+        pks = repo.pks_for_ids(conn=conn, paper_ids=[p.id for p in [*old, *new]])
+        vectors.store(
+            conn=conn, model=MODEL, paper_pks=[pks[p.id] for p in [*old, *new]], vectors=vecs, now=NOW
+        )
+        ada = accounts.user_for_login(conn=conn, email="ada@example.org", now=NOW).id
+        for i in range(300, 304):
+            service.save(conn=conn, user_id=ada, paper_id=f"2510.{i:05d}", now=NOW)
+        service.not_interested(conn=conn, user_id=ada, paper_id="2611.00002", now=NOW)
+        service.follow(conn=conn, user_id=ada, name="ada lovelace", now=NOW)
+    with engine.connect() as conn:
+        picks = foryou.for_you(conn=conn, user_id=ada, model=MODEL, dim=D, since=date(2026, 11, 1), limit=8)
+        nobody = accounts.user_for_login(conn=conn, email="new@example.org", now=NOW).id
+        empty = foryou.for_you(
+            conn=conn, user_id=nobody, model=MODEL, dim=D, since=date(2026, 11, 1), limit=8
+        )
+    reasons = {p.paper_id: p.reason for p in picks}
+    assert reasons["2611.00003"] == "by ada lovelace"
+    assert reasons["2611.00000"].startswith("like Old 30") and reasons["2611.00001"].startswith("like Old 30")
+    assert "2611.00002" not in reasons  # "not interested"
+    assert not any(pid.startswith("2510.") for pid in reasons)  # only new papers, never the library
+    assert len(picks) <= 5  # random papers rarely clear the floor: no padding
+    assert empty == []

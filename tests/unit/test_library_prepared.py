@@ -1,0 +1,41 @@
+"""Candidates prepared once per window (#13: the digest ranks one window for thousands of
+subscribers) pick exactly what unprepared candidates pick, and the per-topic word match is kept."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from papertrend.library import recommend as rec
+from papertrend.search.bm25 import Tokenizer
+from tests.unit.test_library_recommend import BACKGROUND, B, D, candidates, unit
+
+# Its own generator: drawing from test_library_recommend's would change what that module's tests see.
+RNG = np.random.default_rng(29)
+
+
+def near(direction: np.ndarray, n: int, noise: float = 0.15) -> np.ndarray:
+    return unit(direction + noise * RNG.standard_normal((n, D)))
+
+
+def test_prepared_candidates_pick_the_same_with_the_same_reasons() -> None:
+    vecs = np.vstack([near(B, 4), unit(RNG.standard_normal((30, D)))])
+    texts = ["Scalable video generators", "Video generation with diffusion", "On video generation",
+             "Image editing, no topic words", *["a paper"] * 30]  # fmt: skip
+    authors = [["Someone Else"]] * 34
+    authors[10] = ["Ada  LOVELACE", "X"]
+    profile = rec.Profile(
+        positives=near(B, 2),
+        positive_titles=["Saved 0", "Saved 1"],
+        topics=["video generation", "a long topic about many generated video frames"],
+        topic_vectors=np.vstack([B, B]),
+        authors={"ada lovelace": "Ada Lovelace"},
+    )
+    plain = candidates(vecs, texts=texts, authors=authors)
+    prepared = plain.with_stems(Tokenizer())
+    assert prepared.named == {}
+    first = rec.recommend(candidates=plain, profile=profile, background=BACKGROUND, limit=8)
+    again = rec.recommend(candidates=prepared, profile=profile, background=BACKGROUND, limit=8)
+    assert first == again and any(p.reason == "by Ada Lovelace" for p in again)
+    assert prepared.named is not None and set(prepared.named) == set(profile.topics)
+    # A second subscriber with the same topic reuses the match and still gets the same picks.
+    assert rec.recommend(candidates=prepared, profile=profile, background=BACKGROUND, limit=8) == again

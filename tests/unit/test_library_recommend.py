@@ -1,0 +1,181 @@
+"""Ranking for "For you" (issue #13): calibrated floor (no padding), reasons, never a skipped paper or
+one twice, followed authors, categories, excluded word forms, and the per-reader model."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from papertrend.library import keywords
+from papertrend.library import recommend as rec
+
+D = 32
+RNG = np.random.default_rng(13)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def near(direction: np.ndarray, n: int, noise: float = 0.15) -> np.ndarray:
+    return unit(direction + noise * RNG.standard_normal((n, D)))
+
+
+A, B = unit(RNG.standard_normal(D)), unit(RNG.standard_normal(D))
+BACKGROUND = rec.Background(vectors=unit(RNG.standard_normal((1000, D))))
+
+
+def candidates(
+    vectors: np.ndarray,
+    *,
+    texts: list[str] | None = None,
+    authors: list[list[str]] | None = None,
+    categories: list[list[str]] | None = None,
+    ids: list[str] | None = None,
+) -> rec.Candidates:
+    n = len(vectors)
+    return rec.Candidates(
+        ids=ids or [f"2401.{i:05d}" for i in range(n)],
+        vectors=vectors,
+        texts=texts or ["a paper"] * n,
+        authors=authors or [["Someone Else"]] * n,
+        categories=categories or [["cs.CV"]] * n,
+    )
+
+
+def library(vectors: np.ndarray, **kw: object) -> rec.Profile:
+    return rec.Profile(positives=vectors, positive_titles=[f"Saved {i}" for i in range(len(vectors))], **kw)  # type: ignore[arg-type]
+
+
+def test_few_positives_pick_what_is_like_them_and_say_so() -> None:
+    cands = candidates(np.vstack([near(A, 5), unit(RNG.standard_normal((40, D)))]))
+    picks = rec.recommend(candidates=cands, profile=library(near(A, 3)), background=BACKGROUND, limit=8)
+    assert {p.paper_id for p in picks} == {f"2401.{i:05d}" for i in range(5)}
+    assert all(p.kind == "library" and p.reason.startswith("like Saved ") for p in picks)
+    assert all(p.score >= rec.FLOOR for p in picks)
+
+
+def test_nothing_relevant_leaves_slots_empty() -> None:
+    """No padding (#13): random papers never clear the calibrated floor."""
+    cands = candidates(unit(RNG.standard_normal((100, D))))
+    picks = rec.recommend(candidates=cands, profile=library(near(A, 3)), background=BACKGROUND, limit=8)
+    assert len(picks) <= 3  # by chance about 0.5% of random papers clear a 99.5% floor
+
+
+def test_empty_profile_recommends_nothing() -> None:
+    cands = candidates(near(A, 10))
+    profile = rec.Profile(positives=np.zeros((0, D), np.float32), positive_titles=[])
+    assert rec.recommend(candidates=cands, profile=profile, background=BACKGROUND, limit=8) == []
+
+
+def test_skipped_and_duplicate_papers_never_appear() -> None:
+    vecs = near(A, 6)
+    ids = ["2401.00001", "2401.00001", "2401.00002", "2401.00003", "2401.00004", "2401.00005"]
+    cands = candidates(vecs, ids=ids)
+    profile = library(near(A, 3), skip=frozenset({"2401.00002", "2401.00003"}))
+    picks = [
+        p.paper_id for p in rec.recommend(candidates=cands, profile=profile, background=BACKGROUND, limit=8)
+    ]
+    assert sorted(picks) == ["2401.00001", "2401.00004", "2401.00005"]
+
+
+def test_topics_authors_and_reasons() -> None:
+    """A topic pick names the topic (any word forms) and is close to it; a followed author's paper is
+    picked whatever it is about."""
+    vecs = np.vstack([near(B, 4), unit(RNG.standard_normal((30, D)))])
+    texts = ["Scalable video generators", "Video generation with diffusion", "On video generation",
+             "Image editing, no topic words", *["a paper"] * 30]  # fmt: skip
+    authors = [["Someone Else"]] * 34
+    authors[10] = ["Ada  LOVELACE", "X"]
+    profile = rec.Profile(
+        positives=np.zeros((0, D), np.float32),
+        positive_titles=[],
+        topics=["video generation"],
+        topic_vectors=B[None, :],
+        authors={"ada lovelace": "Ada Lovelace"},
+    )
+    cands = candidates(vecs, texts=texts, authors=authors)
+    picks = rec.recommend(candidates=cands, profile=profile, background=BACKGROUND, limit=8)
+    reasons = {p.paper_id: p.reason for p in picks}
+    assert reasons == {
+        "2401.00000": "matches video generation",
+        "2401.00001": "matches video generation",
+        "2401.00002": "matches video generation",
+        "2401.00010": "by Ada Lovelace",
+    }
+
+
+def test_categories_and_excluded_word_forms_filter() -> None:
+    texts = [
+        "SemComp-Bench: Benchmarking semantic compression",
+        "Diffusion for video",
+        "Benchmarks galore",
+        "Diffusion again",
+        "Diffusion in math",
+    ]
+    cats = [["cs.CV"], ["cs.CV"], ["cs.CV"], ["cs.CV"], ["math.GT"]]
+    profile = library(near(A, 3), exclude=["benchmark"], categories=frozenset({"cs.CV"}))
+    cands = candidates(near(A, 5), texts=texts, categories=cats)
+    picks = rec.recommend(candidates=cands, profile=profile, background=BACKGROUND, limit=8)
+    assert sorted(p.paper_id for p in picks) == ["2401.00001", "2401.00003"]
+
+
+@pytest.mark.parametrize(
+    ("phrase", "text", "hit"),
+    [
+        ("benchmark", "SemComp-Bench: Benchmarking LLMs", True),
+        ("benchmark", "two new benchmarks", True),
+        ("benchmark", "a bench press", False),
+        ("video generation", "Scalable Video Generators", True),
+        ("video generation", "generating videos", False),
+        ("C++", "written in C", False),
+        ("C++", "fast C++ kernels", True),
+    ],
+)
+def test_word_forms(phrase: str, text: str, hit: bool) -> None:
+    assert rec.WordForms([phrase]).matches(text) is hit
+
+
+def test_not_interested_pushes_similar_papers_down() -> None:
+    cands = candidates(np.vstack([near(A, 1, 0.05), near(B, 1, 0.05)]))
+    mixed = unit(A + B)[None, :]
+    plain = rec.library_scores(
+        candidates=cands, profile=library(mixed), background=BACKGROUND, method="nearest"
+    )[0]
+    pushed = rec.library_scores(
+        candidates=cands,
+        profile=library(mixed, negatives=B[None, :]),
+        background=BACKGROUND,
+        method="nearest",
+    )[0]
+    assert pushed[0] == pytest.approx(plain[0]) and pushed[1] < plain[1] - 0.05
+
+
+def test_enough_positives_train_the_fused_model_with_keywords() -> None:
+    texts = [f"diffusion video synthesis frames {i}" for i in range(5)] + [
+        f"graph theory lemma {i}" for i in range(40)
+    ]
+    bg_texts = [f"unrelated topic number {i} proof" for i in range(100)]
+    bg_texts += [f"graph theory lemma {i}" for i in range(100)]
+    vec = keywords.fit(texts + bg_texts)
+    cands = candidates(np.vstack([near(A, 5), unit(RNG.standard_normal((40, D)))]), texts=texts)
+    cands = rec.Candidates(
+        cands.ids, cands.vectors, cands.texts, cands.authors, cands.categories, keywords.rows(vec, texts)
+    )
+    pos_texts = [f"video diffusion synthesis {i}" for i in range(rec.MIN_TRAIN)]
+    profile = library(near(A, rec.MIN_TRAIN), positive_keywords=keywords.rows(vec, pos_texts))
+    bg = rec.Background(vectors=BACKGROUND.vectors[:200], keywords=keywords.rows(vec, bg_texts))
+    picks = [p.paper_id for p in rec.recommend(candidates=cands, profile=profile, background=bg, limit=8)]
+    assert picks[:5] and set(picks[:5]) == {f"2401.{i:05d}" for i in range(5)}
+    assert len(picks) <= 6  # a random paper clears a 99.5% floor against 200 now and then
+
+
+def test_ten_thousand_paper_library_is_capped_and_quick() -> None:
+    cands = candidates(np.vstack([near(A, 5), unit(RNG.standard_normal((2000, D)))]))
+    profile = library(near(A, 10_000, noise=0.3))
+    t0 = time.perf_counter()
+    picks = rec.recommend(candidates=cands, profile=profile, background=BACKGROUND, limit=8)
+    assert time.perf_counter() - t0 < 10
+    assert {f"2401.{i:05d}" for i in range(5)} <= {p.paper_id for p in picks}
