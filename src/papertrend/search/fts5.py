@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from papertrend.papers.tables import papers
 from papertrend.search.filters import conditions
-from papertrend.search.query import Match, ParsedQuery, Unit, ranking_terms
+from papertrend.search.query import Match, ParsedQuery, Unit, alternatives, ranking_terms
 from papertrend.types import ELLIPSIS, MARK_CLOSE, MARK_OPEN, Filters, Hit
 
 _IN_CHUNK = 900
@@ -34,6 +34,12 @@ def _quoted(unit: Unit) -> str:
     return '"' + " ".join(t.replace('"', '""') for t in unit) + '"'
 
 
+def _any_spelling(unit: Unit) -> str:
+    # Every word required, in any of its spellings (#14).
+    alts = [_quoted(a) for a in alternatives(unit)]
+    return alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")"
+
+
 def to_fts5(parsed: ParsedQuery, *, mode: Match) -> str | None:
     """A safe FTS5 MATCH expression for the query, or None when nothing searchable remains."""
     if mode not in ("any", "all"):
@@ -41,7 +47,10 @@ def to_fts5(parsed: ParsedQuery, *, mode: Match) -> str | None:
     if parsed.empty:
         return None
     phrases = [_quoted(u) for u in parsed.phrases]
-    terms = [_quoted(u) for u in ranking_terms(parsed, mode)]
+    if mode == "all":
+        terms = [_any_spelling(u) for u in ranking_terms(parsed, mode)]
+    else:
+        terms = [_quoted(u) for u in ranking_terms(parsed, mode)]
     if mode == "all":
         expr = " AND ".join([*phrases, *terms])
     elif not phrases:

@@ -14,7 +14,10 @@ them; each backend then writes them as plain strings (search/fts5.py, search/tsv
   "of", …) are left out of the loose words unless nothing else is left (phrases keep them);
 - mode "any" (the default: best on SciFact, see bench/keyword_weights.py) ranks papers having any of
   the words, and counts a joined word (`state-of-the-art`, `GPT-4o`, `3.5`) as its parts; mode "all"
-  requires every word, and a joined word as the phrase it forms in the text.
+  requires every word, and a joined word as the phrase it forms in the text;
+- a loose or excluded word is also searched in its other spelling (behaviour/behavior,
+  search/spelling.py), so British and American queries run the same search (#14); a quoted phrase
+  is matched as written.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from papertrend.search.spelling import variants
 
 Match = Literal["any", "all"]
 # One searchable unit: a word as unicode61 splits it, e.g. ("graph",) or ("state", "of", "the", "art").
@@ -164,6 +169,10 @@ def parse_query(text: str) -> ParsedQuery:
         start = close_at + 1
     # An unpaired quote left in the rest is no token character, so it simply separates words.
     loose(text[start:])
+    # Excluding "colour" excludes "color" too (#14).
+    for unit in list(excluded):
+        if len(unit) == 1:
+            excluded.update(((v,), None) for v in variants(unit[0]))
     return ParsedQuery(terms=tuple(terms), phrases=tuple(phrases), excluded=tuple(excluded))
 
 
@@ -182,8 +191,20 @@ def _dedup(units: Sequence[Unit]) -> list[Unit]:
     return list(seen.values())
 
 
+def alternatives(unit: Unit) -> tuple[Unit, ...]:
+    """The unit and, for a single word, its other spellings: any of them satisfies it (#14)."""
+    if len(unit) != 1:
+        return (unit,)
+    return (unit, *((v,) for v in variants(unit[0])))
+
+
 def ranking_terms(parsed: ParsedQuery, mode: Match) -> list[Unit]:
-    """The loose words to rank by in `mode`, stopwords left out unless nothing else is."""
+    """The loose words to rank by in `mode`, stopwords left out unless nothing else is.
+
+    In "any" mode each word's other spellings are added (#14): "behaviour" and "behavior" then rank
+    by the same words, so they find the same papers in the same order. In "all" mode a backend asks
+    for any of `alternatives(unit)` where it requires the unit.
+    """
     if mode == "any":
         # Any-mode splits a joined word into its tokens: on SciFact's train split that beat
         # matching "IL-10" or "0-dimensional" as a phrase (nDCG@10 0.705 against 0.696).
@@ -194,4 +215,7 @@ def ranking_terms(parsed: ParsedQuery, mode: Match) -> list[Unit]:
     kept = [u for u in units if not (len(u) == 1 and _is_stopword(u[0]))]
     # Stopwords match nearly every paper: they add nothing to bm25 but cost a pass over the index
     # (halving query time on SciFact). A query of nothing but stopwords still searches them.
-    return kept if kept or parsed.phrases else units
+    chosen = kept if kept or parsed.phrases else units
+    if mode == "any":
+        chosen = _dedup([alt for unit in chosen for alt in alternatives(unit)])[:MAX_UNITS]
+    return chosen
