@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
@@ -268,13 +269,17 @@ def search(
     mode: Mode = "hybrid",
     sort: Sort = "relevance",
 ) -> list[DailyPaper]:
-    """Search by meaning and words; `X-Search-Mode` says which mode answered."""
+    """Search by meaning and words; `X-Search-Mode` says which mode answered, `X-Did-You-Mean`
+    (percent-encoded UTF-8, when present) a correction of rare or unknown words from the corpus."""
     filters = parse_filters(since=since, until=until, categories=category)
     query = clean_query(q)
     if not query:
         return []
     hits, used = state.search.search(query=query, mode=mode, limit=limit, filters=filters, sort=sort)
     response.headers["x-search-mode"] = used
+    suggestion = state.search.did_you_mean(query=query)
+    if suggestion:
+        response.headers["x-did-you-mean"] = quote(suggestion, safe="")
     return items(conn, hits, base_url=state.settings.base_url)
 
 

@@ -226,13 +226,20 @@ def search_page(
         "unfiltered_url": query_url("/search", q=query, mode=mode),
         "more_url": None,
         "alternates": [],
+        "did_you_mean": None,
     }
     if not query:
         return render(request, "search.html", context)
     hits, used = state.search.search(query=query, mode=mode, limit=limit, filters=filters, sort=sort)
     papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
     params = {"q": query, "since": since, "until": until, "category": list(filters.categories), "mode": mode}
+    suggestion = state.search.did_you_mean(query=query)
     context.update(
+        did_you_mean=(
+            (suggestion, query_url("/search", **{**params, "q": suggestion}, sort=sort))
+            if suggestion
+            else None
+        ),
         papers=papers,
         scores={h.paper_id: h.score for h in hits},
         used_mode=used,

@@ -13,6 +13,7 @@ from papertrend.db import reading
 from papertrend.search import keyword
 from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.service import newest_first
+from papertrend.search.suggest import VocabularyHolder
 from papertrend.types import Filters, Hit, Mode, Sort
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class SearchHolder:
         self.words = MemoryIndex(
             engine=engine, threshold=settings.keyword_memory_threshold, weights=keyword.DEFAULT_WEIGHTS
         )
+        # "Did you mean" reads the corpus's words (search/suggest.py), model or not (#14).
+        self.vocabulary = VocabularyHolder(engine=engine, threshold=settings.keyword_memory_threshold)
         # Guards loading the model, once; searches then run side by side (the vector index
         # serialises its own refreshes).
         self._lock = threading.Lock()
@@ -86,6 +89,11 @@ class SearchHolder:
             if sort == "date":
                 hits = newest_first(conn=conn, hits=hits)
         return hits[:limit], "keyword"
+
+    def did_you_mean(self, *, query: str) -> str | None:
+        """The query with its rare or unknown words corrected from the corpus's words, or None (#14)."""
+        with reading(self.engine) as conn:
+            return self.vocabulary.suggest(conn=conn, query=query)
 
     def similar(self, *, paper_id: str, limit: int) -> list[Hit]:
         """Papers nearest in meaning; [] when the model is unavailable."""
