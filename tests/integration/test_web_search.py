@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote
+from typing import Any
+from urllib.parse import quote, unquote
 
+import hypothesis
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
@@ -30,3 +34,97 @@ def test_a_misspelled_query_gets_a_did_you_mean_one_click_away(web: Web) -> None
 def test_a_well_spelled_query_gets_no_did_you_mean(web: Web) -> None:
     assert "Did you mean" not in page(web, "/search?q=agents+for+coding&mode=keyword").text
     assert "x-did-you-mean" not in web.get("/api/papers/search?q=agents&mode=keyword").headers
+
+
+def _json(web: Web, url: str, status: int = 200) -> Any:
+    response = web.get(url)
+    assert response.status_code == status, (url, response.status_code, response.text[:300])
+    return response.json()
+
+
+def test_author_filter_in_the_api_the_page_and_the_feed(web: Web) -> None:
+    everyone = _json(web, "/api/papers/search?q=agents&mode=keyword&limit=50")
+    surname = everyone[-1]["paper"]["authors"][0]["name"].split()[-1]
+    found = _json(web, f"/api/papers/search?q=agents&mode=keyword&limit=50&author={surname.upper()}")
+    assert 0 < len(found) < len(everyone)
+    assert all(any(surname.lower() in a["name"].lower() for a in f["paper"]["authors"]) for f in found)
+    html = page(web, f"/search?q=agents&mode=keyword&author={surname}")
+    assert len([a for a in html.hrefs() if a.startswith("/papers/2")]) >= len(found)
+    feed = web.get(f"/feeds/search.atom?q=agents&mode=keyword&author={surname}")
+    assert feed.status_code == 200
+    assert feed.text.count("<entry>") == len(found)
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("/api/papers/search?q=agents&author=Nobody+Zzyzx", "Nobody Zzyzx"),
+        ("/api/papers/search?q=agents&category=cs.ZZ", "cs.ZZ"),
+        ("/feeds/search.atom?q=agents&author=Nobody+Zzyzx", "Nobody Zzyzx"),
+        ("/api/daily_papers?date=2025-03-18&category=cs.ZZ", "cs.ZZ"),
+        ("/feeds/daily.atom?date=2025-03-18&category=cs.ZZ", "cs.ZZ"),
+    ],
+)
+def test_unknown_filter_values_are_a_clear_400(web: Web, url: str, named: str) -> None:
+    response = web.get(url)
+    assert response.status_code == 400
+    assert named in response.text
+
+
+def test_unknown_filter_values_are_a_visible_note_on_pages(web: Web) -> None:
+    html = page(web, "/search?q=agents&mode=keyword&category=cs.ZZ&author=Nobody+Zzyzx")
+    assert "No paper here is in category 'cs.ZZ', so that filter was left out." in html.text
+    assert "No paper here has an author named like 'Nobody Zzyzx'" in html.text
+    listing = page(web, "/papers?date=2025-03-18&category=cs.ZZ")
+    assert "No paper here is in category 'cs.ZZ'" in listing.text
+
+
+def test_listings_and_their_feeds_filter_by_category(web: Web) -> None:
+    day = _json(web, "/api/daily_papers?date=2025-03-18&limit=100")
+    cats = [set(d["paper"]["categories"]) for d in day]
+    some = sorted(set.union(*cats), key=lambda c: sum(c in s for s in cats))[0]
+    expected = sum(some in s for s in cats)
+    assert 0 < expected < len(day)
+    only = _json(web, f"/api/daily_papers?date=2025-03-18&limit=100&category={some}")
+    assert len(only) == expected and all(some in d["paper"]["categories"] for d in only)
+    html = page(web, f"/papers?date=2025-03-18&category={some}")
+    assert f"{expected} paper{'s' if expected != 1 else ''} in {some}" in html.text
+    assert "/papers?date=2025-03-18" in html.hrefs()  # back to all categories
+    feed = web.get(f"/feeds/daily.atom?date=2025-03-18&category={some}")
+    assert feed.status_code == 200 and feed.text.count("<entry>") == expected
+
+
+# Every new parameter (#14), on pages, the API and feeds: hostile text never makes a 5xx.
+HOSTILE_URLS = (
+    "/search?q=agents&mode=keyword&author={v}",
+    "/search?q={v}&mode=keyword",
+    "/api/papers/search?q=agents&mode=keyword&author={v}",
+    "/api/papers/search?q={v}&mode=keyword",
+    "/feeds/search.atom?q=agents&mode=keyword&author={v}",
+    "/papers?date=2025-03-18&category={v}",
+    "/api/daily_papers?date=2025-03-18&category={v}",
+    "/feeds/daily.atom?date=2025-03-18&category={v}",
+)
+HOSTILE_TEXT = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(
+        [
+            '"a" OR b* NEAR(c d) NOT e:f ^g',  # FTS5 syntax
+            "a & !b | c <-> d:*",  # tsquery syntax
+            "\u202eevil\u202c \u05e9\u05dc\u05d5\u05dd",  # RTL override, Hebrew
+            "%_\\",  # LIKE wildcards
+            "x" * 10_240,
+        ]
+    ),
+)
+
+
+@hypothesis.settings(
+    max_examples=25, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
+)
+@given(value=HOSTILE_TEXT, raw=st.sampled_from(["", "%00", "%FF%FE", "%C3%28", "%00%FF"]))
+def test_hostile_values_in_new_parameters_are_never_5xx(web: Web, value: str, raw: str) -> None:
+    encoded = quote(value, safe="") + raw
+    for url in HOSTILE_URLS:
+        response = web.get(url.format(v=encoded))
+        assert response.status_code < 500, (url, value, raw, response.text[:300])

@@ -23,9 +23,10 @@ from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.search.bm25 import IndexState
-from papertrend.types import Hit, Mode, Sort
+from papertrend.types import Filters, Hit, Mode, Sort
 from papertrend.web.deps import ConnDep, StateDep
 from papertrend.web.params import (
+    AuthorsQ,
     CategoriesQ,
     DateQ,
     MonthQ,
@@ -33,7 +34,9 @@ from papertrend.web.params import (
     UntilQ,
     WeekQ,
     clean_query,
+    parse_categories,
     parse_filters,
+    require_known,
 )
 from papertrend.web.templating import pdf_url, safe_url
 
@@ -215,9 +218,12 @@ def daily_papers(
     ] = "publishedAt",
     p: PageQ = 0,
     limit: LimitQ = 50,
+    category: CategoriesQ = None,
 ) -> list[DailyPaper]:
-    """Papers of a day, week or month (default: the latest day that has papers)."""
+    """Papers of a day, week or month (default: the latest day that has papers), in any of the
+    categories given; a category no stored paper has is a 400."""
     period: Period | None = listings.parse_period(day=date_, week=week, month=month)
+    cats = require_known(conn=conn, filters=Filters(categories=parse_categories(category))).categories
     if period is None:
         latest = repository.latest_day(conn=conn)
         if latest is None:
@@ -226,7 +232,7 @@ def daily_papers(
     base = state.settings.base_url
     if sort == "trending":
         hits = listings.ranked_period(
-            conn=conn, period=period, sort="trending", now=state.clock(), params=state.trend
+            conn=conn, period=period, sort="trending", now=state.clock(), params=state.trend, categories=cats
         )
         return items(conn, hits[p * limit : (p + 1) * limit], base_url=base)
     rows = listings.papers_for_days(
@@ -236,6 +242,7 @@ def daily_papers(
         order="upvotes" if sort == "upvotes" else "newest",
         limit=limit,
         offset=p * limit,
+        categories=cats,
     )
     return [daily_item(row, base_url=base) for row in rows]
 
@@ -266,12 +273,14 @@ def search(
     since: SinceQ = None,
     until: UntilQ = None,
     category: CategoriesQ = None,
+    author: AuthorsQ = None,
     mode: Mode = "hybrid",
     sort: Sort = "relevance",
 ) -> list[DailyPaper]:
     """Search by meaning and words; `X-Search-Mode` says which mode answered, `X-Did-You-Mean`
     (percent-encoded UTF-8, when present) a correction of rare or unknown words from the corpus."""
-    filters = parse_filters(since=since, until=until, categories=category)
+    filters = parse_filters(since=since, until=until, categories=category, authors=author)
+    require_known(conn=conn, filters=filters)
     query = clean_query(q)
     if not query:
         return []

@@ -19,11 +19,12 @@ from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, PeriodKind, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.rank import explain
-from papertrend.types import Mode, Sort
+from papertrend.types import Filters, Mode, Sort
 from papertrend.web.cookies import current_user
 from papertrend.web.deps import CSRF, ConnDep, StateDep
 from papertrend.web.errors import wants_json
 from papertrend.web.params import (
+    AuthorsQ,
     CategoriesQ,
     DateQ,
     MonthQ,
@@ -31,9 +32,11 @@ from papertrend.web.params import (
     UntilQ,
     WeekQ,
     clean_query,
+    known_only,
+    parse_categories,
     parse_filters,
 )
-from papertrend.web.templating import query_url, render
+from papertrend.web.templating import page_links, query_url, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,7 +72,14 @@ def _period_url(period: Period | None, **extra: Any) -> str | None:
     return query_url("/papers", **{name: value}, **extra)
 
 
-def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int) -> HTMLResponse:
+def _daily(
+    request: Request,
+    conn: ConnDep,
+    *,
+    period: Period | None,
+    page: int,
+    categories: tuple[str, ...] = (),
+) -> HTMLResponse:
     latest = repository.latest_day(conn=conn)
     if period is None and latest is not None:
         period = period_of("day", latest)
@@ -77,13 +87,22 @@ def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int)
         return render(
             request, "daily.html", {"title": "Papers", "period": None, "papers": [], "has_any": False}
         )
-    total = listings.count_for_days(conn=conn, start=period.start, end=period.end)
+    # A category no stored paper has is named on the page and left out, never silently ignored (#14).
+    kept, filter_notes = known_only(conn=conn, filters=Filters(categories=categories))
+    cats = list(kept.categories)
+    total = listings.count_for_days(conn=conn, start=period.start, end=period.end, categories=cats)
     papers = listings.papers_for_days(
-        conn=conn, start=period.start, end=period.end, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+        conn=conn,
+        start=period.start,
+        end=period.end,
+        limit=PAGE_SIZE,
+        offset=page * PAGE_SIZE,
+        categories=cats,
     )
     before = listings.day_before(conn=conn, day=period.start)
     after = listings.day_after(conn=conn, day=period.end)
     name, value = period.param
+    pages = max(1, -(-total // PAGE_SIZE))
     context = {
         "title": f"Papers of {period.label}",
         "period": period,
@@ -92,13 +111,23 @@ def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int)
         "has_any": latest is not None,
         "total": total,
         "page": page,
+        "pages": pages,
+        "page_links": page_links(
+            page=page, pages=pages, url_of=lambda n: _period_url(period, category=cats, p=n or None) or "/"
+        ),
         "offset": page * PAGE_SIZE,
-        "prev_url": _period_url(period_of(period.kind, before) if before else None),
-        "next_url": _period_url(period_of(period.kind, after) if after else None),
-        "prev_page_url": _period_url(period, p=page - 1) if page > 0 else None,
-        "next_page_url": _period_url(period, p=page + 1) if (page + 1) * PAGE_SIZE < total else None,
+        "categories": ", ".join(cats),
+        "filter_notes": filter_notes,
+        "day_value": period.start.isoformat(),
+        "unfiltered_url": _period_url(period) if cats else None,
+        "prev_url": _period_url(period_of(period.kind, before) if before else None, category=cats),
+        "next_url": _period_url(period_of(period.kind, after) if after else None, category=cats),
+        "prev_page_url": _period_url(period, category=cats, p=page - 1) if page > 0 else None,
+        "next_page_url": (
+            _period_url(period, category=cats, p=page + 1) if (page + 1) * PAGE_SIZE < total else None
+        ),
         "views": [
-            (kind, label, _period_url(period_of(kind, period.start)), kind == period.kind)
+            (kind, label, _period_url(period_of(kind, period.start), category=cats), kind == period.kind)
             for kind, label in VIEWS
         ],
         "latest_url": "/" if latest and not (period.start <= latest <= period.end) else None,
@@ -106,12 +135,14 @@ def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int)
             {
                 "type": "application/json",
                 "title": "JSON",
-                "href": query_url("/api/daily_papers", **{name: value}, sort="upvotes", p=page or None),
+                "href": query_url(
+                    "/api/daily_papers", **{name: value}, category=cats, sort="upvotes", p=page or None
+                ),
             },
             {
                 "type": "application/atom+xml",
                 "title": "Atom feed",
-                "href": query_url("/feeds/daily.atom", **{name: value}),
+                "href": query_url("/feeds/daily.atom", **{name: value}, category=cats),
             },
         ],
     }
@@ -119,9 +150,9 @@ def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, conn: ConnDep, p: PageQ = 0) -> HTMLResponse:
+def home(request: Request, conn: ConnDep, p: PageQ = 0, category: CategoriesQ = None) -> HTMLResponse:
     """The latest day that has papers."""
-    return _daily(request, conn, period=None, page=p)
+    return _daily(request, conn, period=None, page=p, categories=parse_categories(category))
 
 
 @router.get("/papers", response_class=HTMLResponse)
@@ -132,10 +163,11 @@ def papers_listing(
     week: WeekQ = None,
     month: MonthQ = None,
     p: PageQ = 0,
+    category: CategoriesQ = None,
 ) -> HTMLResponse:
-    """Papers of a day, an ISO week or a month, most upvoted first."""
+    """Papers of a day, an ISO week or a month, most upvoted first, in any of the categories given."""
     period = listings.parse_period(day=date_, week=week, month=month)
-    return _daily(request, conn, period=period, page=p)
+    return _daily(request, conn, period=period, page=p, categories=parse_categories(category))
 
 
 @router.get("/papers/trending", response_class=HTMLResponse)
@@ -197,18 +229,22 @@ def search_page(
     since: SinceQ = None,
     until: UntilQ = None,
     category: CategoriesQ = None,
+    author: AuthorsQ = None,
     mode: Mode = "hybrid",
     sort: Sort = "relevance",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> HTMLResponse:
-    """Search by meaning and words, with date and category filters."""
+    """Search by meaning and words, with date, category and author filters."""
     query = clean_query(q)
-    filters = parse_filters(since=since, until=until, categories=category)
+    filters, filter_notes = known_only(
+        conn=conn, filters=parse_filters(since=since, until=until, categories=category, authors=author)
+    )
     form = {
         "q": query,
         "since": since or "",
         "until": until or "",
         "category": ", ".join(filters.categories),
+        "author": ", ".join(filters.authors),
         "mode": mode,
         "sort": sort,
     }
@@ -227,12 +263,20 @@ def search_page(
         "more_url": None,
         "alternates": [],
         "did_you_mean": None,
+        "filter_notes": filter_notes,
     }
     if not query:
         return render(request, "search.html", context)
     hits, used = state.search.search(query=query, mode=mode, limit=limit, filters=filters, sort=sort)
     papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
-    params = {"q": query, "since": since, "until": until, "category": list(filters.categories), "mode": mode}
+    params = {
+        "q": query,
+        "since": since,
+        "until": until,
+        "category": list(filters.categories),
+        "author": list(filters.authors),
+        "mode": mode,
+    }
     suggestion = state.search.did_you_mean(query=query)
     context.update(
         did_you_mean=(
