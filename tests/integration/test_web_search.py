@@ -128,3 +128,18 @@ def test_hostile_values_in_new_parameters_are_never_5xx(web: Web, value: str, ra
     for url in HOSTILE_URLS:
         response = web.get(url.format(v=encoded))
         assert response.status_code < 500, (url, value, raw, response.text[:300])
+
+
+def test_search_pages_are_numbered_and_the_count_is_true(web: Web) -> None:
+    everyone = _json(web, "/api/papers/search?q=agents+models&mode=keyword&limit=100")
+    total = len(everyone)
+    assert total > 6
+    first = web.get("/search?q=agents+models&mode=keyword&limit=3").text
+    pages = -(-total // 3)
+    assert f"{total} results for <strong>agents models</strong> · page 1 of {pages}." in first
+    assert "/search?q=agents+models&amp;mode=keyword&amp;sort=relevance&amp;limit=3&amp;p=1" in first
+    second = page(web, "/search?q=agents+models&mode=keyword&limit=3&p=1")
+    shown = [h for h in second.hrefs() if h.startswith("/papers/") and h.count("/") == 2]
+    expected = [f"/papers/{d['paper']['id']}" for d in everyone[3:6]]
+    assert [h for h in dict.fromkeys(shown) if h in expected] == expected
+    assert f"page 2 of {pages}" in second.text

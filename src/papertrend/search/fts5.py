@@ -135,6 +135,30 @@ def marked(
     return out
 
 
+def _matching(conn: Connection, expr: str, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), _IN_CHUNK):
+        stmt = (
+            sa.select(papers.c.id)
+            .select_from(_fts.join(papers, papers.c.pk == _fts.c.rowid))
+            .where(_FTS_NAME.op("MATCH")(expr), papers.c.id.in_(ids[start : start + _IN_CHUNK]))
+        )
+        found.update(conn.execute(stmt).scalars())
+    return found
+
+
+def holding(*, conn: Connection, parsed: ParsedQuery, paper_ids: Sequence[str]) -> set[str]:
+    """Of `paper_ids`, those holding every quoted phrase and none of the excluded words (#14)."""
+    ids = list(dict.fromkeys(paper_ids))
+    kept = set(ids)
+    if parsed.phrases:
+        kept = _matching(conn, " AND ".join(_quoted(u) for u in parsed.phrases), ids)
+    if parsed.excluded and kept:
+        # FTS5 has no NOT without a positive side, so the excluded are found and taken away.
+        kept -= _matching(conn, " OR ".join(_quoted(u) for u in parsed.excluded), sorted(kept))
+    return kept
+
+
 def index_new(*, conn: Connection, paper_ids: Sequence[str]) -> None:
     """Add newly inserted papers to the FTS5 index, set-based (migration 0002 explains why)."""
     for start in range(0, len(paper_ids), _IN_CHUNK):

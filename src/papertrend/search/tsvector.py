@@ -196,6 +196,16 @@ def search(
     return _ranked(conn=conn, idfs=idfs, avgdl=avgdl, limit=limit, where=where, weights=weights)
 
 
+def holding(*, conn: Connection, parsed: ParsedQuery, paper_ids: Sequence[str]) -> set[str]:
+    """Of `paper_ids`, those holding every quoted phrase and none of the excluded words (#14)."""
+    where = _required(parsed, "any")
+    ids = list(dict.fromkeys(paper_ids))
+    if not where:
+        return set(ids)
+    # PostgreSQL binds any number of ids as one array.
+    return set(conn.execute(sa.select(papers.c.id).where(papers.c.id.in_(ids), *where)).scalars())
+
+
 def _with_ellipses(fragment: str, whole: str) -> str:
     """Mark a cut excerpt with ellipses where it does not reach the text's start or end."""
     plain = fragment.replace(MARK_OPEN, "").replace(MARK_CLOSE, "").strip()

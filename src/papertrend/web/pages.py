@@ -19,6 +19,7 @@ from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, PeriodKind, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.rank import explain
+from papertrend.search.marks import marked
 from papertrend.types import Filters, Mode, Sort
 from papertrend.web.cookies import current_user
 from papertrend.web.deps import CSRF, ConnDep, StateDep
@@ -41,6 +42,8 @@ from papertrend.web.templating import page_links, query_url, render
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
+# How many results a search reads, ranked; pages are cut from them (the Searcher reads 100 anyway).
+SEARCH_DEPTH = 100
 TRENDING_SIZE = 30
 SIMILAR = 8
 
@@ -220,6 +223,10 @@ def trending_page(
     return render(request, "trending.html", context)
 
 
+def _search_url(params: dict[str, Any], sort: Sort, limit: int, page: int) -> str:
+    return query_url("/search", **params, sort=sort, limit=limit if limit != 20 else None, p=page or None)
+
+
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
     request: Request,
@@ -233,8 +240,9 @@ def search_page(
     mode: Mode = "hybrid",
     sort: Sort = "relevance",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    p: PageQ = 0,
 ) -> HTMLResponse:
-    """Search by meaning and words, with date, category and author filters."""
+    """Search by meaning and words, with date, category and author filters, a page at a time."""
     query = clean_query(q)
     filters, filter_notes = known_only(
         conn=conn, filters=parse_filters(since=since, until=until, categories=category, authors=author)
@@ -260,15 +268,27 @@ def search_page(
         "notice": None,
         "filtered": not filters.empty,
         "unfiltered_url": query_url("/search", q=query, mode=mode),
-        "more_url": None,
+        "texts": {},
+        "total": 0,
+        "capped": False,
+        "page": p,
+        "offset": p * limit,
+        "pages": 1,
+        "page_links": [],
+        "prev_page_url": None,
+        "next_page_url": None,
         "alternates": [],
         "did_you_mean": None,
         "filter_notes": filter_notes,
     }
     if not query:
         return render(request, "search.html", context)
-    hits, used = state.search.search(query=query, mode=mode, limit=limit, filters=filters, sort=sort)
-    papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
+    # Every candidate is read (the search reads this many anyway) so the page can say how many
+    # there are and number its pages (#14); only the shown page's papers are loaded.
+    hits, used = state.search.search(query=query, mode=mode, limit=SEARCH_DEPTH, filters=filters, sort=sort)
+    shown = hits[p * limit : (p + 1) * limit]
+    papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in shown])
+    pages = max(1, -(-len(hits) // limit))
     params = {
         "q": query,
         "since": since,
@@ -285,7 +305,7 @@ def search_page(
             else None
         ),
         papers=papers,
-        scores={h.paper_id: h.score for h in hits},
+        scores={h.paper_id: h.score for h in shown},
         used_mode=used,
         notice=(
             "Search by meaning is not available on this server right now, so these results match your "
@@ -293,11 +313,14 @@ def search_page(
             if used != mode
             else None
         ),
-        more_url=(
-            query_url("/search", **params, sort=sort, limit=min(limit + 20, 100))
-            if len(hits) >= limit and limit < 100
-            else None
-        ),
+        texts={x.id: marked(title=x.title, abstract=x.abstract, query=query) for x in papers},
+        my_votes=_my_votes(request, conn, papers),
+        total=len(hits),
+        capped=len(hits) >= SEARCH_DEPTH,
+        pages=pages,
+        page_links=page_links(page=p, pages=pages, url_of=lambda n: _search_url(params, sort, limit, n)),
+        prev_page_url=_search_url(params, sort, limit, p - 1) if p > 0 else None,
+        next_page_url=_search_url(params, sort, limit, p + 1) if p + 1 < pages else None,
         alternates=[
             {
                 "type": "application/json",

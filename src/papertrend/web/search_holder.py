@@ -12,7 +12,7 @@ from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.search import keyword
 from papertrend.search.bm25 import MemoryIndex
-from papertrend.search.service import newest_first
+from papertrend.search.service import relevant_newest_first
 from papertrend.search.suggest import VocabularyHolder
 from papertrend.types import Filters, Hit, Mode, Sort
 
@@ -87,7 +87,7 @@ class SearchHolder:
         with reading(self.engine) as conn:
             hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters, memory=self.words)
             if sort == "date":
-                hits = newest_first(conn=conn, hits=hits)
+                hits = relevant_newest_first(conn=conn, hits=hits, mode="keyword")
         return hits[:limit], "keyword"
 
     def did_you_mean(self, *, query: str) -> str | None:
