@@ -143,3 +143,12 @@ def test_search_pages_are_numbered_and_the_count_is_true(web: Web) -> None:
     expected = [f"/papers/{d['paper']['id']}" for d in everyone[3:6]]
     assert [h for h in dict.fromkeys(shown) if h in expected] == expected
     assert f"page 2 of {pages}" in second.text
+
+
+def test_a_query_in_another_language_is_told_so(web: Web) -> None:
+    html = page(web, "/search?q=mod%C3%A8les+de+langage+pour+la+traduction&mode=keyword")
+    assert "This query looks like French" in html.text
+    assert "results for other languages may be poor" in html.text
+    response = web.get("/api/papers/search?q=%E5%A4%A7%E8%AF%AD%E8%A8%80%E6%A8%A1%E5%9E%8B&mode=keyword")
+    assert response.status_code == 200 and response.headers["x-query-language"] == "Chinese"
+    assert "looks like" not in page(web, "/search?q=agents&mode=keyword").text

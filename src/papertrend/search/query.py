@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from papertrend.search.language import ENGLISH_STOPWORDS, foreign_stopwords, guess
 from papertrend.search.spelling import variants
 
 Match = Literal["any", "all"]
@@ -43,14 +44,7 @@ _QUOTES = frozenset('"\u201c\u201d\u201e\u201f\u2033\uff02')
 _JOINERS = frozenset("-'.\u2010\u2011\u2019\u02bc")
 _APOSTROPHES = frozenset("'\u2019\u02bc")
 _EXCLUDE = "-"
-# Lucene's English stop set, as BM25 baselines on BEIR use it.
-STOPWORDS = frozenset(
-    (
-        *("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is"),
-        *("it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there"),
-        *("these", "they", "this", "to", "was", "will", "with"),
-    )
-)
+STOPWORDS = ENGLISH_STOPWORDS
 _OPERATOR_WORDS = frozenset(("AND", "OR", "NOT"))
 
 
@@ -61,6 +55,8 @@ class ParsedQuery:
     terms: tuple[Unit, ...] = ()
     phrases: tuple[Unit, ...] = ()
     excluded: tuple[Unit, ...] = ()
+    # The language the query seems to be in when not English (search/language.py), else None.
+    language: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -173,7 +169,9 @@ def parse_query(text: str) -> ParsedQuery:
     for unit in list(excluded):
         if len(unit) == 1:
             excluded.update(((v,), None) for v in variants(unit[0]))
-    return ParsedQuery(terms=tuple(terms), phrases=tuple(phrases), excluded=tuple(excluded))
+    return ParsedQuery(
+        terms=tuple(terms), phrases=tuple(phrases), excluded=tuple(excluded), language=guess(text)
+    )
 
 
 def _is_stopword(token: str) -> bool:
@@ -212,7 +210,10 @@ def ranking_terms(parsed: ParsedQuery, mode: Match) -> list[Unit]:
     else:
         # In all-mode every word is required, so a joined word must occur as written.
         units = list(parsed.terms)
-    kept = [u for u in units if not (len(u) == 1 and _is_stopword(u[0]))]
+    # A query in another language leaves its stopwords out too: "pour la" matched every French
+    # abstract, whatever its subject (#14).
+    foreign = foreign_stopwords(parsed.language)
+    kept = [u for u in units if not (len(u) == 1 and (_is_stopword(u[0]) or u[0].casefold() in foreign))]
     # Stopwords match nearly every paper: they add nothing to bm25 but cost a pass over the index
     # (halving query time on SciFact). A query of nothing but stopwords still searches them.
     chosen = kept if kept or parsed.phrases else units

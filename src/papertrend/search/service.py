@@ -21,6 +21,7 @@ from papertrend.search import hybrid, keyword
 from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embedder import Embedder, query_text
 from papertrend.search.index import open_index
+from papertrend.search.language import guess
 from papertrend.search.vectors import F32
 from papertrend.types import Filters, Hit, Mode, Sort
 
@@ -61,6 +62,13 @@ def above_floor(*, hits: Sequence[Hit], mode: Mode) -> list[Hit]:
 def relevant_newest_first(*, conn: Connection, hits: Sequence[Hit], mode: Mode) -> list[Hit]:
     """The best-first hits above the relevance floor, newest first: the one date sort of search (#14)."""
     return newest_first(conn=conn, hits=above_floor(hits=hits, mode=mode))
+
+
+def _sharing_words(by_meaning: Sequence[Hit], by_words: Sequence[Hit]) -> list[Hit]:
+    # A query in another language: MiniLM places it near papers in that language whatever their
+    # subject, so only papers that also share a word with it are kept (#14, search/language.py).
+    found = {h.paper_id for h in by_words}
+    return [h for h in by_meaning if h.paper_id in found]
 
 
 def newest_first(*, conn: Connection, hits: Sequence[Hit]) -> list[Hit]:
@@ -142,6 +150,11 @@ class Searcher:
             elif mode == "semantic":
                 found = self.semantic(conn=conn, query=query, limit=depth, filters=filters)
                 hits = self._holding(conn, query, found)
+                if guess(query) is not None:
+                    words = keyword.search(
+                        conn=conn, query=query, limit=depth, filters=filters, memory=self.words
+                    )
+                    hits = _sharing_words(hits, words)
             else:
                 # The query is embedded on another thread while the keyword search runs: both
                 # release the GIL (onnxruntime, the database driver), so on two cores a hybrid
@@ -153,6 +166,8 @@ class Searcher:
                 by_meaning = self._holding(
                     conn, query, self.nearest(conn=conn, vector=vector.result(), limit=depth, filters=filters)
                 )
+                if guess(query) is not None:
+                    by_meaning = _sharing_words(by_meaning, by_words)
                 lists = [by_words, by_meaning]
                 hits = hybrid.fuse(
                     lists,

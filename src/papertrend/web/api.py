@@ -23,6 +23,7 @@ from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.search.bm25 import IndexState
+from papertrend.search.language import guess
 from papertrend.types import Filters, Hit, Mode, Sort
 from papertrend.web.deps import ConnDep, StateDep
 from papertrend.web.params import (
@@ -278,7 +279,8 @@ def search(
     sort: Sort = "relevance",
 ) -> list[DailyPaper]:
     """Search by meaning and words; `X-Search-Mode` says which mode answered, `X-Did-You-Mean`
-    (percent-encoded UTF-8, when present) a correction of rare or unknown words from the corpus."""
+    (percent-encoded UTF-8, when present) a correction of rare or unknown words from the corpus, and
+    `X-Query-Language` the language a query not in English seems to be in (results may be poor)."""
     filters = parse_filters(since=since, until=until, categories=category, authors=author)
     require_known(conn=conn, filters=filters)
     query = clean_query(q)
@@ -286,6 +288,9 @@ def search(
         return []
     hits, used = state.search.search(query=query, mode=mode, limit=limit, filters=filters, sort=sort)
     response.headers["x-search-mode"] = used
+    language = guess(query)
+    if language:
+        response.headers["x-query-language"] = quote(language, safe="")
     suggestion = state.search.did_you_mean(query=query)
     if suggestion:
         response.headers["x-did-you-mean"] = quote(suggestion, safe="")

@@ -19,6 +19,8 @@ from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, PeriodKind, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.rank import explain
+from papertrend.search.language import guess
+from papertrend.search.language import note as language_note
 from papertrend.search.marks import marked
 from papertrend.types import Filters, Mode, Sort
 from papertrend.web.cookies import current_user
@@ -279,6 +281,7 @@ def search_page(
         "next_page_url": None,
         "alternates": [],
         "did_you_mean": None,
+        "language_note": None,
         "filter_notes": filter_notes,
     }
     if not query:
@@ -298,7 +301,9 @@ def search_page(
         "mode": mode,
     }
     suggestion = state.search.did_you_mean(query=query)
+    language = guess(query)
     context.update(
+        language_note=language_note(language) if language else None,
         did_you_mean=(
             (suggestion, query_url("/search", **{**params, "q": suggestion}, sort=sort))
             if suggestion
