@@ -28,7 +28,9 @@ from papertrend.search.service import DEFAULT_TUNING
 from papertrend.types import Hit
 from quality import fused, run_on
 
-KEEP = 0.95
+# 0.95 kept 33-38 of 100 candidates on test (a date sort of nearly everything), 0.8 lost a fifth
+# of the relevant abstracts; 0.9 keeps 89-92% of them and 13-20 candidates.
+KEEP = 0.90
 
 
 def relative_scores(

@@ -126,7 +126,8 @@ def test_phrases_and_exclusions_hold_in_every_mode_and_sort(corpus: Searcher, mo
     excluded = corpus.search(query="gaussian splatting rendering -dynamic", mode=mode, sort=sort, limit=50)
     kept = _texts(corpus, _ids(excluded))
     assert excluded and not any(re.search(r"\bdynamic", t, re.I) for t in kept.values())
-    assert len(excluded) < len(loose)
+    if sort == "relevance":  # the date sort's floor may leave no paper the exclusion removes
+        assert any(re.search(r"\bdynamic", t, re.I) for t in _texts(corpus, _ids(loose)).values())
 
 
 def test_the_date_sort_orders_only_the_relevant_newest_first(corpus: Searcher) -> None:
