@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
-from tests.integration.test_web_pages import Web, load_papers, make_web, page
+from tests.integration.test_web_pages import TOP_ID, Web, load_papers, make_web, page
 
 
 @pytest.fixture
@@ -155,3 +156,22 @@ def test_a_query_in_another_language_is_told_so(web: Web) -> None:
     response = web.get("/api/papers/search?q=%E5%A4%A7%E8%AF%AD%E8%A8%80%E6%A8%A1%E5%9E%8B&mode=keyword")
     assert response.status_code == 200 and response.headers["x-query-language"] == "Chinese"
     assert "looks like" not in page(web, "/search?q=agents&mode=keyword").text
+
+
+def test_abs_addresses_lead_to_the_paper_page(web: Web) -> None:
+    response = web.get(f"/abs/{TOP_ID}v2")
+    assert response.status_code == 308 and response.headers["location"] == f"/papers/{TOP_ID}"
+    assert web.get("/abs/not-an-id").status_code in (400, 404)
+
+
+def test_papers_from_hugging_face_link_there_and_arxiv_only_ones_do_not(web: Web) -> None:
+    assert f"https://huggingface.co/papers/{TOP_ID}" in page(web, f"/papers/{TOP_ID}").hrefs()
+    arxiv_only = _json(web, "/api/daily_papers?date=2025-03-18&limit=1")[0]["paper"]["id"]
+    hrefs = page(web, f"/papers/{arxiv_only}").hrefs()
+    assert not any(h.startswith("https://huggingface.co/papers/") for h in hrefs)
+
+
+def test_feed_entries_are_dated_by_the_paper_not_by_the_ingest(web: Web) -> None:
+    feed = web.get("/feeds/daily.atom?date=2025-03-18").text
+    updated = re.findall(r"<entry>.*?<updated>([^<]+)</updated>", feed)
+    assert updated and all(u.startswith("2025-03") for u in updated), updated

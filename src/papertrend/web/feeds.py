@@ -77,7 +77,8 @@ def atom(
     _sub(feed, "id", base + self_path)
     _sub(feed, "title", title)
     _sub(feed, "subtitle", subtitle)
-    updated = max((p.changed_at for p in papers), default=now)
+    # Dated by the papers themselves (#14): an ingest that rewrites rows must not make every entry new.
+    updated = max((p.dated for p in papers), default=now)
     _sub(feed, "updated", _rfc3339(updated))
     _sub(feed, "link", rel="self", type="application/atom+xml", href=base + self_path)
     _sub(feed, "link", rel="alternate", type="text/html", href=base + page_path)
@@ -89,7 +90,7 @@ def atom(
         # The arXiv abstract URL: a stable, global id for the paper whatever our base URL becomes.
         _sub(entry, "id", p.abs_url)
         _sub(entry, "title", p.title, type="text")
-        _sub(entry, "updated", _rfc3339(p.changed_at))
+        _sub(entry, "updated", _rfc3339(p.dated))
         if p.published_at:
             _sub(entry, "published", _rfc3339(p.published_at))
         _sub(entry, "link", rel="alternate", type="text/html", href=f"{base}/papers/{p.id}")

@@ -400,6 +400,12 @@ def upvote(
     return RedirectResponse(back, status_code=303)
 
 
+@router.get("/abs/{paper_id:path}")
+def abs_redirect(paper_id: str) -> RedirectResponse:
+    """arXiv's own address shape (`/abs/2501.01234v2`) leads to the paper's page here (#14)."""
+    return RedirectResponse(f"/papers/{parse_arxiv_id(paper_id).key}", status_code=308)
+
+
 @router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
 def paper_page(request: Request, paper_id: str, conn: ConnDep, state: StateDep) -> Response:
     """One paper: full abstract, every author, links, signals, similar papers."""
