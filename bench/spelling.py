@@ -7,6 +7,10 @@ then takes the first `--queries` titles holding a word of the spelling list (sea
 writes each both ways (British, American) and reports the mean top-10 overlap of the two result
 lists: as the app ranks now (every spelling asked for) and as it did before #14 (the words as typed).
 Embedded queries need no run: `embedder.query_text` writes both the same, so their vectors are equal.
+
+It also times what #14 adds to a search page, p50/p95 over 200 title openings as people type them
+(and the same with one letter dropped, a typo): "did you mean" against the corpus vocabulary
+(search/suggest.py), and marking the query's words in 20 results (search/marks.py).
 """
 
 from __future__ import annotations
@@ -14,16 +18,19 @@ from __future__ import annotations
 import argparse
 import gzip
 import re
+import statistics
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchdata import LISTING, add_data_option, data_dir
-from papertrend.search import bm25, keyword
+from papertrend.search import bm25, keyword, marks, suggest
 from papertrend.search.query import parse_query, ranking_terms
 from papertrend.search.spelling import _pairs, american
 
@@ -36,16 +43,8 @@ def british(text: str) -> str:
     return _WORD.sub(lambda m: back.get(m.group(0).lower(), m.group(0)), text)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_data_option(parser)
-    parser.add_argument("--queries", type=int, default=50)
-    args = parser.parse_args()
-    folder = data_dir(args.data, LISTING)
-    with gzip.open(folder / LISTING, "rb") as fh:
-        rows = [orjson.loads(line) for line in fh]
+def listing_index(rows: list[dict[str, Any]]) -> tuple[bm25.Postings, bm25.Tokenizer]:
+    """The in-memory BM25 index the web app ranks with, over the listing rows (pk = row number)."""
     tok = bm25.Tokenizer()
     w_title, w_abstract, w_authors = keyword.DEFAULT_WEIGHTS
 
@@ -59,7 +58,44 @@ def main() -> None:
             yield (pk, *bm25.document(tok, fields))
 
     signature = bm25.Signature(len(rows), "")
-    postings = bm25.postings_of(docs(), signature=signature, weights=keyword.DEFAULT_WEIGHTS)
+    return bm25.postings_of(docs(), signature=signature, weights=keyword.DEFAULT_WEIGHTS), tok
+
+
+def timing(rows: list[dict[str, Any]], postings: bm25.Postings, tok: bm25.Tokenizer) -> None:
+    """p50/p95 of "did you mean" and of marking 20 results, per query."""
+    vocab = suggest.vocabulary_of(
+        [f"{r.get('title') or ''} {r.get('abstract') or ''}" for r in rows], sig=bm25.Signature(0, "")
+    )
+    openings = [" ".join(str(r["title"]).split()[:4]) for r in rows[::373][:200]]
+    typos = [q[:3] + q[4:] if len(q) > 5 else q for q in openings]
+    for label, queries in (("title openings", openings), ("with a typo", typos)):
+        suggest_ms, mark_ms = [], []
+        for q in queries:
+            t0 = time.perf_counter()
+            suggest.suggestion(q, vocab)
+            suggest_ms.append((time.perf_counter() - t0) * 1000)
+            stems = tok.stems([w for t in q.split() for w in tok.words(t)])
+            top = bm25.top(postings, stems=stems, excluded=[], limit=20, allowed=None)
+            t0 = time.perf_counter()
+            for pk, _ in top:
+                marks.marked(title=str(rows[pk]["title"]), abstract=str(rows[pk]["abstract"]), query=q)
+            mark_ms.append((time.perf_counter() - t0) * 1000)
+        for name, ms in (("did you mean", suggest_ms), ("marks, 20 results", mark_ms)):
+            q50, q95 = statistics.quantiles(ms, n=100)[49], statistics.quantiles(ms, n=100)[94]
+            print(f"{label:15s} {name:18s} p50 {q50:.2f} ms · p95 {q95:.2f} ms", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_data_option(parser)
+    parser.add_argument("--queries", type=int, default=50)
+    args = parser.parse_args()
+    folder = data_dir(args.data, LISTING)
+    with gzip.open(folder / LISTING, "rb") as fh:
+        rows = [orjson.loads(line) for line in fh]
+    postings, tok = listing_index(rows)
     spellings = set(_pairs()) | set(_pairs().values())
     queries = [
         row["title"] for row in rows if any(w.lower() in spellings for w in _WORD.findall(row["title"]))
@@ -74,6 +110,7 @@ def main() -> None:
         stems = tok.stems([w for u in units for t in u for w in tok.words(t)])
         return [pk for pk, _ in bm25.top(postings, stems=stems, excluded=[], limit=10, allowed=None)]
 
+    timing(rows, postings, tok)
     for expand, label in ((False, "words as typed (before #14)"), (True, "every spelling (now)")):
         overlaps = []
         for title in queries:
