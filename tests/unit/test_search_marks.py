@@ -42,3 +42,11 @@ def test_any_text_comes_out_without_markup_of_its_own(text: str, query: str) -> 
     out = str(mark(text, query_stems(query)))
     stripped = out.replace("<mark>", "").replace("</mark>", "")
     assert "<" not in stripped and ">" not in stripped
+
+
+def test_words_whose_stem_is_not_their_start_are_marked_too() -> None:
+    # Porter turns a final y into i: "study" → "studi", "studies" → "studi".
+    assert mark("Two studies, one study.", query_stems("study")) == (
+        "Two <mark>studies</mark>, one <mark>study</mark>."
+    )
+    assert mark("LLMs and GANs", query_stems("LLM GAN")) == "<mark>LLMs</mark> and <mark>GANs</mark>"

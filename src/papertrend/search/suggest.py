@@ -6,7 +6,7 @@ distance (optimal string alignment, so a swap of two letters is one edit; rapidf
 far more common; the rest of the query is kept as typed. The vocabulary
 is every word of the papers' titles and abstracts with the number of papers holding it, built once
 per process and again when papers change (checked at most every few seconds), on a background
-thread past `threshold` papers, as the in-memory BM25 index is (search/bm25.py).
+thread past a few thousand papers, as the in-memory BM25 index is (search/bm25.py).
 """
 
 from __future__ import annotations
@@ -39,15 +39,19 @@ MORE_COMMON = 20
 # Candidates are scanned per first letter: a typo in the first letter is rare, and it cuts the scan
 # 20-fold (80k papers: about 110k words).
 MAX_EDITS_SHORT, MAX_EDITS_LONG, LONG = 1, 2, 8
+# Below this many papers the vocabulary is counted in the request (a few ms per thousand papers);
+# above, on a background thread, so no search waits seconds after an ingest changed the papers.
+BUILD_IN_REQUEST_BELOW = 2_000
 
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Each corpus word (casefolded) with the number of papers holding it, grouped by first letter."""
+    """Each corpus word (casefolded) with the number of papers holding it, grouped by first letter
+    and length (a word within k edits is within k letters of the same length)."""
 
     signature: Signature
     df: dict[str, int]
-    by_initial: dict[str, list[str]]
+    by_initial: dict[tuple[str, int], list[str]]
 
 
 def vocabulary_of(texts: list[str] | Counter[str], *, sig: Signature) -> Vocabulary:
@@ -56,10 +60,10 @@ def vocabulary_of(texts: list[str] | Counter[str], *, sig: Signature) -> Vocabul
     if not isinstance(texts, Counter):
         for text in texts:
             df.update(set(_WORD.findall(text.casefold())))
-    by_initial: dict[str, list[str]] = {}
+    by_initial: dict[tuple[str, int], list[str]] = {}
     for word in df:
         if len(word) >= MIN_LENGTH - 1:
-            by_initial.setdefault(word[0], []).append(word)
+            by_initial.setdefault((word[0], len(word)), []).append(word)
     return Vocabulary(signature=sig, df=dict(df), by_initial=by_initial)
 
 
@@ -81,13 +85,9 @@ def correction(word: str, vocab: Vocabulary) -> str | None:
     if seen >= RARE_DF:
         return None
     edits = MAX_EDITS_LONG if len(key) >= LONG else MAX_EDITS_SHORT
-    found = process.extract(
-        key,
-        vocab.by_initial.get(key[0], ()),
-        scorer=OSA.distance,
-        score_cutoff=edits,
-        limit=None,
-    )
+    lengths = range(len(key) - edits, len(key) + edits + 1)
+    choices = [w for n in lengths for w in vocab.by_initial.get((key[0], n), ())]
+    found = process.extract(key, choices, scorer=OSA.distance, score_cutoff=edits, limit=None)
     # An unknown word takes any word a few papers hold; a rare one only a far more common one.
     need = RARE_DF if seen == 0 else MORE_COMMON * seen
     best = [(-dist, vocab.df[w], w) for w, dist, _ in found if w != key and vocab.df[w] >= need]
@@ -117,7 +117,9 @@ def suggestion(query: str, vocab: Vocabulary) -> str | None:
 class VocabularyHolder:
     """The process's vocabulary over one database; rebuilt in the background when stale."""
 
-    def __init__(self, *, engine: Engine, threshold: int, check_every: float = CHECK_EVERY_S) -> None:
+    def __init__(
+        self, *, engine: Engine, threshold: int = BUILD_IN_REQUEST_BELOW, check_every: float = CHECK_EVERY_S
+    ) -> None:
         self.engine = engine
         self.threshold = threshold
         self.check_every = check_every

@@ -42,7 +42,7 @@ class SearchHolder:
             engine=engine, threshold=settings.keyword_memory_threshold, weights=keyword.DEFAULT_WEIGHTS
         )
         # "Did you mean" reads the corpus's words (search/suggest.py), model or not (#14).
-        self.vocabulary = VocabularyHolder(engine=engine, threshold=settings.keyword_memory_threshold)
+        self.vocabulary = VocabularyHolder(engine=engine)
         # Guards loading the model, once; searches then run side by side (the vector index
         # serialises its own refreshes).
         self._lock = threading.Lock()
