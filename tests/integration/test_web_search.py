@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
+from papertrend.search.embed_job import embed_missing
+from papertrend.search.embedder import FAST_MODEL, get_embedder
 from tests.integration.test_web_pages import TOP_ID, Web, load_papers, make_web, page
 
 
@@ -175,3 +177,22 @@ def test_feed_entries_are_dated_by_the_paper_not_by_the_ingest(web: Web) -> None
     feed = web.get("/feeds/daily.atom?date=2025-03-18").text
     updated = re.findall(r"<entry>.*?<updated>([^<]+)</updated>", feed)
     assert updated and all(u.startswith("2025-03") for u in updated), updated
+
+
+def test_a_phrase_holds_in_the_hybrid_feed_and_page_sorted_by_date(
+    settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path
+) -> None:
+    # Search by meaning alone found papers near "gaussian splatting" without the phrase (#14).
+    load_papers(engine, fixture_data, tmp_path / "data")
+    embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
+    web = make_web(settings.model_copy(update={"embedding_model": FAST_MODEL}), engine)
+    feed = web.get("/feeds/search.atom?q=%22gaussian+splatting%22+-survey")
+    assert feed.status_code == 200
+    entries = re.findall(r"<entry>.*?</entry>", feed.text, re.S)
+    assert entries and all(re.search(r"gaussian\W+splat", e, re.I) for e in entries)
+    assert not any(re.search(r"\bsurvey", e, re.I) for e in entries)
+    body = web.get("/search?q=%22gaussian+splatting%22&sort=date").text
+    results = re.findall(r'<li class="result paper">.*?</li>', body, re.S)
+    plain = [re.sub(r"</?mark>", "", r) for r in results]
+    assert plain and all(re.search(r"gaussian\W+splat", r, re.I) for r in plain)
+    assert "match your words only" not in body
