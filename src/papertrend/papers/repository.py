@@ -160,6 +160,18 @@ def by_authors(authors: Sequence[str]) -> sa.ColumnElement[bool]:
     return sa.or_(*(names.like(f"%{_like_escape(a.lower())}%", escape="\\") for a in authors))
 
 
+def ids_without_categories(*, conn: Connection, limit: int) -> list[str]:
+    """Papers that have no categories (those only Hugging Face knows), newest first (#14)."""
+    text = sa.cast(papers.c.categories, sa.Text)
+    stmt = (
+        sa.select(papers.c.id)
+        .where(sa.or_(papers.c.categories.is_(None), text.in_(["[]", "null"])))
+        .order_by(papers.c.pk.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(stmt).scalars())
+
+
 def ids_for_pks(*, conn: Connection, pks: Sequence[int]) -> dict[int, str]:
     """Paper ids by integer handle; unknown handles are left out."""
     found: dict[int, str] = {}
