@@ -24,13 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from beir import Beir, CachingEmbedder, build_store, load_beir, ndcg_at
+from beir import Beir, BeirStore, CachingEmbedder, build_store, load_beir, ndcg_at, synthetic_id
 from benchdata import SCIFACT, add_data_option, data_dir
-from papertrend.db import reading
+from papertrend.db import create_engine, reading
 from papertrend.search import hybrid, keyword
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import DEFAULT_MODEL, get_embedder
-from papertrend.search.query import STOPWORDS
+from papertrend.search.query import STOPWORDS, query_shape
 from papertrend.search.service import DEFAULT_TUNING, Searcher
 from papertrend.types import Hit
 from quality import DEPTH
@@ -43,8 +43,11 @@ def _held_out(doc_id: str) -> bool:
     return hashlib.sha256(doc_id.encode()).digest()[0] % 2 == 1
 
 
-def term_queries(beir: Beir, n: int) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-    """Short technical-term queries built from titles, each with its source abstract as the answer."""
+def term_queries(
+    beir: Beir, n: int, pick: str = "rarest"
+) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """Short technical-term queries built from titles, each with its source abstract as the answer:
+    the title's three rarest content words, or its first three ("first", as people type a title)."""
     df: Counter[str] = Counter()
     for _id, title, text in beir.corpus:
         df.update({w.lower() for w in _WORD.findall(f"{title} {text}")})
@@ -53,7 +56,8 @@ def term_queries(beir: Beir, n: int) -> tuple[dict[str, str], dict[str, dict[str
     qrels: dict[str, dict[str, int]] = {}
     for doc_id, title, _text in docs:
         words = [w for w in dict.fromkeys(_WORD.findall(title)) if w.lower() not in STOPWORDS]
-        rare = sorted((w for w in words if df[w.lower()] >= 2), key=lambda w: df[w.lower()])[:3]
+        held = [w for w in words if df[w.lower()] >= 2]
+        rare = held[:3] if pick == "first" else sorted(held, key=lambda w: df[w.lower()])[:3]
         if len(rare) < 2:
             continue
         qid = f"t{doc_id}"
@@ -62,12 +66,6 @@ def term_queries(beir: Beir, n: int) -> tuple[dict[str, str], dict[str, dict[str
         if len(queries) >= n:
             break
     return queries, qrels
-
-
-def shape(query: str) -> str:
-    """'terms' for a short list of terms, 'sentence' for anything with stopwords or many words."""
-    words = query.split()
-    return "terms" if len(words) <= 4 and not any(w.lower() in STOPWORDS for w in words) else "sentence"
 
 
 def mrr_at(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:
@@ -81,14 +79,23 @@ def main() -> None:
     add_data_option(parser)
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--pick", choices=["rarest", "first"], default="rarest", help="which title words")
+    parser.add_argument(
+        "--store", type=Path, default=None, help="reuse a store this bench (or floor.py) built and embedded"
+    )
     args = parser.parse_args()
     beir = load_beir(data_dir(args.data, SCIFACT) / SCIFACT)
-    terms, term_qrels = term_queries(beir, args.queries)
+    terms, term_qrels = term_queries(beir, args.queries, args.pick)
     embedder = CachingEmbedder(get_embedder(args.model))
-    store = build_store(beir)
+    if args.store:
+        to_beir = {synthetic_id(i): doc_id for i, (doc_id, _, _) in enumerate(beir.corpus)}
+        store = BeirStore(create_engine(f"sqlite:///{args.store / 'beir.db'}"), args.store, to_beir)
+    else:
+        store = build_store(beir)
+        print(f"store: {store.data_dir} (reuse it with --store)", flush=True)
     t0 = time.perf_counter()
     embed_missing(engine=store.engine, embedder=embedder)
-    print(f"embedded {len(beir.corpus):,} abstracts in {time.perf_counter() - t0:.0f}s", flush=True)
+    print(f"embedded in {time.perf_counter() - t0:.0f}s", flush=True)
     searcher = Searcher(engine=store.engine, embedder=embedder, index_dir=store.data_dir / "index")
     texts = {**beir.queries, **terms}
     sets = {
@@ -119,14 +126,14 @@ def main() -> None:
         mrr = statistics.fmean(mrr_at(d, qrels[q]) for q, d in docs.items())
         return nd, mrr
 
-    grid = [0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8]
+    grid = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8]
     chosen: dict[str, float] = {}
     for kind in ("terms", "sentence"):
         tuning = [
             (name, q, kw, sem)
             for name in ("scifact train", "terms tuning")
             for q, (kw, sem) in lists[name].items()
-            if shape(texts[q]) == kind
+            if query_shape(texts[q]) == kind
         ]
 
         def train_score(w: float, tuning: list[tuple[str, str, list[Hit], list[Hit]]] = tuning) -> float:
@@ -141,11 +148,15 @@ def main() -> None:
         rows = {
             "keyword": {q: kw for q, (kw, _sem) in lists[name].items()},
             "semantic": {q: sem for q, (_kw, sem) in lists[name].items()},
-            "hybrid (default)": {
+            "hybrid (before #14)": {
                 q: fuse(kw, sem, DEFAULT_TUNING.semantic_weight) for q, (kw, sem) in lists[name].items()
             },
-            "hybrid (by shape)": {
-                q: fuse(kw, sem, chosen[shape(texts[q])]) for q, (kw, sem) in lists[name].items()
+            "hybrid (tuned here)": {
+                q: fuse(kw, sem, chosen[query_shape(texts[q])]) for q, (kw, sem) in lists[name].items()
+            },
+            "hybrid (product)": {
+                q: fuse(kw, sem, DEFAULT_TUNING.weights_for(texts[q])[1])
+                for q, (kw, sem) in lists[name].items()
             },
         }
         print(f"\n{name} ({len(lists[name])} queries)   nDCG@10   MRR@10")

@@ -220,3 +220,17 @@ def ranking_terms(parsed: ParsedQuery, mode: Match) -> list[Unit]:
     if mode == "any":
         chosen = _dedup([alt for unit in chosen for alt in alternatives(unit)])[:MAX_UNITS]
     return chosen
+
+
+Shape = Literal["terms", "sentence"]
+# Up to this many words with no stopword among them read as a list of terms ("graph neural networks
+# molecules"), not as a sentence; bench/fusion.py builds such queries from real titles (#14).
+MAX_TERMS_WORDS = 4
+
+
+def query_shape(text: str) -> Shape:
+    """ "terms" for a short list of technical terms, "sentence" for anything longer or with stopwords."""
+    words = text.split()
+    if len(words) <= MAX_TERMS_WORDS and not any(w.casefold() in STOPWORDS for w in words):
+        return "terms"
+    return "sentence"
