@@ -14,7 +14,11 @@ from papertrend.ingest.base import make_source
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.search import keyword
 from papertrend.search.bm25 import MemoryIndex
+from papertrend.search.embed_job import embed_missing
+from papertrend.search.embedder import DEFAULT_MODEL, get_embedder
 from papertrend.search.query import Match
+from papertrend.search.service import Searcher
+from papertrend.types import Mode
 
 
 def _record(pid: str, title: str, abstract: str) -> dict[str, Any]:
@@ -69,3 +73,13 @@ def test_both_spellings_find_the_same_papers_in_memory(db: Engine) -> None:
 def test_excluding_one_spelling_excludes_the_other(db: Engine) -> None:
     assert "2601.00014" not in _ids(db, "scenes light -color")
     assert _ids(db, "light") == ["2601.00014"]
+
+
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_both_spellings_find_the_same_papers_by_meaning(db: Engine, tmp_path: Path, mode: Mode) -> None:
+    embedder = get_embedder(DEFAULT_MODEL)
+    embed_missing(engine=db, embedder=embedder)
+    searcher = Searcher(engine=db, embedder=embedder, index_dir=tmp_path / "index")
+    british = searcher.search(query="agents modelling human behaviour", mode=mode)
+    american = searcher.search(query="agents modeling human behavior", mode=mode)
+    assert british and british == american
