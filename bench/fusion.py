@@ -24,7 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from beir import Beir, BeirStore, CachingEmbedder, build_store, load_beir, ndcg_at, synthetic_id
+from beir import (
+    Beir,
+    BeirStore,
+    CachingEmbedder,
+    build_store,
+    load_beir,
+    ndcg_at,
+    scratch_database,
+    synthetic_id,
+)
 from benchdata import SCIFACT, add_data_option, data_dir
 from papertrend.db import create_engine, reading
 from papertrend.search import hybrid, keyword
@@ -81,18 +90,37 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--pick", choices=["rarest", "first"], default="rarest", help="which title words")
     parser.add_argument(
+        "--database-url", default=None, help="run on a throwaway database on this PostgreSQL server"
+    )
+    parser.add_argument(
         "--store", type=Path, default=None, help="reuse a store this bench (or floor.py) built and embedded"
     )
     args = parser.parse_args()
     beir = load_beir(data_dir(args.data, SCIFACT) / SCIFACT)
     terms, term_qrels = term_queries(beir, args.queries, args.pick)
     embedder = CachingEmbedder(get_embedder(args.model))
+    if args.database_url:
+        with scratch_database(args.database_url) as url:
+            run(args, beir, terms, term_qrels, embedder, build_store(beir, database_url=url))
+        return
     if args.store:
         to_beir = {synthetic_id(i): doc_id for i, (doc_id, _, _) in enumerate(beir.corpus)}
         store = BeirStore(create_engine(f"sqlite:///{args.store / 'beir.db'}"), args.store, to_beir)
     else:
         store = build_store(beir)
         print(f"store: {store.data_dir} (reuse it with --store)", flush=True)
+    run(args, beir, terms, term_qrels, embedder, store)
+
+
+def run(
+    args: argparse.Namespace,
+    beir: Beir,
+    terms: dict[str, str],
+    term_qrels: dict[str, dict[str, int]],
+    embedder: CachingEmbedder,
+    store: BeirStore,
+) -> None:
+    """Embed what the store lacks, run every query set, tune on the tuning data, report held-out."""
     t0 = time.perf_counter()
     embed_missing(engine=store.engine, embedder=embedder)
     print(f"embedded in {time.perf_counter() - t0:.0f}s", flush=True)
@@ -163,6 +191,8 @@ def main() -> None:
         for label, rank in rows.items():
             nd, mrr = evaluate(name, rank)
             print(f"  {label:<20} {nd:.4f}   {mrr:.4f}", flush=True)
+
+    store.engine.dispose()
 
 
 if __name__ == "__main__":
