@@ -50,3 +50,5 @@ def test_words_whose_stem_is_not_their_start_are_marked_too() -> None:
         "Two <mark>studies</mark>, one <mark>study</mark>."
     )
     assert mark("LLMs and GANs", query_stems("LLM GAN")) == "<mark>LLMs</mark> and <mark>GANs</mark>"
+    # …and an e that Porter adds back: "coding" → "code".
+    assert mark("Coding agents code", query_stems("coding")) == "<mark>Coding</mark> agents <mark>code</mark>"
