@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -16,14 +17,15 @@ from typer.testing import CliRunner
 
 from papertrend.cli import app
 from papertrend.config import Settings
-from papertrend.db import create_engine
+from papertrend.db import create_engine, reading
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.ingest.sources.jsonl import JsonlSource
 from papertrend.migrate import upgrade
+from papertrend.papers import repository
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import DEFAULT_MODEL, Embedder, get_embedder
-from papertrend.search.service import Searcher
-from papertrend.types import Filters
+from papertrend.search.service import Searcher, above_floor
+from papertrend.types import Filters, Mode, Sort
 from tests.pgcluster import Cluster
 
 LISTING = "arxiv_metadata/arxiv_cs_listings_head200.jsonl.gz"
@@ -106,6 +108,39 @@ def test_sort_by_date_keeps_the_same_results(corpus: Searcher) -> None:
     by_date = corpus.search(query="gaussian splatting", limit=10, sort="date")
     assert set(_ids(by_date)) <= set(_ids(corpus.search(query="gaussian splatting", limit=100)))
     assert by_relevance and by_date
+
+
+def _texts(corpus: Searcher, ids: list[str]) -> dict[str, str]:
+    with reading(corpus.engine) as conn:
+        return {p.id: f"{p.title} {p.abstract}" for p in repository.get_many(conn=conn, paper_ids=ids)}
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+@pytest.mark.parametrize("sort", ["relevance", "date"])
+def test_phrases_and_exclusions_hold_in_every_mode_and_sort(corpus: Searcher, mode: Mode, sort: Sort) -> None:
+    # By meaning alone, papers near "gaussian splatting" without the phrase were found too (#14).
+    hits = corpus.search(query='"gaussian splatting" rendering', mode=mode, sort=sort, limit=50)
+    texts = _texts(corpus, _ids(hits))
+    assert hits and all(re.search(r"gaussian\W+splat", t, re.I) for t in texts.values()), texts
+    loose = corpus.search(query="gaussian splatting rendering", mode=mode, sort=sort, limit=50)
+    excluded = corpus.search(query="gaussian splatting rendering -dynamic", mode=mode, sort=sort, limit=50)
+    kept = _texts(corpus, _ids(excluded))
+    assert excluded and not any(re.search(r"\bdynamic", t, re.I) for t in kept.values())
+    if sort == "relevance":  # the date sort's floor may leave no paper the exclusion removes
+        assert any(re.search(r"\bdynamic", t, re.I) for t in _texts(corpus, _ids(loose)).values())
+
+
+def test_the_date_sort_orders_only_the_relevant_newest_first(corpus: Searcher) -> None:
+    query = "vision language model safety"
+    with reading(corpus.engine) as conn:
+        for mode in ("keyword", "semantic", "hybrid"):
+            best = corpus.search(query=query, mode=mode, limit=100)  # type: ignore[arg-type]
+            relevant = above_floor(hits=best, mode=mode)  # type: ignore[arg-type]
+            by_date = corpus.search(query=query, mode=mode, limit=100, sort="date")  # type: ignore[arg-type]
+            assert set(_ids(by_date)) == set(_ids(relevant)), mode
+            days = repository.listing_days(conn=conn, paper_ids=_ids(by_date))
+            order = [str(days[pid]) for pid in _ids(by_date)]
+            assert order == sorted(order, reverse=True), mode
 
 
 def test_hostile_queries_do_not_raise(corpus: Searcher) -> None:

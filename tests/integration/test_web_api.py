@@ -346,8 +346,13 @@ def test_filter_counts_and_lengths_are_capped(web: Web, query: str) -> None:
     assert web.get(f"/search?q=agents&mode=keyword&{query}").status_code == 400
     # Twenty is allowed, in any mix of values.
     twenty = ",".join(f"cs.A{chr(65 + i)}" for i in range(10))
-    url = f"/api/papers/search?q=agents&mode=keyword&category={twenty}&category=cs.CL,cs.CV,{twenty}"
-    assert web.get(url).status_code == 200
+    params = f"q=agents&mode=keyword&category={twenty}&category=cs.CL,cs.CV,{twenty}"
+    assert web.get(f"/search?{params}").status_code == 200
+    # …and then each is checked: made-up ones are named, not silently ignored (#14).
+    response = web.get(f"/api/papers/search?{params}")
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "at most" not in message and "no paper here is in category 'cs.AA'" in message
 
 
 def test_the_search_warms_before_any_search_and_healthz_says_so(

@@ -11,6 +11,7 @@ from pathlib import Path
 import hypothesis
 import schemathesis
 from hypothesis import HealthCheck, given
+from schemathesis.checks import positive_data_acceptance
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
@@ -51,6 +52,10 @@ def test_every_route_keeps_to_its_schema(
             suppress_health_check=list(HealthCheck),
         )
         def keeps_to_schema(case: schemathesis.Case) -> None:
-            case.call_and_validate()
+            response = case.call()
+            # A third rule OpenAPI cannot state: a well-formed category or author that no stored
+            # paper has is a 400 naming it (#14). Every other check still holds for that response.
+            unknown = response.status_code == 400 and "no paper here" in response.text
+            case.validate_response(response, excluded_checks=[positive_data_acceptance] if unknown else None)
 
         keeps_to_schema()

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from papertrend.commands import Ctx, DayOpt, console, err, open_ctx, parse_day
 from papertrend.config import Settings
+from papertrend.ingest.backfill import categories_source
 from papertrend.ingest.base import Parsed, RawBatch, Source, make_source
 from papertrend.ingest.http import PoliteClient
 from papertrend.ingest.pipeline import IngestReport, run_ingest
@@ -150,6 +151,24 @@ def ingest_arxiv_api(
         max_results=max_results,
     )
     _run(ctx, source, label="arxiv-api", embed=embed)
+
+
+@ingest_app.command("categories")
+def ingest_categories(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Look up at most this many papers.")] = 100,
+) -> None:
+    """Categories for papers only Hugging Face knows, from their arXiv records (arXiv API, #14)."""
+    ctx = open_ctx()
+    source = categories_source(
+        engine=ctx.engine,
+        client=_client(ctx.settings, min_interval=ctx.settings.arxiv_api_interval),
+        base_url=ctx.settings.arxiv_api_url,
+        limit=limit,
+    )
+    if source is None:
+        console.print("Every paper has categories.")
+        return
+    _run(ctx, source, label="arxiv-api categories")
 
 
 @ingest_app.command("arxiv-rss")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -20,7 +21,13 @@ from papertrend.errors import BadRequest
 from papertrend.ingest.tables import ingest_runs
 from papertrend.papers import votes
 from papertrend.papers.models import Paper
-from papertrend.papers.repository import latest_day, listing_day_expr, select_with_votes, total_votes_expr
+from papertrend.papers.repository import (
+    in_categories,
+    latest_day,
+    listing_day_expr,
+    select_with_votes,
+    total_votes_expr,
+)
 from papertrend.papers.tables import papers
 from papertrend.rank import Candidate, TrendParams, most_upvoted, newest, trending
 from papertrend.search.tables import embeddings
@@ -135,23 +142,39 @@ def window_period(window: Window, *, latest: date) -> Period:
     return Period("day", latest - timedelta(days=WINDOW_DAYS[window] - 1), latest)
 
 
+def _in_days(start: date, end: date, categories: Sequence[str]) -> list[sa.ColumnElement[bool]]:
+    day = listing_day_expr()
+    where = [day >= start, day <= end]
+    if categories:
+        where.append(in_categories(categories))
+    return where
+
+
 def papers_for_days(
-    *, conn: Connection, start: date, end: date, order: Order = "upvotes", limit: int = 50, offset: int = 0
+    *,
+    conn: Connection,
+    start: date,
+    end: date,
+    order: Order = "upvotes",
+    limit: int = 50,
+    offset: int = 0,
+    categories: Sequence[str] = (),
 ) -> list[Paper]:
-    """Papers listed on days in [start, end]: most upvoted first, or most recently published first."""
+    """Papers listed on days in [start, end] (in any of `categories`, when given): most upvoted first,
+    or most recently published first."""
     day = listing_day_expr()
     if order == "upvotes":
         keys = [total_votes_expr().desc(), papers.c.id.desc()]
     else:
         keys = [day.desc(), papers.c.published_at.desc().nulls_last(), papers.c.id.desc()]
-    stmt = select_with_votes().where(day >= start, day <= end).order_by(*keys).limit(limit).offset(offset)
+    stmt = select_with_votes().where(*_in_days(start, end, categories)).order_by(*keys)
+    stmt = stmt.limit(limit).offset(offset)
     return [Paper(**row) for row in conn.execute(stmt).mappings()]
 
 
-def count_for_days(*, conn: Connection, start: date, end: date) -> int:
-    """How many papers are listed on days in [start, end]."""
-    day = listing_day_expr()
-    stmt = sa.select(sa.func.count()).select_from(papers).where(day >= start, day <= end)
+def count_for_days(*, conn: Connection, start: date, end: date, categories: Sequence[str] = ()) -> int:
+    """How many papers are listed on days in [start, end] (in any of `categories`, when given)."""
+    stmt = sa.select(sa.func.count()).select_from(papers).where(*_in_days(start, end, categories))
     return int(conn.execute(stmt).scalar_one())
 
 
@@ -179,8 +202,11 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def trend_candidates(*, conn: Connection, start: date, end: date) -> list[Candidate]:
-    """Every paper listed in [start, end], as ranking input; age counts from its listing day."""
+def trend_candidates(
+    *, conn: Connection, start: date, end: date, categories: Sequence[str] = ()
+) -> list[Candidate]:
+    """Every paper listed in [start, end] (in any of `categories`), as ranking input; age counts from
+    its listing day."""
     day = listing_day_expr()
     stmt = sa.select(
         papers.c.id,
@@ -189,7 +215,7 @@ def trend_candidates(*, conn: Connection, start: date, end: date) -> list[Candid
         papers.c.published_at,
         papers.c.first_seen_at,
         votes.count_expr().label("own_votes"),
-    ).where(day >= start, day <= end)
+    ).where(*_in_days(start, end, categories))
     out = []
     for pid, upvotes, listed, published, first_seen, own in conn.execute(stmt):
         listed_day = _as_date(listed)
@@ -251,14 +277,20 @@ def ingest_health(*, conn: Connection) -> list[SourceHealth]:
 
 
 def ranked_period(
-    *, conn: Connection, period: Period, sort: TrendSort, now: datetime, params: TrendParams
+    *,
+    conn: Connection,
+    period: Period,
+    sort: TrendSort,
+    now: datetime,
+    params: TrendParams,
+    categories: Sequence[str] = (),
 ) -> list[Hit]:
     """The papers listed in a period, ranked by trending score, votes, or listing time.
 
     Ages are measured at the end of the period, or now if earlier: a store whose newest papers are
     weeks old (loaded from a file, offline) shows what was trending then, not a flat ranking.
     """
-    candidates = trend_candidates(conn=conn, start=period.start, end=period.end)
+    candidates = trend_candidates(conn=conn, start=period.start, end=period.end, categories=categories)
     if sort == "upvotes":
         return most_upvoted(candidates)
     if sort == "newest":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 # Unicode's bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): in a
 # title or abstract they reorder what a reader sees ("Trojan Source"), and a source's text has no
@@ -97,6 +97,22 @@ class Paper:
     @property
     def abs_url(self) -> str:
         return f"https://arxiv.org/abs/{self.id}"
+
+    @property
+    def hf_url(self) -> str | None:
+        """The paper's Hugging Face page, when it came from there (#14)."""
+        from_hf = self.hf_daily_on is not None or any(s.startswith("hf") for s in self.sources)
+        return f"https://huggingface.co/papers/{self.id}" if from_hf else None
+
+    @property
+    def dated(self) -> datetime:
+        """When the paper itself was last dated: its arXiv update, publication or listing day, else
+        when it was first stored; what feed entries are dated by, not the time of an ingest (#14)."""
+        stamp = self.updated_at or self.published_at
+        if stamp is not None:
+            return stamp
+        day = self.listing_day
+        return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else self.first_seen_at
 
     @property
     def listing_day(self) -> date | None:

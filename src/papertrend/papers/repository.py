@@ -142,6 +142,36 @@ def listing_day_expr() -> sa.ColumnElement[date]:
     )
 
 
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def in_categories(categories: Sequence[str]) -> sa.ColumnElement[bool]:
+    """The paper has any of the categories: the one category condition of listings and search (#14)."""
+    # Categories are a JSON list of strings; matching the quoted name in its text is portable
+    # across SQLite and PostgreSQL and cannot match a prefix ("cs.C" never matches "cs.CL").
+    cats = sa.cast(papers.c.categories, sa.Text)
+    return sa.or_(*(cats.like(f'%"{_like_escape(c)}"%', escape="\\") for c in categories))
+
+
+def by_authors(authors: Sequence[str]) -> sa.ColumnElement[bool]:
+    """Any author name holds any of the texts, case ignored."""
+    names = sa.func.lower(sa.cast(papers.c.authors, sa.Text))
+    return sa.or_(*(names.like(f"%{_like_escape(a.lower())}%", escape="\\") for a in authors))
+
+
+def ids_without_categories(*, conn: Connection, limit: int) -> list[str]:
+    """Papers that have no categories (those only Hugging Face knows), newest first (#14)."""
+    text = sa.cast(papers.c.categories, sa.Text)
+    stmt = (
+        sa.select(papers.c.id)
+        .where(sa.or_(papers.c.categories.is_(None), text.in_(["[]", "null"])))
+        .order_by(papers.c.pk.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(stmt).scalars())
+
+
 def ids_for_pks(*, conn: Connection, pks: Sequence[int]) -> dict[int, str]:
     """Paper ids by integer handle; unknown handles are left out."""
     found: dict[int, str] = {}

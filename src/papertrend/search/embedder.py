@@ -48,6 +48,7 @@ from papertrend.search.model_files import (
     package_dir,
     require,
 )
+from papertrend.search.spelling import american
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -102,10 +103,11 @@ def document_text(title: str, abstract: str) -> str:
 def query_text(query: str) -> str:
     """The text embedded for a search query.
 
-    Neither MiniLM nor WordLlama was trained with an instruction prefix, so this only tidies
-    whitespace; it is the one place to add a prefix if a model that wants one becomes the default.
+    Neither MiniLM nor WordLlama was trained with an instruction prefix, so this tidies whitespace
+    and writes British spellings the American way, so "behaviour" and "behavior" embed alike (#14);
+    it is the one place to add a prefix if a model that wants one becomes the default.
     """
-    return " ".join(query.split())
+    return " ".join(american(query).split())
 
 
 # --- the registry -------------------------------------------------------------------------------

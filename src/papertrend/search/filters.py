@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from papertrend.papers.repository import listing_day_expr
+from papertrend.papers.repository import by_authors, in_categories, listing_day_expr
 from papertrend.papers.tables import papers
 from papertrend.types import Filters
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def conditions(filters: Filters) -> list[sa.ColumnElement[bool]]:
@@ -22,13 +19,20 @@ def conditions(filters: Filters) -> list[sa.ColumnElement[bool]]:
     if filters.until is not None:
         where.append(day <= filters.until)
     if filters.categories:
-        # Categories are a JSON list of strings; matching the quoted name in its text is portable
-        # across SQLite and PostgreSQL and cannot match a prefix ("cs.C" never matches "cs.CL").
-        cats = sa.cast(papers.c.categories, sa.Text)
-        where.append(sa.or_(*(cats.like(f'%"{_like_escape(c)}"%', escape="\\") for c in filters.categories)))
+        where.append(in_categories(filters.categories))
     if filters.authors:
-        names = sa.func.lower(sa.cast(papers.c.authors, sa.Text))
-        where.append(
-            sa.or_(*(names.like(f"%{_like_escape(a.lower())}%", escape="\\") for a in filters.authors))
-        )
+        where.append(by_authors(filters.authors))
     return where
+
+
+def _any(conn: Connection, condition: sa.ColumnElement[bool]) -> bool:
+    stmt = sa.select(sa.literal(1)).select_from(papers).where(condition).limit(1)
+    return conn.execute(stmt).first() is not None
+
+
+def unknown(*, conn: Connection, filters: Filters) -> Filters:
+    """The categories and authors of `filters` no stored paper has, so none is silently ignored (#14)."""
+    return Filters(
+        categories=tuple(c for c in filters.categories if not _any(conn, in_categories([c]))),
+        authors=tuple(a for a in filters.authors if not _any(conn, by_authors([a]))),
+    )

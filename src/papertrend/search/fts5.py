@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from papertrend.papers.tables import papers
 from papertrend.search.filters import conditions
-from papertrend.search.query import Match, ParsedQuery, Unit, ranking_terms
+from papertrend.search.query import Match, ParsedQuery, Unit, alternatives, ranking_terms
 from papertrend.types import ELLIPSIS, MARK_CLOSE, MARK_OPEN, Filters, Hit
 
 _IN_CHUNK = 900
@@ -34,6 +34,12 @@ def _quoted(unit: Unit) -> str:
     return '"' + " ".join(t.replace('"', '""') for t in unit) + '"'
 
 
+def _any_spelling(unit: Unit) -> str:
+    # Every word required, in any of its spellings (#14).
+    alts = [_quoted(a) for a in alternatives(unit)]
+    return alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")"
+
+
 def to_fts5(parsed: ParsedQuery, *, mode: Match) -> str | None:
     """A safe FTS5 MATCH expression for the query, or None when nothing searchable remains."""
     if mode not in ("any", "all"):
@@ -41,7 +47,10 @@ def to_fts5(parsed: ParsedQuery, *, mode: Match) -> str | None:
     if parsed.empty:
         return None
     phrases = [_quoted(u) for u in parsed.phrases]
-    terms = [_quoted(u) for u in ranking_terms(parsed, mode)]
+    if mode == "all":
+        terms = [_any_spelling(u) for u in ranking_terms(parsed, mode)]
+    else:
+        terms = [_quoted(u) for u in ranking_terms(parsed, mode)]
     if mode == "all":
         expr = " AND ".join([*phrases, *terms])
     elif not phrases:
@@ -124,6 +133,30 @@ def marked(
         for row in conn.execute(stmt):
             out[row.id] = (row.title, row.abstract)
     return out
+
+
+def _matching(conn: Connection, expr: str, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), _IN_CHUNK):
+        stmt = (
+            sa.select(papers.c.id)
+            .select_from(_fts.join(papers, papers.c.pk == _fts.c.rowid))
+            .where(_FTS_NAME.op("MATCH")(expr), papers.c.id.in_(ids[start : start + _IN_CHUNK]))
+        )
+        found.update(conn.execute(stmt).scalars())
+    return found
+
+
+def holding(*, conn: Connection, parsed: ParsedQuery, paper_ids: Sequence[str]) -> set[str]:
+    """Of `paper_ids`, those holding every quoted phrase and none of the excluded words (#14)."""
+    ids = list(dict.fromkeys(paper_ids))
+    kept = set(ids)
+    if parsed.phrases:
+        kept = _matching(conn, " AND ".join(_quoted(u) for u in parsed.phrases), ids)
+    if parsed.excluded and kept:
+        # FTS5 has no NOT without a positive side, so the excluded are found and taken away.
+        kept -= _matching(conn, " OR ".join(_quoted(u) for u in parsed.excluded), sorted(kept))
+    return kept
 
 
 def index_new(*, conn: Connection, paper_ids: Sequence[str]) -> None:

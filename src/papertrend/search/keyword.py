@@ -40,6 +40,7 @@ __all__ = [
     "Match",
     "ParsedQuery",
     "highlights",
+    "holding",
     "index_new",
     "parse_query",
     "search",
@@ -122,6 +123,16 @@ def _from_memory(
         return []
     ids = repository.ids_for_pks(conn=conn, pks=[pk for pk, _ in ranked])
     return [Hit(paper_id=ids[pk], score=score) for pk, score in ranked if pk in ids]
+
+
+def holding(*, conn: Connection, query: str, paper_ids: Sequence[str]) -> list[str]:
+    """The papers, in order, that hold every quoted phrase of `query` and none of its excluded words
+    or phrases: what search by meaning must keep too, in every sort and feed (#14)."""
+    parsed = parse_query(query)
+    if not parsed.phrases and not parsed.excluded:
+        return list(paper_ids)
+    kept: set[str] = _backend(conn).holding(conn=conn, parsed=parsed, paper_ids=paper_ids)
+    return [pid for pid in paper_ids if pid in kept]
 
 
 @dataclass(frozen=True, slots=True)

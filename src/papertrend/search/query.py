@@ -14,7 +14,10 @@ them; each backend then writes them as plain strings (search/fts5.py, search/tsv
   "of", …) are left out of the loose words unless nothing else is left (phrases keep them);
 - mode "any" (the default: best on SciFact, see bench/keyword_weights.py) ranks papers having any of
   the words, and counts a joined word (`state-of-the-art`, `GPT-4o`, `3.5`) as its parts; mode "all"
-  requires every word, and a joined word as the phrase it forms in the text.
+  requires every word, and a joined word as the phrase it forms in the text;
+- a loose or excluded word is also searched in its other spelling (behaviour/behavior,
+  search/spelling.py), so British and American queries run the same search (#14); a quoted phrase
+  is matched as written.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from papertrend.search.language import ENGLISH_STOPWORDS, foreign_stopwords, guess
+from papertrend.search.spelling import variants
 
 Match = Literal["any", "all"]
 # One searchable unit: a word as unicode61 splits it, e.g. ("graph",) or ("state", "of", "the", "art").
@@ -38,14 +44,7 @@ _QUOTES = frozenset('"\u201c\u201d\u201e\u201f\u2033\uff02')
 _JOINERS = frozenset("-'.\u2010\u2011\u2019\u02bc")
 _APOSTROPHES = frozenset("'\u2019\u02bc")
 _EXCLUDE = "-"
-# Lucene's English stop set, as BM25 baselines on BEIR use it.
-STOPWORDS = frozenset(
-    (
-        *("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is"),
-        *("it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there"),
-        *("these", "they", "this", "to", "was", "will", "with"),
-    )
-)
+STOPWORDS = ENGLISH_STOPWORDS
 _OPERATOR_WORDS = frozenset(("AND", "OR", "NOT"))
 
 
@@ -56,6 +55,8 @@ class ParsedQuery:
     terms: tuple[Unit, ...] = ()
     phrases: tuple[Unit, ...] = ()
     excluded: tuple[Unit, ...] = ()
+    # The language the query seems to be in when not English (search/language.py), else None.
+    language: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -164,7 +165,13 @@ def parse_query(text: str) -> ParsedQuery:
         start = close_at + 1
     # An unpaired quote left in the rest is no token character, so it simply separates words.
     loose(text[start:])
-    return ParsedQuery(terms=tuple(terms), phrases=tuple(phrases), excluded=tuple(excluded))
+    # Excluding "colour" excludes "color" too (#14).
+    for unit in list(excluded):
+        if len(unit) == 1:
+            excluded.update(((v,), None) for v in variants(unit[0]))
+    return ParsedQuery(
+        terms=tuple(terms), phrases=tuple(phrases), excluded=tuple(excluded), language=guess(text)
+    )
 
 
 def _is_stopword(token: str) -> bool:
@@ -182,8 +189,20 @@ def _dedup(units: Sequence[Unit]) -> list[Unit]:
     return list(seen.values())
 
 
+def alternatives(unit: Unit) -> tuple[Unit, ...]:
+    """The unit and, for a single word, its other spellings: any of them satisfies it (#14)."""
+    if len(unit) != 1:
+        return (unit,)
+    return (unit, *((v,) for v in variants(unit[0])))
+
+
 def ranking_terms(parsed: ParsedQuery, mode: Match) -> list[Unit]:
-    """The loose words to rank by in `mode`, stopwords left out unless nothing else is."""
+    """The loose words to rank by in `mode`, stopwords left out unless nothing else is.
+
+    In "any" mode each word's other spellings are added (#14): "behaviour" and "behavior" then rank
+    by the same words, so they find the same papers in the same order. In "all" mode a backend asks
+    for any of `alternatives(unit)` where it requires the unit.
+    """
     if mode == "any":
         # Any-mode splits a joined word into its tokens: on SciFact's train split that beat
         # matching "IL-10" or "0-dimensional" as a phrase (nDCG@10 0.705 against 0.696).
@@ -191,7 +210,27 @@ def ranking_terms(parsed: ParsedQuery, mode: Match) -> list[Unit]:
     else:
         # In all-mode every word is required, so a joined word must occur as written.
         units = list(parsed.terms)
-    kept = [u for u in units if not (len(u) == 1 and _is_stopword(u[0]))]
+    # A query in another language leaves its stopwords out too: "pour la" matched every French
+    # abstract, whatever its subject (#14).
+    foreign = foreign_stopwords(parsed.language)
+    kept = [u for u in units if not (len(u) == 1 and (_is_stopword(u[0]) or u[0].casefold() in foreign))]
     # Stopwords match nearly every paper: they add nothing to bm25 but cost a pass over the index
     # (halving query time on SciFact). A query of nothing but stopwords still searches them.
-    return kept if kept or parsed.phrases else units
+    chosen = kept if kept or parsed.phrases else units
+    if mode == "any":
+        chosen = _dedup([alt for unit in chosen for alt in alternatives(unit)])[:MAX_UNITS]
+    return chosen
+
+
+Shape = Literal["terms", "sentence"]
+# Up to this many words with no stopword among them read as a list of terms ("graph neural networks
+# molecules"), not as a sentence; bench/fusion.py builds such queries from real titles (#14).
+MAX_TERMS_WORDS = 4
+
+
+def query_shape(text: str) -> Shape:
+    """ "terms" for a short list of technical terms, "sentence" for anything longer or with stopwords."""
+    words = text.split()
+    if len(words) <= MAX_TERMS_WORDS and not any(w.casefold() in STOPWORDS for w in words):
+        return "terms"
+    return "sentence"

@@ -21,6 +21,8 @@ from papertrend.search import hybrid, keyword
 from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embedder import Embedder, query_text
 from papertrend.search.index import open_index
+from papertrend.search.language import guess
+from papertrend.search.query import query_shape
 from papertrend.search.vectors import F32
 from papertrend.types import Filters, Hit, Mode, Sort
 
@@ -35,12 +37,51 @@ class Tuning:
     rrf_k: float = 60.0
     # How deep each list is read before fusing: deeper finds more, costs more.
     candidates: int = 100
+    # The semantic weight for a query that is a short list of terms (query.query_shape), None for the
+    # same as a sentence's. Convex weights only.
+    terms_semantic_weight: float | None = None
+
+    def weights_for(self, query: str) -> list[float]:
+        """[keyword weight, semantic weight] for this query's shape (#14)."""
+        if self.terms_semantic_weight is not None and query_shape(query) == "terms":
+            return [1.0 - self.terms_semantic_weight, self.terms_semantic_weight]
+        return [self.keyword_weight, self.semantic_weight]
 
 
 # Chosen on SciFact's train split by bench/quality.py among 36 RRF and 9 convex settings: convex
 # 0.55/0.45 scored nDCG@10 0.740 on train and 0.734 on test, against 0.716 for plain RRF (k=60) on
-# test, with BM25 alone 0.692 and MiniLM alone 0.651 (docs/search.md).
-DEFAULT_TUNING = Tuning(fusion="convex", keyword_weight=0.55, semantic_weight=0.45)
+# test, with BM25 alone 0.692 and MiniLM alone 0.651 (docs/search.md). A short list of terms leans on
+# its words (#14): on title-word queries (bench/fusion.py --pick first, held-out half) 0.55/0.45
+# scored nDCG@10 0.832 against keyword alone 0.911; 0.9/0.1, chosen on the tuning half, 0.908.
+DEFAULT_TUNING = Tuning(fusion="convex", keyword_weight=0.55, semantic_weight=0.45, terms_semantic_weight=0.1)
+
+
+# The date sort orders only hits scoring at least this fraction of the best hit's score (#14): sorting
+# all 100 candidates by date put 2 of 10 on topic first for "mixture of experts routing". Calibrated
+# by bench/floor.py on SciFact's train split: the relative score that keeps 90% of the relevant
+# abstracts found in the top 100. On test these keep 92% / 90% / 89% of them (keyword / semantic /
+# hybrid) and 16 / 20 / 13 of the 100 candidates on average (docs/search.md).
+RELEVANCE_FLOOR: dict[Mode, float] = {"keyword": 0.535, "semantic": 0.736, "hybrid": 0.309}
+
+
+def above_floor(*, hits: Sequence[Hit], mode: Mode) -> list[Hit]:
+    """The best-first hits that reach the mode's relevance floor."""
+    if not hits or hits[0].score <= 0:
+        return list(hits)
+    floor = RELEVANCE_FLOOR[mode] * hits[0].score
+    return [h for h in hits if h.score >= floor]
+
+
+def relevant_newest_first(*, conn: Connection, hits: Sequence[Hit], mode: Mode) -> list[Hit]:
+    """The best-first hits above the relevance floor, newest first: the one date sort of search (#14)."""
+    return newest_first(conn=conn, hits=above_floor(hits=hits, mode=mode))
+
+
+def _sharing_words(by_meaning: Sequence[Hit], by_words: Sequence[Hit]) -> list[Hit]:
+    # A query in another language: MiniLM places it near papers in that language whatever their
+    # subject, so only papers that also share a word with it are kept (#14, search/language.py).
+    found = {h.paper_id for h in by_words}
+    return [h for h in by_meaning if h.paper_id in found]
 
 
 def newest_first(*, conn: Connection, hits: Sequence[Hit]) -> list[Hit]:
@@ -120,7 +161,13 @@ class Searcher:
             if mode == "keyword":
                 hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters, memory=self.words)
             elif mode == "semantic":
-                hits = self.semantic(conn=conn, query=query, limit=depth, filters=filters)
+                found = self.semantic(conn=conn, query=query, limit=depth, filters=filters)
+                hits = self._holding(conn, query, found)
+                if guess(query) is not None:
+                    words = keyword.search(
+                        conn=conn, query=query, limit=depth, filters=filters, memory=self.words
+                    )
+                    hits = _sharing_words(hits, words)
             else:
                 # The query is embedded on another thread while the keyword search runs: both
                 # release the GIL (onnxruntime, the database driver), so on two cores a hybrid
@@ -129,17 +176,28 @@ class Searcher:
                 by_words = keyword.search(
                     conn=conn, query=query, limit=depth, filters=filters, memory=self.words
                 )
-                by_meaning = self.nearest(conn=conn, vector=vector.result(), limit=depth, filters=filters)
+                by_meaning = self._holding(
+                    conn, query, self.nearest(conn=conn, vector=vector.result(), limit=depth, filters=filters)
+                )
+                if guess(query) is not None:
+                    by_meaning = _sharing_words(by_meaning, by_words)
                 lists = [by_words, by_meaning]
                 hits = hybrid.fuse(
                     lists,
                     fusion=self.tuning.fusion,
-                    weights=[self.tuning.keyword_weight, self.tuning.semantic_weight],
+                    weights=self.tuning.weights_for(query),
                     rrf_k=self.tuning.rrf_k,
                 )
             if sort == "date":
-                hits = newest_first(conn=conn, hits=hits)
+                hits = relevant_newest_first(conn=conn, hits=hits, mode=mode)
         return hits[:limit]
+
+    @staticmethod
+    def _holding(conn: Connection, query: str, hits: list[Hit]) -> list[Hit]:
+        # Quoted phrases and exclusions bind papers found by meaning too, in every sort (#14): 3 of
+        # the 10 newest for '"test-time scaling"' lacked the phrase.
+        kept = set(keyword.holding(conn=conn, query=query, paper_ids=[h.paper_id for h in hits]))
+        return [h for h in hits if h.paper_id in kept]
 
     def similar(self, *, paper_id: str, limit: int = 10, filters: Filters = Filters()) -> list[Hit]:
         """The papers nearest in meaning to one paper (itself excluded); [] until it has a vector."""

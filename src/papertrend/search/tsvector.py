@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from papertrend.papers.tables import papers
 from papertrend.search.filters import conditions
-from papertrend.search.query import Match, ParsedQuery, Unit, ranking_terms
+from papertrend.search.query import Match, ParsedQuery, Unit, alternatives, ranking_terms
 from papertrend.types import ELLIPSIS, MARK_CLOSE, MARK_OPEN, Filters, Hit
 
 _LT = "\ue000"
@@ -102,7 +102,11 @@ def _required(parsed: ParsedQuery, match: Match) -> list[sa.ColumnElement[bool]]
     """Conditions a paper must meet beyond sharing a word: phrases, exclusions, all-mode words."""
     where = [_has(u) for u in parsed.phrases]
     if match == "all":
-        where += [_has(u) if len(u) == 1 else _has_all_words(u) for u in ranking_terms(parsed, "all")]
+        # Every word required, in any of its spellings (#14).
+        where += [
+            sa.or_(*(_has(a) for a in alternatives(u))) if len(u) == 1 else _has_all_words(u)
+            for u in ranking_terms(parsed, "all")
+        ]
     if parsed.excluded:
         where.append(sa.not_(_matches(_any_of(parsed.excluded))))
     return where
@@ -110,7 +114,9 @@ def _required(parsed: ParsedQuery, match: Match) -> list[sa.ColumnElement[bool]]
 
 def _words(parsed: ParsedQuery, match: Match) -> list[str]:
     """The words that rank: loose terms and every word of a phrase, as FTS5 scores them."""
-    words = [t for unit in (*ranking_terms(parsed, match), *parsed.phrases) for t in unit]
+    # Every spelling ranks, as in FTS5's expression (#14).
+    units = [alt for unit in ranking_terms(parsed, match) for alt in alternatives(unit)]
+    words = [t for unit in (*units, *parsed.phrases) for t in unit]
     return list(dict.fromkeys(words))
 
 
@@ -188,6 +194,16 @@ def search(
         if len(hits) >= limit:
             return hits
     return _ranked(conn=conn, idfs=idfs, avgdl=avgdl, limit=limit, where=where, weights=weights)
+
+
+def holding(*, conn: Connection, parsed: ParsedQuery, paper_ids: Sequence[str]) -> set[str]:
+    """Of `paper_ids`, those holding every quoted phrase and none of the excluded words (#14)."""
+    where = _required(parsed, "any")
+    ids = list(dict.fromkeys(paper_ids))
+    if not where:
+        return set(ids)
+    # PostgreSQL binds any number of ids as one array.
+    return set(conn.execute(sa.select(papers.c.id).where(papers.c.id.in_(ids), *where)).scalars())
 
 
 def _with_ellipses(fragment: str, whole: str) -> str:

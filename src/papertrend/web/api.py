@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
@@ -22,9 +23,11 @@ from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.search.bm25 import IndexState
-from papertrend.types import Hit, Mode, Sort
+from papertrend.search.language import guess
+from papertrend.types import Filters, Hit, Mode, Sort
 from papertrend.web.deps import ConnDep, StateDep
 from papertrend.web.params import (
+    AuthorsQ,
     CategoriesQ,
     DateQ,
     MonthQ,
@@ -32,7 +35,9 @@ from papertrend.web.params import (
     UntilQ,
     WeekQ,
     clean_query,
+    parse_categories,
     parse_filters,
+    require_known,
 )
 from papertrend.web.search_holder import VectorState
 from papertrend.web.templating import pdf_url, safe_url
@@ -222,9 +227,12 @@ def daily_papers(
     ] = "publishedAt",
     p: PageQ = 0,
     limit: LimitQ = 50,
+    category: CategoriesQ = None,
 ) -> list[DailyPaper]:
-    """Papers of a day, week or month (default: the latest day that has papers)."""
+    """Papers of a day, week or month (default: the latest day that has papers), in any of the
+    categories given; a category no stored paper has is a 400."""
     period: Period | None = listings.parse_period(day=date_, week=week, month=month)
+    cats = require_known(conn=conn, filters=Filters(categories=parse_categories(category))).categories
     if period is None:
         latest = repository.latest_day(conn=conn)
         if latest is None:
@@ -233,7 +241,7 @@ def daily_papers(
     base = state.settings.base_url
     if sort == "trending":
         hits = listings.ranked_period(
-            conn=conn, period=period, sort="trending", now=state.clock(), params=state.trend
+            conn=conn, period=period, sort="trending", now=state.clock(), params=state.trend, categories=cats
         )
         return items(conn, hits[p * limit : (p + 1) * limit], base_url=base)
     rows = listings.papers_for_days(
@@ -243,6 +251,7 @@ def daily_papers(
         order="upvotes" if sort == "upvotes" else "newest",
         limit=limit,
         offset=p * limit,
+        categories=cats,
     )
     return [daily_item(row, base_url=base) for row in rows]
 
@@ -273,16 +282,26 @@ def search(
     since: SinceQ = None,
     until: UntilQ = None,
     category: CategoriesQ = None,
+    author: AuthorsQ = None,
     mode: Mode = "hybrid",
     sort: Sort = "relevance",
 ) -> list[DailyPaper]:
-    """Search by meaning and words; `X-Search-Mode` says which mode answered."""
-    filters = parse_filters(since=since, until=until, categories=category)
+    """Search by meaning and words; `X-Search-Mode` says which mode answered, `X-Did-You-Mean`
+    (percent-encoded UTF-8, when present) a correction of rare or unknown words from the corpus, and
+    `X-Query-Language` the language a query not in English seems to be in (results may be poor)."""
+    filters = parse_filters(since=since, until=until, categories=category, authors=author)
+    require_known(conn=conn, filters=filters)
     query = clean_query(q)
     if not query:
         return []
     hits, used = state.search.search(query=query, mode=mode, limit=limit, filters=filters, sort=sort)
     response.headers["x-search-mode"] = used
+    language = guess(query)
+    if language:
+        response.headers["x-query-language"] = quote(language, safe="")
+    suggestion = state.search.did_you_mean(query=query)
+    if suggestion:
+        response.headers["x-did-you-mean"] = quote(suggestion, safe="")
     return items(conn, hits, base_url=state.settings.base_url)
 
 

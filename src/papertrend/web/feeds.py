@@ -17,10 +17,11 @@ from papertrend import __version__
 from papertrend.papers import listings, repository
 from papertrend.papers.listings import Period, Window, period_of
 from papertrend.papers.models import Paper
-from papertrend.types import Mode, Sort
+from papertrend.types import Filters, Mode, Sort
 from papertrend.web.api import ERRORS
 from papertrend.web.deps import ConnDep, StateDep
 from papertrend.web.params import (
+    AuthorsQ,
     CategoriesQ,
     DateQ,
     MonthQ,
@@ -28,7 +29,9 @@ from papertrend.web.params import (
     UntilQ,
     WeekQ,
     clean_query,
+    parse_categories,
     parse_filters,
+    require_known,
 )
 from papertrend.web.templating import pdf_url, query_url
 
@@ -74,7 +77,8 @@ def atom(
     _sub(feed, "id", base + self_path)
     _sub(feed, "title", title)
     _sub(feed, "subtitle", subtitle)
-    updated = max((p.changed_at for p in papers), default=now)
+    # Dated by the papers themselves (#14): an ingest that rewrites rows must not make every entry new.
+    updated = max((p.dated for p in papers), default=now)
     _sub(feed, "updated", _rfc3339(updated))
     _sub(feed, "link", rel="self", type="application/atom+xml", href=base + self_path)
     _sub(feed, "link", rel="alternate", type="text/html", href=base + page_path)
@@ -86,7 +90,7 @@ def atom(
         # The arXiv abstract URL: a stable, global id for the paper whatever our base URL becomes.
         _sub(entry, "id", p.abs_url)
         _sub(entry, "title", p.title, type="text")
-        _sub(entry, "updated", _rfc3339(p.changed_at))
+        _sub(entry, "updated", _rfc3339(p.dated))
         if p.published_at:
             _sub(entry, "published", _rfc3339(p.published_at))
         _sub(entry, "link", rel="alternate", type="text/html", href=f"{base}/papers/{p.id}")
@@ -148,18 +152,23 @@ def daily_feed(
     date_: DateQ = None,
     week: WeekQ = None,
     month: MonthQ = None,
+    category: CategoriesQ = None,
 ) -> Response:
-    """Papers of a day, week or month (default: the latest day that has papers), most upvoted first."""
+    """Papers of a day, week or month (default: the latest day that has papers), most upvoted first,
+    in any of the categories given; a category no stored paper has is a 400."""
     period: Period | None = listings.parse_period(day=date_, week=week, month=month)
+    cats = require_known(conn=conn, filters=Filters(categories=parse_categories(category))).categories
     if period is None:
         latest = repository.latest_day(conn=conn)
         period = period_of("day", latest) if latest else None
     papers = (
-        listings.papers_for_days(conn=conn, start=period.start, end=period.end, limit=DAILY_SIZE)
+        listings.papers_for_days(
+            conn=conn, start=period.start, end=period.end, limit=DAILY_SIZE, categories=cats
+        )
         if period
         else []
     )
-    page = query_url("/papers", **dict([period.param])) if period else "/"
+    page = query_url("/papers", **dict([period.param]), category=list(cats)) if period else "/"
     return _feed_response(
         atom(
             base_url=state.settings.base_url,
@@ -184,6 +193,7 @@ def search_feed(
     since: SinceQ = None,
     until: UntilQ = None,
     category: CategoriesQ = None,
+    author: AuthorsQ = None,
     mode: Mode = "hybrid",
     sort: Annotated[
         Sort, Query(description="date (default: newest relevant papers first) or relevance.")
@@ -191,7 +201,8 @@ def search_feed(
 ) -> Response:
     """Any search, as a feed: by default its relevant papers, newest first."""
     query = clean_query(q)
-    filters = parse_filters(since=since, until=until, categories=category)
+    filters = parse_filters(since=since, until=until, categories=category, authors=author)
+    require_known(conn=conn, filters=filters)
     hits, _used = (
         state.search.search(query=query, mode=mode, limit=FEED_SIZE, filters=filters, sort=sort)
         if query
@@ -199,7 +210,14 @@ def search_feed(
     )
     papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
     page = query_url(
-        "/search", q=query, since=since, until=until, category=list(filters.categories), mode=mode, sort=sort
+        "/search",
+        q=query,
+        since=since,
+        until=until,
+        category=list(filters.categories),
+        author=list(filters.authors),
+        mode=mode,
+        sort=sort,
     )
     return _feed_response(
         atom(

@@ -22,13 +22,17 @@ from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, PeriodKind, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.rank import explain
-from papertrend.types import Mode, Sort
+from papertrend.search.language import guess
+from papertrend.search.language import note as language_note
+from papertrend.search.marks import marked
+from papertrend.types import Filters, Mode, Sort
 from papertrend.web import markdown
 from papertrend.web.cookies import current_user
 from papertrend.web.deps import CSRF, ConnDep, StateDep
 from papertrend.web.errors import wants_json
 from papertrend.web.library import saved_pks
 from papertrend.web.params import (
+    AuthorsQ,
     CategoriesQ,
     DateQ,
     MonthQ,
@@ -36,13 +40,17 @@ from papertrend.web.params import (
     UntilQ,
     WeekQ,
     clean_query,
+    known_only,
+    parse_categories,
     parse_filters,
 )
-from papertrend.web.templating import query_url, render
+from papertrend.web.templating import page_links, query_url, render
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
+# How many results a search reads, ranked; pages are cut from them (the Searcher reads 100 anyway).
+SEARCH_DEPTH = 100
 TRENDING_SIZE = 30
 SIMILAR = 8
 
@@ -74,7 +82,14 @@ def _period_url(period: Period | None, **extra: Any) -> str | None:
     return query_url("/papers", **{name: value}, **extra)
 
 
-def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int) -> HTMLResponse:
+def _daily(
+    request: Request,
+    conn: ConnDep,
+    *,
+    period: Period | None,
+    page: int,
+    categories: tuple[str, ...] = (),
+) -> HTMLResponse:
     latest = repository.latest_day(conn=conn)
     if period is None and latest is not None:
         period = period_of("day", latest)
@@ -82,13 +97,22 @@ def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int)
         return render(
             request, "daily.html", {"title": "Papers", "period": None, "papers": [], "has_any": False}
         )
-    total = listings.count_for_days(conn=conn, start=period.start, end=period.end)
+    # A category no stored paper has is named on the page and left out, never silently ignored (#14).
+    kept, filter_notes = known_only(conn=conn, filters=Filters(categories=categories))
+    cats = list(kept.categories)
+    total = listings.count_for_days(conn=conn, start=period.start, end=period.end, categories=cats)
     papers = listings.papers_for_days(
-        conn=conn, start=period.start, end=period.end, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+        conn=conn,
+        start=period.start,
+        end=period.end,
+        limit=PAGE_SIZE,
+        offset=page * PAGE_SIZE,
+        categories=cats,
     )
     before = listings.day_before(conn=conn, day=period.start)
     after = listings.day_after(conn=conn, day=period.end)
     name, value = period.param
+    pages = max(1, -(-total // PAGE_SIZE))
     context = {
         "title": f"Papers of {period.label}",
         "period": period,
@@ -98,13 +122,23 @@ def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int)
         "has_any": latest is not None,
         "total": total,
         "page": page,
+        "pages": pages,
+        "page_links": page_links(
+            page=page, pages=pages, url_of=lambda n: _period_url(period, category=cats, p=n or None) or "/"
+        ),
         "offset": page * PAGE_SIZE,
-        "prev_url": _period_url(period_of(period.kind, before) if before else None),
-        "next_url": _period_url(period_of(period.kind, after) if after else None),
-        "prev_page_url": _period_url(period, p=page - 1) if page > 0 else None,
-        "next_page_url": _period_url(period, p=page + 1) if (page + 1) * PAGE_SIZE < total else None,
+        "categories": ", ".join(cats),
+        "filter_notes": filter_notes,
+        "day_value": period.start.isoformat(),
+        "unfiltered_url": _period_url(period) if cats else None,
+        "prev_url": _period_url(period_of(period.kind, before) if before else None, category=cats),
+        "next_url": _period_url(period_of(period.kind, after) if after else None, category=cats),
+        "prev_page_url": _period_url(period, category=cats, p=page - 1) if page > 0 else None,
+        "next_page_url": (
+            _period_url(period, category=cats, p=page + 1) if (page + 1) * PAGE_SIZE < total else None
+        ),
         "views": [
-            (kind, label, _period_url(period_of(kind, period.start)), kind == period.kind)
+            (kind, label, _period_url(period_of(kind, period.start), category=cats), kind == period.kind)
             for kind, label in VIEWS
         ],
         "latest_url": "/" if latest and not (period.start <= latest <= period.end) else None,
@@ -112,12 +146,14 @@ def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int)
             {
                 "type": "application/json",
                 "title": "JSON",
-                "href": query_url("/api/daily_papers", **{name: value}, sort="upvotes", p=page or None),
+                "href": query_url(
+                    "/api/daily_papers", **{name: value}, category=cats, sort="upvotes", p=page or None
+                ),
             },
             {
                 "type": "application/atom+xml",
                 "title": "Atom feed",
-                "href": query_url("/feeds/daily.atom", **{name: value}),
+                "href": query_url("/feeds/daily.atom", **{name: value}, category=cats),
             },
         ],
     }
@@ -125,9 +161,9 @@ def _daily(request: Request, conn: ConnDep, *, period: Period | None, page: int)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, conn: ConnDep, p: PageQ = 0) -> HTMLResponse:
+def home(request: Request, conn: ConnDep, p: PageQ = 0, category: CategoriesQ = None) -> HTMLResponse:
     """The latest day that has papers."""
-    return _daily(request, conn, period=None, page=p)
+    return _daily(request, conn, period=None, page=p, categories=parse_categories(category))
 
 
 @router.get("/papers", response_class=HTMLResponse)
@@ -138,10 +174,11 @@ def papers_listing(
     week: WeekQ = None,
     month: MonthQ = None,
     p: PageQ = 0,
+    category: CategoriesQ = None,
 ) -> HTMLResponse:
-    """Papers of a day, an ISO week or a month, most upvoted first."""
+    """Papers of a day, an ISO week or a month, most upvoted first, in any of the categories given."""
     period = listings.parse_period(day=date_, week=week, month=month)
-    return _daily(request, conn, period=period, page=p)
+    return _daily(request, conn, period=period, page=p, categories=parse_categories(category))
 
 
 @router.get("/papers/trending", response_class=HTMLResponse)
@@ -195,6 +232,10 @@ def trending_page(
     return render(request, "trending.html", context)
 
 
+def _search_url(params: dict[str, Any], sort: Sort, limit: int, page: int) -> str:
+    return query_url("/search", **params, sort=sort, limit=limit if limit != 20 else None, p=page or None)
+
+
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
     request: Request,
@@ -204,18 +245,23 @@ def search_page(
     since: SinceQ = None,
     until: UntilQ = None,
     category: CategoriesQ = None,
+    author: AuthorsQ = None,
     mode: Mode = "hybrid",
     sort: Sort = "relevance",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    p: PageQ = 0,
 ) -> HTMLResponse:
-    """Search by meaning and words, with date and category filters."""
+    """Search by meaning and words, with date, category and author filters, a page at a time."""
     query = clean_query(q)
-    filters = parse_filters(since=since, until=until, categories=category)
+    filters, filter_notes = known_only(
+        conn=conn, filters=parse_filters(since=since, until=until, categories=category, authors=author)
+    )
     form = {
         "q": query,
         "since": since or "",
         "until": until or "",
         "category": ", ".join(filters.categories),
+        "author": ", ".join(filters.authors),
         "mode": mode,
         "sort": sort,
     }
@@ -231,18 +277,48 @@ def search_page(
         "notice": None,
         "filtered": not filters.empty,
         "unfiltered_url": query_url("/search", q=query, mode=mode),
-        "more_url": None,
+        "texts": {},
+        "total": 0,
+        "capped": False,
+        "page": p,
+        "offset": p * limit,
+        "pages": 1,
+        "page_links": [],
+        "prev_page_url": None,
+        "next_page_url": None,
         "alternates": [],
+        "did_you_mean": None,
+        "language_note": None,
+        "filter_notes": filter_notes,
     }
     if not query:
         return render(request, "search.html", context)
-    hits, used = state.search.search(query=query, mode=mode, limit=limit, filters=filters, sort=sort)
-    papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
-    params = {"q": query, "since": since, "until": until, "category": list(filters.categories), "mode": mode}
+    # Every candidate is read (the search reads this many anyway) so the page can say how many
+    # there are and number its pages (#14); only the shown page's papers are loaded.
+    hits, used = state.search.search(query=query, mode=mode, limit=SEARCH_DEPTH, filters=filters, sort=sort)
+    shown = hits[p * limit : (p + 1) * limit]
+    papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in shown])
+    pages = max(1, -(-len(hits) // limit))
+    params = {
+        "q": query,
+        "since": since,
+        "until": until,
+        "category": list(filters.categories),
+        "author": list(filters.authors),
+        "mode": mode,
+    }
+    suggestion = state.search.did_you_mean(query=query)
+    language = guess(query)
     context.update(
+        language_note=language_note(language) if language else None,
+        did_you_mean=(
+            (suggestion, query_url("/search", **{**params, "q": suggestion}, sort=sort))
+            if suggestion
+            else None
+        ),
         papers=papers,
         my_saved=saved_pks(request, conn, papers),
-        scores={h.paper_id: h.score for h in hits},
+        scores={h.paper_id: h.score for h in shown},
         used_mode=used,
         notice=(
             "Search by meaning is not available on this server right now, so these results match your "
@@ -250,11 +326,14 @@ def search_page(
             if used != mode
             else None
         ),
-        more_url=(
-            query_url("/search", **params, sort=sort, limit=min(limit + 20, 100))
-            if len(hits) >= limit and limit < 100
-            else None
-        ),
+        texts={x.id: marked(title=x.title, abstract=x.abstract, query=query) for x in papers},
+        my_votes=_my_votes(request, conn, papers),
+        total=len(hits),
+        capped=len(hits) >= SEARCH_DEPTH,
+        pages=pages,
+        page_links=page_links(page=p, pages=pages, url_of=lambda n: _search_url(params, sort, limit, n)),
+        prev_page_url=_search_url(params, sort, limit, p - 1) if p > 0 else None,
+        next_page_url=_search_url(params, sort, limit, p + 1) if p + 1 < pages else None,
         alternates=[
             {
                 "type": "application/json",
@@ -333,6 +412,12 @@ def upvote(
     if wants_json(request):
         return JSONResponse({"id": key, "upvoted": upvoted, "upvotes": after.votes if after else 0})
     return RedirectResponse(back, status_code=303)
+
+
+@router.get("/abs/{paper_id:path}")
+def abs_redirect(paper_id: str) -> RedirectResponse:
+    """arXiv's own address shape (`/abs/2501.01234v2`) leads to the paper's page here (#14)."""
+    return RedirectResponse(f"/papers/{parse_arxiv_id(paper_id).key}", status_code=308)
 
 
 @router.get("/papers/{paper_id:path}", response_class=HTMLResponse)

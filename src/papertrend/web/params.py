@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Query
+from sqlalchemy.engine import Connection
 
 from papertrend.errors import BadRequest
 from papertrend.papers.listings import FIRST_DAY, LAST_DAY, parse_day
+from papertrend.search import filters as search_filters
 from papertrend.types import Filters
 
 _CATEGORY = re.compile(r"[A-Za-z][A-Za-z-]*(?:\.[A-Za-z][A-Za-z-]*)?")
@@ -74,6 +77,44 @@ CategoriesQ = Annotated[
 ]
 
 
+MAX_AUTHORS = 5
+MAX_AUTHOR_CHARS = 100
+# Any text but control characters (NUL breaks PostgreSQL's text; none belongs in a name).
+AUTHOR_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+AuthorsQ = Annotated[
+    list[str] | None,
+    Query(
+        description=f"Part of an author's name, any case, e.g. Hinton (repeatable, at most {MAX_AUTHORS}).",
+        json_schema_extra={
+            "maxItems": MAX_AUTHORS,
+            "items": {"type": "string", "pattern": AUTHOR_PATTERN, "maxLength": MAX_AUTHOR_CHARS},
+        },
+    ),
+]
+
+
+def parse_authors(values: Sequence[str] | None) -> tuple[str, ...]:
+    """Author name parts from `author=` values (each may list several, comma-separated), trimmed (#14)."""
+    values = values or ()
+    if len(values) > MAX_AUTHORS:
+        raise BadRequest(f"give at most {MAX_AUTHORS} authors ({len(values)} author= values given)")
+    out: dict[str, None] = {}
+    for value in values:
+        if len(value) > MAX_AUTHOR_CHARS:
+            raise BadRequest(f"author= values are at most {MAX_AUTHOR_CHARS} characters")
+        if _CONTROL.search(value):
+            raise BadRequest("author= values may not hold control characters")
+        # A comma separates names, as the search form's one field lists them.
+        for part in value.split(","):
+            name = " ".join(part.split())
+            if name:
+                out[name] = None
+    if len(out) > MAX_AUTHORS:
+        raise BadRequest(f"give at most {MAX_AUTHORS} authors")
+    return tuple(out)
+
+
 def parse_categories(values: Sequence[str] | None) -> tuple[str, ...]:
     """arXiv categories from `category=` values, each possibly a comma- or space-separated list."""
     values = values or ()
@@ -94,13 +135,48 @@ def parse_categories(values: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def parse_filters(*, since: str | None, until: str | None, categories: Sequence[str] | None) -> Filters:
+def parse_filters(
+    *,
+    since: str | None,
+    until: str | None,
+    categories: Sequence[str] | None,
+    authors: Sequence[str] | None = None,
+) -> Filters:
     """Search filters from query parameters; BadRequest for a malformed value."""
     start = parse_day(since, name="since") if since else None
     end = parse_day(until, name="until") if until else None
     if start and end and start > end:
         raise BadRequest(f"since={start} is after until={end}")
-    return Filters(since=start, until=end, categories=parse_categories(categories))
+    return Filters(
+        since=start, until=end, categories=parse_categories(categories), authors=parse_authors(authors)
+    )
+
+
+def _notes(missing: Filters) -> list[str]:
+    return [f"no paper here is in category {c!r}" for c in missing.categories] + [
+        f"no paper here has an author named like {a!r}" for a in missing.authors
+    ]
+
+
+def require_known(*, conn: Connection, filters: Filters) -> Filters:
+    """The filters, or BadRequest naming each category or author no stored paper has (API, feeds)."""
+    notes = _notes(search_filters.unknown(conn=conn, filters=filters))
+    if notes:
+        raise BadRequest("; ".join(notes))
+    return filters
+
+
+def known_only(*, conn: Connection, filters: Filters) -> tuple[Filters, list[str]]:
+    """The filters without categories or authors no stored paper has, and a note on each (pages)."""
+    missing = search_filters.unknown(conn=conn, filters=filters)
+    if missing.empty:
+        return filters, []
+    kept = replace(
+        filters,
+        categories=tuple(c for c in filters.categories if c not in missing.categories),
+        authors=tuple(a for a in filters.authors if a not in missing.authors),
+    )
+    return kept, [f"{n[0].upper()}{n[1:]}, so that filter was left out." for n in _notes(missing)]
 
 
 def clean_query(q: str | None) -> str:

@@ -12,7 +12,8 @@ from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.search import keyword
 from papertrend.search.bm25 import MemoryIndex
-from papertrend.search.service import newest_first
+from papertrend.search.service import relevant_newest_first
+from papertrend.search.suggest import VocabularyHolder
 from papertrend.types import Filters, Hit, Mode, Sort
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class SearchHolder:
         self.words = MemoryIndex(
             engine=engine, threshold=settings.keyword_memory_threshold, weights=keyword.DEFAULT_WEIGHTS
         )
+        # "Did you mean" reads the corpus's words (search/suggest.py), model or not (#14).
+        self.vocabulary = VocabularyHolder(engine=engine)
         # Guards loading the model, once; searches then run side by side (the vector index
         # serialises its own refreshes).
         self._lock = threading.Lock()
@@ -90,7 +93,7 @@ class SearchHolder:
         with reading(self.engine) as conn:
             hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters, memory=self.words)
             if sort == "date":
-                hits = newest_first(conn=conn, hits=hits)
+                hits = relevant_newest_first(conn=conn, hits=hits, mode="keyword")
         return hits[:limit], "keyword"
 
     def warm(self) -> None:
@@ -111,6 +114,11 @@ class SearchHolder:
         """The loaded embedding model, or None when it cannot load ("For you" needs it; #13)."""
         searcher = self._get()
         return searcher.embedder if searcher is not None else None
+
+    def did_you_mean(self, *, query: str) -> str | None:
+        """The query with its rare or unknown words corrected from the corpus's words, or None (#14)."""
+        with reading(self.engine) as conn:
+            return self.vocabulary.suggest(conn=conn, query=query)
 
     def similar(self, *, paper_id: str, limit: int) -> list[Hit]:
         """Papers nearest in meaning; [] when the model is unavailable."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -68,6 +70,29 @@ def query_url(path: str, **params: object) -> str:
     """`path?…` with the parameters that are not None or empty."""
     kept = {k.rstrip("_"): v for k, v in params.items() if v not in (None, "", ())}
     return f"{path}?{urlencode(kept, doseq=True)}" if kept else path
+
+
+@dataclass(frozen=True, slots=True)
+class PageLink:
+    """One entry of a pager: a page number with its address (None for the current page), or a gap."""
+
+    label: str
+    url: str | None
+    current: bool = False
+
+
+def page_links(*, page: int, pages: int, url_of: Callable[[int], str], around: int = 2) -> list[PageLink]:
+    """Numbered links for pages 0..pages-1 shown from 1: the first, the last and `around` each side of
+    `page`, with "…" for gaps, so a 6,837-paper month is a few clicks from any page (#14)."""
+    if pages <= 1:
+        return []
+    shown = sorted({0, pages - 1, *range(max(0, page - around), min(pages, page + around + 1))})
+    out: list[PageLink] = []
+    for i, n in enumerate(shown):
+        if i and n - shown[i - 1] > 1:
+            out.append(PageLink("…", None))
+        out.append(PageLink(str(n + 1), None if n == page else url_of(n), current=n == page))
+    return out
 
 
 def make_templates() -> jinja2.Environment:

@@ -1,0 +1,98 @@
+"""Is a query English? A cheap guess from its script and its stopwords (#14).
+
+The papers are almost all English and the default model reads English, so a query in another language
+finds little; worse, it found papers on other subjects that merely share its language (French
+stopwords matching French abstracts, MiniLM placing any French text near French papers). For a query
+guessed to be in another language, search says plainly that results may be poor, keyword search
+leaves that language's stopwords out, and papers found by meaning are kept only if they share a word
+with the query (search/service.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+# Lucene's English stop set, as BM25 baselines on BEIR use it (keyword search leaves these out).
+ENGLISH_STOPWORDS = frozenset(
+    (
+        *("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is"),
+        *("it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there"),
+        *("these", "they", "this", "to", "was", "will", "with"),
+    )
+)
+
+
+# The commonest function words of the languages arXiv abstracts other than English come in (fr, es,
+# de, pt, it); words English also uses ("a", "in", "on", "die", "the") are left out on purpose.
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_FOREIGN_STOPWORDS: dict[str, frozenset[str]] = {
+    "French": _words(
+        "le la les des du de un une et est pour dans sur avec par au aux ces cette qui que sont ou leur"
+        " nous vous sans entre"
+    ),
+    "Spanish": _words(
+        "el la los las de del y en un una es por para con sobre que se al como entre sin más su sus"
+    ),
+    "German": _words(
+        "der die das und ist mit für von zu den dem ein eine einer auf im nicht sich auch über zur zum bei"
+    ),
+    "Portuguese": _words(
+        "o os as de do da dos das e em um uma para com por sobre que se ao não na no nas nos"
+    ),
+    "Italian": _words(
+        "il lo la gli le di del della e un una per con su che si non nel nella degli delle dei"
+    ),
+}
+_WORD = re.compile(r"[^\W\d_]+")
+# Share of a query's letters outside the Latin script above which it is not English.
+NON_LATIN_SHARE = 0.3
+
+
+@cache
+def _script(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return name.split(" ", 1)[0] if name else "UNKNOWN"
+
+
+def guess(query: str) -> str | None:
+    """The language or script a query seems written in when it is not English; None for English
+    (or when there is too little to tell)."""
+    text = query[:4096]
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return None
+    scripts: dict[str, int] = {}
+    for ch in letters:
+        script = _script(ch)
+        if script != "LATIN":
+            scripts[script] = scripts.get(script, 0) + 1
+    if scripts and sum(scripts.values()) / len(letters) > NON_LATIN_SHARE:
+        top = max(scripts, key=lambda s: scripts[s])
+        named = {"CJK": "Chinese", "HIRAGANA": "Japanese", "KATAKANA": "Japanese", "HANGUL": "Korean"}
+        return named.get(top, f"{top.capitalize()} script")
+    words = [w.casefold() for w in _WORD.findall(text)]
+    english = sum(w in ENGLISH_STOPWORDS for w in words)
+    counts = {lang: sum(w in stop for w in words) for lang, stop in _FOREIGN_STOPWORDS.items()}
+    lang = max(counts, key=lambda k: counts[k])
+    if counts[lang] >= 2 and counts[lang] > english:
+        return lang
+    return None
+
+
+def foreign_stopwords(language: str | None) -> frozenset[str]:
+    """That language's stopwords, left out of keyword ranking like English ones."""
+    return _FOREIGN_STOPWORDS.get(language or "", frozenset())
+
+
+def note(language: str) -> str:
+    """What a page says about a query in another language."""
+    return (
+        f"This query looks like {language}. The papers here are almost all in English, so results for "
+        "other languages may be poor, and papers are not shown only because they share a language: "
+        "try your query in English."
+    )

@@ -1,0 +1,65 @@
+"""British and American spellings of one word, so either finds the same papers (#14).
+
+"LLM agents that simulate human behaviour" and "… behavior" shared 2 of their top 10 papers on the
+80k store: BM25 sees two unrelated words and MiniLM two different token sequences. Keyword search
+asks for every spelling of a word (`variants`), so both queries run the same search; the text that
+is embedded is written in American spelling (`american`), so both queries get the same vector.
+
+The pairs are data (data/spelling.txt), built from the corpus's own vocabulary by suffix rules
+(-our/-or, -ise/-ize, -isation/-ization, -yse/-yze, -lled/-led, -tre/-ter, -ogue/-og, defence…)
+and checked by hand, so a false pair such as four/for or tour/tor can never be made up at query time.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+@cache
+def _pairs() -> dict[str, str]:
+    """British spelling → American, both casefolded."""
+    text = (resources.files("papertrend.search") / "data" / "spelling.txt").read_text(encoding="utf-8")
+    pairs: dict[str, str] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            british, american_ = line.split()
+            pairs[british] = american_
+    return pairs
+
+
+@cache
+def _groups() -> dict[str, tuple[str, ...]]:
+    """Each spelling → all spellings of its word, American first."""
+    groups: dict[str, list[str]] = {}
+    for british, american_ in _pairs().items():
+        groups.setdefault(american_, [american_]).append(british)
+    out: dict[str, tuple[str, ...]] = {}
+    for words in groups.values():
+        for word in words:
+            out[word] = tuple(words)
+    return out
+
+
+def variants(token: str) -> tuple[str, ...]:
+    """The other spellings of a word (casefolded), or () when it has none."""
+    key = token.casefold()
+    return tuple(w for w in _groups().get(key, ()) if w != key)
+
+
+def _american_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    american_ = _pairs().get(word.casefold())
+    if american_ is None:
+        return word
+    if word.isupper() and len(word) > 1:
+        return american_.upper()
+    return american_.capitalize() if word[0].isupper() else american_
+
+
+def american(text: str) -> str:
+    """The text with each British spelling the list knows written the American way."""
+    return _WORD.sub(_american_word, text)

@@ -1,0 +1,198 @@
+"""Search as people type it (#14): "did you mean", filters everywhere, results you can scan."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import hypothesis
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
+
+from papertrend.config import Settings
+from papertrend.search.embed_job import embed_missing
+from papertrend.search.embedder import FAST_MODEL, get_embedder
+from tests.integration.test_web_pages import TOP_ID, Web, load_papers, make_web, page
+
+
+@pytest.fixture
+def web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Web:
+    load_papers(engine, fixture_data, tmp_path / "data")
+    return make_web(settings, engine)
+
+
+def test_a_misspelled_query_gets_a_did_you_mean_one_click_away(web: Web) -> None:
+    html = page(web, "/search?q=agnets+for+coding&mode=keyword")
+    assert "Did you mean agents for coding" in html.text
+    assert "/search?q=agents+for+coding&mode=keyword&sort=relevance" in html.hrefs()
+    response = web.get("/api/papers/search?q=agnets+for+coding&mode=keyword")
+    assert response.status_code == 200
+    assert unquote(response.headers["x-did-you-mean"]) == "agents for coding"
+
+
+def test_a_well_spelled_query_gets_no_did_you_mean(web: Web) -> None:
+    assert "Did you mean" not in page(web, "/search?q=agents+for+coding&mode=keyword").text
+    assert "x-did-you-mean" not in web.get("/api/papers/search?q=agents&mode=keyword").headers
+
+
+def _json(web: Web, url: str, status: int = 200) -> Any:
+    response = web.get(url)
+    assert response.status_code == status, (url, response.status_code, response.text[:300])
+    return response.json()
+
+
+def test_author_filter_in_the_api_the_page_and_the_feed(web: Web) -> None:
+    everyone = _json(web, "/api/papers/search?q=agents&mode=keyword&limit=50")
+    surname = everyone[-1]["paper"]["authors"][0]["name"].split()[-1]
+    found = _json(web, f"/api/papers/search?q=agents&mode=keyword&limit=50&author={surname.upper()}")
+    assert 0 < len(found) < len(everyone)
+    assert all(any(surname.lower() in a["name"].lower() for a in f["paper"]["authors"]) for f in found)
+    html = page(web, f"/search?q=agents&mode=keyword&author={surname}")
+    assert len([a for a in html.hrefs() if a.startswith("/papers/2")]) >= len(found)
+    feed = web.get(f"/feeds/search.atom?q=agents&mode=keyword&sort=relevance&author={surname}")
+    assert feed.status_code == 200
+    assert feed.text.count("<entry>") == len(found)
+    # The feed's default date sort keeps the relevant ones of them (above the floor, #14).
+    newest = web.get(f"/feeds/search.atom?q=agents&mode=keyword&author={surname}").text
+    assert 0 < newest.count("<entry>") <= len(found)
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("/api/papers/search?q=agents&author=Nobody+Zzyzx", "Nobody Zzyzx"),
+        ("/api/papers/search?q=agents&category=cs.ZZ", "cs.ZZ"),
+        ("/feeds/search.atom?q=agents&author=Nobody+Zzyzx", "Nobody Zzyzx"),
+        ("/api/daily_papers?date=2025-03-18&category=cs.ZZ", "cs.ZZ"),
+        ("/feeds/daily.atom?date=2025-03-18&category=cs.ZZ", "cs.ZZ"),
+    ],
+)
+def test_unknown_filter_values_are_a_clear_400(web: Web, url: str, named: str) -> None:
+    response = web.get(url)
+    assert response.status_code == 400
+    assert named in response.text
+
+
+def test_unknown_filter_values_are_a_visible_note_on_pages(web: Web) -> None:
+    html = page(web, "/search?q=agents&mode=keyword&category=cs.ZZ&author=Nobody+Zzyzx")
+    assert "No paper here is in category 'cs.ZZ', so that filter was left out." in html.text
+    assert "No paper here has an author named like 'Nobody Zzyzx'" in html.text
+    listing = page(web, "/papers?date=2025-03-18&category=cs.ZZ")
+    assert "No paper here is in category 'cs.ZZ'" in listing.text
+
+
+def test_listings_and_their_feeds_filter_by_category(web: Web) -> None:
+    day = _json(web, "/api/daily_papers?date=2025-03-18&limit=100")
+    cats = [set(d["paper"]["categories"]) for d in day]
+    some = sorted(set.union(*cats), key=lambda c: sum(c in s for s in cats))[0]
+    expected = sum(some in s for s in cats)
+    assert 0 < expected < len(day)
+    only = _json(web, f"/api/daily_papers?date=2025-03-18&limit=100&category={some}")
+    assert len(only) == expected and all(some in d["paper"]["categories"] for d in only)
+    html = page(web, f"/papers?date=2025-03-18&category={some}")
+    assert f"{expected} paper{'s' if expected != 1 else ''} in {some}" in html.text
+    assert "/papers?date=2025-03-18" in html.hrefs()  # back to all categories
+    feed = web.get(f"/feeds/daily.atom?date=2025-03-18&category={some}")
+    assert feed.status_code == 200 and feed.text.count("<entry>") == expected
+
+
+# Every new parameter (#14), on pages, the API and feeds: hostile text never makes a 5xx.
+HOSTILE_URLS = (
+    "/search?q=agents&mode=keyword&author={v}",
+    "/search?q={v}&mode=keyword",
+    "/api/papers/search?q=agents&mode=keyword&author={v}",
+    "/api/papers/search?q={v}&mode=keyword",
+    "/feeds/search.atom?q=agents&mode=keyword&author={v}",
+    "/papers?date=2025-03-18&category={v}",
+    "/api/daily_papers?date=2025-03-18&category={v}",
+    "/feeds/daily.atom?date=2025-03-18&category={v}",
+)
+HOSTILE_TEXT = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(
+        [
+            '"a" OR b* NEAR(c d) NOT e:f ^g',  # FTS5 syntax
+            "a & !b | c <-> d:*",  # tsquery syntax
+            "\u202eevil\u202c \u05e9\u05dc\u05d5\u05dd",  # RTL override, Hebrew
+            "%_\\",  # LIKE wildcards
+            "x" * 10_240,
+        ]
+    ),
+)
+
+
+@hypothesis.settings(
+    max_examples=25, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
+)
+@given(value=HOSTILE_TEXT, raw=st.sampled_from(["", "%00", "%FF%FE", "%C3%28", "%00%FF"]))
+def test_hostile_values_in_new_parameters_are_never_5xx(web: Web, value: str, raw: str) -> None:
+    encoded = quote(value, safe="") + raw
+    for url in HOSTILE_URLS:
+        response = web.get(url.format(v=encoded))
+        assert response.status_code < 500, (url, value, raw, response.text[:300])
+
+
+def test_search_pages_are_numbered_and_the_count_is_true(web: Web) -> None:
+    everyone = _json(web, "/api/papers/search?q=agents+models&mode=keyword&limit=100")
+    total = len(everyone)
+    assert total > 6
+    first = web.get("/search?q=agents+models&mode=keyword&limit=3").text
+    pages = -(-total // 3)
+    assert f"{total} results for <strong>agents models</strong> · page 1 of {pages}." in first
+    assert "/search?q=agents+models&amp;mode=keyword&amp;sort=relevance&amp;limit=3&amp;p=1" in first
+    second = page(web, "/search?q=agents+models&mode=keyword&limit=3&p=1")
+    shown = [h for h in second.hrefs() if h.startswith("/papers/") and h.count("/") == 2]
+    expected = [f"/papers/{d['paper']['id']}" for d in everyone[3:6]]
+    assert [h for h in dict.fromkeys(shown) if h in expected] == expected
+    assert f"page 2 of {pages}" in second.text
+
+
+def test_a_query_in_another_language_is_told_so(web: Web) -> None:
+    html = page(web, "/search?q=mod%C3%A8les+de+langage+pour+la+traduction&mode=keyword")
+    assert "This query looks like French" in html.text
+    assert "results for other languages may be poor" in html.text
+    response = web.get("/api/papers/search?q=%E5%A4%A7%E8%AF%AD%E8%A8%80%E6%A8%A1%E5%9E%8B&mode=keyword")
+    assert response.status_code == 200 and response.headers["x-query-language"] == "Chinese"
+    assert "looks like" not in page(web, "/search?q=agents&mode=keyword").text
+
+
+def test_abs_addresses_lead_to_the_paper_page(web: Web) -> None:
+    response = web.get(f"/abs/{TOP_ID}v2")
+    assert response.status_code == 308 and response.headers["location"] == f"/papers/{TOP_ID}"
+    assert web.get("/abs/not-an-id").status_code in (400, 404)
+
+
+def test_papers_from_hugging_face_link_there_and_arxiv_only_ones_do_not(web: Web) -> None:
+    assert f"https://huggingface.co/papers/{TOP_ID}" in page(web, f"/papers/{TOP_ID}").hrefs()
+    arxiv_only = _json(web, "/api/daily_papers?date=2025-03-18&limit=1")[0]["paper"]["id"]
+    hrefs = page(web, f"/papers/{arxiv_only}").hrefs()
+    assert not any(h.startswith("https://huggingface.co/papers/") for h in hrefs)
+
+
+def test_feed_entries_are_dated_by_the_paper_not_by_the_ingest(web: Web) -> None:
+    feed = web.get("/feeds/daily.atom?date=2025-03-18").text
+    updated = re.findall(r"<entry>.*?<updated>([^<]+)</updated>", feed)
+    assert updated and all(u.startswith("2025-03") for u in updated), updated
+
+
+def test_a_phrase_holds_in_the_hybrid_feed_and_page_sorted_by_date(
+    settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path
+) -> None:
+    # Search by meaning alone found papers near "gaussian splatting" without the phrase (#14).
+    load_papers(engine, fixture_data, tmp_path / "data")
+    embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
+    web = make_web(settings.model_copy(update={"embedding_model": FAST_MODEL}), engine)
+    feed = web.get("/feeds/search.atom?q=%22gaussian+splatting%22+-survey")
+    assert feed.status_code == 200
+    entries = re.findall(r"<entry>.*?</entry>", feed.text, re.S)
+    assert entries and all(re.search(r"gaussian\W+splat", e, re.I) for e in entries)
+    assert not any(re.search(r"\bsurvey", e, re.I) for e in entries)
+    body = web.get("/search?q=%22gaussian+splatting%22&sort=date").text
+    results = re.findall(r'<li class="result paper">.*?</li>', body, re.S)
+    plain = [re.sub(r"</?mark>", "", r) for r in results]
+    assert plain and all(re.search(r"gaussian\W+splat", r, re.I) for r in plain)
+    assert "match your words only" not in body

@@ -1,0 +1,54 @@
+"""Matched words marked in results, HTML-safe (#14)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from papertrend.search.marks import LEAD_CHARS, mark, marked, query_stems, split_lead
+
+
+def test_words_are_marked_as_search_matches_them() -> None:
+    stems = query_stems('"gaussian splatting" modelling the behaviour -survey')
+    text = mark("Gaussian splats modeled the behavior of a survey", stems)
+    # Stems as FTS5's porter tokenizer has them ("modelling" → "model"), both spellings, no stopwords,
+    # nothing excluded.
+    assert text == (
+        "<mark>Gaussian</mark> <mark>splats</mark> <mark>modeled</mark> the <mark>behavior</mark> of a survey"
+    )
+
+
+def test_source_text_is_escaped_and_only_marks_are_markup() -> None:
+    text = mark('<script>alert("x")</script> & splatting', query_stems("splatting alert"))
+    assert text == (
+        "&lt;script&gt;<mark>alert</mark>(&#34;x&#34;)&lt;/script&gt; &amp; <mark>splatting</mark>".replace(
+            "&#34;", "&quot;"
+        )
+    )
+
+
+def test_long_abstracts_are_cut_after_a_word_and_short_ones_kept_whole() -> None:
+    words = "word " * 200
+    lead, rest = split_lead(words)
+    assert len(lead) <= LEAD_CHARS and lead.endswith("word") and rest.startswith("word")
+    assert " ".join([lead, rest]) == " ".join(words.split())
+    assert split_lead("A short abstract.") == ("A short abstract.", "")
+    result = marked(title="T", abstract=words, query="word")
+    assert str(result.rest).startswith("<mark>word</mark>")
+
+
+@given(text=st.text(max_size=400), query=st.text(max_size=80))
+def test_any_text_comes_out_without_markup_of_its_own(text: str, query: str) -> None:
+    out = str(mark(text, query_stems(query)))
+    stripped = out.replace("<mark>", "").replace("</mark>", "")
+    assert "<" not in stripped and ">" not in stripped
+
+
+def test_words_whose_stem_is_not_their_start_are_marked_too() -> None:
+    # Porter turns a final y into i: "study" → "studi", "studies" → "studi".
+    assert mark("Two studies, one study.", query_stems("study")) == (
+        "Two <mark>studies</mark>, one <mark>study</mark>."
+    )
+    assert mark("LLMs and GANs", query_stems("LLM GAN")) == "<mark>LLMs</mark> and <mark>GANs</mark>"
+    # …and an e that Porter adds back: "coding" → "code".
+    assert mark("Coding agents code", query_stems("coding")) == "<mark>Coding</mark> agents <mark>code</mark>"
