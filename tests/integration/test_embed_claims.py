@@ -122,8 +122,10 @@ def _vectors(engine: Engine) -> int:
 def test_two_processes_share_the_backlog_and_embed_no_paper_twice(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    _papers(engine, 600)
-    procs = [_embed_process(settings, tmp_path, name, batch=8) for name in ("a", "b")]
+    # Small batches of many papers: each process works for seconds, far longer than the two take to
+    # start, so both get a share (600 papers in batches of 8 were done before the second started).
+    _papers(engine, 2000)
+    procs = [_embed_process(settings, tmp_path, name, batch=2) for name in ("a", "b")]
     try:
         for proc in procs:
             assert proc.wait(timeout=240) == 0
@@ -131,9 +133,9 @@ def test_two_processes_share_the_backlog_and_embed_no_paper_twice(
         for proc in procs:
             proc.kill()
     done = [_embedded(tmp_path, name) for name in ("a", "b")]
-    assert sum(done) == 600, done  # no paper embedded by both
+    assert sum(done) == 2000, done  # no paper embedded by both
     assert min(done) > 0, done  # both took part
-    assert _vectors(engine) == 600
+    assert _vectors(engine) == 2000
 
 
 def test_a_killed_process_loses_nothing(engine: Engine, settings: Settings, tmp_path: Path) -> None:
