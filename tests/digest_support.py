@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -222,3 +223,17 @@ def tuned(settings: Any, monkeypatch: Any, **values: Any) -> Any:
     for name, value in values.items():
         monkeypatch.setenv(f"PAPERTREND_{name.upper()}", str(value))
     return settings.model_copy(update=values)
+
+
+def digest_run_command(now: datetime) -> list[str]:
+    """`papertrend digest run` at `now`, ranking by keyword (no model), as a process of its own."""
+    return [
+        sys.executable,
+        "-m",
+        "papertrend.digest.cli",
+        "run",
+        "--now",
+        now.isoformat(),
+        "--mode",
+        "keyword",
+    ]

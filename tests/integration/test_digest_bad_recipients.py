@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -21,7 +20,7 @@ from sqlalchemy.engine import Engine
 from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.digest.tables import digest_editions, subscriptions, suppressions
-from tests.digest_support import SmtpSink, add_papers, add_subscribers, at, paper
+from tests.digest_support import SmtpSink, add_papers, add_subscribers, at, digest_run_command, paper
 
 DAY = date(2026, 6, 23)
 CONFIRMED = at(DAY - timedelta(days=2), 12)
@@ -59,16 +58,7 @@ def test_one_unwritable_recipient_among_100_is_failed_and_the_run_goes_on(
         PAPERTREND_MAIL_URL=sink.url,
         PAPERTREND_MAIL_RATE="0",
     )
-    cmd = [
-        sys.executable,
-        "-m",
-        "papertrend.digest.cli",
-        "run",
-        "--now",
-        NOW.isoformat(),
-        "--mode",
-        "keyword",
-    ]
+    cmd = digest_run_command(NOW)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.digest.tables import digest_editions
-from tests.digest_support import SmtpSink, add_papers, add_subscribers, at, paper
+from tests.digest_support import SmtpSink, add_papers, add_subscribers, at, digest_run_command, paper
 
 N = 100
 DAY = __import__("datetime").date(2026, 6, 23)
@@ -58,16 +58,7 @@ def _env(settings: Settings, sink: SmtpSink, concurrency: int, **extra: str) -> 
 
 
 def _sender(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "papertrend.digest.cli",
-        "run",
-        "--now",
-        NOW.isoformat(),
-        "--mode",
-        "keyword",
-    ]
+    cmd = digest_run_command(NOW)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
