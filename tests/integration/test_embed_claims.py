@@ -8,15 +8,20 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.search import claims
+from papertrend.search.embed_job import embed_missing
 from papertrend.search.tables import embed_claims, embeddings
 from tests.digest_support import add_papers, paper
 from tests.integration.helpers import wait_for
@@ -85,6 +90,44 @@ def test_release_gives_back_only_this_owners_claims(engine: Engine) -> None:
         left = set(conn.execute(sa.select(embed_claims.c.paper_pk)).scalars())
     assert left == set(theirs)
     assert sorted(_claim(engine, "elsewhere:3:c", 4)) == sorted(mine)
+
+
+class _FailsOnCall:
+    """A model that embeds (like a real one, with unit vectors) until its `fail_on`th call raises."""
+
+    name = MODEL
+    dim = 4
+
+    def __init__(self, fail_on: int) -> None:
+        self.fail_on = fail_on
+        self.calls = 0
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise RuntimeError("the model failed")
+        out = np.zeros((len(texts), self.dim), np.float32)
+        out[:, 0] = 1.0
+        return out
+
+
+def test_a_failing_model_keeps_what_was_stored_and_gives_the_rest_back(engine: Engine) -> None:
+    # The model runs one batch ahead of the store (embed_job): when batch 3 fails, batches 1 and 2
+    # are stored and no claim is left behind for the lease to free.
+    _papers(engine, 10)
+    with pytest.raises(RuntimeError, match="the model failed"):
+        embed_missing(engine=engine, embedder=_FailsOnCall(fail_on=3), batch_size=2)
+    assert _vectors(engine) == 4
+    with reading(engine) as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(embed_claims)).scalar_one() == 0
+    report = embed_missing(engine=engine, embedder=_FailsOnCall(fail_on=0), batch_size=3)
+    assert (report.embedded, report.remaining, _vectors(engine)) == (6, 0, 10)
+
+
+def test_a_limit_stops_at_exactly_that_many(engine: Engine) -> None:
+    _papers(engine, 10)
+    report = embed_missing(engine=engine, embedder=_FailsOnCall(fail_on=0), batch_size=3, limit=7)
+    assert (report.embedded, report.remaining, _vectors(engine)) == (7, 3, 7)
 
 
 def _embed_process(settings: Settings, tmp_path: Path, name: str, batch: int) -> subprocess.Popen[str]:

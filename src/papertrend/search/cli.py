@@ -13,7 +13,7 @@ from papertrend.commands import Ctx, DayOpt, console, err, open_ctx, paper_json,
 from papertrend.db import reading
 from papertrend.papers import repository
 from papertrend.papers.models import authors_short
-from papertrend.search.embed_job import EmbedReport, embed_missing
+from papertrend.search.embed_job import BATCH, GPU_CLAIM, EmbedReport, embed_missing
 from papertrend.search.embedder import Embedder, get_embedder
 from papertrend.search.service import Searcher, searcher_from_settings
 from papertrend.types import Filters, Hit, Mode, Sort
@@ -39,12 +39,14 @@ def embed_with_progress(
     *,
     model: str | None = None,
     device: str | None = None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     limit: int | None = None,
     threads: int | None = None,
 ) -> EmbedReport:
     """Embed papers without a vector, with a progress bar and a summary line."""
     embedder = load_embedder(ctx, model=model, device=device, threads=threads)
+    on_gpu = (device or ctx.settings.embedding_device) == "cuda"
+    batch_size = batch_size or (GPU_CLAIM if on_gpu else BATCH)
     with Progress(
         TextColumn("[bold]embed"),
         BarColumn(),
@@ -73,7 +75,10 @@ def embed_command(
     device: Annotated[
         str | None, typer.Option(help="cpu or cuda (default: PAPERTREND_EMBEDDING_DEVICE).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 256,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, max=16384, help=f"Papers a claim (default: {BATCH}; {GPU_CLAIM} on cuda)."),
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Embed at most this many papers.")] = None,
     threads: Annotated[
         int | None, typer.Option(min=1, help="CPU threads for the model (default: every core).")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,8 +21,12 @@ from papertrend.db import reading, transaction
 from papertrend.leases import new_owner
 from papertrend.search import claims, index, vectors
 from papertrend.search.embedder import Embedder, document_text
+from papertrend.search.model_files import Vectors
 
 BATCH = 256
+# Papers a claim on a GPU: the model takes ~1,024 texts a call there (search/minilm.py), and a claim of
+# four calls keeps the per-transaction cost (claim, store, release) small beside the model's work.
+GPU_CLAIM = 4096
 # How long a claimed batch is held for a process on another machine that stops answering. A batch of
 # 256 takes ~5 s with MiniLM on 2 cores (50 docs/s), so ten minutes is never reached by a live process;
 # on the claimant's own host a dead pid frees its batch at once.
@@ -68,36 +73,56 @@ def embed_missing(
     if limit is not None:
         total = min(total, limit)
     t0 = time.perf_counter()
-    while limit is None or report.embedded < limit:
-        want = batch_size if limit is None else min(batch_size, limit - report.embedded)
-        with transaction(engine) as conn:
-            todo = claims.claim(
-                conn=conn,
-                model=embedder.name,
-                owner=owner,
-                limit=want,
-                now=datetime.now(UTC),
-                lease=CLAIM_LEASE,
-            )
-        if not todo:
-            break
-        pks = [pk for pk, _, _ in todo]
+    # The model runs on a thread of its own, one batch ahead: while it embeds batch n, this thread
+    # stores batch n-1 and claims batch n+1, so the model (a GPU above all) never waits on the
+    # database. At most two batches are claimed and unstored at once; a kill loses both claims to
+    # the dead-owner rule, never a vector.
+    in_flight: list[tuple[list[int], Future[Vectors]]] = []
+    claimed = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-model") as model_thread:
         try:
-            matrix = embedder.embed([document_text(title, abstract) for _, title, abstract in todo])
+            while True:
+                todo = []
+                if limit is None or claimed < limit:
+                    want = batch_size if limit is None else min(batch_size, limit - claimed)
+                    with transaction(engine) as conn:
+                        todo = claims.claim(
+                            conn=conn,
+                            model=embedder.name,
+                            owner=owner,
+                            limit=want,
+                            now=datetime.now(UTC),
+                            lease=CLAIM_LEASE,
+                        )
+                    if todo:
+                        claimed += len(todo)
+                        texts = [document_text(title, abstract) for _, title, abstract in todo]
+                        pks = [pk for pk, _, _ in todo]
+                        in_flight.append((pks, model_thread.submit(embedder.embed, texts)))
+                if not in_flight:
+                    break
+                if todo and len(in_flight) < 2:
+                    continue  # the first batch: claim the next before waiting on it
+                pks, future = in_flight[0]
+                matrix = future.result()
+                with transaction(engine) as conn:
+                    vectors.store(
+                        conn=conn, model=embedder.name, paper_pks=pks, vectors=matrix, now=datetime.now(UTC)
+                    )
+                    claims.release(conn=conn, model=embedder.name, owner=owner, paper_pks=pks)
+                in_flight.pop(0)
+                report.embedded += len(pks)
+                total = max(total, report.embedded)
+                if progress:
+                    progress(report.embedded, total)
         except BaseException:
-            # Give the batch back at once rather than after the lease (a failing model, ^C).
+            # Give unstored batches back at once rather than after the lease (a failing model, ^C).
+            for future in (f for _, f in in_flight):
+                future.cancel()
             with transaction(engine) as conn:
-                claims.release(conn=conn, model=embedder.name, owner=owner, paper_pks=pks)
+                for pks, _ in in_flight:
+                    claims.release(conn=conn, model=embedder.name, owner=owner, paper_pks=pks)
             raise
-        with transaction(engine) as conn:
-            vectors.store(
-                conn=conn, model=embedder.name, paper_pks=pks, vectors=matrix, now=datetime.now(UTC)
-            )
-            claims.release(conn=conn, model=embedder.name, owner=owner, paper_pks=pks)
-        report.embedded += len(todo)
-        total = max(total, report.embedded)
-        if progress:
-            progress(report.embedded, total)
     if report.embedded:
         with transaction(engine) as conn:
             index.prepare(conn=conn, model=embedder.name, dim=embedder.dim)

@@ -44,6 +44,12 @@ _MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa
 # batch, and short texts gain from bigger batches because each call has a fixed cost.
 _BATCH_TEXTS = 64
 _BATCH_TOKENS = 4096
+# On a GPU each call has a launch and copy cost of its own and the device sits idle while the CPU
+# tokenises, so batches are far larger: 1,024 texts or 131,072 padded tokens (a 1,024 x 128 batch of
+# MiniLM activations is ~0.2 GB of an accelerator's memory). No GPU was lent to measure it here;
+# `bench/embed_gpu.py --sweep` measures papers/s over batch sizes on the machine that has one.
+GPU_BATCH_TEXTS = 1024
+GPU_BATCH_TOKENS = 131_072
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +303,7 @@ class OnnxBertEmbedder:
         max_length: int,
         pooling: Literal["mean", "cls"],
         batch_texts: int = _BATCH_TEXTS,
+        batch_tokens: int = _BATCH_TOKENS,
         workers: int = 1,
     ) -> None:
         self.name = name
@@ -304,6 +311,7 @@ class OnnxBertEmbedder:
         self.max_length = max_length
         self.pooling = pooling
         self.batch_texts = batch_texts
+        self.batch_tokens = batch_tokens
         self.workers = workers
         self._session = session
         self._tokenizer = tokenizer
@@ -320,7 +328,7 @@ class OnnxBertEmbedder:
         batches = []
         start = 0
         while start < len(order):
-            size = max(1, min(self.batch_texts, _BATCH_TOKENS // int(lengths[order[start]])))
+            size = max(1, min(self.batch_texts, self.batch_tokens // int(lengths[order[start]])))
             batches.append(order[start : start + size])
             start += size
 
@@ -392,6 +400,7 @@ def load_minilm(
         # call keeps every vector a function of its text alone and costs no padding; one call per
         # core at a time, each on its own thread, keeps every core busy without the per-operator
         # hand-offs of intra-op threads, which stall whenever another process holds a core.
-        batch_texts=1 if per_text else _BATCH_TEXTS,
+        batch_texts=1 if per_text else GPU_BATCH_TEXTS if device == "cuda" else _BATCH_TEXTS,
+        batch_tokens=GPU_BATCH_TOKENS if device == "cuda" else _BATCH_TOKENS,
         workers=threads if per_text else 1,
     )
