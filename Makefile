@@ -35,11 +35,7 @@ test: $(STAMP) test-deps
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	@status=0; SUITE_RUN_ID=$(RUN_ID) $(BIN)/pytest -q || status=$$?; \
-	  $(PYTHON) .ci/leftovers.py $(RUN_ID) || status=1; exit $$status
-	@echo "== the same suite on PostgreSQL (issue #6): a throwaway cluster on 127.0.0.1; tests marked sqlite_only are deselected and listed =="
-	@status=0; SUITE_RUN_ID=$(RUN_ID) $(BIN)/pytest -q --db=postgres || status=$$?; \
-	  $(PYTHON) .ci/leftovers.py $(RUN_ID) || status=1; exit $$status
+	@bash .ci/suite.sh $(RUN_ID)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

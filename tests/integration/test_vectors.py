@@ -204,6 +204,33 @@ def test_pgvector_hnsw_recall_against_exact(engine: Engine) -> None:
     assert _recall(index, engine, queries, exact) >= 0.95
 
 
+def test_build_memory_grows_with_the_rows_and_is_capped() -> None:
+    assert pg_vectors.build_memory_mb(rows=100, dim=384) == 64
+    one_million = pg_vectors.build_memory_mb(rows=1_000_000, dim=384)
+    assert 2_700 < one_million < 4_000  # ~2.8 kB a row measured, a quarter to spare
+    assert pg_vectors.build_memory_mb(rows=30_000_000, dim=384) == 8192
+
+
+@pytest.mark.postgres_only
+def test_the_build_raises_maintenance_work_mem_for_its_own_transaction_only(engine: Engine) -> None:
+    pks = _papers(engine, 3000)
+    _store(engine, pks, _unit(np.random.default_rng(8), 3000))
+    setting = sa.text("SELECT current_setting('maintenance_work_mem')")
+    with engine.connect() as conn:
+        conn.execute(sa.text("SET maintenance_work_mem = '1MB'"))  # this session: below what 3,000 need
+        conn.commit()
+        with conn.begin():
+            assert pg_vectors.ensure_index(conn=conn, model=MODEL, dim=DIM)
+            assert conn.execute(setting).scalar_one() == "64MB"
+        assert conn.execute(setting).scalar_one() == "1MB"
+        conn.execute(sa.text("SET maintenance_work_mem = '256MB'"))  # a larger server setting stays
+        conn.commit()
+        with conn.begin():
+            conn.execute(sa.text(f"DROP INDEX {pg_vectors.index_name(MODEL, DIM)}"))
+            assert pg_vectors.ensure_index(conn=conn, model=MODEL, dim=DIM)
+            assert conn.execute(setting).scalar_one() == "256MB"
+
+
 @pytest.mark.postgres_only
 def test_pgvector_filters_new_vectors_and_deletions(engine: Engine) -> None:
     rng = np.random.default_rng(6)
