@@ -23,6 +23,7 @@ from tests.browser.conftest import (
     save_screenshot,
     sign_in,
 )
+from tests.browser.test_accessibility import UNNAMED_FIELDS, tab_to
 from tests.browser.test_pages import BANNER
 
 EMAIL = "reader@example.org"
@@ -129,3 +130,11 @@ def test_an_anonymous_subscriber_is_not_asked_again_after_confirming(new_page: N
     expect(page.get_by_role("status")).to_contain_text("You are subscribed!")
     page.goto("/")
     expect(page.get_by_label(BANNER)).to_have_count(0)
+
+
+def test_your_email_fields_are_named_and_the_focus_shows_on_every_stop(page: Page, site: Site) -> None:
+    sign_in(page, site, email=EMAIL)
+    page.goto("/account/email")
+    fields = page.evaluate(UNNAMED_FIELDS)
+    assert fields["visible"] >= 10 and fields["unnamed"] == [], fields
+    tab_to(page, "#follow", limit=60)  # every stop from the top to the last field shows its focus
