@@ -150,6 +150,7 @@ def test_a_pending_subscription_is_confirmed_by_the_signed_in_owner(
     stranger.submit("/subscribe", data={"email": EMAIL, "topics": "typed in the banner"})
     pending = own(engine)
     assert pending is not None and pending.status == "pending"
+    assert pending.prefs.use_library  # the banner posts no switch: on, the default
     confirm_path = link(inbox(settings)[-1][2], "/subscribe/confirm/")
     sign_in(web, engine, EMAIL)
     assert "typed in the banner" in web.get(PATH).text  # what was typed is shown to its owner
@@ -255,3 +256,14 @@ def test_the_library_switch_is_stored_for_existing_rows_as_on(engine: Engine) ->
         sub = subs.get(conn=conn, subscription_id=sub_id)
     assert row.use_library is True and row.consent is None
     assert sub is not None and sub.prefs.use_library
+
+
+def test_the_mailed_preferences_page_has_the_library_switch_too(
+    web: Web, engine: Engine, settings: Settings
+) -> None:
+    prefs_path = _confirmed(web, settings, "anon@example.org")
+    assert 'name="library" value="on" checked' in web.get(prefs_path).text
+    assert web.submit(prefs_path, data={"topics": "x", "library": "off"}).status_code == 303
+    sub = own(engine, "anon@example.org")
+    assert sub is not None and not sub.prefs.use_library and sub.consent == subs.CONSENT_DOUBLE_OPT_IN
+    assert 'name="library" value="off" checked' in web.get(prefs_path).text
