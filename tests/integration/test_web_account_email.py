@@ -267,3 +267,14 @@ def test_the_mailed_preferences_page_has_the_library_switch_too(
     sub = own(engine, "anon@example.org")
     assert sub is not None and not sub.prefs.use_library and sub.consent == subs.CONSENT_DOUBLE_OPT_IN
     assert 'name="library" value="off" checked' in web.get(prefs_path).text
+
+
+def test_an_account_address_that_todays_rules_refuse_gets_a_message_not_a_5xx(
+    web: Web, engine: Engine
+) -> None:
+    # Signed in before the address rules of #12: the page shows, subscribing is refused, saying why.
+    sign_in(web, engine, "üser@example.org")
+    assert web.get(PATH).status_code == 200
+    refused = web.submit(PATH, data={"topics": "x"})
+    assert refused.status_code == 400 and "@" in refused.text
+    assert own(engine, "üser@example.org") is None

@@ -52,9 +52,14 @@ def _to_login() -> RedirectResponse:
 def _state_of(conn: Connection, user: User) -> tuple[subs.Subscription | None, bool, list[str]]:
     """The reader's subscription, whether their address bounced, and the authors they follow."""
     sub = subs.get_by_email(conn=conn, email=user.email)
-    bounced = (sub is not None and sub.status == "bounced") or subs.is_suppressed(
-        conn=conn, email_key=sub.email_key if sub is not None else subs.normalize_email(user.email).key
-    )
+    if sub is not None:
+        key = sub.email_key
+    else:
+        try:
+            key = subs.normalize_email(user.email).key
+        except subs.InvalidEmail:  # signed in before today's address rules: found by its spelling
+            key = user.email.strip().lower()
+    bounced = (sub is not None and sub.status == "bounced") or subs.is_suppressed(conn=conn, email_key=key)
     return sub, bounced, library.followed_authors(conn=conn, user_id=user.id)
 
 
