@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
@@ -278,3 +281,22 @@ def test_an_account_address_that_todays_rules_refuse_gets_a_message_not_a_5xx(
     refused = web.submit(PATH, data={"topics": "x"})
     assert refused.status_code == 400 and "@" in refused.text
     assert own(engine, "üser@example.org") is None
+
+
+FIELDS = ("topics", "include", "exclude", "categories", "cadence", "send_hour", "send_weekday", "timezone")
+
+
+@hypothesis.settings(
+    max_examples=25, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
+)
+@given(
+    field=st.sampled_from([*FIELDS, "paused", "library", "follow", "unfollow", "done"]),
+    value=st.one_of(st.text(max_size=300), st.sampled_from(["\x00", "<b>x</b>", "x" * 10_240, "-1", "99"])),
+)
+def test_any_value_of_any_field_is_never_a_5xx(web: Web, engine: Engine, field: str, value: str) -> None:
+    sign_in(web, engine, EMAIL)
+    token = web.csrf(PATH)
+    for url in (PATH, f"{PATH}/authors", f"{PATH}/unsubscribe"):
+        response = web.post(url, data={field: value, "csrf_token": token})
+        assert response.status_code < 500, (url, field, value, response.text[:300])
+    assert web.get(PATH, params={field: value}).status_code < 500
