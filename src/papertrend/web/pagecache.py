@@ -20,6 +20,7 @@ for `PAPERTREND_PAGE_CACHE_SECONDS` (what nginx calls micro-caching):
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -37,7 +38,8 @@ MAX_QUERY = 2048  # longer query strings (pasted abstracts) are rendered, not ke
 # turn one agent's searches into a miss for every visitor's next page.
 READ_ONLY_POSTS = frozenset({"/mcp"})
 SAME_SESSION = cookies.SESSION_COOKIE.encode() + b"="
-SUBSCRIBED = cookies.SUBSCRIBED_COOKIE.encode() + b"=1"
+# Exactly as web/banner.py reads it: another value ("=12") is no mark, and must share no entry with it.
+SUBSCRIBED = re.compile(rb"(?:^|;)\s*" + re.escape(cookies.SUBSCRIBED_COOKIE.encode()) + rb"=1\s*(?:;|$)")
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class PageCache:
             await self.app(scope, receive, send)
             return
         cookie = _header(scope, b"cookie")
-        key = (scope["path"], query, _header(scope, b"accept"), SUBSCRIBED in cookie)
+        key = (scope["path"], query, _header(scope, b"accept"), SUBSCRIBED.search(cookie) is not None)
         entry = self.entries.get(key)
         if entry is not None and entry.expires > self.clock():
             self.entries.move_to_end(key)
