@@ -302,3 +302,10 @@ def test_any_value_of_any_field_is_never_a_5xx(web: Web, engine: Engine, field: 
         response = web.post(url, data={field: value, "csrf_token": token})
         assert response.status_code < 500, (url, field, value, response.text[:300])
     assert web.get(PATH, params={field: value}).status_code < 500
+
+
+def test_the_full_subscribe_form_points_a_signed_in_reader_to_your_email(web: Web, engine: Engine) -> None:
+    assert 'href="/account/email"' not in web.get("/subscribe").text
+    sign_in(web, engine, EMAIL)
+    shown = web.get("/subscribe").text
+    assert 'href="/account/email">subscribe that address on Your email' in shown
