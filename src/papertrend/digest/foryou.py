@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -86,6 +86,12 @@ class LibraryRecommender:
                 exclude=prefs.exclude_keywords,
                 categories=prefs.categories,
                 sent=frozenset(sent),
+            )
+        if not prefs.use_library:
+            # Library-based recommendations switched off on "Your email" (#13): the saved and
+            # upvoted papers stop steering "For you"; topics and followed authors still do.
+            profile = replace(
+                profile, positives=profile.positives[:0], positive_titles=[], positive_keywords=None
             )
         if not len(profile.positives) and not profile.topics and not profile.authors:
             return []

@@ -26,6 +26,8 @@ class Preferences:
     send_weekday: int = 0  # weekly editions: 0 = Monday … 6 = Sunday
     timezone: str = "UTC"
     paused: bool = False
+    # Whether "For you" learns from the library of the account with this address (#13).
+    use_library: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class Subscription:
     confirmed_at: datetime | None = None
     pending_until: datetime | None = None
     left_at: datetime | None = None
+    consent: str | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -60,6 +63,7 @@ def prefs_values(prefs: Preferences) -> dict[str, Any]:
         "send_weekday": prefs.send_weekday,
         "timezone": prefs.timezone,
         "paused": prefs.paused,
+        "use_library": prefs.use_library,
     }
 
 
@@ -80,12 +84,14 @@ def from_row(row: Mapping[Any, Any]) -> Subscription:
             send_weekday=int(row["send_weekday"]),
             timezone=row["timezone"],
             paused=bool(row["paused"]),
+            use_library=bool(row["use_library"]),
         ),
         link_salt=row["link_salt"],
         created_at=row["created_at"],
         confirmed_at=row["confirmed_at"],
         pending_until=row["pending_until"],
         left_at=row["left_at"],
+        consent=row["consent"],
     )
 
 

@@ -45,6 +45,9 @@ LinkPurpose = Literal["manage", "unsubscribe", "not_interested"]
 Action = Literal["confirm", "already", "suppressed"]
 
 PENDING_DAYS = 7
+# How a subscriber agreed to mail (`subscriptions.consent`, #13).
+CONSENT_DOUBLE_OPT_IN = "double-opt-in"
+CONSENT_SIGNED_IN = "signed-in"
 MAX_TOPICS = 5
 MAX_TOPIC_CHARS = 200
 MAX_KEYWORDS = 20
@@ -79,6 +82,7 @@ class PreferenceInput:
     send_weekday: int | str = 0
     timezone: str = "UTC"
     paused: bool = False
+    use_library: bool = True
 
 
 # ---------------------------------------------------------------------------------------- validation
@@ -151,6 +155,7 @@ def parse_preferences(raw: PreferenceInput) -> Preferences:
         send_weekday=weekday,
         timezone=tz,
         paused=bool(raw.paused),
+        use_library=bool(raw.use_library),
     )
 
 
@@ -246,9 +251,52 @@ def confirm(*, conn: Connection, token: str, now: datetime) -> Subscription | No
                 "pending_until": None,
                 "left_at": None,
                 "updated_at": now,
+                "consent": CONSENT_DOUBLE_OPT_IN,
             },
         )
     repository.use_confirm_token(conn=conn, token_hash=token_hash, now=now)
+    return get(conn=conn, subscription_id=sub_id)
+
+
+def subscribe_signed_in(
+    *, conn: Connection, email: str, prefs: Preferences, now: datetime
+) -> Subscription | None:
+    """Subscribe the signed-in reader's own address at once, with no confirmation mail (#13).
+
+    Double opt-in exists to prove that whoever subscribes an address can read its mail. A session
+    is only ever started by pressing Sign in on a link mailed to that same address (accounts/
+    service.py `sign_in`), so the signed-in reader has just proved it; a second mail would prove it
+    again. Pressing Subscribe on "Your email" is the consent, recorded as "signed-in" with its time
+    in `confirmed_at`. A pending subscription (someone typed the address) is confirmed with the
+    preferences the reader now sees; a confirmed one is left to `update_preferences`. None for an
+    address that bounced: it is never mailed again.
+    """
+    address, key = normalize_email(email)
+    if is_suppressed(conn=conn, email_key=key):
+        return None
+    row = repository.subscription_by_key(conn=conn, email_key=key)
+    if row is not None and row["status"] == "confirmed":
+        return from_row(row)
+    values = {
+        "email": address,
+        "status": "confirmed",
+        "updated_at": now,
+        "confirmed_at": now,
+        "pending_until": None,
+        "left_at": None,
+        "consent": CONSENT_SIGNED_IN,
+        **prefs_values(prefs),
+    }
+    if row is None:
+        sub_id = repository.add_subscription(
+            conn=conn,
+            values={"email_key": key, "link_salt": secrets.token_hex(16), "created_at": now, **values},
+        )
+    else:
+        sub_id = int(row["id"])
+        repository.update_subscription(conn=conn, subscription_id=sub_id, values=values)
+        # A confirmation mail still on its way has nothing left to confirm.
+        repository.delete_tokens(conn=conn, subscription_id=sub_id)
     return get(conn=conn, subscription_id=sub_id)
 
 

@@ -33,6 +33,10 @@ subscriptions = sa.Table(
     sa.Column("exclude_keywords", sa.JSON, nullable=False),
     sa.Column("categories", sa.JSON, nullable=False),
     sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The digest's "For you" learns from the reader's library (saved + upvoted papers) (#13).
+    sa.Column("use_library", sa.Boolean, nullable=False, server_default=sa.true()),
+    # How consent was given: "double-opt-in" | "signed-in" (digest/subscriptions.py); NULL before #13.
+    sa.Column("consent", sa.String(16), nullable=True),
     # Mixed into the signed preferences and unsubscribe links; replacing it revokes old links.
     sa.Column("link_salt", sa.String(32), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),

@@ -8,8 +8,10 @@ them; each backend then writes them as plain strings (search/fts5.py, search/tsv
   words like "and", not operators;
 - `"exact phrase"` (straight or curly quotes) must occur as written, in any match mode; an unbalanced
   quote is ignored, so a half-typed `"deep learning` searches the two words;
-- `-word` or `-"a phrase"` at the start of a word excludes papers containing it; a dash anywhere else
-  (`state-of-the-art`, `-1`, ` - `) is ordinary text;
+- `-word` or `-"a phrase"` at the start of a word excludes papers containing it in any word form
+  (`-benchmark` also leaves out "Benchmarking", "benchmarks", #13: every backend matches stems, as
+  the digest's excluded words do); a dash anywhere else (`state-of-the-art`, `-1`, ` - `) is
+  ordinary text;
 - an English possessive `'s` is dropped, so `LLM's` finds "LLMs"; common English stopwords ("the",
   "of", …) are left out of the loose words unless nothing else is left (phrases keep them);
 - mode "any" (the default: best on SciFact, see bench/keyword_weights.py) ranks papers having any of

@@ -27,7 +27,8 @@ from papertrend.mail.message import mail_context
 from papertrend.web.cookies import SESSION_COOKIE, clear_cookie, current_user, start_session
 from papertrend.web.deps import CSRF, StateDep, get_state
 from papertrend.web.errors import wants_json
-from papertrend.web.subscribe import client_ip, mailbox_enabled
+from papertrend.web.mailbox import mailbox_enabled
+from papertrend.web.subscribe import client_ip
 from papertrend.web.templating import render
 
 log = logging.getLogger("papertrend.web.accounts")

@@ -22,7 +22,20 @@ from papertrend.db import create_engine
 from papertrend.logs import configure_logging
 from papertrend.mcp import http as mcp_http
 from papertrend.rank import TrendParams
-from papertrend.web import accounts, api, feeds, foryou, library, markdown, outage, pages, subscribe
+from papertrend.web import (
+    account_email,
+    accounts,
+    api,
+    feeds,
+    foryou,
+    library,
+    mailbox,
+    markdown,
+    outage,
+    pages,
+    preferences,
+    subscribe,
+)
 from papertrend.web.deps import AppState
 from papertrend.web.errors import add_error_handlers
 from papertrend.web.lifespan import lifespan_for
@@ -94,6 +107,9 @@ def create_app(
     app.include_router(api.health_router)
     app.include_router(feeds.router)
     app.include_router(subscribe.router)
+    app.include_router(preferences.router)
+    app.include_router(account_email.router)
+    app.include_router(mailbox.router)
     app.include_router(accounts.router)
     mcp_http.mount(app, state)  # /mcp, when PAPERTREND_MCP_HTTP is on (#16)
     return app

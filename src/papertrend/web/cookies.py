@@ -27,6 +27,11 @@ CSRF_COOKIE = "papertrend_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 CSRF_MAX_AGE = 365 * 24 * 3600
+# "This browser's reader gets the digest" (#13): set on confirming, on the preferences page and on
+# "Your email"; cleared on unsubscribing here. Not a credential (its value is "1"): it only stops
+# the banner asking a subscriber for their address, so it outlives sessions, for a year.
+SUBSCRIBED_COOKIE = "papertrend_subscribed"
+SUBSCRIBED_MAX_AGE = 365 * 24 * 3600
 # Pages rendered for the page cache (papertrend.web.pagecache) carry this in place of the token,
 # which the cache swaps for each visitor's own; same length as a real token.
 CSRF_PLACEHOLDER_FLAG = "csrf_placeholder"
@@ -56,6 +61,18 @@ def set_cookie(request: Request, response: Response, name: str, value: str, *, m
 def clear_cookie(request: Request, response: Response, name: str) -> None:
     """Remove one of our cookies from the browser."""
     response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=secure(request))
+
+
+def mark_subscribed(request: Request, response: Response) -> None:
+    """Remember in this browser that its reader is subscribed, so the banner stops asking (#13)."""
+    if request.cookies.get(SUBSCRIBED_COOKIE) != "1":
+        set_cookie(request, response, SUBSCRIBED_COOKIE, "1", max_age=SUBSCRIBED_MAX_AGE)
+
+
+def forget_subscribed(request: Request, response: Response) -> None:
+    """The reader unsubscribed in this browser: the banner may offer the digest again."""
+    if SUBSCRIBED_COOKIE in request.cookies:
+        clear_cookie(request, response, SUBSCRIBED_COOKIE)
 
 
 # -------------------------------------------------------------------------------------------- sessions

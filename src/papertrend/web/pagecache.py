@@ -6,6 +6,8 @@ hundreds of milliseconds. So each web process keeps the pages it rendered for an
 for `PAPERTREND_PAGE_CACHE_SECONDS` (what nginx calls micro-caching):
 
 - Only GETs without a session cookie: a signed-in reader sees their own votes, always fresh.
+- A browser marked as subscribed (web/cookies.py) sees no subscribe banner (#13): whether it carries
+  that mark is part of the key, so there are two versions of a page, never one visitor's.
 - A page's forms carry a CSRF token tied to the browser's cookie, so a page is rendered with a
   placeholder of the token's length, and each visitor's own token is put in on the way out (with the
   cookie, for a first visit), exactly as an uncached render would.
@@ -18,6 +20,7 @@ for `PAPERTREND_PAGE_CACHE_SECONDS` (what nginx calls micro-caching):
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,6 +38,8 @@ MAX_QUERY = 2048  # longer query strings (pasted abstracts) are rendered, not ke
 # turn one agent's searches into a miss for every visitor's next page.
 READ_ONLY_POSTS = frozenset({"/mcp"})
 SAME_SESSION = cookies.SESSION_COOKIE.encode() + b"="
+# Exactly as web/banner.py reads it: another value ("=12") is no mark, and must share no entry with it.
+SUBSCRIBED = re.compile(rb"(?:^|;)\s*" + re.escape(cookies.SUBSCRIBED_COOKIE.encode()) + rb"=1\s*(?:;|$)")
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,8 @@ class PageCache:
         self.seconds = seconds
         self.max_entries = max_entries
         self.clock = clock
-        self.entries: OrderedDict[tuple[str, bytes, bytes], Entry] = OrderedDict()
-        self.filling: dict[tuple[str, bytes, bytes], asyncio.Future[Entry | None]] = {}
+        self.entries: OrderedDict[tuple[str, bytes, bytes, bool], Entry] = OrderedDict()
+        self.filling: dict[tuple[str, bytes, bytes, bool], asyncio.Future[Entry | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.seconds <= 0:
@@ -93,7 +98,8 @@ class PageCache:
         ):
             await self.app(scope, receive, send)
             return
-        key = (scope["path"], query, _header(scope, b"accept"))
+        cookie = _header(scope, b"cookie")
+        key = (scope["path"], query, _header(scope, b"accept"), SUBSCRIBED.search(cookie) is not None)
         entry = self.entries.get(key)
         if entry is not None and entry.expires > self.clock():
             self.entries.move_to_end(key)

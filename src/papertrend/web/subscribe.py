@@ -1,4 +1,4 @@
-"""Subscribe, confirm, preferences, unsubscribe, and the local mailbox (issue #5).
+"""Subscribe by address, confirm, unsubscribe (issue #5): the digest's double opt-in on the web.
 
 - `POST /subscribe` answers the same page whatever the address (no enumeration); the mail that goes
   out differs (digest/subscriptions.py). Rate limits per IP and per address live in the database.
@@ -7,157 +7,44 @@
   (`List-Unsubscribe=One-Click`) from mail clients, which carry no cookie: for that body alone the
   signed token in the URL is the credential and no CSRF token is asked for. Every form posted from
   a page carries the page's CSRF token (web/cookies.py, issue #4).
-- `/_mailbox` lists the Maildir the default mail backend writes, so someone trying Papertrend can
-  click their confirmation link; it exists only with a maildir:// mail URL outside production.
+- Confirming marks the browser as subscribed and unsubscribing here forgets it, so the banner stops
+  asking a subscriber for their address (#13, web/banner.py).
+
+The preferences page of the mailed link is web/preferences.py; a signed-in reader's own page is
+web/account_email.py; the local mailbox is web/mailbox.py.
 """
 
 from __future__ import annotations
 
 import logging
-import mailbox
-import re
-import zoneinfo
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesHeaderParser, BytesParser
-from typing import Annotated, Any, NoReturn
+from typing import NoReturn
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from papertrend import ratelimit
-from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.digest import digest_settings
 from papertrend.digest import subscriptions as subs
 from papertrend.digest.render import render_already, render_confirmation
-from papertrend.errors import AppError, BadRequest, NotFound, TooManyRequests
+from papertrend.errors import BadRequest, NotFound, TooManyRequests
 from papertrend.mail.factory import send_now
-from papertrend.mail.maildir import maildir_path
 from papertrend.mail.message import mail_context
-from papertrend.web.cookies import require_csrf_unless_one_click
+from papertrend.web.cookies import forget_subscribed, mark_subscribed, require_csrf_unless_one_click
 from papertrend.web.deps import CSRF, StateDep
 from papertrend.web.errors import wants_json
+from papertrend.web.mailbox import mailbox_enabled
+from papertrend.web.preferences import managed
+from papertrend.web.prefs_form import FormText, PrefsForm, form_context, typed_context
 from papertrend.web.templating import render
 
 log = logging.getLogger("papertrend.web.subscribe")
 
 router = APIRouter(include_in_schema=False)
 
-HOURS = list(range(24))
-WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-COMMON_ZONES = (
-    "UTC",
-    "Europe/London",
-    "Europe/Paris",
-    "Europe/Berlin",
-    "America/New_York",
-    "America/Chicago",
-    "America/Los_Angeles",
-    "America/Sao_Paulo",
-    "Asia/Kolkata",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Asia/Seoul",
-    "Australia/Sydney",
-)
-# Every zone Python knows, for the time zone list (#13); the common ones come first in it.
-ALL_ZONES = tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC"))
 # Both forms count per hour (papertrend.ratelimit), so after an hour trying again surely works.
 RETRY_AFTER_S = 3600
-MAILBOX_LIST = 200
-_URL = re.compile(r"https?://[^\s<>\"']+")
-_MAILBOX_KEY = re.compile(r"[\w.,:=-]{1,255}")
-# The HTML part of a stored mail has inline styles by design; it is shown on its own page, sandboxed,
-# with no script allowed, rather than loosening the site-wide policy.
-MAIL_HTML_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data: https:; "
-    "sandbox allow-popups allow-popups-to-escape-sandbox; frame-ancestors 'self'; form-action 'none'"
-)
-
-FormText = Annotated[str, Form()]
-
-
-def _form_context(prefs: subs.Preferences, **extra: Any) -> dict[str, Any]:
-    return {
-        "prefs": prefs,
-        "topics_text": "\n".join(prefs.topics),
-        "include_text": ", ".join(prefs.include_keywords),
-        "exclude_text": ", ".join(prefs.exclude_keywords),
-        "categories_text": ", ".join(prefs.categories),
-        "hours": HOURS,
-        "weekdays": list(enumerate(WEEKDAYS)),
-        "zones": COMMON_ZONES,
-        "all_zones": ALL_ZONES,
-        "error_field": None,
-        "guess_zone": False,
-        **extra,
-    }
-
-
-def _as_int(value: int | str, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _typed_context(raw: subs.PreferenceInput, exc: BadRequest, **extra: Any) -> dict[str, Any]:
-    """The form again exactly as typed, with the error next to its field (#13): a wrong time zone
-    used to erase topics, words, cadence and hour, and its message looked like the success notice."""
-    shown = subs.Preferences(
-        cadence="weekly" if raw.cadence == "weekly" else "daily",
-        send_hour=_as_int(raw.send_hour, 8),
-        send_weekday=_as_int(raw.send_weekday, 0),
-        timezone=raw.timezone[:64],
-        paused=bool(raw.paused),
-    )
-    return _form_context(
-        shown,
-        topics_text="\n".join(raw.topics)[:2_000],
-        include_text=", ".join(raw.include_keywords)[:2_000],
-        exclude_text=", ".join(raw.exclude_keywords)[:2_000],
-        categories_text=", ".join(raw.categories)[:1_000],
-        error=exc.message,
-        error_field=getattr(exc, "field", None),
-        **extra,
-    )
-
-
-def _prefs_form(
-    topics: FormText = "",
-    include: FormText = "",
-    exclude: FormText = "",
-    categories: FormText = "",
-    cadence: FormText = "daily",
-    send_hour: FormText = "8",
-    send_weekday: FormText = "0",
-    timezone: FormText = "UTC",
-    paused: FormText = "",
-) -> subs.PreferenceInput:
-    """The preference fields both forms post (subscribe and preferences), as raw input."""
-    return subs.PreferenceInput(
-        topics=[topics],
-        include_keywords=[include],
-        exclude_keywords=[exclude],
-        categories=[categories],
-        cadence=cadence,
-        send_hour=send_hour or 8,
-        send_weekday=send_weekday or 0,
-        timezone=timezone,
-        paused=paused.lower() in ("1", "on", "true", "yes"),
-    )
-
-
-PrefsForm = Annotated[subs.PreferenceInput, Depends(_prefs_form)]
-
-
-def mailbox_enabled(settings: Settings) -> bool:
-    """The local mailbox pages exist only for a maildir:// mail URL, and never in production."""
-    return settings.env != "production" and maildir_path(settings.mail_url) is not None
 
 
 def client_ip(request: Request) -> str:
@@ -174,7 +61,7 @@ def subscribe_page(request: Request, email: str = "") -> HTMLResponse:
     return render(
         request,
         "subscribe_form.html",
-        _form_context(subs.Preferences(), title="Subscribe", email=email[:254], error=None, guess_zone=True),
+        form_context(subs.Preferences(), title="Subscribe", email=email[:254], error=None, guess_zone=True),
     )
 
 
@@ -207,7 +94,7 @@ def subscribe_post(
     except BadRequest as exc:
         if wants_json(request):
             return JSONResponse({"error": {"status": 400, "message": exc.message}}, status_code=400)
-        context = _typed_context(raw, exc, title="Subscribe", email=email[:254])
+        context = typed_context(raw, exc, title="Subscribe", email=email[:254])
         if not isinstance(exc, subs.PreferenceError):
             context["error_field"] = "email"
         return render(request, "subscribe_form.html", context, status=400)
@@ -274,71 +161,16 @@ def confirm_page(request: Request, state: StateDep, token: str) -> HTMLResponse:
 
 
 @router.post("/subscribe/confirm/{token}", dependencies=[CSRF])
-def confirm_post(state: StateDep, token: str) -> Response:
+def confirm_post(request: Request, state: StateDep, token: str) -> Response:
     """Confirm, then go to the preferences page to pick topics."""
     with transaction(state.engine) as conn:
         sub = subs.confirm(conn=conn, token=token[:200], now=state.clock())
     if sub is None:
         raise NotFound("This confirmation link is invalid or has expired. Subscribe again to get a new one.")
     manage = subs.link_token(secret=state.settings.secret_key, subscription=sub, purpose="manage")
-    return RedirectResponse(f"/preferences/{manage}?welcome=1", status_code=303)
-
-
-# --------------------------------------------------------------------------------------- preferences
-
-
-def _managed(state: StateDep, token: str, purpose: subs.LinkPurpose) -> subs.Subscription:
-    with reading(state.engine) as conn:
-        sub = subs.verify_link(
-            conn=conn, secret=state.settings.secret_key, token=token[:200], purpose=purpose
-        )
-    if sub is None:
-        raise NotFound("This link is not valid. Use the link in your latest Papertrend email.")
-    return sub
-
-
-@router.get("/preferences/{token}", response_class=HTMLResponse)
-def preferences_page(
-    request: Request, state: StateDep, token: str, welcome: int = 0, saved: int = 0
-) -> HTMLResponse:
-    """Edit topics, filters, cadence, hour and time zone, or pause."""
-    sub = _managed(state, token, "manage")
-    return render(
-        request,
-        "subscribe_preferences.html",
-        _form_context(
-            sub.prefs,
-            title="Your subscription",
-            sub=sub,
-            token=token,
-            welcome=bool(welcome),
-            saved=bool(saved),
-            error=None,
-        ),
-    )
-
-
-@router.post("/preferences/{token}", response_class=HTMLResponse, dependencies=[CSRF])
-def preferences_post(
-    request: Request,
-    state: StateDep,
-    token: str,
-    raw: PrefsForm,
-) -> Response:
-    """Save preferences (a confirmed subscription only)."""
-    sub = _managed(state, token, "manage")
-    if sub.status != "confirmed":
-        raise BadRequest("This subscription is not active; subscribe again to change it.")
-    try:
-        prefs = subs.parse_preferences(raw)
-    except BadRequest as exc:
-        context = _typed_context(
-            raw, exc, title="Your subscription", sub=sub, token=token, welcome=False, saved=False
-        )
-        return render(request, "subscribe_preferences.html", context, status=400)
-    with transaction(state.engine) as conn:
-        subs.update_preferences(conn=conn, subscription_id=sub.id, prefs=prefs, now=state.clock())
-    return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)
+    response = RedirectResponse(f"/preferences/{manage}?welcome=1", status_code=303)
+    mark_subscribed(request, response)
+    return response
 
 
 # --------------------------------------------------------------------------------------- unsubscribe
@@ -347,7 +179,7 @@ def preferences_post(
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, state: StateDep, token: str) -> HTMLResponse:
     """One button; a GET unsubscribes nobody."""
-    sub = _managed(state, token, "unsubscribe")
+    sub = managed(state, token, "unsubscribe")
     if sub.status != "confirmed" and sub.status != "pending":
         return _unsubscribed(request, sub)
     return render(
@@ -369,11 +201,13 @@ def unsubscribe_page(request: Request, state: StateDep, token: str) -> HTMLRespo
 )
 def unsubscribe_post(request: Request, state: StateDep, token: str) -> HTMLResponse:
     """Unsubscribe at once: the button, or a mail client's RFC 8058 one-click POST."""
-    sub = _managed(state, token, "unsubscribe")
+    sub = managed(state, token, "unsubscribe")
     with transaction(state.engine) as conn:
         subs.unsubscribe(conn=conn, subscription_id=sub.id, now=state.clock())
     log.info("subscribe.unsubscribed", extra={"subscription": sub.id})
-    return _unsubscribed(request, sub)
+    response = _unsubscribed(request, sub)
+    forget_subscribed(request, response)
+    return response
 
 
 def _unsubscribed(request: Request, sub: subs.Subscription) -> HTMLResponse:
@@ -388,117 +222,3 @@ def _unsubscribed(request: Request, sub: subs.Subscription) -> HTMLResponse:
             "action": None,
         },
     )
-
-
-# ------------------------------------------------------------------------------------------- mailbox
-
-
-class MailboxUnreadable(AppError):
-    """The local Maildir cannot be read (permissions, a file where a folder should be): said, not a
-    500 (#12)."""
-
-    status = 503
-
-
-@contextmanager
-def _reading_box(settings: Settings) -> Iterator[mailbox.Maildir]:
-    """The local Maildir, with a failure to read it reported as MailboxUnreadable."""
-    path = maildir_path(settings.mail_url)
-    if not mailbox_enabled(settings) or path is None:
-        raise NotFound(f"There is no page at /_mailbox: mail goes to {settings.mail_url.split(':', 1)[0]}.")
-    try:
-        yield mailbox.Maildir(path, create=True)
-    except OSError as exc:
-        raise MailboxUnreadable(f"The local mailbox {path} cannot be read: {exc.strerror or exc}.") from exc
-
-
-def _message(settings: Settings, key: str) -> EmailMessage:
-    with _reading_box(settings) as box:
-        if not _MAILBOX_KEY.fullmatch(key):
-            raise NotFound("No such message.")
-        try:
-            parsed = BytesParser(policy=policy.default).parsebytes(box.get_bytes(key))
-        except KeyError:
-            raise NotFound("No such message.") from None
-    assert isinstance(parsed, EmailMessage)
-    return parsed
-
-
-@router.get("/_mailbox", response_class=HTMLResponse)
-def mailbox_list(request: Request, state: StateDep) -> HTMLResponse:
-    """The newest messages in the local Maildir."""
-    with _reading_box(state.settings) as box:
-        # Maildir keys start with the delivery time, so sorting them sorts by arrival.
-        keys = sorted(box.iterkeys(), reverse=True)[:MAILBOX_LIST]
-        total = len(box)
-    rows = []
-    parser = BytesHeaderParser(policy=policy.default)
-    for key in keys:
-        try:
-            with box.get_file(key) as fh:
-                head = parser.parsebytes(fh.read(65536))
-        except (KeyError, OSError):
-            continue
-        rows.append(
-            {
-                "key": key,
-                "to": head.get("To", ""),
-                "subject": head.get("Subject", ""),
-                "date": head.get("Date", ""),
-            }
-        )
-    return render(
-        request,
-        "mailbox.html",
-        {
-            "title": "Local mailbox",
-            "messages": rows,
-            "total": total,
-            "path": str(maildir_path(state.settings.mail_url)),
-        },
-    )
-
-
-@router.get("/_mailbox/{key}", response_class=HTMLResponse)
-def mailbox_message(request: Request, state: StateDep, key: str) -> HTMLResponse:
-    """One message: headers, its text part, and the links in it."""
-    msg = _message(state.settings, key)
-    text_part = msg.get_body(preferencelist=("plain",))
-    text = text_part.get_content() if isinstance(text_part, EmailMessage) else ""
-    html_part = msg.get_body(preferencelist=("html",))
-    links = list(dict.fromkeys(_URL.findall(text)))
-    headers = [
-        (name, str(msg.get(name, "")))
-        for name in (
-            "From",
-            "To",
-            "Subject",
-            "Date",
-            "Message-ID",
-            "List-Unsubscribe",
-            "List-Unsubscribe-Post",
-        )
-        if msg.get(name)
-    ]
-    return render(
-        request,
-        "mailbox_message.html",
-        {
-            "title": str(msg.get("Subject", "Message")),
-            "key": key,
-            "headers": headers,
-            "text": text,
-            "links": links,
-            "has_html": html_part is not None,
-        },
-    )
-
-
-@router.get("/_mailbox/{key}/html")
-def mailbox_message_html(state: StateDep, key: str) -> Response:
-    """The HTML part as the recipient would see it, sandboxed: no script, no same-origin access."""
-    msg = _message(state.settings, key)
-    part = msg.get_body(preferencelist=("html",))
-    if not isinstance(part, EmailMessage):
-        raise NotFound("This message has no HTML part.")
-    return HTMLResponse(part.get_content(), headers={"content-security-policy": MAIL_HTML_CSP})

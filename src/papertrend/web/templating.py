@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from papertrend import __version__
 from papertrend.papers.models import Paper, authors_short, without_bidi_controls
+from papertrend.web.banner import banner_for
 from papertrend.web.cookies import CSRF_FIELD, csrf_token, current_user, give_csrf_cookie
 from papertrend.web.deps import get_state
 
@@ -125,8 +126,9 @@ def render(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """Render a page; every page gets the search box text, its alternate links, the signed-in user
-    and the CSRF token of its forms (setting the browser's CSRF cookie when it has none)."""
+    """Render a page; every page gets the search box text, its alternate links, the signed-in user,
+    what the subscribe banner shows them (web/banner.py) and the CSRF token of its forms (setting the
+    browser's CSRF cookie when it has none)."""
     state = get_state(request)
     try:
         user = current_user(request)
@@ -139,6 +141,7 @@ def render(
         "request_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "base_url": state.settings.base_url,
         "user": user,
+        "banner": banner_for(request, user),
         "my_votes": frozenset(),
         "my_saved": frozenset(),
         "csrf_token": csrf_token(request),
