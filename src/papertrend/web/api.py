@@ -30,7 +30,14 @@ from papertrend.search.bm25 import IndexState
 from papertrend.search.language import guess
 from papertrend.types import Filters, Hit, Mode, Sort
 from papertrend.web import cursor
-from papertrend.web.api_models import API_ERRORS, DailyPaper, PaperOut, daily_item, paper_out
+from papertrend.web.api_models import (
+    API_ERRORS,
+    API_ERRORS_AS_JSON,
+    DailyPaper,
+    PaperOut,
+    daily_item,
+    paper_out,
+)
 from papertrend.web.deps import ConnDep, StateDep
 from papertrend.web.params import (
     AuthorsQ,
@@ -271,7 +278,8 @@ def similar(conn: ConnDep, state: StateDep, paper_id: PaperIdP, limit: LimitQ = 
     "/papers/{paper_id:path}/bibtex",
     response_class=PlainTextResponse,
     responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "A @misc entry."}
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "A @misc entry."},
+        **API_ERRORS_AS_JSON,
     },
 )
 def paper_bibtex(conn: ConnDep, paper_id: PaperIdP) -> PlainTextResponse:

@@ -70,6 +70,14 @@ def error_responses(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
 
 ERRORS = error_responses(ErrorOut)
 API_ERRORS = error_responses(ApiError)
+# The same for a route whose own answer is not JSON (FastAPI would document its errors in that type).
+API_ERRORS_AS_JSON = {
+    status: {
+        "description": answer["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}},
+    }
+    for status, answer in API_ERRORS.items()
+}
 
 
 class Author(BaseModel):
