@@ -224,7 +224,7 @@ def test_hugging_faces_client_library_reads_a_papertrend_server(
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    api = HfApi(endpoint=server)
+    api = HfApi(endpoint=server, token=False)  # as docs/api.md says: never send a Hugging Face token
     info = api.paper_info(TOP_ID)
     assert info.id == TOP_ID and info.title == "EnvHarness: Awakening Static Worlds for Agent Learning"
     assert info.upvotes == 163 and info.github_stars == 8 and info.project_page == "https://envharness.com/"
@@ -241,6 +241,7 @@ def test_hugging_faces_client_library_reads_a_papertrend_server(
         p.id for p in api.list_daily_papers(week="2026-W34", limit=5)
     }
 
+    assert api.read_paper(TOP_ID).startswith("# EnvHarness: Awakening Static Worlds for Agent Learning")
     found = list(api.list_papers(query="SWE-bench science", limit=3))
     assert 0 < len(found) <= 3 and all(p.id and p.title for p in found)
 
