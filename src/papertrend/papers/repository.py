@@ -264,7 +264,7 @@ def newest_published(*, conn: Connection, after: PublishedKey | None, limit: int
     published, pk = papers.c.published_at, papers.c.pk
     found: list[Paper] = []
     if after is None or after.published_at is not None:
-        dated = published.is_not(None)
+        dated: sa.ColumnElement[bool] = published.is_not(None)
         if after is not None:
             at = after.published_at
             # `<=` first, as a range the index can start from: the OR alone made SQLite walk the index
@@ -273,7 +273,7 @@ def newest_published(*, conn: Connection, after: PublishedKey | None, limit: int
         stmt = select_with_votes().where(dated).order_by(published.desc(), pk.desc()).limit(limit)
         found = [_to_paper(r) for r in conn.execute(stmt).mappings()]
     if len(found) < limit:
-        undated = published.is_(None)
+        undated: sa.ColumnElement[bool] = published.is_(None)
         if after is not None and after.published_at is None:
             undated = sa.and_(undated, pk < after.pk)
         stmt = select_with_votes().where(undated).order_by(pk.desc()).limit(limit - len(found))
