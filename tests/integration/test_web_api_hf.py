@@ -136,9 +136,29 @@ def test_a_cursor_it_made_is_accepted(web: Web) -> None:
 
 
 def test_hugging_face_parameters_not_taken_are_refused_not_ignored(web: Web) -> None:
-    for url in ("/api/papers?search=agents", "/api/papers?q=agents", "/api/daily_papers?submitter=taesiri"):
+    for url in ("/api/papers?search=agents", "/api/papers?q=agents"):
         response = web.get(url)
         assert response.status_code == 400 and "is not supported here" in response.json()["error"], url
+
+
+@pytest.mark.parametrize("sort", ["publishedAt", "trending", "upvotes"])
+def test_daily_papers_of_one_submitter(web: Web, sort: str) -> None:
+    """Hugging Face's `submitter`: the period's papers that user put on the daily page, in the order
+    the unfiltered list has them."""
+    everything = web.get(f"/api/daily_papers?date={SAMPLE_DAY}&sort={sort}&limit=100").json()
+    by_user: dict[str, list[str]] = {}
+    for item in everything:
+        if item["submittedBy"]:
+            by_user.setdefault(item["submittedBy"]["user"], []).append(item["paper"]["id"])
+    assert len(by_user) > 1 and sum(map(len, by_user.values())) == 17  # the 17 papers of the real day
+    for user, expected in by_user.items():
+        got = web.get(f"/api/daily_papers?date={SAMPLE_DAY}&sort={sort}&submitter={user}&limit=100").json()
+        assert [i["paper"]["id"] for i in got] == expected, user
+        assert all(i["submittedBy"]["user"] == user for i in got)
+    busiest = max(by_user, key=lambda u: len(by_user[u]))
+    paged = web.get(f"/api/daily_papers?date={SAMPLE_DAY}&sort={sort}&submitter={busiest}&limit=1&p=1").json()
+    assert [i["paper"]["id"] for i in paged] == by_user[busiest][1:2]
+    assert web.get("/api/daily_papers?week=2026-W34&submitter=nobody-at-all").json() == []
 
 
 def test_imported_hugging_face_fields_in_its_names_and_types(web: Web) -> None:
@@ -236,6 +256,8 @@ def test_hugging_faces_client_library_reads_a_papertrend_server(
     daily = list(api.list_daily_papers(date=SAMPLE_DAY.isoformat(), sort="trending", limit=5))
     assert len(daily) == 5 and daily[0].id == TOP_ID and daily[0].comments == 1
     assert daily[0].submitted_by is not None and daily[0].submitted_by.username == "taesiri"
+    theirs = list(api.list_daily_papers(date=SAMPLE_DAY.isoformat(), submitter="taesiri"))
+    assert theirs and all(p.submitted_by is not None and p.submitted_by.username == "taesiri" for p in theirs)
     week = list(api.list_daily_papers(week="2026-W34", p=1, limit=5))
     assert len(week) == 5 and not {p.id for p in week} & {
         p.id for p in api.list_daily_papers(week="2026-W34", limit=5)

@@ -279,3 +279,11 @@ def newest_published(*, conn: Connection, after: PublishedKey | None, limit: int
         stmt = select_with_votes().where(undated).order_by(pk.desc()).limit(limit - len(found))
         found += [_to_paper(r) for r in conn.execute(stmt).mappings()]
     return found
+
+
+def ids_submitted_by(*, conn: Connection, user: str, start: date, end: date) -> set[str]:
+    """Papers listed in [start, end] that this Hugging Face user put on its daily page (#16)."""
+    day = listing_day_expr()
+    who = papers.c.hf_submitted_by["user"].as_string()  # json_extract on SQLite, ->> on PostgreSQL
+    stmt = sa.select(papers.c.id).where(day >= start, day <= end, who == user)
+    return set(conn.execute(stmt).scalars())

@@ -127,9 +127,11 @@ def refuse_unsupported(request: Request, names: dict[str, str]) -> None:
             raise BadRequest(f"`{name}` is not supported here; {instead}")
 
 
+_RANKED: dict[str, TrendSort] = {"publishedAt": "newest", "trending": "trending", "upvotes": "upvotes"}
+
+
 @router.get("/daily_papers", response_model=list[DailyPaper])
 def daily_papers(
-    request: Request,
     conn: ConnDep,
     state: StateDep,
     date_: DateQ = None,
@@ -142,11 +144,18 @@ def daily_papers(
     p: PageQ = 0,
     limit: LimitQ = 50,
     category: CategoriesQ = None,
+    submitter: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Only papers this Hugging Face user put on its daily page (`submittedBy.user`).",
+        ),
+    ] = None,
 ) -> list[DailyPaper]:
     """Papers of a day, week or month (default: the latest day that has papers), in any of the
-    categories given; a category no stored paper has is a 400. Hugging Face's `submitter` filter is
-    not supported (a 400)."""
-    refuse_unsupported(request, {"submitter": "submitters are shown (`submittedBy`) but not filtered on."})
+    categories given (a category no stored paper has is a 400), or only those one Hugging Face user
+    put on its daily page."""
     period: Period | None = listings.parse_period(day=date_, week=week, month=month)
     cats = require_known(conn=conn, filters=Filters(categories=parse_categories(category))).categories
     if period is None:
@@ -155,6 +164,26 @@ def daily_papers(
             return []
         period = period_of("day", latest)
     base = state.settings.base_url
+    if submitter is not None:
+        # A user submits a few papers a day: rank the period as without the filter, keep theirs.
+        theirs = repository.ids_submitted_by(conn=conn, user=submitter, start=period.start, end=period.end)
+        if not theirs:
+            return []
+        ranked = listings.ranked_period(
+            conn=conn,
+            period=period,
+            sort=_RANKED[sort],
+            now=state.clock(),
+            params=state.trend,
+            categories=cats,
+        )
+        hits = [h for h in ranked if h.paper_id in theirs][p * limit : (p + 1) * limit]
+        if sort == "trending":
+            return items(conn, hits, base_url=base)
+        return [
+            daily_item(row, base_url=base)
+            for row in repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
+        ]
     if sort == "trending":
         hits = listings.ranked_period(
             conn=conn, period=period, sort="trending", now=state.clock(), params=state.trend, categories=cats
