@@ -120,7 +120,7 @@ def test_requests_fail_fast_with_503_during_a_restart_and_recover(
         assert page.status_code == 503 and page.headers["retry-after"] == "5"
         assert "Temporarily unavailable" in page.text
         api = Web(app).get(f"/api/papers/{PAPER}", headers={"accept": "application/json"})
-        assert api.status_code == 503 and api.json()["error"]["status"] == 503
+        assert api.status_code == 503 and api.json()["status"] == 503
         server.start()
         up = time.monotonic()
         time.sleep(1.0)

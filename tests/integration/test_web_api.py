@@ -46,6 +46,13 @@ def get_json(web: Web, url: str, status: int = 200) -> Any:
     return response.json()
 
 
+def error_message(body: dict[str, Any]) -> str:
+    """The message of an error: `{"error": "…"}` under /api/ (Hugging Face's shape), else
+    `{"error": {"message": "…"}}`."""
+    error = body["error"]
+    return error if isinstance(error, str) else str(error["message"])
+
+
 def ids(items: list[dict[str, Any]]) -> list[str]:
     return [item["paper"]["id"] for item in items]
 
@@ -58,10 +65,10 @@ def test_daily_papers_has_hugging_faces_shape(web: Web) -> None:
     assert item["summary"] == item["paper"]["summary"]
     assert item["summary"].startswith("LLM agents learn by interacting with environments")
     assert item["numComments"] == 1
-    assert item["publishedAt"] == "2026-08-21T00:00:00Z"
+    assert item["publishedAt"] == "2026-08-21T00:00:00.000Z"
     paper = item["paper"]
-    assert paper["authors"][0] == {"name": "Chengsong Huang"} and len(paper["authors"]) == 17
-    assert paper["publishedAt"] == "2026-08-20T00:00:00Z"
+    assert paper["authors"][0] == {"name": "Chengsong Huang", "hidden": False} and len(paper["authors"]) == 17
+    assert paper["publishedAt"] == "2026-08-20T00:00:00.000Z"
     assert paper["upvotes"] == 163 and paper["hfUpvotes"] == 163
     assert paper["githubRepo"] == "https://github.com/google-research/envharness"
     assert paper["githubStars"] == 8
@@ -106,24 +113,25 @@ def test_daily_papers_periods_sorts_and_pages(web: Web) -> None:
 )
 def test_invalid_parameters_are_4xx_json(web: Web, query: str, status: int) -> None:
     body = get_json(web, f"/api/daily_papers?{query}", status=status)
-    assert body["error"]["status"] == status and body["error"]["message"]
+    assert body["status"] == status and isinstance(body["error"], str) and body["error"]
 
 
 def test_one_paper_and_its_errors(web: Web) -> None:
     paper = get_json(web, f"/api/papers/{TOP_ID}")
     assert paper["id"] == TOP_ID and paper["upvotes"] == 163
     assert get_json(web, f"/api/papers/arXiv:{TOP_ID}v3")["id"] == TOP_ID
-    assert (
-        get_json(web, "/api/papers/2601.00001", status=404)["error"]["message"]
-        == "no paper 2601.00001 is stored"
-    )
-    assert "not an arXiv id" in get_json(web, "/api/papers/bogus", status=400)["error"]["message"]
+    # Hugging Face's error shape, which its client library reads (#16).
+    assert get_json(web, "/api/papers/2601.00001", status=404) == {
+        "error": "Paper not found: 2601.00001 is not stored here.",
+        "status": 404,
+    }
+    assert "not an arXiv id" in get_json(web, "/api/papers/bogus", status=400)["error"]
     assert get_json(web, "/api/papers/2503.11731")["categories"] == ["cs.CV", "cs.RO"]
     # Unvetted links from a source are dropped, text comes back as it was (JSON needs no escaping).
     hostile = get_json(web, f"/api/papers/{HOSTILE_ID}")
     assert hostile["title"] == HOSTILE_TITLE and hostile["githubRepo"] is None
     assert get_json(web, f"/api/papers/{TOP_ID}/similar") == []  # nothing embedded
-    assert get_json(web, "/api/papers/2601.00001/similar", status=404)["error"]["status"] == 404
+    assert get_json(web, "/api/papers/2601.00001/similar", status=404)["status"] == 404
 
 
 def test_search(web: Web) -> None:
@@ -137,9 +145,9 @@ def test_search(web: Web) -> None:
     assert "2503.11731" in in_cv
     in_cl = get_json(web, "/api/papers/search?q=gaussian+splatting&mode=keyword&category=cs.CL")
     assert "2503.11731" not in ids(in_cl) and all("cs.CL" in item["paper"]["categories"] for item in in_cl)
-    assert get_json(web, "/api/papers/search", status=422)["error"]["status"] == 422
-    assert get_json(web, "/api/papers/search?q=x&mode=magic", status=422)["error"]["details"]
-    assert get_json(web, "/api/papers/search?q=x&since=2026-02-30", status=400)["error"]["status"] == 400
+    assert get_json(web, "/api/papers/search", status=422)["status"] == 422
+    assert get_json(web, "/api/papers/search?q=x&mode=magic", status=422)["details"]
+    assert get_json(web, "/api/papers/search?q=x&since=2026-02-30", status=400)["status"] == 400
     assert get_json(web, "/api/papers/search?q=x&since=2026-02-01&until=2026-01-01", status=400)
     assert get_json(web, "/api/papers/search?q=%20%20") == []
 
@@ -150,7 +158,7 @@ def test_trending(web: Web) -> None:
     week = ids(get_json(web, "/api/trending?window=week&limit=100"))
     assert week.index(TOP_ID) < week.index(OLD_ID)
     assert ids(get_json(web, "/api/trending?window=week&sort=upvotes"))[0] == OLD_ID
-    assert get_json(web, "/api/trending?window=decade", status=422)["error"]["status"] == 422
+    assert get_json(web, "/api/trending?window=decade", status=422)["status"] == 422
 
 
 def test_empty_store_answers_empty_lists(settings: Settings, engine: Engine) -> None:
@@ -232,7 +240,7 @@ def test_openapi_and_offline_docs(web: Web) -> None:
 
 def test_api_errors_are_json_with_security_headers(web: Web) -> None:
     response = web.get("/api/nothing-here")
-    assert response.status_code == 404 and response.json()["error"]["status"] == 404
+    assert response.status_code == 404 and response.json()["status"] == 404
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "default-src 'self'" in response.headers["content-security-policy"]
 
@@ -342,7 +350,7 @@ def test_filter_counts_and_lengths_are_capped(web: Web, query: str) -> None:
     for url in ("/api/papers/search?q=agents&mode=keyword", "/feeds/search.atom?q=agents&mode=keyword"):
         response = web.get(f"{url}&{query}")
         assert response.status_code == 400, (url, response.status_code)
-        assert "at most" in response.json()["error"]["message"]
+        assert "at most" in error_message(response.json())
     assert web.get(f"/search?q=agents&mode=keyword&{query}").status_code == 400
     # Twenty is allowed, in any mix of values.
     twenty = ",".join(f"cs.A{chr(65 + i)}" for i in range(10))
@@ -351,7 +359,7 @@ def test_filter_counts_and_lengths_are_capped(web: Web, query: str) -> None:
     # …and then each is checked: made-up ones are named, not silently ignored (#14).
     response = web.get(f"/api/papers/search?{params}")
     assert response.status_code == 400
-    message = response.json()["error"]["message"]
+    message = response.json()["error"]
     assert "at most" not in message and "no paper here is in category 'cs.AA'" in message
 
 

@@ -591,5 +591,5 @@ def test_one_error_handler_for_html_and_json(web: Web) -> None:
     assert "secret detail" not in page_500.text
     assert page_500.headers["x-content-type-options"] == "nosniff"
     api_500 = web.get("/api/boom")
-    assert api_500.status_code == 500 and api_500.json()["error"]["status"] == 500
+    assert api_500.status_code == 500 and api_500.json()["status"] == 500
     assert web.post("/").status_code == 405

@@ -38,7 +38,11 @@ def test_every_route_keeps_to_its_schema(
     settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path
 ) -> None:
     load_papers(engine, fixture_data, tmp_path / "data")
-    app = make_web(settings, engine).app
+    web = make_web(settings, engine)
+    app = web.app
+    # The first search loads the model and builds the keyword index: seconds that, on a loaded
+    # machine (load 15-22 on two cores), ran past the 10 s a schemathesis request may take (#16).
+    assert web.get("/api/papers/search?q=warm").status_code == 200
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 8
@@ -52,10 +56,15 @@ def test_every_route_keeps_to_its_schema(
             suppress_health_check=list(HealthCheck),
         )
         def keeps_to_schema(case: schemathesis.Case) -> None:
-            response = case.call()
-            # A third rule OpenAPI cannot state: a well-formed category or author that no stored
-            # paper has is a 400 naming it (#14). Every other check still holds for that response.
-            unknown = response.status_code == 400 and "no paper here" in response.text
+            # 60 s, not schemathesis's 10: this checks shapes, not speed, and a search on two cores
+            # shared by seven test runs (load 15-22) has taken longer (#16).
+            response = case.call(timeout=60)
+            # Two more rules OpenAPI cannot state: a well-formed category or author that no stored
+            # paper has is a 400 naming it (#14); so is a cursor this server did not give out (#16).
+            # Every other check still holds for that response.
+            unknown = response.status_code == 400 and (
+                "no paper here" in response.text or "cursor is not one this server gave out" in response.text
+            )
             case.validate_response(response, excluded_checks=[positive_data_acceptance] if unknown else None)
 
         keeps_to_schema()

@@ -10,7 +10,7 @@ import pytest
 
 from papertrend.errors import SourceError
 from papertrend.ingest.base import RawBatch
-from papertrend.ingest.sources.hf_daily import HfDailySource, items_of, parse_items
+from papertrend.ingest.sources.hf_daily import HfDailySource, items_of, parse_items, submitter
 
 SAMPLES = "hf_daily_papers/samples"
 
@@ -49,6 +49,44 @@ def test_2026_item_with_every_signal(fixture_data: Path) -> None:
     assert p.github_stars == 8
     assert p.hf_ai_keywords and "LLM agents" in p.hf_ai_keywords
     assert p.hf_ai_summary
+    # Who put it on the daily page: kept in Hugging Face's names, only the fields its client reads (#16).
+    assert p.hf_submitted_by == {
+        "user": "taesiri",
+        "fullname": "taesiri",
+        "avatarUrl": "https://cdn-avatars.huggingface.co/v1/production/uploads/6039478ab3ecf716b1a5fd4d/"
+        "_Thy4E7taiSYBLKxEKJbT.jpeg",
+        "type": "user",
+        "isPro": True,
+    }
+
+
+def test_submitter_in_each_years_schema(fixture_data: Path) -> None:
+    """2025 and 2026 items name who submitted them (in `paper.submittedOnDailyBy` and the item's
+    `submittedBy`); 2024 items do not. Every paper of those days keeps one (#16)."""
+    for name, expected in (("2024-05-27.json", 0), ("2025-06-13.json", 26), ("2026-08-21.json", 17)):
+        items = orjson.loads((fixture_data / SAMPLES / name).read_bytes())
+        papers = parse_items(items, day=None, origin=name).papers
+        kept = [p.hf_submitted_by for p in papers if p.hf_submitted_by]
+        assert len(kept) == expected, name
+        assert all(isinstance(s["user"], str) and s["user"] for s in kept)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        (
+            {"user": "ada", "avatarUrl": "/avatars/a.svg"},
+            {"user": "ada", "avatarUrl": "https://huggingface.co/avatars/a.svg"},
+        ),
+        ({"user": "ada", "avatarUrl": "javascript:alert(1)", "isPro": "yes"}, {"user": "ada"}),
+        ({"user": "ada", "avatarUrl": "//evil.example/a.png", "fullname": 3}, {"user": "ada"}),
+        ({"user": "  ", "fullname": "Ada"}, None),
+        ({"fullname": "Ada"}, None),
+        ("ada", None),
+    ],
+)
+def test_submitter_keeps_only_typed_safe_fields(given: object, kept: object) -> None:
+    assert submitter(given) == kept
 
 
 def test_archive_file_parses(fixture_data: Path) -> None:

@@ -25,7 +25,7 @@ _VERSIONED = ("title", "abstract", "authors")
 # Bibliographic fields a record may lack: replaced only by a value, never by a gap.
 _BIBLIO = ("categories", "comment", "journal_ref", "doi", "license", "published_at", "updated_at", "pdf_url")
 # Links and texts Hugging Face knows better than arXiv: the newest snapshot's non-empty value wins.
-_LATEST = ("code_url", "project_url", "hf_ai_summary", "hf_ai_keywords", "hf_submitted_at")
+_LATEST = ("code_url", "project_url", "hf_ai_summary", "hf_ai_keywords", "hf_submitted_by", "hf_submitted_at")
 _COUNTS = ("hf_upvotes", "hf_comments", "github_stars")
 _EARLIEST = ("listed_on", "hf_daily_on")
 _BOOKKEEPING = ("first_seen_at", "changed_at")

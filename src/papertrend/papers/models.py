@@ -47,6 +47,7 @@ class PaperIn:
     hf_submitted_at: datetime | None = None
     hf_ai_summary: str | None = None
     hf_ai_keywords: list[str] | None = None
+    hf_submitted_by: dict[str, str | bool] | None = None
     github_stars: int | None = None
 
 
@@ -93,6 +94,9 @@ class Paper:
     changed_at: datetime
     # Upvotes cast here (papers.votes), read beside the row; not a column of `papers` (issue #4).
     own_votes: int = 0
+    # Who put it on Hugging Face's daily page (#16); last, with a default, so records made by hand
+    # (tests, older callers) need not name it.
+    hf_submitted_by: dict[str, str | bool] | None = None
 
     @property
     def abs_url(self) -> str:

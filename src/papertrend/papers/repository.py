@@ -248,3 +248,42 @@ def iter_texts(*, conn: Connection, chunk: int = 2000) -> Iterator[Any]:
     """Every paper's (pk, title, abstract, authors), by pk, streamed `chunk` rows at a time."""
     stmt = sa.select(papers.c.pk, papers.c.title, papers.c.abstract, papers.c.authors).order_by(papers.c.pk)
     yield from conn.execution_options(yield_per=chunk).execute(stmt)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedKey:
+    """Where a paper stands in publication order (newest first, undated last): a keyset position."""
+
+    published_at: datetime | None
+    pk: int
+
+
+def newest_published(*, conn: Connection, after: PublishedKey | None, limit: int) -> list[Paper]:
+    """Up to `limit` papers by publication time, newest first, then undated ones, each order broken by
+    pk (descending); after `after` when given. Keyset paging: both parts walk an index from the key."""
+    published, pk = papers.c.published_at, papers.c.pk
+    found: list[Paper] = []
+    if after is None or after.published_at is not None:
+        dated: sa.ColumnElement[bool] = published.is_not(None)
+        if after is not None:
+            at = after.published_at
+            # `<=` first, as a range the index can start from: the OR alone made SQLite walk the index
+            # from the newest paper to the cursor on every page.
+            dated = sa.and_(published <= at, sa.or_(published < at, pk < after.pk))
+        stmt = select_with_votes().where(dated).order_by(published.desc(), pk.desc()).limit(limit)
+        found = [_to_paper(r) for r in conn.execute(stmt).mappings()]
+    if len(found) < limit:
+        undated: sa.ColumnElement[bool] = published.is_(None)
+        if after is not None and after.published_at is None:
+            undated = sa.and_(undated, pk < after.pk)
+        stmt = select_with_votes().where(undated).order_by(pk.desc()).limit(limit - len(found))
+        found += [_to_paper(r) for r in conn.execute(stmt).mappings()]
+    return found
+
+
+def ids_submitted_by(*, conn: Connection, user: str, start: date, end: date) -> set[str]:
+    """Papers listed in [start, end] that this Hugging Face user put on its daily page (#16)."""
+    day = listing_day_expr()
+    who = papers.c.hf_submitted_by["user"].as_string()  # json_extract on SQLite, ->> on PostgreSQL
+    stmt = sa.select(papers.c.id).where(day >= start, day <= end, who == user)
+    return set(conn.execute(stmt).scalars())

@@ -39,6 +39,8 @@ papers = sa.Table(
     sa.Column("hf_submitted_at", UTCDateTime(), nullable=True),
     sa.Column("hf_ai_summary", sa.Text, nullable=True),
     sa.Column("hf_ai_keywords", sa.JSON, nullable=True),
+    # Who put it on the daily page: Hugging Face's user object, as ingest.sources.hf_daily.submitter keeps it.
+    sa.Column("hf_submitted_by", sa.JSON, nullable=True),
     sa.Column("github_stars", sa.Integer, nullable=True),
     sa.Column("sources", sa.JSON, nullable=False),
     sa.Column("first_seen_at", UTCDateTime(), nullable=False),

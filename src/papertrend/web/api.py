@@ -1,23 +1,27 @@
-"""JSON API, shaped like Hugging Face's where a field means the same (issue #4).
+"""JSON API, shaped like Hugging Face's papers API wherever a route exists on both (issues #4, #16).
 
-`/api/daily_papers` answers a bare list of items `{paper: {...}, title, summary, publishedAt,
-numComments}` as Hugging Face does, so scripts written against theirs read ours. Fields Hugging Face
-has no name for use ours, in the same camelCase. Invalid parameters are 4xx JSON, never 500.
+`/api/daily_papers`, `/api/papers/search`, `/api/papers/{id}` and `/api/papers?cursor=` take Hugging
+Face's parameters and answer its shapes (web/api_models.py), so scripts and its client library
+written against theirs read ours; errors under /api/ are `{"error": "…"}` as theirs are. Routes it has
+no twin for (`/api/trending`, `/similar`, `/bibtex`) follow the same conventions. docs/api.md lists
+what matches and where Papertrend differs. Invalid parameters are 4xx JSON, never 500.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
-from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from datetime import date, datetime
+from typing import Annotated, Literal
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from papertrend import __version__
 from papertrend.db import reading
-from papertrend.errors import NotFound
+from papertrend.errors import BadRequest, NotFound
+from papertrend.library import bibtex
 from papertrend.papers import listings, repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, TrendSort, Window, period_of
@@ -25,6 +29,15 @@ from papertrend.papers.models import Paper
 from papertrend.search.bm25 import IndexState
 from papertrend.search.language import guess
 from papertrend.types import Filters, Hit, Mode, Sort
+from papertrend.web import cursor
+from papertrend.web.api_models import (
+    API_ERRORS,
+    API_ERRORS_AS_JSON,
+    DailyPaper,
+    PaperOut,
+    daily_item,
+    paper_out,
+)
 from papertrend.web.deps import ConnDep, StateDep
 from papertrend.web.params import (
     AuthorsQ,
@@ -40,33 +53,8 @@ from papertrend.web.params import (
     require_known,
 )
 from papertrend.web.search_holder import VectorState
-from papertrend.web.templating import pdf_url, safe_url
 
-
-class ErrorDetail(BaseModel):
-    loc: list[str]
-    msg: str
-
-
-class ErrorBody(BaseModel):
-    status: int
-    message: str
-    details: list[ErrorDetail] | None = Field(default=None, description="Which parameters were invalid.")
-
-
-class ErrorOut(BaseModel):
-    """Every error, from every route: one shape (see web.errors.error_response)."""
-
-    error: ErrorBody
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "A parameter is malformed (a date, week, id, category)."},
-    404: {"model": ErrorOut, "description": "No such paper."},
-    422: {"model": ErrorOut, "description": "A parameter is missing, out of range or of the wrong type."},
-}
-
-router = APIRouter(prefix="/api", tags=["papers"], responses=ERRORS)
+router = APIRouter(prefix="/api", tags=["papers"], responses=API_ERRORS)
 health_router = APIRouter(tags=["operations"])
 
 PageQ = Annotated[int, Query(ge=0, le=10_000, description="Page number, from 0.")]
@@ -84,53 +72,6 @@ PaperIdP = Annotated[
         json_schema_extra={"pattern": PAPER_ID_PATTERN},
     ),
 ]
-
-
-class Author(BaseModel):
-    name: str
-
-
-class PaperOut(BaseModel):
-    """One paper. Hugging Face's names: id … ai_keywords; ours after."""
-
-    id: str = Field(description="arXiv id without version.")
-    title: str
-    summary: str = Field(description="The abstract.")
-    authors: list[Author]
-    publishedAt: datetime | None = Field(description="First published on arXiv.")
-    submittedOnDailyAt: datetime | None = Field(description="When it was put on Hugging Face's daily page.")
-    upvotes: int = Field(description="Hugging Face upvotes plus upvotes here.")
-    numComments: int
-    githubRepo: str | None
-    githubStars: int | None
-    projectPage: str | None
-    ai_summary: str | None
-    ai_keywords: list[str] | None
-    version: int | None
-    categories: list[str] = Field(description="arXiv categories, primary first.")
-    primaryCategory: str | None
-    comment: str | None
-    journalRef: str | None
-    doi: str | None
-    updatedAt: datetime | None
-    listedOn: date | None = Field(description="The listing day the daily pages group it under.")
-    arxivUrl: str
-    pdfUrl: str
-    hfUpvotes: int | None = Field(description="Upvotes imported from Hugging Face.")
-    url: str = Field(description="Its page on this service.")
-
-
-class DailyPaper(BaseModel):
-    """One item of a listing, search or ranking, as Hugging Face's daily papers list has it."""
-
-    paper: PaperOut
-    title: str
-    summary: str
-    publishedAt: datetime | None = Field(description="When it was listed (the day it is grouped under).")
-    numComments: int
-    score: float | None = Field(
-        default=None, description="The ranking score, when ranked by trending score or search relevance."
-    )
 
 
 class SourceHealth(BaseModel):
@@ -162,56 +103,31 @@ class Health(BaseModel):
     )
 
 
-def paper_out(p: Paper, *, base_url: str) -> PaperOut:
-    """A stored paper in the API's shape."""
-    return PaperOut(
-        id=p.id,
-        title=p.title,
-        summary=p.abstract,
-        authors=[Author(name=a) for a in p.authors],
-        publishedAt=p.published_at,
-        submittedOnDailyAt=p.hf_submitted_at,
-        upvotes=p.votes,
-        numComments=p.hf_comments or 0,
-        githubRepo=safe_url(p.code_url),
-        githubStars=p.github_stars,
-        projectPage=safe_url(p.project_url),
-        ai_summary=p.hf_ai_summary,
-        ai_keywords=p.hf_ai_keywords,
-        version=p.version,
-        categories=p.categories,
-        primaryCategory=p.primary_category,
-        comment=p.comment,
-        journalRef=p.journal_ref,
-        doi=p.doi,
-        updatedAt=p.updated_at,
-        listedOn=p.listed_on or p.hf_daily_on,
-        arxivUrl=p.abs_url,
-        pdfUrl=pdf_url(p),
-        hfUpvotes=p.hf_upvotes,
-        url=f"{base_url.rstrip('/')}/papers/{p.id}",
-    )
-
-
-def daily_item(p: Paper, *, base_url: str, score: float | None = None) -> DailyPaper:
-    """A paper as one item of a list."""
-    listed = p.listed_on or p.hf_daily_on
-    when = p.hf_submitted_at or (datetime.combine(listed, time(), tzinfo=UTC) if listed else p.published_at)
-    return DailyPaper(
-        paper=paper_out(p, base_url=base_url),
-        title=p.title,
-        summary=p.abstract,
-        publishedAt=when,
-        numComments=p.hf_comments or 0,
-        score=score,
-    )
-
-
 def items(conn: ConnDep, hits: list[Hit], *, base_url: str) -> list[DailyPaper]:
     """Hits as list items, in their order, with their scores."""
     found = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
     scores = {h.paper_id: h.score for h in hits}
     return [daily_item(p, base_url=base_url, score=scores[p.id]) for p in found]
+
+
+def stored(conn: ConnDep, paper_id: str) -> Paper:
+    """The stored paper of any spelling of its id; 400 for what is no id, 404 for one not stored."""
+    key = parse_arxiv_id(paper_id).key
+    found = repository.get(conn=conn, paper_id=key)
+    if found is None:
+        raise NotFound(f"Paper not found: {key} is not stored here.")
+    return found
+
+
+def refuse_unsupported(request: Request, names: dict[str, str]) -> None:
+    """A 400 for a Hugging Face parameter this route does not take: ignoring it would answer
+    something other than what was asked (every paper instead of a search, say)."""
+    for name, instead in names.items():
+        if name in request.query_params:
+            raise BadRequest(f"`{name}` is not supported here; {instead}")
+
+
+_RANKED: dict[str, TrendSort] = {"publishedAt": "newest", "trending": "trending", "upvotes": "upvotes"}
 
 
 @router.get("/daily_papers", response_model=list[DailyPaper])
@@ -228,9 +144,18 @@ def daily_papers(
     p: PageQ = 0,
     limit: LimitQ = 50,
     category: CategoriesQ = None,
+    submitter: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Only papers this Hugging Face user put on its daily page (`submittedBy.user`).",
+        ),
+    ] = None,
 ) -> list[DailyPaper]:
     """Papers of a day, week or month (default: the latest day that has papers), in any of the
-    categories given; a category no stored paper has is a 400."""
+    categories given (a category no stored paper has is a 400), or only those one Hugging Face user
+    put on its daily page."""
     period: Period | None = listings.parse_period(day=date_, week=week, month=month)
     cats = require_known(conn=conn, filters=Filters(categories=parse_categories(category))).categories
     if period is None:
@@ -239,6 +164,26 @@ def daily_papers(
             return []
         period = period_of("day", latest)
     base = state.settings.base_url
+    if submitter is not None:
+        # A user submits a few papers a day: rank the period as without the filter, keep theirs.
+        theirs = repository.ids_submitted_by(conn=conn, user=submitter, start=period.start, end=period.end)
+        if not theirs:
+            return []
+        ranked = listings.ranked_period(
+            conn=conn,
+            period=period,
+            sort=_RANKED[sort],
+            now=state.clock(),
+            params=state.trend,
+            categories=cats,
+        )
+        hits = [h for h in ranked if h.paper_id in theirs][p * limit : (p + 1) * limit]
+        if sort == "trending":
+            return items(conn, hits, base_url=base)
+        return [
+            daily_item(row, base_url=base)
+            for row in repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits])
+        ]
     if sort == "trending":
         hits = listings.ranked_period(
             conn=conn, period=period, sort="trending", now=state.clock(), params=state.trend, categories=cats
@@ -278,7 +223,8 @@ def search(
     state: StateDep,
     response: Response,
     q: Annotated[str, Query(min_length=1, max_length=4096, description="What you are looking for.")],
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    # Hugging Face's own bounds for this route's limit (1 to 120).
+    limit: Annotated[int, Query(ge=1, le=120, description="How many results, at most.")] = 20,
     since: SinceQ = None,
     until: UntilQ = None,
     category: CategoriesQ = None,
@@ -305,26 +251,75 @@ def search(
     return items(conn, hits, base_url=state.settings.base_url)
 
 
+@router.get(
+    "/papers",
+    response_model=list[PaperOut],
+    responses={
+        200: {
+            "description": "Papers, newest published first; when there are more, a `Link` header gives"
+            ' the next page: `<…/api/papers?cursor=…&limit=…>; rel="next"`.',
+            "headers": {
+                "Link": {"description": "The next page, when there is one.", "schema": {"type": "string"}}
+            },
+        }
+    },
+)
+def papers(
+    request: Request,
+    response: Response,
+    conn: ConnDep,
+    state: StateDep,
+    cursor_: Annotated[
+        str | None,
+        Query(
+            alias="cursor",
+            min_length=1,
+            max_length=200,
+            description="Where to continue: the `cursor` of the previous answer's `Link` header.",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Papers per page.")] = 50,
+) -> list[PaperOut]:
+    """Every stored paper, newest published first (papers without a publication time last), a page
+    at a time, as Hugging Face's list of papers pages. Searching is `/api/papers/search`."""
+    refuse_unsupported(request, {n: "to search, use /api/papers/search?q=…" for n in ("search", "q")})
+    after = cursor.decode(cursor_) if cursor_ is not None else None
+    found = repository.newest_published(conn=conn, after=after, limit=limit + 1)
+    page = found[:limit]
+    if len(found) > limit:
+        last = page[-1]
+        token = cursor.encode(repository.PublishedKey(last.published_at, last.pk))
+        query = urlencode({"cursor": token, "limit": limit})
+        response.headers["link"] = f'<{state.settings.base_url.rstrip("/")}/api/papers?{query}>; rel="next"'
+    return [paper_out(p, base_url=state.settings.base_url) for p in page]
+
+
 @router.get("/papers/{paper_id:path}/similar", response_model=list[DailyPaper])
 def similar(conn: ConnDep, state: StateDep, paper_id: PaperIdP, limit: LimitQ = 8) -> list[DailyPaper]:
     """Papers nearest in meaning to one paper; empty until it has been embedded."""
-    key = parse_arxiv_id(paper_id).key
-    paper = repository.get(conn=conn, paper_id=key)
-    if paper is None:
-        raise NotFound(f"no paper {key} is stored")
+    paper = stored(conn, paper_id)
     if not listings.has_vector(conn=conn, paper_pk=paper.pk):
         return []
-    return items(conn, state.search.similar(paper_id=key, limit=limit), base_url=state.settings.base_url)
+    return items(conn, state.search.similar(paper_id=paper.id, limit=limit), base_url=state.settings.base_url)
+
+
+@router.get(
+    "/papers/{paper_id:path}/bibtex",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "A @misc entry."},
+        **API_ERRORS_AS_JSON,
+    },
+)
+def paper_bibtex(conn: ConnDep, paper_id: PaperIdP) -> PlainTextResponse:
+    """The paper as a BibTeX entry, the same as its page's "Cite (BibTeX)" (arXiv's own export style)."""
+    return PlainTextResponse(bibtex.dumps([stored(conn, paper_id)]))
 
 
 @router.get("/papers/{paper_id:path}", response_model=PaperOut)
 def paper(conn: ConnDep, state: StateDep, paper_id: PaperIdP) -> PaperOut:
     """One paper by arXiv id (any spelling: 2401.01234v2, arXiv:…, an arxiv.org URL)."""
-    key = parse_arxiv_id(paper_id).key
-    found = repository.get(conn=conn, paper_id=key)
-    if found is None:
-        raise NotFound(f"no paper {key} is stored")
-    return paper_out(found, base_url=state.settings.base_url)
+    return paper_out(stored(conn, paper_id), base_url=state.settings.base_url)
 
 
 @health_router.get(

@@ -1,4 +1,9 @@
-"""One way to show every error: `{"error": {...}}` for JSON clients, a page for people (DESIGN §6.6, #11)."""
+"""One way to show every error: JSON for programs, a page for people (DESIGN §6.6, #11).
+
+Under /api/ the JSON is Hugging Face's `{"error": "message"}` (#16), which its client library and
+scripts written for it read, with the status beside it; elsewhere (feeds, /healthz, forms asked for
+JSON) `{"error": {"status": …, "message": …}}`.
+"""
 
 from __future__ import annotations
 
@@ -48,10 +53,13 @@ def error_response(
     """The one way errors are shown: `{"error": {...}}` for JSON clients, a page for people."""
     headers = security_headers(request.url.path, https=secure(request))
     if wants_json(request):
-        body: dict[str, Any] = {"status": status, "message": message}
+        api = request.url.path.startswith("/api/")
+        body: dict[str, Any] = (
+            {"error": message, "status": status} if api else {"status": status, "message": message}
+        )
         if details:
             body["details"] = details
-        return JSONResponse({"error": body}, status_code=status, headers=headers)
+        return JSONResponse(body if api else {"error": body}, status_code=status, headers=headers)
     try:
         return render(
             request,

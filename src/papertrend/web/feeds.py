@@ -18,7 +18,7 @@ from papertrend.papers import listings, repository
 from papertrend.papers.listings import Period, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.types import Filters, Mode, Sort
-from papertrend.web.api import ERRORS
+from papertrend.web.api_models import ERRORS
 from papertrend.web.deps import ConnDep, StateDep
 from papertrend.web.params import (
     AuthorsQ,

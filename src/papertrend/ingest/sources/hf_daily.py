@@ -4,7 +4,8 @@ The API (`/api/daily_papers?date=YYYY-MM-DD`, also `week=YYYY-Www`, `month=YYYY-
 list of items `{paper: {...}, numComments, publishedAt, ...}`. Its schema drifted from 2024 to 2026
 (tests/fixtures/hf_daily_papers holds days of each year): every field beyond id and title is optional.
 Hugging Face is not authoritative for bibliographic fields; it brings upvotes, comments, the GitHub
-repo and stars, the project page, AI keywords and summary, and the day a paper was on the page.
+repo and stars, the project page, AI keywords and summary, the day a paper was on the page and who
+put it there.
 """
 
 from __future__ import annotations
@@ -42,6 +43,28 @@ def _int_or_none(value: Any) -> int | None:
 
 def _str_or_none(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
+
+
+# What is kept of Hugging Face's user object for `submittedOnDailyBy` (#16): the fields its client
+# library reads (huggingface_hub's `User`: user, fullname, avatarUrl, isPro, type), by type.
+_SUBMITTER_TEXT = ("user", "fullname", "avatarUrl", "type")
+
+
+def submitter(value: Any) -> dict[str, str | bool] | None:
+    """Who put a paper on the daily page, as Hugging Face's user object; None without a user name."""
+    if not isinstance(value, dict) or not _str_or_none(value.get("user")):
+        return None
+    kept: dict[str, str | bool] = {
+        k: v.strip()[:300] for k in _SUBMITTER_TEXT if (v := _str_or_none(value.get(k)))
+    }
+    avatar = kept.get("avatarUrl")
+    if isinstance(avatar, str) and avatar.startswith("/") and not avatar.startswith("//"):
+        kept["avatarUrl"] = f"https://huggingface.co{avatar}"  # 2024 items give a path on their site
+    elif isinstance(avatar, str) and not avatar.startswith("https://"):
+        del kept["avatarUrl"]
+    if isinstance(value.get("isPro"), bool):
+        kept["isPro"] = value["isPro"]
+    return kept
 
 
 def items_of(payload: Any) -> list[Any]:
@@ -95,6 +118,7 @@ def item_to_paper(item: Any, *, day: date | None, where: str, parsed: Parsed) ->
         hf_submitted_at=submitted,
         hf_ai_summary=_str_or_none(paper.get("ai_summary")),
         hf_ai_keywords=[k for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else None,
+        hf_submitted_by=submitter(paper.get("submittedOnDailyBy")) or submitter(item.get("submittedBy")),
         github_stars=_int_or_none(paper.get("githubStars")),
     )
 
