@@ -53,6 +53,8 @@ def test_preferences_are_validated() -> None:
         subs.PreferenceInput(send_hour="24"),
         subs.PreferenceInput(send_hour="eight"),
         subs.PreferenceInput(timezone="Nowhere/City"),
+        subs.PreferenceInput(timezone="x" * 5000),  # once an OSError (File name too long): a 500
+        subs.PreferenceInput(timezone="Europe/" + "a" * 300),
         subs.PreferenceInput(categories=["cs.CL; DROP TABLE"]),
     ):
         with pytest.raises(BadRequest):

@@ -140,10 +140,15 @@ def parse_preferences(raw: PreferenceInput) -> Preferences:
         raise PreferenceError("The send hour must be 0–23 and the weekday 0–6.", field="send_hour")
     tz = raw.timezone.strip() or "UTC"
     try:
+        # The longest IANA name is 30 characters; a longer one would reach the file system as a
+        # path, where a 4 kB one raises OSError (File name too long) rather than "not found".
+        if len(tz) > 64:
+            raise ValueError(tz)
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        shown = tz if len(tz) <= 64 else tz[:60] + "…"
         raise PreferenceError(
-            f"{tz!r} is not a time zone we know (e.g. Europe/Paris, America/New_York).", field="timezone"
+            f"{shown!r} is not a time zone we know (e.g. Europe/Paris, America/New_York).", field="timezone"
         ) from None
     return Preferences(
         topics=tuple(topics),
