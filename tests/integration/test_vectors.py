@@ -163,9 +163,9 @@ def test_ann_index_then_the_embedding_model_in_one_process() -> None:
     # usearch loaded before onnx used to crash the process (SIGSEGV) when the model loaded next.
     code = (
         "from pathlib import Path; import numpy as np\n"
-        "from papertrend.search.vectors import AnnIndex\n"
+        "from papertrend.search.ann import new_index\n"
         "from papertrend.search.embedder import get_embedder\n"
-        "AnnIndex(Path('unused.usearch'), 8)\n"
+        "new_index(8)\n"
         "print(get_embedder('minilm').embed(['a sentence']).shape)\n"
     )
     import subprocess
