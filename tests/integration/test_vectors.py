@@ -211,6 +211,30 @@ def test_a_deleted_paper_is_never_returned(engine: Engine, tmp_path: Path) -> No
     assert reader._ann.view.current.count == 298
 
 
+@pytest.mark.sqlite_only
+def test_a_reader_too_far_behind_rewrites_the_file_unless_another_process_is(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(11)
+    pks = _papers(engine, 200)
+    _store(engine, pks, _unit(rng, 200))
+    reader = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)
+    with engine.connect() as conn:
+        reader.refresh(conn=conn)
+    stamp = _file_stamp(reader)
+    monkeypatch.setattr(vectors, "DELTA_LIMIT", 10)
+    late = _papers(engine, 20, first=200)
+    late_matrix = _unit(rng, 20)
+    _store(engine, late, late_matrix)
+    with ann.writer_lock(reader.ann_dir), engine.connect() as conn:  # another process is writing
+        assert reader.search(conn=conn, query=late_matrix[2], k=1)[0][0] == late[2]
+    assert _file_stamp(reader) == stamp
+    reader._signature = None  # the next check
+    with engine.connect() as conn:
+        assert reader.search(conn=conn, query=late_matrix[2], k=1)[0][0] == late[2]
+    assert _file_stamp(reader) != stamp and reader._ann is not None and len(reader._ann.delta) == 0
+
+
 _VIEW_MEMORY = """
 import json, sys
 import numpy as np

@@ -147,13 +147,18 @@ def add(index: Any, pks: I64, matrix: F32) -> None:
 
 
 @contextmanager
-def writer_lock(folder: Path) -> Iterator[None]:
-    """The host's one writer of this folder (an flock, released if the process dies)."""
+def writer_lock(folder: Path, *, wait: bool = True) -> Iterator[bool]:
+    """The host's one writer of this folder (an flock, released if the process dies); yields whether
+    it is held, which without `wait` is False while another process writes."""
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

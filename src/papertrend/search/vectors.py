@@ -318,8 +318,10 @@ class VectorIndex:
         else:
             state = self._read_state(conn=conn, sig=sig)
             if state is None or state.gone < 0 or state.gone > GONE_LIMIT or len(state.delta) > DELTA_LIMIT:
-                self.catch_up(conn=conn)
-                state = self._read_state(conn=conn, sig=sig, reuse=False)
+                # With a usable view, a search never waits for another process's rewrite: it goes on
+                # answering from the view and the delta, and looks again at the next check.
+                self.catch_up(conn=conn, wait=state is None)
+                state = self._read_state(conn=conn, sig=sig, reuse=False) or state
             if state is None:
                 raise RuntimeError(f"ANN index {self.ann_dir} could not be opened after it was written")
             self._exact, self._ann = None, state
@@ -347,11 +349,14 @@ class VectorIndex:
         gone = len(view) + int((~in_file).sum()) - sig.count
         return AnnState(view, delta, seen, superseded, gone)
 
-    def catch_up(self, *, conn: Connection, min_new: int = 0) -> None:
+    def catch_up(self, *, conn: Connection, min_new: int = 0, wait: bool = True) -> None:
         """Rewrite the host's shared file to hold every stored vector (one writer at a time per host):
         from the current file plus what changed since when it is usable, else from the table. With
-        `min_new`, a usable file fewer than that many vectors behind is left as it is."""
-        with ann.writer_lock(self.ann_dir):
+        `min_new`, a usable file fewer than that many vectors behind is left as it is; without `wait`,
+        nothing is done while another process is writing it."""
+        with ann.writer_lock(self.ann_dir, wait=wait) as held:
+            if not held:
+                return
             current = Current.read(self.ann_dir)
             sig = signature(conn=conn, model=self.model)
             if current is not None and AnnView.open(self.ann_dir, self.dim) is not None:
@@ -380,6 +385,8 @@ class VectorIndex:
                 more_pks, more = load(conn=conn, model=self.model, dim=self.dim, paper_pks=missing.tolist())
                 ann.add(index, more_pks, more)
             ann.publish(self.ann_dir, index, count=len(index), newest=later(newest, since))
+            for legacy in (".usearch", ".json"):  # the one-file-per-process layout before #15
+                self.ann_dir.with_suffix(legacy).unlink(missing_ok=True)
             log.info(
                 "ANN index %s: %d vectors (%d new, %d gone) in %.1fs",
                 self.ann_dir.name,
