@@ -234,9 +234,10 @@ class AnnState:
 
 
 # A reader searches the vectors stored since the file was saved exactly, beside the graph. Measured
-# (384-d, one query, numpy on one core of the 2 busy ones): 20,000 vectors cost ~2 ms a search and ~30 MB
-# of this process's memory; past that the reader catches the file up itself.
-DELTA_LIMIT = 20_000
+# (384-d, top 100, CPU time of one thread on these 2 shared cores, load average 15): 5,000 vectors
+# 0.4 ms a search, 10,000 2.1 ms, 20,000 4.0 ms, 50,000 9.5 ms; each costs the process 1.5 kB of memory.
+# Past 10,000 (2 ms, 15 MB) the reader catches the file up itself; the embed job keeps it under 5,000.
+DELTA_LIMIT = 10_000
 # Vectors in the file whose paper is gone are filtered out of each answer: the graph is asked for that
 # many more (up to 1,000 extra neighbours cost ~1 ms at expansion 768); past it the file is rewritten.
 GONE_LIMIT = 1_000
