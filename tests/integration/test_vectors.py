@@ -192,8 +192,15 @@ def test_a_deleted_paper_is_never_returned(engine: Engine, tmp_path: Path) -> No
     with engine.connect() as conn:
         assert reader.search(conn=conn, query=matrix[3], k=1)[0][0] == pks[3]
     stamp = _file_stamp(reader)
+    late = _papers(engine, 1, first=300)  # stored after the file, seen by the reader, then deleted too
+    late_matrix = _unit(rng, 1)
+    _store(engine, late, late_matrix)
+    with engine.connect() as conn:
+        assert reader.search(conn=conn, query=late_matrix[0], k=1)[0][0] == late[0]
     with transaction(engine) as conn:
-        conn.execute(papers.delete().where(papers.c.pk.in_([pks[3], pks[4]])))
+        conn.execute(papers.delete().where(papers.c.pk.in_([pks[3], pks[4], late[0]])))
+    with engine.connect() as conn:
+        assert late[0] not in {pk for pk, _ in reader.search(conn=conn, query=late_matrix[0], k=5)}
     opened_after = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)
     broad = Filters(categories=("cs.CL", "cs.CV"))
     with engine.connect() as conn:

@@ -428,11 +428,11 @@ class VectorIndex:
         if allowed is not None:
             keep = set(allowed.tolist())
             hits = [hit for hit in hits if hit[0] in keep]
-        if state.gone > 0:
+        hits.extend(state.delta.search(query, k + max(state.gone, 0), allowed=allowed))
+        hits.sort(key=lambda hit: -hit[1])
+        if state.gone > 0:  # vectors whose row is gone, in the file or read into the delta before
             alive = set(stored_pks(conn=conn, model=self.model, paper_pks=[pk for pk, _ in hits]).tolist())
             hits = [hit for hit in hits if hit[0] in alive]
-        hits.extend(state.delta.search(query, k, allowed=allowed))
-        hits.sort(key=lambda hit: -hit[1])
         return hits[:k]
 
     def vector_of(self, *, conn: Connection, paper_pk: int) -> F32 | None:
