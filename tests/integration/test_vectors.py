@@ -6,6 +6,7 @@ Vectors here are random unit vectors: what is tested is the index, not a model.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from papertrend.ingest import pipeline
 from papertrend.papers.models import PaperIn
 from papertrend.papers.tables import papers
 from papertrend.search import ann, pg_vectors, vectors
+from papertrend.search.embed_job import embed_missing
 from papertrend.search.index import VectorSearch, prepare
 from papertrend.search.pg_vectors import PgVectorIndex
 from papertrend.search.tables import embeddings
@@ -240,6 +242,31 @@ def test_a_reader_too_far_behind_rewrites_the_file_unless_another_process_is(
     with engine.connect() as conn:
         assert reader.search(conn=conn, query=late_matrix[2], k=1)[0][0] == late[2]
     assert _file_stamp(reader) != stamp and reader._ann is not None and len(reader._ann.delta) == 0
+
+
+class _RandomModel:
+    """A stand-in embedding model: random unit vectors (the index is under test, not a model)."""
+
+    name = MODEL
+    dim = DIM
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(12)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return _unit(self.rng, len(texts))
+
+
+@pytest.mark.sqlite_only
+def test_the_embed_job_writes_the_shared_file_past_the_threshold(engine: Engine, tmp_path: Path) -> None:
+    _papers(engine, 150)
+    embed_missing(engine=engine, embedder=_RandomModel(), index_dir=tmp_path, ann_threshold=100)
+    current = ann.Current.read(tmp_path / f"{MODEL}.hnsw")
+    assert current is not None and current.count == 150
+    _papers(engine, 50, first=150)
+    embed_missing(engine=engine, embedder=_RandomModel(), index_dir=tmp_path, ann_threshold=100)
+    current = ann.Current.read(tmp_path / f"{MODEL}.hnsw")
+    assert current is not None and current.count == 200
 
 
 _VIEW_MEMORY = """
