@@ -82,7 +82,13 @@ def embed_job(*, settings: Settings, engine: Engine) -> Job:
 
     def run() -> str:
         embedder = get_embedder(settings.embedding_model, device=settings.embedding_device)
-        report = embed_missing(engine=engine, embedder=embedder, limit=EMBED_SLICE)
+        report = embed_missing(
+            engine=engine,
+            embedder=embedder,
+            limit=EMBED_SLICE,
+            index_dir=settings.data_dir / "index",
+            ann_threshold=settings.ann_threshold,
+        )
         left[0] = report.remaining if report.embedded else 0
         return report.summary()
 

@@ -5,6 +5,8 @@ Vectors here are random unit vectors: what is tested is the index, not a model.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,8 +20,9 @@ from papertrend.db import transaction
 from papertrend.ingest import pipeline
 from papertrend.papers.models import PaperIn
 from papertrend.papers.tables import papers
-from papertrend.search import pg_vectors, vectors
-from papertrend.search.index import VectorSearch
+from papertrend.search import ann, pg_vectors, vectors
+from papertrend.search.embed_job import embed_missing
+from papertrend.search.index import VectorSearch, prepare
 from papertrend.search.pg_vectors import PgVectorIndex
 from papertrend.search.tables import embeddings
 from papertrend.search.vectors import VectorIndex
@@ -132,6 +135,185 @@ def test_ann_index_is_built_kept_fresh_and_rebuilt(engine: Engine, tmp_path: Pat
     assert pks[0] not in {pk for pk, _ in found} and len(index) == 649
 
 
+def _file_stamp(index: VectorIndex) -> tuple[int, int, int, int]:
+    data, meta = index.ann_path.stat(), (index.ann_dir / "current.json").stat()
+    return data.st_ino, data.st_mtime_ns, meta.st_ino, meta.st_mtime_ns
+
+
+@pytest.mark.sqlite_only  # PostgreSQL searches its own index; there is no file
+def test_processes_share_one_file_and_answer_newer_vectors_without_rewriting_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(9)
+    pks = _papers(engine, 400)
+    matrix = _unit(rng, 400)
+    _store(engine, pks, matrix)
+    first = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)
+    second = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)  # another process
+    queries = _unit(rng, 10)
+    with engine.connect() as conn:
+        assert [first.search(conn=conn, query=q, k=10) for q in queries] == [
+            second.search(conn=conn, query=q, k=10) for q in queries
+        ]
+    assert first.ann_path == second.ann_path and first.kind == second.kind == "ann"
+    stamp = _file_stamp(first)
+
+    # New papers, and one old paper re-embedded: both readers find them at once from the table,
+    # leaving the file as it was.
+    late = _papers(engine, 30, first=400)
+    late_matrix = _unit(rng, 30)
+    _store(engine, late, late_matrix)
+    _store(engine, [pks[5]], late_matrix[:1] * -1)
+    with engine.connect() as conn:
+        for reader in (first, second):
+            top = reader.search(conn=conn, query=late_matrix[7], k=3)
+            assert top[0][0] == late[7] and top[0][1] == pytest.approx(1.0, abs=1e-5)
+            assert pks[5] not in {pk for pk, _ in reader.search(conn=conn, query=matrix[5], k=20)}
+            assert reader.search(conn=conn, query=-late_matrix[0], k=1)[0][0] == pks[5]
+            assert len(reader) == 430
+    assert _file_stamp(first) == stamp
+
+    # The embed job's prepare writes them into a new file; readers move to it and their delta empties.
+    with engine.connect() as conn:
+        prepare(conn=conn, model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)
+    current = ann.Current.read(first.ann_dir)
+    assert current is not None and current.count == 430
+    with engine.connect() as conn:
+        assert first.search(conn=conn, query=late_matrix[7], k=1)[0][0] == late[7]
+    assert _file_stamp(first) != stamp and first._ann is not None and len(first._ann.delta) == 0
+    assert len(list(first.ann_dir.glob("*.usearch"))) == 1  # the replaced file was unlinked
+
+
+@pytest.mark.sqlite_only
+def test_a_deleted_paper_is_never_returned(engine: Engine, tmp_path: Path) -> None:
+    rng = np.random.default_rng(10)
+    pks = _papers(engine, 300)
+    matrix = _unit(rng, 300)
+    _store(engine, pks, matrix)
+    reader = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)
+    with engine.connect() as conn:
+        assert reader.search(conn=conn, query=matrix[3], k=1)[0][0] == pks[3]
+    stamp = _file_stamp(reader)
+    late = _papers(engine, 1, first=300)  # stored after the file, seen by the reader, then deleted too
+    late_matrix = _unit(rng, 1)
+    _store(engine, late, late_matrix)
+    with engine.connect() as conn:
+        assert reader.search(conn=conn, query=late_matrix[0], k=1)[0][0] == late[0]
+    with transaction(engine) as conn:
+        conn.execute(papers.delete().where(papers.c.pk.in_([pks[3], pks[4], late[0]])))
+    with engine.connect() as conn:
+        assert late[0] not in {pk for pk, _ in reader.search(conn=conn, query=late_matrix[0], k=5)}
+    opened_after = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)
+    broad = Filters(categories=("cs.CL", "cs.CV"))
+    with engine.connect() as conn:
+        for searcher in (reader, opened_after):
+            for i in (3, 4):
+                found = searcher.search(conn=conn, query=matrix[i], k=10)
+                assert len(found) == 10 and not {pks[3], pks[4]} & {pk for pk, _ in found}
+                found = searcher.search(conn=conn, query=matrix[i], k=10, filters=broad)
+                assert not {pks[3], pks[4]} & {pk for pk, _ in found}
+    assert _file_stamp(reader) == stamp and len(reader) == 298
+    with engine.connect() as conn:  # the writer drops them from the file
+        reader.catch_up(conn=conn)
+        assert not {pks[3], pks[4]} & {pk for pk, _ in reader.search(conn=conn, query=matrix[3], k=300)}
+    assert reader._ann is not None and (reader._ann.gone, len(reader._ann.delta)) == (0, 0)
+    assert reader._ann.view.current.count == 298
+
+
+@pytest.mark.sqlite_only
+def test_a_reader_too_far_behind_rewrites_the_file_unless_another_process_is(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(11)
+    pks = _papers(engine, 200)
+    _store(engine, pks, _unit(rng, 200))
+    reader = VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=100)
+    with engine.connect() as conn:
+        reader.refresh(conn=conn)
+    stamp = _file_stamp(reader)
+    monkeypatch.setattr(vectors, "DELTA_LIMIT", 10)
+    late = _papers(engine, 20, first=200)
+    late_matrix = _unit(rng, 20)
+    _store(engine, late, late_matrix)
+    with ann.writer_lock(reader.ann_dir), engine.connect() as conn:  # another process is writing
+        assert reader.search(conn=conn, query=late_matrix[2], k=1)[0][0] == late[2]
+    assert _file_stamp(reader) == stamp
+    reader._signature = None  # the next check
+    with engine.connect() as conn:
+        assert reader.search(conn=conn, query=late_matrix[2], k=1)[0][0] == late[2]
+    assert _file_stamp(reader) != stamp and reader._ann is not None and len(reader._ann.delta) == 0
+
+
+class _RandomModel:
+    """A stand-in embedding model: random unit vectors (the index is under test, not a model)."""
+
+    name = MODEL
+    dim = DIM
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(12)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return _unit(self.rng, len(texts))
+
+
+@pytest.mark.sqlite_only
+def test_the_embed_job_writes_the_shared_file_past_the_threshold(engine: Engine, tmp_path: Path) -> None:
+    _papers(engine, 150)
+    embed_missing(engine=engine, embedder=_RandomModel(), index_dir=tmp_path, ann_threshold=100)
+    current = ann.Current.read(tmp_path / f"{MODEL}.hnsw")
+    assert current is not None and current.count == 150
+    _papers(engine, 50, first=150)
+    embed_missing(engine=engine, embedder=_RandomModel(), index_dir=tmp_path, ann_threshold=100)
+    current = ann.Current.read(tmp_path / f"{MODEL}.hnsw")
+    assert current is not None and current.count == 200
+
+
+_VIEW_MEMORY = """
+import json, sys
+import numpy as np
+from pathlib import Path
+from papertrend.search.ann import AnnView, new_index
+
+def anonymous_kb():  # memory no other process can share (a lone viewer's file pages count as private)
+    fields = dict(line.split(":", 1) for line in open("/proc/self/smaps_rollup") if ":" in line)
+    return int(fields["Anonymous"].split()[0])
+
+queries = np.random.default_rng(1).standard_normal((200, 256)).astype(np.float32)
+new_index(256)  # usearch and onnx imported before the baseline
+before = anonymous_kb()
+view = AnnView.open(Path(sys.argv[1]), 256)
+found = [view.search(q, 10)[0][0] for q in queries]
+print(json.dumps({"growth_kb": anonymous_kb() - before, "size": len(view)}))
+"""
+
+
+@pytest.mark.sqlite_only
+def test_a_viewed_index_stays_out_of_the_searching_process_private_memory(tmp_path: Path) -> None:
+    """The file's pages are the OS page cache, shared by every process viewing it: searching must not
+    copy them into the process (a load would add the whole file)."""
+    import subprocess
+    import sys
+
+    from usearch.index import Index
+
+    n = 10_000
+    matrix = np.random.default_rng(0).standard_normal((n, 256)).astype(np.float32)
+    # A sparse graph builds in seconds; what is measured is the view, not the graph's quality.
+    built = Index(ndim=256, metric="cos", dtype="f16", connectivity=8, expansion_add=16)
+    built.add(np.arange(n, dtype=np.uint64), matrix, threads=2)
+    with ann.writer_lock(tmp_path):
+        current = ann.publish(tmp_path, built, count=n, newest="")
+    size_kb = (tmp_path / current.file).stat().st_size // 1024
+    done = subprocess.run(
+        [sys.executable, "-c", _VIEW_MEMORY, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    assert out["size"] == n and size_kb > 5_000
+    assert out["growth_kb"] < size_kb / 4, (out, size_kb)
+
+
 def test_corrupt_index_file_is_rebuilt(engine: Engine, tmp_path: Path) -> None:
     pks = _papers(engine, 150)
     matrix = _unit(np.random.default_rng(3), 150)
@@ -163,9 +345,9 @@ def test_ann_index_then_the_embedding_model_in_one_process() -> None:
     # usearch loaded before onnx used to crash the process (SIGSEGV) when the model loaded next.
     code = (
         "from pathlib import Path; import numpy as np\n"
-        "from papertrend.search.vectors import AnnIndex\n"
+        "from papertrend.search.ann import new_index\n"
         "from papertrend.search.embedder import get_embedder\n"
-        "AnnIndex(Path('unused.usearch'), 8)\n"
+        "new_index(8)\n"
         "print(get_embedder('minilm').embed(['a sentence']).shape)\n"
     )
     import subprocess

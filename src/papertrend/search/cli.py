@@ -62,7 +62,13 @@ def embed_with_progress(
             bar.update(task, completed=done, total=total)
 
         report = embed_missing(
-            engine=ctx.engine, embedder=embedder, batch_size=batch_size, limit=limit, progress=progress
+            engine=ctx.engine,
+            embedder=embedder,
+            batch_size=batch_size,
+            limit=limit,
+            progress=progress,
+            index_dir=ctx.settings.data_dir / "index",
+            ann_threshold=ctx.settings.ann_threshold,
         )
     console.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
     return report

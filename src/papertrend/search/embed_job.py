@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -63,9 +64,12 @@ def embed_missing(
     batch_size: int = BATCH,
     limit: int | None = None,
     progress: ProgressFn | None = None,
+    index_dir: Path | None = None,
+    ann_threshold: int = 50_000,
 ) -> EmbedReport:
     """Embed papers that have no vector for `embedder.name` and no other process claimed, at most
-    `limit` of them; stops when nothing is left to claim."""
+    `limit` of them; stops when nothing is left to claim. Then brings the derived vector index up to
+    date (on SQLite, the HNSW file under `index_dir`)."""
     report = EmbedReport(model=embedder.name)
     owner = new_owner()
     with reading(engine) as conn:
@@ -124,8 +128,15 @@ def embed_missing(
                     claims.release(conn=conn, model=embedder.name, owner=owner, paper_pks=pks)
             raise
     if report.embedded:
-        with transaction(engine) as conn:
-            index.prepare(conn=conn, model=embedder.name, dim=embedder.dim)
+        # SQLite's shared HNSW file is rewritten while only reading the table: no write lock held.
+        with (transaction if engine.dialect.name == "postgresql" else reading)(engine) as conn:
+            index.prepare(
+                conn=conn,
+                model=embedder.name,
+                dim=embedder.dim,
+                index_dir=index_dir,
+                ann_threshold=ann_threshold,
+            )
     report.seconds = time.perf_counter() - t0
     with reading(engine) as conn:
         report.remaining = vectors.count_missing(conn=conn, model=embedder.name)

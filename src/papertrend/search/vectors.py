@@ -9,11 +9,8 @@ papers were deleted or its file is missing or unreadable.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -28,7 +25,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from papertrend.papers.tables import papers
+from papertrend.search import ann
 from papertrend.search import filters as search_filters
+from papertrend.search.ann import AnnView, Current
 from papertrend.search.tables import embeddings
 from papertrend.types import Filters
 
@@ -37,16 +36,6 @@ log = logging.getLogger(__name__)
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 _IN_CHUNK = 900
-# HNSW parameters. On the 85k corpus with 256-d WordLlama vectors, 200 SciFact queries, recall@10
-# against exact search was, with connectivity 16: 0.77 / 0.84 / 0.90 / 0.94 / 0.96 at expansion_search
-# 64 / 128 / 256 / 512 / 1024; with connectivity 32: 0.95 / 0.96 at 512 / 768 (f16 storage lost
-# nothing against f32: 0.941 vs 0.938 at 16/512). 32/768 is the cheapest setting past the 0.95 target
-# (issue #3). Exact search took 6.3 ms for the top 100 of 80k on a quiet machine but 15–20 ms
-# while the other core was busy (it reads all 80 MB of vectors per query), against 1–2 ms for the
-# graph; hybrid p95 at 85k fell from 58 to 17 ms with it. Hence the default threshold of 50,000.
-CONNECTIVITY = 32
-EXPANSION_ADD = 128
-EXPANSION_SEARCH = 768
 
 
 def to_blob(vector: F32) -> bytes:
@@ -178,89 +167,90 @@ class ExactIndex:
         return [(int(pks[i]), float(scores[i])) for i in best]
 
 
-class AnnIndex:
-    """A usearch HNSW index (cosine, f16) saved at `path`, with its signature beside it."""
+def newer(*, conn: Connection, model: str, dim: int, since: str) -> tuple[I64, F32, str]:
+    """Vectors of `model` stored after `since` (an ISO timestamp; "" for all), and the newest one's
+    timestamp (`since` when there are none). Read through ix_embeddings_model_created."""
+    stmt = sa.select(embeddings.c.paper_pk, embeddings.c.vector, embeddings.c.created_at).where(
+        embeddings.c.model == model
+    )
+    if since:
+        stmt = stmt.where(embeddings.c.created_at > datetime.fromisoformat(since))
+    rows = conn.execute(stmt).all()
+    pks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    newest = max((r[2] for r in rows), default=None)
+    return pks, from_blobs([r[1] for r in rows], dim), newest.isoformat() if newest else since
 
-    def __init__(self, path: Path, dim: int) -> None:
-        # Load order matters: with usearch loaded first, loading onnx afterwards (the minilm
-        # embedder) crashes the process with SIGSEGV (seen with usearch 2.26 + onnx 1.23); onnx
-        # first is safe. tests/integration/test_vectors.py checks it in a fresh process.
-        if importlib.util.find_spec("onnx") is not None:
-            import onnx  # noqa: F401
-        from usearch.index import Index
 
-        self.path = path
-        self.meta_path = path.with_suffix(".json")
-        self.dim = dim
-        self.index = Index(
-            ndim=dim,
-            metric="cos",
-            dtype="f16",
-            connectivity=CONNECTIVITY,
-            expansion_add=EXPANSION_ADD,
-            expansion_search=EXPANSION_SEARCH,
-        )
-        self.signature = Signature(0, "")
+def count_newer(*, conn: Connection, model: str, since: str) -> int:
+    """How many vectors of `model` were stored after `since` (an ISO timestamp)."""
+    stmt = sa.select(sa.func.count()).where(embeddings.c.model == model)
+    if since:
+        stmt = stmt.where(embeddings.c.created_at > datetime.fromisoformat(since))
+    return int(conn.execute(stmt).scalar_one())
 
-    def __len__(self) -> int:
-        return int(self.index.size)
 
-    @classmethod
-    def open(cls, path: Path, dim: int) -> AnnIndex | None:
-        """The saved index, or None when it is missing or unreadable (the caller rebuilds)."""
-        ann = cls(path, dim)
-        try:
-            meta = json.loads(ann.meta_path.read_text())
-            ann.index.load(str(path))
-            if ann.index.ndim != dim:
-                return None
-            ann.signature = Signature(int(meta["count"]), str(meta["newest"]))
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            log.info("ANN index at %s not usable (%s); it will be rebuilt", path, exc)
-            return None
-        return ann
+def later(a: str, b: str) -> str:
+    """The later of two ISO timestamps ("" is earliest); compared as times, not as strings."""
+    if not a or not b:
+        return a or b
+    return a if datetime.fromisoformat(a) >= datetime.fromisoformat(b) else b
 
-    def add(self, pks: I64, matrix: F32) -> None:
-        """Add (or replace) vectors by paper pk."""
-        if pks.size == 0:
-            return
-        keys = pks.astype(np.uint64)
-        present = np.array([self.index.contains(int(k)) for k in keys], dtype=bool) if len(self) else None
-        if present is not None and present.any():
-            self.index.remove(keys[present])
-        self.index.add(keys, matrix.astype(np.float32), threads=os.cpu_count() or 1)
 
-    def copy(self) -> AnnIndex:
-        """An independent copy of the graph, to change while this one is searched."""
-        twin = AnnIndex.__new__(AnnIndex)
-        twin.path, twin.meta_path, twin.dim = self.path, self.meta_path, self.dim
-        twin.index, twin.signature = self.index.copy(), self.signature
-        return twin
+def stored_pks(*, conn: Connection, model: str, paper_pks: Sequence[int] | None = None) -> I64:
+    """Pks of the papers with a vector for `model` (all, or those among `paper_pks`), sorted."""
+    stmt = sa.select(embeddings.c.paper_pk).where(embeddings.c.model == model)
+    if paper_pks is None:
+        found = list(conn.execute(stmt).scalars())
+    else:
+        wanted = sorted({int(p) for p in paper_pks})
+        found = []
+        for start in range(0, len(wanted), _IN_CHUNK):
+            found.extend(
+                conn.execute(
+                    stmt.where(embeddings.c.paper_pk.in_(wanted[start : start + _IN_CHUNK]))
+                ).scalars()
+            )
+    return np.unique(np.asarray(found, dtype=np.int64))
 
-    def save(self, sig: Signature) -> None:
-        """Write the index and its signature atomically (a reader never sees half a file)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        self.index.save(str(tmp))
-        os.replace(tmp, self.path)
-        self.meta_path.write_text(json.dumps(sig.as_dict()))
-        self.signature = sig
 
-    def search(self, query: F32, k: int) -> list[tuple[int, float]]:
-        """The approximately k nearest (pk, cosine) to `query`."""
-        if k <= 0 or len(self) == 0:
-            return []
-        matches = self.index.search(query.astype(np.float32), min(k, len(self)))
-        return [
-            (int(key), 1.0 - float(dist)) for key, dist in zip(matches.keys, matches.distances, strict=True)
-        ]
+def merge_delta(old: ExactIndex, pks: I64, matrix: F32) -> ExactIndex:
+    """`old` with these vectors added; a pk already in it takes the newer vector."""
+    if pks.size == 0:
+        return old
+    keep = ~np.isin(old.pks, pks)
+    return ExactIndex(np.concatenate([old.pks[keep], pks]), np.concatenate([old.matrix[keep], matrix]))
+
+
+@dataclass(frozen=True, slots=True)
+class AnnState:
+    """What a reader searches past the threshold: the shared file's view plus the vectors stored since
+    it was saved, searched exactly. Swapped whole by a refresh, never changed."""
+
+    view: AnnView
+    delta: ExactIndex  # vectors stored (or re-embedded) after the file was saved
+    seen: str  # the newest `created_at` read into `delta`
+    superseded: frozenset[int]  # papers in the file whose vector `delta` replaces
+    gone: int  # vectors in the file whose row is gone (paper deleted, text changed)
+
+
+# A reader searches the vectors stored since the file was saved exactly, beside the graph. Measured
+# (384-d, top 100, CPU time of one thread on these 2 shared cores, load average 15): 5,000 vectors
+# 0.4 ms a search, 10,000 2.1 ms, 20,000 4.0 ms, 50,000 9.5 ms; each costs the process 1.5 kB of memory.
+# Past 10,000 (2 ms, 15 MB) the reader catches the file up itself; the embed job keeps it under 5,000.
+DELTA_LIMIT = 10_000
+# Vectors in the file whose paper is gone are filtered out of each answer: the graph is asked for that
+# many more (up to 1,000 extra neighbours cost ~1 ms at expansion 768); past it the file is rewritten.
+GONE_LIMIT = 1_000
 
 
 class VectorIndex:
     """Nearest-neighbour search for one model: exact while small, HNSW past `ann_threshold`.
 
     One instance per process (the web app, a CLI command), searched by many threads at once;
-    `refresh` is cheap when nothing changed, and one thread at a time brings it up to date.
+    `refresh` is cheap when nothing changed, and one thread at a time brings it up to date. Past the
+    threshold it searches the host's shared file (search/ann.py) through a memory-mapped view plus,
+    exactly, the vectors stored since; `catch_up` (the embed job, or a reader finding no usable file or
+    too many new vectors) rewrites the file.
     """
 
     def __init__(
@@ -281,9 +271,9 @@ class VectorIndex:
         self.dim = dim
         self.ann_threshold = ann_threshold
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
-        self.ann_path = index_dir / f"{safe}.usearch"
+        self.ann_dir = index_dir / f"{safe}.hnsw"
         self._exact: ExactIndex | None = None
-        self._ann: AnnIndex | None = None
+        self._ann: AnnState | None = None
         self._signature: Signature | None = None
         self._refreshing = threading.Lock()
         self.last_build_seconds = 0.0
@@ -292,19 +282,31 @@ class VectorIndex:
     def kind(self) -> str:
         return "ann" if self._ann is not None else "exact"
 
-    def refresh(self, *, conn: Connection, wait: bool = True) -> None:
-        """Bring the in-memory or on-disk index up to date with the table.
+    @property
+    def ann_path(self) -> Path:
+        """The file the current view maps."""
+        assert self._ann is not None
+        return self.ann_dir / self._ann.view.current.file
 
-        Without `wait`, a thread that finds another one already rebuilding leaves it to that one and
+    def _stale(self, sig: Signature) -> bool:
+        if sig != self._signature:
+            return True
+        # Another process may have published a newer file: view it and drop the delta it now holds.
+        return self._ann is not None and Current.read(self.ann_dir) != self._ann.view.current
+
+    def refresh(self, *, conn: Connection, wait: bool = True) -> None:
+        """Bring the index up to date with the table.
+
+        Without `wait`, a thread that finds another one already refreshing leaves it to that one and
         keeps answering from the current index (unless there is none yet: then it waits).
         """
         sig = signature(conn=conn, model=self.model)
-        if sig == self._signature:
+        if not self._stale(sig):
             return
         if not self._refreshing.acquire(blocking=wait or self._signature is None):
             return
         try:
-            if sig != self._signature:  # another thread may have caught up while this one waited
+            if self._stale(sig):  # another thread may have caught up while this one waited
                 self._rebuild(conn=conn, sig=sig)
         finally:
             self._refreshing.release()
@@ -315,41 +317,89 @@ class VectorIndex:
             pks, matrix = load(conn=conn, model=self.model, dim=self.dim)
             self._exact, self._ann = ExactIndex(pks, matrix), None
         else:
-            self._exact = None
-            self._ann = self._fresh_ann(conn=conn, sig=sig)
+            state = self._read_state(conn=conn, sig=sig)
+            if state is None or state.gone < 0 or state.gone > GONE_LIMIT or len(state.delta) > DELTA_LIMIT:
+                # With a usable view, a search never waits for another process's rewrite: it goes on
+                # answering from the view and the delta, and looks again at the next check.
+                self.catch_up(conn=conn, wait=state is None)
+                state = self._read_state(conn=conn, sig=sig, reuse=False) or state
+            if state is None:
+                raise RuntimeError(f"ANN index {self.ann_dir} could not be opened after it was written")
+            self._exact, self._ann = None, state
         self._signature = sig
         self.last_build_seconds = time.perf_counter() - t0
 
-    def _fresh_ann(self, *, conn: Connection, sig: Signature) -> AnnIndex:
-        ann = self._ann or AnnIndex.open(self.ann_path, self.dim)
-        if ann is not None and ann.signature == sig:
-            return ann
-        if ann is not None and ann.signature.count <= sig.count and ann.signature.newest:
-            # Catch up: vectors stored (or re-embedded) since the index was saved.
-            since = datetime.fromisoformat(ann.signature.newest)
-            newer = sa.select(embeddings.c.paper_pk).where(
-                embeddings.c.model == self.model, embeddings.c.created_at > since
+    def _read_state(self, *, conn: Connection, sig: Signature, reuse: bool = True) -> AnnState | None:
+        """The shared file's view and the vectors stored since, or None when there is no usable file."""
+        old = self._ann if reuse else None
+        if old is not None and Current.read(self.ann_dir) == old.view.current:
+            view, delta, since = old.view, old.delta, old.seen  # only read what is newer still
+        else:
+            opened = AnnView.open(self.ann_dir, self.dim)
+            if opened is None:
+                return None
+            view, delta, since = (
+                opened,
+                ExactIndex(np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32)),
+                opened.current.newest,
             )
-            changed = [int(p) for p in conn.execute(newer).scalars()]
-            pks, matrix = load(conn=conn, model=self.model, dim=self.dim, paper_pks=changed)
-            if ann is self._ann:
-                ann = ann.copy()  # other threads search the one in use: add to a copy, then swap
-            ann.add(pks, matrix)
-            if len(ann) == sig.count:
-                ann.save(sig)
-                log.info("ANN index %s: added %d vectors", self.ann_path.name, len(changed))
-                return ann
-        # Deletions, a missing file or a count that does not add up: rebuild from the table.
-        log.info("ANN index %s: rebuilding from %d vectors", self.ann_path.name, sig.count)
-        ann = AnnIndex(self.ann_path, self.dim)
-        pks, matrix = load(conn=conn, model=self.model, dim=self.dim)
-        ann.add(pks, matrix)
-        ann.save(sig)
-        return ann
+        pks, matrix, seen = newer(conn=conn, model=self.model, dim=self.dim, since=since)
+        delta = merge_delta(delta, pks, matrix)
+        in_file = view.contains(delta.pks)
+        superseded = frozenset(int(p) for p in delta.pks[in_file])
+        gone = len(view) + int((~in_file).sum()) - sig.count
+        return AnnState(view, delta, seen, superseded, gone)
+
+    def catch_up(self, *, conn: Connection, min_new: int = 0, wait: bool = True) -> None:
+        """Rewrite the host's shared file to hold every stored vector (one writer at a time per host):
+        from the current file plus what changed since when it is usable, else from the table. With
+        `min_new`, a usable file fewer than that many vectors behind is left as it is; without `wait`,
+        nothing is done while another process is writing it."""
+        with ann.writer_lock(self.ann_dir, wait=wait) as held:
+            if not held:
+                return
+            current = Current.read(self.ann_dir)
+            sig = signature(conn=conn, model=self.model)
+            if current is not None and AnnView.open(self.ann_dir, self.dim) is not None:
+                behind = count_newer(conn=conn, model=self.model, since=current.newest)
+                if behind < max(min_new, 1) and current.count + behind == sig.count:
+                    return  # current (another writer got there first), or close enough
+            t0 = time.perf_counter()
+            index, since = None, ""
+            if current is not None:
+                try:
+                    index, since = ann.private_copy(self.ann_dir, current, self.dim), current.newest
+                except RuntimeError:
+                    index = None
+            if index is None or len(index) != (current.count if current else -1):
+                index, since = ann.new_index(self.dim), ""
+            pks, matrix, newest = newer(conn=conn, model=self.model, dim=self.dim, since=since)
+            ann.add(index, pks, matrix)
+            have = stored_pks(conn=conn, model=self.model)
+            keys = np.asarray(index.keys, dtype=np.int64) if len(index) else np.zeros(0, np.int64)
+            stale = np.setdiff1d(keys, have, assume_unique=True)
+            if stale.size:  # papers deleted, or their text changed: their vectors go
+                index.remove(stale.astype(np.uint64))
+            missing = np.setdiff1d(have, keys, assume_unique=True)
+            missing = np.setdiff1d(missing, pks, assume_unique=True)
+            if missing.size:  # stored with an older timestamp than the file's newest (a late commit)
+                more_pks, more = load(conn=conn, model=self.model, dim=self.dim, paper_pks=missing.tolist())
+                ann.add(index, more_pks, more)
+            ann.publish(self.ann_dir, index, count=len(index), newest=later(newest, since))
+            for legacy in (".usearch", ".json"):  # the one-file-per-process layout before #15
+                self.ann_dir.with_suffix(legacy).unlink(missing_ok=True)
+            log.info(
+                "ANN index %s: %d vectors (%d new, %d gone) in %.1fs",
+                self.ann_dir.name,
+                len(index),
+                pks.size + missing.size,
+                stale.size,
+                time.perf_counter() - t0,
+            )
 
     def __len__(self) -> int:
         if self._ann is not None:
-            return len(self._ann)
+            return len(self._ann.view) - len(self._ann.superseded) - self._ann.gone + len(self._ann.delta)
         return len(self._exact) if self._exact is not None else 0
 
     def search(
@@ -362,20 +412,28 @@ class VectorIndex:
             self._checked = now
         allowed = allowed_pks(conn=conn, filters=filters)
         # One read of each: a refresh on another thread swaps them, never changes them under us.
-        exact, ann = self._exact, self._ann
+        exact, state = self._exact, self._ann
         if exact is not None:
             return exact.search(query, k, allowed=allowed)
-        assert ann is not None
-        if allowed is None:
-            return ann.search(query, k)
-        if allowed.size <= max(self.ann_threshold, 20 * k):
+        assert state is not None
+        if allowed is not None and allowed.size <= max(self.ann_threshold, 20 * k):
             # A selective filter: exact search over the few papers it leaves is fast and exact.
             pks, matrix = load(conn=conn, model=self.model, dim=self.dim, paper_pks=allowed.tolist())
             return ExactIndex(pks, matrix).search(query, k)
-        # A broad filter: over-fetch from the graph and keep those that pass.
-        fetched = ann.search(query, k * 10)
-        keep = set(allowed.tolist())
-        return [hit for hit in fetched if hit[0] in keep][:k]
+        # The graph, asked for enough more to make up for what is dropped: vectors replaced by the
+        # delta, papers gone, and (a broad filter) papers the filter leaves out.
+        extra = len(state.superseded) + max(state.gone, 0)
+        fetched = state.view.search(query, (k if allowed is None else k * 10) + extra)
+        hits = [hit for hit in fetched if hit[0] not in state.superseded]
+        if allowed is not None:
+            keep = set(allowed.tolist())
+            hits = [hit for hit in hits if hit[0] in keep]
+        hits.extend(state.delta.search(query, k + max(state.gone, 0), allowed=allowed))
+        hits.sort(key=lambda hit: -hit[1])
+        if state.gone > 0:  # vectors whose row is gone, in the file or read into the delta before
+            alive = set(stored_pks(conn=conn, model=self.model, paper_pks=[pk for pk, _ in hits]).tolist())
+            hits = [hit for hit in hits if hit[0] in alive]
+        return hits[:k]
 
     def vector_of(self, *, conn: Connection, paper_pk: int) -> F32 | None:
         """The stored vector of one paper, or None when it has none yet."""
