@@ -280,8 +280,11 @@ def pk_of(*, conn: Connection, paper_id: str) -> int | None:
 
 def count_and_last_change(*, conn: Connection) -> tuple[int, str]:
     """How many papers there are and the newest `changed_at`, as text: what derived indexes check."""
-    row = conn.execute(sa.select(sa.func.count(), sa.func.max(papers.c.changed_at))).one()
-    return int(row[0]), str(row[1] or "")
+    # Two statements: SQLite answers max() from the index and count() from its page counts only when
+    # each stands alone; together they scanned every index entry (18 ms at 80k, per call).
+    total = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
+    newest = conn.execute(sa.select(sa.func.max(papers.c.changed_at))).scalar()
+    return int(total), str(newest or "")
 
 
 def iter_texts(*, conn: Connection, chunk: int = 2000) -> Iterator[Any]:

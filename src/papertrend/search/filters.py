@@ -78,9 +78,9 @@ class DayColumn:
         self._lock = threading.Lock()
 
     def _refresh(self, conn: Connection) -> None:
-        max_pk, max_changed = conn.execute(
-            sa.select(sa.func.max(papers.c.pk), sa.func.max(papers.c.changed_at))
-        ).one()
+        # One aggregate per statement, so each is an index seek (both in one scanned the index: 18 ms).
+        max_pk = conn.execute(sa.select(sa.func.max(papers.c.pk))).scalar()
+        max_changed = conn.execute(sa.select(sa.func.max(papers.c.changed_at))).scalar()
         if max_pk is None or (int(max_pk) == self._max_pk and max_changed == self._max_changed):
             return
         stmt = sa.select(papers.c.pk, listing_day_expr())
