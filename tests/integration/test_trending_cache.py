@@ -40,7 +40,10 @@ def _fresh(engine: Engine, categories: tuple[str, ...] = ()) -> list[Candidate]:
         listed = _listed(conn, MONTH.start, MONTH.end, categories)
         own = votes.counts(conn=conn, paper_pks=[p.pk for p in listed])
     return sorted(
-        (Candidate(p.paper_id, p.posted_at, p.hf_upvotes, own.get(p.pk, 0)) for p in listed),
+        (
+            Candidate(p.candidate.paper_id, p.candidate.posted_at, p.candidate.hf_upvotes, own.get(p.pk, 0))
+            for p in listed
+        ),
         key=lambda c: c.paper_id,
     )
 

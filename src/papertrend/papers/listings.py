@@ -13,7 +13,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
@@ -208,12 +208,11 @@ def _midnight(day: date) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class _Listed:
-    """The paper side of a trending candidate: what stays the same until the papers change."""
+    """A trending candidate without our own votes, and its paper's pk: what stays the same until the
+    papers change."""
 
     pk: int
-    paper_id: str
-    posted_at: datetime
-    hf_upvotes: int
+    candidate: Candidate
 
 
 class _ListedCache:
@@ -277,7 +276,7 @@ def _listed(conn: Connection, start: date, end: date, categories: Sequence[str])
     for pk, pid, upvotes, listed, published, first_seen in conn.execute(stmt):
         listed_day = _as_date(listed)
         posted = _midnight(listed_day) if listed_day else published or first_seen
-        out.append(_Listed(pk=int(pk), paper_id=pid, posted_at=posted, hf_upvotes=int(upvotes or 0)))
+        out.append(_Listed(int(pk), Candidate(paper_id=pid, posted_at=posted, hf_upvotes=int(upvotes or 0))))
     return out
 
 
@@ -287,13 +286,14 @@ def trend_candidates(
     """Every paper listed in [start, end] (in any of `categories`), as ranking input; age counts from
     its listing day."""
     listed = _cache(conn.engine).get(conn, start, end, categories)
-    own = votes.counts(conn=conn, paper_pks=[p.pk for p in listed])
-    return [
-        Candidate(
-            paper_id=p.paper_id, posted_at=p.posted_at, hf_upvotes=p.hf_upvotes, own_votes=own.get(p.pk, 0)
-        )
-        for p in listed
-    ]
+    if not listed:
+        return []
+    # One range read of the votes index rather than IN lists of every pk (6,634 in the month at 75k:
+    # building those statements cost more than the reads); only papers with votes get a new record.
+    own = votes.counts_between(
+        conn=conn, first_pk=min(p.pk for p in listed), last_pk=max(p.pk for p in listed)
+    )
+    return [p.candidate if p.pk not in own else replace(p.candidate, own_votes=own[p.pk]) for p in listed]
 
 
 def has_vector(*, conn: Connection, paper_pk: int) -> bool:
