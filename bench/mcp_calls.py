@@ -73,23 +73,34 @@ def workload(url: str, calls: int, seed: int = 5) -> dict[str, list[dict[str, An
     rng = random.Random(seed)
     engine = create_engine(url)
     with reading(engine) as conn:
-        ids = list(
-            conn.execute(sa.text("SELECT id FROM papers ORDER BY random() LIMIT :n"), {"n": calls}).scalars()
+        # Drawn here with the seeded generator: SQL's random() differed on every run, so two runs (before
+        # and after a change) measured different papers and authors.
+        pks = sorted(conn.execute(sa.text("SELECT pk FROM papers")).scalars())
+        chosen = rng.sample(pks, min(calls, len(pks)))
+        by_pk = dict(
+            conn.execute(
+                sa.text("SELECT pk, id FROM papers WHERE pk IN :pks").bindparams(
+                    sa.bindparam("pks", expanding=True)
+                ),
+                {"pks": chosen},
+            ).all()
         )
+        ids = [str(by_pk[pk]) for pk in chosen]
         days = [
             str(d)
             for d in conn.execute(
-                sa.text("SELECT DISTINCT listed_on FROM papers WHERE listed_on IS NOT NULL")
+                sa.text("SELECT DISTINCT listed_on FROM papers WHERE listed_on IS NOT NULL ORDER BY 1")
             ).scalars()
         ]
-        authors = [
-            str(a)
-            for a in conn.execute(
-                sa.text("SELECT json_extract(authors, '$[0]') FROM papers ORDER BY random() LIMIT :n"),
-                {"n": calls},
-            ).scalars()
-            if a
-        ]
+        firsts = dict(
+            conn.execute(
+                sa.text("SELECT pk, json_extract(authors, '$[0]') FROM papers WHERE pk IN :pks").bindparams(
+                    sa.bindparam("pks", expanding=True)
+                ),
+                {"pks": rng.sample(pks, min(calls, len(pks)))},
+            ).all()
+        )
+        authors = [str(a) for a in firsts.values() if a]
     engine.dispose()
     folder = Path(url.removeprefix("sqlite:///")).parent
     titles = title_queries(folder, calls)

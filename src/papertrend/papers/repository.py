@@ -91,6 +91,11 @@ def upsert_many(*, conn: Connection, items: Sequence[PaperIn], now: datetime) ->
             conn.execute(
                 embeddings.delete().where(embeddings.c.paper_pk.in_(stale[start : start + _IN_CHUNK]))
             )
+    # The author filter's own index, for new papers and those whose author list changed.
+    index_authors(
+        conn=conn,
+        paper_ids=[*inserts, *(i for i, row in updates.items() if row["authors"] != existing[i]["authors"])],
+    )
     counts.added = len(inserts)
     counts.updated = len(updates)
     counts.unchanged = len({p.id for p in items}) - counts.added - counts.updated
@@ -154,10 +159,45 @@ def in_categories(categories: Sequence[str]) -> sa.ColumnElement[bool]:
     return sa.or_(*(cats.like(f'%"{_like_escape(c)}"%', escape="\\") for c in categories))
 
 
+# The author filter's index (migration 0014, #16): each paper's author names, lower-cased, one a line,
+# keyed by the paper's pk, under a trigram index (SQLite: an FTS5 trigram table; PostgreSQL: pg_trgm),
+# so "an author name holds this text" is an index lookup: LIKE over every paper's JSON author list
+# read all 80k rows (120 ms per MCP author_papers call at 75k, 0.4 s under load).
+author_index = sa.table("author_index", sa.column("rowid", sa.Integer), sa.column("names", sa.Text))
+# Texts holding LIKE's wildcards or its escape are matched by the old scan (exact, slower): SQLite's
+# trigram index is used only for a LIKE without ESCAPE.
+_LIKE_SPECIAL = frozenset("%_\\")
+
+
+def author_names(authors: Sequence[Any] | None) -> str:
+    """The text the author filter searches: the names lower-cased, one a line."""
+    return "\n".join(str(a).lower() for a in authors or ())
+
+
+def index_authors(*, conn: Connection, paper_ids: Sequence[str]) -> None:
+    """(Re)index these papers' author names for the author filter, in the caller's transaction."""
+    ids = list(dict.fromkeys(paper_ids))
+    for start in range(0, len(ids), _IN_CHUNK):
+        rows = conn.execute(
+            sa.select(papers.c.pk, papers.c.authors).where(papers.c.id.in_(ids[start : start + _IN_CHUNK]))
+        ).all()
+        conn.execute(author_index.delete().where(author_index.c.rowid.in_([pk for pk, _ in rows])))
+        names = [{"rowid": pk, "names": author_names(authors)} for pk, authors in rows if authors]
+        if names:
+            conn.execute(author_index.insert(), names)
+
+
 def by_authors(authors: Sequence[str]) -> sa.ColumnElement[bool]:
     """Any author name holds any of the texts, case ignored."""
-    names = sa.func.lower(sa.cast(papers.c.authors, sa.Text))
-    return sa.or_(*(names.like(f"%{_like_escape(a.lower())}%", escape="\\") for a in authors))
+    found: list[sa.ColumnElement[bool]] = []
+    for text in (a.lower() for a in authors):
+        if text and not _LIKE_SPECIAL.intersection(text):
+            holding = sa.select(author_index.c.rowid).where(author_index.c.names.like(f"%{text}%"))
+            found.append(papers.c.pk.in_(holding))
+        else:
+            names = sa.func.lower(sa.cast(papers.c.authors, sa.Text))
+            found.append(names.like(f"%{_like_escape(text)}%", escape="\\"))
+    return sa.or_(*found)
 
 
 def ids_without_categories(*, conn: Connection, limit: int) -> list[str]:
@@ -240,8 +280,11 @@ def pk_of(*, conn: Connection, paper_id: str) -> int | None:
 
 def count_and_last_change(*, conn: Connection) -> tuple[int, str]:
     """How many papers there are and the newest `changed_at`, as text: what derived indexes check."""
-    row = conn.execute(sa.select(sa.func.count(), sa.func.max(papers.c.changed_at))).one()
-    return int(row[0]), str(row[1] or "")
+    # Two statements: SQLite answers max() from the index and count() from its page counts only when
+    # each stands alone; together they scanned every index entry (18 ms at 80k, per call).
+    total = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
+    newest = conn.execute(sa.select(sa.func.max(papers.c.changed_at))).scalar()
+    return int(total), str(newest or "")
 
 
 def iter_texts(*, conn: Connection, chunk: int = 2000) -> Iterator[Any]:

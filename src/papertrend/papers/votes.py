@@ -39,6 +39,16 @@ def counts(*, conn: Connection, paper_pks: Sequence[int]) -> dict[int, int]:
     return out
 
 
+def counts_between(*, conn: Connection, first_pk: int, last_pk: int) -> dict[int, int]:
+    """Votes here per paper, for papers with pks in [first_pk, last_pk] that have any."""
+    stmt = (
+        sa.select(votes.c.paper_pk, sa.func.count())
+        .where(votes.c.paper_pk.between(first_pk, last_pk))
+        .group_by(votes.c.paper_pk)
+    )
+    return {int(pk): int(n) for pk, n in conn.execute(stmt)}
+
+
 def voted_by(*, conn: Connection, user_id: int, paper_pks: Sequence[int]) -> set[int]:
     """Which of these papers the user has upvoted."""
     out: set[int] = set()

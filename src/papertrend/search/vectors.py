@@ -26,8 +26,8 @@ from sqlalchemy.engine import Connection
 
 from papertrend.papers.tables import papers
 from papertrend.search import ann
-from papertrend.search import filters as search_filters
 from papertrend.search.ann import AnnView, Current
+from papertrend.search.filters import allowed_pks as allowed_pks
 from papertrend.search.tables import embeddings
 from papertrend.types import Filters
 
@@ -125,15 +125,6 @@ def signature(*, conn: Connection, model: str) -> Signature:
     ).one()
     newest = row[1]
     return Signature(int(row[0]), newest.isoformat() if isinstance(newest, datetime) else str(newest or ""))
-
-
-def allowed_pks(*, conn: Connection, filters: Filters) -> I64 | None:
-    """Paper pks that pass `filters`, or None when nothing is filtered."""
-    where = search_filters.conditions(filters)
-    if not where:
-        return None
-    pks = conn.execute(sa.select(papers.c.pk).where(*where)).scalars().all()
-    return np.asarray(pks, dtype=np.int64)
 
 
 def top_k(scores: F32, k: int) -> npt.NDArray[np.intp]:
