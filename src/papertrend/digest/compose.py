@@ -55,7 +55,7 @@ class Recommender(Protocol):
 
     def prepare(self, topics: Sequence[str]) -> None: ...
 
-    def load(self, subs: Sequence[Subscription]) -> None: ...
+    def load(self, dues: Sequence[tuple[Subscription, date]]) -> None: ...
 
     def picks(
         self, *, sub: Subscription, since: date, sent: frozenset[str] | set[str], limit: int
@@ -323,7 +323,7 @@ def compose_due(
                     continue
             sent = repository.sent_ids(conn=conn, subscription_ids=[d.sub.id for d in chunk])
         if composer.recommender is not None:
-            composer.recommender.load([d.sub for d in chunk])
+            composer.recommender.load([(d.sub, d.since) for d in chunk])
         made = [
             (d, composer.compose(sub=d.sub, edition_date=d.edition_date, since=d.since, sent=sent[d.sub.id]))
             for d in chunk

@@ -24,7 +24,7 @@ from papertrend.db import reading
 from papertrend.digest.records import Subscription
 from papertrend.library import foryou
 from papertrend.library import repository as repo
-from papertrend.library.recommend import Background, Candidates, Matrix, recommend
+from papertrend.library.recommend import MAX_POSITIVES, Matrix, recommend
 from papertrend.search.bm25 import Tokenizer
 from papertrend.search.embedder import Embedder, query_text
 
@@ -40,7 +40,9 @@ class LibraryRecommender:
     # recommend.library_scores' method: "auto" fits a per-reader model from 8 saved papers on (the
     # better ranking, bench/recommend.py); "nearest" skips the fit, for speed (bench/digest.py).
     method: str = "auto"
-    _windows: dict[date, tuple[Candidates, Background]] = field(default_factory=dict)
+    # The keyword half of the library model (TF-IDF fitted per window); off, the vectors alone rank.
+    words: bool = True
+    _windows: dict[date, foryou.Window] = field(default_factory=dict)
     _topics: dict[str, Matrix] = field(default_factory=dict)
     _tokenizer: Tokenizer = field(default_factory=Tokenizer)
     # Found once: finding the BLAS libraries again for each subscriber cost 1.5 ms.
@@ -48,15 +50,18 @@ class LibraryRecommender:
     # The accounts of the chunk being composed (`load`): address → Reader, None for no account.
     _readers: dict[str, foryou.Reader | None] = field(default_factory=dict)
 
-    def window(self, since: date) -> tuple[Candidates, Background]:
-        """The window's candidates and a background of older papers, read once per run."""
+    def window(self, since: date) -> foryou.Window:
+        """The window's candidates, a background of older papers and its keyword model, once per run."""
         if since not in self._windows:
-            model, dim = self.embedder.name, self.embedder.dim
             with reading(self.engine) as conn:
-                cands = foryou.candidates_since(conn=conn, model=model, dim=dim, since=since)
-                cands = cands.with_stems(self._tokenizer)
-                base = foryou.background(conn=conn, model=model, dim=dim, before=since)
-            self._windows[since] = (cands, base)
+                self._windows[since] = foryou.window(
+                    conn=conn,
+                    model=self.embedder.name,
+                    dim=self.embedder.dim,
+                    since=since,
+                    tokenizer=self._tokenizer,
+                    words=self.words,
+                )
         return self._windows[since]
 
     def prepare(self, topics: Sequence[str]) -> None:
@@ -66,31 +71,48 @@ class LibraryRecommender:
             rows = np.asarray(self.embedder.embed([query_text(t) for t in new]), dtype=np.float32)
             self._topics.update(zip(new, rows, strict=True))
 
-    def load(self, subs: Sequence[Subscription]) -> None:
-        """Read the accounts of a chunk of subscribers in a few queries (not ~7 per subscriber)."""
-        emails = [s.email.strip().lower() for s in subs]
+    def load(self, dues: Sequence[tuple[Subscription, date]]) -> None:
+        """Read the accounts of a chunk of (subscriber, window start) in a few queries (not ~7 per
+        subscriber), and the keyword rows of their libraries' papers in one go per window."""
+        emails = [sub.email.strip().lower() for sub, _ in dues]
         with reading(self.engine) as conn:
             users = repo.user_ids_for_emails(conn=conn, emails=emails)
             found = foryou.readers(
                 conn=conn, user_ids=list(users.values()), model=self.embedder.name, dim=self.embedder.dim
             )
         self._readers = {e: found.get(users[e]) if e in users else None for e in emails}
+        for since in dict.fromkeys(since for _, since in dues):
+            win = self.window(since)
+            pks = [pk for r in found.values() for pk in r.positive_pks[:MAX_POSITIVES]]
+            if win.vectorizer is not None and pks:
+                with reading(self.engine) as conn:
+                    win.library_keywords(conn=conn, paper_pks=pks)
 
     def picks(
         self, *, sub: Subscription, since: date, sent: frozenset[str] | set[str], limit: int
     ) -> list[tuple[str, str]]:
         """The subscriber's picks among papers listed since `since`, never a sent one."""
-        cands, base = self.window(since)
-        if not len(cands.ids):
+        win = self.window(since)
+        if not len(win.candidates.ids):
             return []
         prefs = sub.prefs
         self.prepare(prefs.topics)
         topic_vectors = np.stack([self._topics[t] for t in prefs.topics]) if prefs.topics else None
         key = sub.email.strip().lower()
         if key not in self._readers:
-            self.load([sub])
+            self.load([(sub, since)])
+        reader = self._readers[key]
+        rows = None
+        if reader is not None:
+            pks = reader.positive_pks[:MAX_POSITIVES]
+            if win.missing(pks):
+                with reading(self.engine) as conn:
+                    rows = win.library_keywords(conn=conn, paper_pks=pks)
+            else:  # `load` read them for the chunk
+                rows = win.library_keywords(conn=None, paper_pks=pks)
         profile = foryou.profile_of(
-            self._readers[key],
+            reader,
+            positive_keywords=rows,
             dim=self.embedder.dim,
             topics=prefs.topics,
             topic_vectors=topic_vectors,
@@ -104,9 +126,9 @@ class LibraryRecommender:
         # cores threads cost more than they save (bench/digest.py: compose CPU above its wall time).
         with self._threads.limit(limits=1):
             found = recommend(
-                candidates=cands,
+                candidates=win.candidates,
                 profile=profile,
-                background=base,
+                background=win.background,
                 limit=limit,
                 tokenizer=self._tokenizer,
                 method=self.method,

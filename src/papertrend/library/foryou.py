@@ -2,26 +2,38 @@
 and stored vectors, and hands them to the pure ranking in recommend.py. The caller owns the
 connection; nothing is written.
 
-Keyword rows (library/keywords.py) are not read here yet: the fitted TF-IDF of the store is derived
-data that the web/digest wiring will hold, as it holds the ANN index.
+`window` reads what every reader of a window shares, once: the candidates, a background sample,
+and a TF-IDF vectorizer (library/keywords.py) fitted on both, with their keyword rows; a library
+paper's row is computed the first time a reader needs it and kept with the window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from papertrend.library import keywords, service
 from papertrend.library import repository as repo
-from papertrend.library import service
-from papertrend.library.recommend import Background, Candidates, Matrix, Pick, Profile, recommend
+from papertrend.library.recommend import (
+    MAX_POSITIVES,
+    Background,
+    Candidates,
+    Matrix,
+    Pick,
+    Profile,
+    recommend,
+)
 from papertrend.papers.repository import listing_day_expr
 from papertrend.papers.tables import papers
 from papertrend.search import vectors
+from papertrend.search.bm25 import Tokenizer
 from papertrend.search.tables import embeddings
 
 BACKGROUND = 2_000
@@ -32,16 +44,81 @@ def background(
 ) -> Background:
     """Vectors of up to `size` random papers listed before `before` (older than the candidates) and
     not in `skip` (the reader's own papers): the yardstick of every score."""
+    return _background(conn=conn, model=model, dim=dim, before=before, skip=skip, size=size)[0]
+
+
+def _background(
+    *, conn: Connection, model: str, dim: int, before: date, skip: Sequence[int] = (), size: int = BACKGROUND
+) -> tuple[Background, list[str]]:
     stmt = (
-        sa.select(embeddings.c.paper_pk, embeddings.c.vector)
+        sa.select(embeddings.c.paper_pk, embeddings.c.vector, papers.c.id, papers.c.title, papers.c.abstract)
         .join(papers, papers.c.pk == embeddings.c.paper_pk)
         .where(embeddings.c.model == model, listing_day_expr() < before)
         .order_by(sa.func.random())
         .limit(size + len(skip))
     )
     unwanted = set(skip)
-    blobs = [blob for pk, blob in conn.execute(stmt) if int(pk) not in unwanted][:size]
-    return Background(vectors=vectors.from_blobs(blobs, dim))
+    rows = [r for r in conn.execute(stmt) if int(r.paper_pk) not in unwanted][:size]
+    texts = [keywords.text(r.title, r.abstract) for r in rows]
+    base = Background(
+        vectors=vectors.from_blobs([r.vector for r in rows], dim), ids=[str(r.id) for r in rows]
+    )
+    return base, texts
+
+
+@dataclass
+class Window:
+    """What every reader of one window shares: candidates, background (prepared), the TF-IDF
+    vectorizer fitted on both (None when keywords are off or there is nothing to fit), and the
+    keyword rows of library papers, computed once per paper."""
+
+    candidates: Candidates
+    background: Background
+    vectorizer: Any = None
+    rows: dict[int, Any] = field(default_factory=dict)
+
+    def missing(self, paper_pks: Sequence[int]) -> bool:
+        """Whether some of these papers' keyword rows are still to be computed (and read)."""
+        return self.vectorizer is not None and any(pk not in self.rows for pk in paper_pks)
+
+    def library_keywords(self, *, conn: Connection | None, paper_pks: Sequence[int]) -> Any:
+        """The TF-IDF rows of these papers (in this order; papers not stored left out), or None;
+        `conn` reads the texts of papers not seen yet (none needed when `missing` is False)."""
+        if self.vectorizer is None:
+            return None
+        missing = [pk for pk in dict.fromkeys(paper_pks) if pk not in self.rows]
+        if missing and conn is not None:
+            found = repo.paper_texts(conn=conn, paper_pks=missing)
+            pks = list(found)
+            if pks:
+                matrix = keywords.rows(self.vectorizer, [found[pk] for pk in pks])
+                self.rows.update({pk: matrix[i] for i, pk in enumerate(pks)})
+        mine = [self.rows[pk] for pk in paper_pks if pk in self.rows]
+        return sp.vstack(mine).tocsr() if mine else None
+
+
+def window(
+    *,
+    conn: Connection,
+    model: str,
+    dim: int,
+    since: date,
+    tokenizer: Tokenizer | None = None,
+    words: bool = True,
+) -> Window:
+    """The window of papers listed since `since`: candidates (their stems computed when a tokenizer is
+    given), a background of older papers, and with `words` the keyword model's vectorizer and rows."""
+    cands = candidates_since(conn=conn, model=model, dim=dim, since=since)
+    if tokenizer is not None:
+        cands = cands.with_stems(tokenizer)
+    base, texts = _background(conn=conn, model=model, dim=dim, before=since)
+    vectorizer = None
+    if words and len(cands.ids) and texts:
+        vectorizer = keywords.fit([*cands.texts, *texts])
+    if vectorizer is not None:
+        cands = replace(cands, keywords=keywords.rows(vectorizer, cands.texts))
+        base = replace(base, keywords=keywords.rows(vectorizer, texts))
+    return Window(cands, base.prepared(), vectorizer)
 
 
 def candidates_since(*, conn: Connection, model: str, dim: int, since: date) -> Candidates:
@@ -59,7 +136,7 @@ def candidates_since(*, conn: Connection, model: str, dim: int, since: date) -> 
     return Candidates(
         ids=[str(r.id) for r in rows],
         vectors=vectors.from_blobs([r.vector for r in rows], dim),
-        texts=[f"{r.title} {r.abstract or ''}" for r in rows],
+        texts=[keywords.text(r.title, r.abstract) for r in rows],
         authors=[list(r.authors or []) for r in rows],
         categories=[list(r.categories or []) for r in rows],
     )
@@ -72,6 +149,7 @@ class Reader:
 
     positives: Matrix
     positive_titles: list[str]
+    positive_pks: list[int]
     negatives: Matrix | None
     authors: dict[str, str]
     own: dict[str, int]  # arXiv id → pk of the library and "not interested" papers
@@ -103,6 +181,7 @@ def readers(*, conn: Connection, user_ids: Sequence[int], model: str, dim: int) 
         out[user_id] = Reader(
             positives=vecs[[row[pk] for pk in mine]] if mine else np.zeros((0, dim), np.float32),
             positive_titles=[papers_of[pk][1] for pk in mine],
+            positive_pks=mine,
             negatives=vecs[[row[pk] for pk in neg]] if neg else None,
             authors=dict(follows[user_id]),
             own=own,
@@ -119,11 +198,13 @@ def profile_of(
     exclude: Sequence[str] = (),
     categories: Sequence[str] = (),
     sent: frozenset[str] = frozenset(),
+    positive_keywords: Any = None,
 ) -> Profile:
     """A reader's Profile; a subscriber without an account (`reader` None) has topics only."""
     return Profile(
         positives=reader.positives if reader is not None else np.zeros((0, dim), np.float32),
         positive_titles=reader.positive_titles if reader is not None else [],
+        positive_keywords=positive_keywords,
         negatives=reader.negatives if reader is not None else None,
         topics=list(topics),
         topic_vectors=topic_vectors,
@@ -174,33 +255,24 @@ def for_you(
     exclude: Sequence[str] = (),
     categories: Sequence[str] = (),
     sent: frozenset[str] = frozenset(),
-    base: Background | None = None,
-    cands: Candidates | None = None,
+    shared: Window | None = None,
 ) -> list[Pick]:
     """The reader's recommendations among papers listed since `since`, best first, each with why.
 
     An empty list means nothing cleared the calibrated floor (or the reader has no library, topics
-    or followed authors yet): the caller says so in one line instead of filling slots. `base` and
-    `cands` may be passed in when the caller keeps them (the web page and the digest do).
+    or followed authors yet): the caller says so in one line instead of filling slots. `shared` may
+    be passed in when the caller keeps the window (the web page and the digest do).
     """
-    profile, own = profile_for(
-        conn=conn,
-        user_id=user_id,
-        model=model,
+    win = shared if shared is not None else window(conn=conn, model=model, dim=dim, since=since)
+    reader = readers(conn=conn, user_ids=[user_id], model=model, dim=dim)[user_id]
+    profile = profile_of(
+        reader,
         dim=dim,
         topics=topics,
         topic_vectors=topic_vectors,
         exclude=exclude,
         categories=categories,
         sent=sent,
+        positive_keywords=win.library_keywords(conn=conn, paper_pks=reader.positive_pks[:MAX_POSITIVES]),
     )
-    return recommend(
-        candidates=cands
-        if cands is not None
-        else candidates_since(conn=conn, model=model, dim=dim, since=since),
-        profile=profile,
-        background=base
-        if base is not None
-        else background(conn=conn, model=model, dim=dim, before=since, skip=own),
-        limit=limit,
-    )
+    return recommend(candidates=win.candidates, profile=profile, background=win.background, limit=limit)

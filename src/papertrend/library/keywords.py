@@ -11,8 +11,14 @@ from typing import Any
 import numpy as np
 
 
+def text(title: str, abstract: str | None) -> str:
+    """The text a paper is ranked by: its title and abstract."""
+    return f"{title} {abstract or ''}"
+
+
 def fit(texts: Sequence[str], *, max_features: int = 20_000) -> Any:
-    """A fitted TfidfVectorizer over these texts (title + abstract per paper)."""
+    """A fitted TfidfVectorizer over these texts (title + abstract per paper), or None when no word
+    survives the pruning (a handful of texts)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectorizer = TfidfVectorizer(
@@ -31,7 +37,10 @@ def fit(texts: Sequence[str], *, max_features: int = 20_000) -> Any:
         min_df=min(5, max(1, len(texts) // 100)),
         dtype=np.float64,
     )
-    vectorizer.fit(texts)
+    try:
+        vectorizer.fit(texts)
+    except ValueError:  # too few texts: every word is in more than max_df of them, or none is a word
+        return None
     return vectorizer
 
 

@@ -320,6 +320,20 @@ def followed_by_user(*, conn: Connection, user_ids: Sequence[int]) -> dict[int, 
     return out
 
 
+def paper_texts(*, conn: Connection, paper_pks: Sequence[int]) -> dict[int, str]:
+    """pk → title and abstract of these stored papers (keywords.text)."""
+    from papertrend.library.keywords import text
+
+    out: dict[int, str] = {}
+    pks = sorted({int(p) for p in paper_pks})
+    for start in range(0, len(pks), _IN_CHUNK):
+        stmt = sa.select(papers.c.pk, papers.c.title, papers.c.abstract).where(
+            papers.c.pk.in_(pks[start : start + _IN_CHUNK])
+        )
+        out.update({int(pk): text(str(title), abstract) for pk, title, abstract in conn.execute(stmt)})
+    return out
+
+
 def user_ids_for_emails(*, conn: Connection, emails: Sequence[str]) -> dict[str, int]:
     """The accounts of these addresses (compared case-insensitively, as accounts' get_user_by_email
     compares them): lower-cased address → user id."""
