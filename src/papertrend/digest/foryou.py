@@ -15,9 +15,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from threadpoolctl import ThreadpoolController
 
 from papertrend.db import reading
@@ -43,6 +44,8 @@ class LibraryRecommender:
     # The keyword half of the library model (TF-IDF fitted per window); off, the vectors alone rank.
     words: bool = True
     _windows: dict[date, foryou.Window] = field(default_factory=dict)
+    _vectorizer: Any = None
+    _fitted: bool = False
     _topics: dict[str, Matrix] = field(default_factory=dict)
     _tokenizer: Tokenizer = field(default_factory=Tokenizer)
     # Found once: finding the BLAS libraries again for each subscriber cost 1.5 ms.
@@ -60,9 +63,15 @@ class LibraryRecommender:
                     dim=self.embedder.dim,
                     since=since,
                     tokenizer=self._tokenizer,
-                    words=self.words,
+                    words=self.vectorizer(conn),
                 )
         return self._windows[since]
+
+    def vectorizer(self, conn: Connection) -> Any:
+        """The keyword model's vectorizer, fitted once per run (None with `words` off)."""
+        if self.words and not self._fitted:
+            self._vectorizer, self._fitted = foryou.vectorizer(conn=conn), True
+        return self._vectorizer
 
     def prepare(self, topics: Sequence[str]) -> None:
         """Embed every topic of the run at once (one batch beats thousands of single calls)."""

@@ -37,6 +37,10 @@ from papertrend.search.bm25 import Tokenizer
 from papertrend.search.tables import embeddings
 
 BACKGROUND = 2_000
+# The keyword model's IDF and vocabulary come from this many random stored papers. Fitted on the
+# window and background alone (~4,000 papers) the keyword model fell from Recall@20 0.142 to 0.099
+# on tuning readers (bench/recommend.py): rare and specific terms need a store-sized sample.
+KEYWORD_SAMPLE = 20_000
 
 
 def background(
@@ -76,6 +80,9 @@ class Window:
     background: Background
     vectorizer: Any = None
     rows: dict[int, Any] = field(default_factory=dict)
+    # Readers already read for this window, by (user id, repository.library_version): the page reads
+    # one cheap version row instead of the library's five queries (#13: a third of the page's time).
+    readers: dict[tuple[int, tuple[Any, ...]], Reader] = field(default_factory=dict)
 
     def missing(self, paper_pks: Sequence[int]) -> bool:
         """Whether some of these papers' keyword rows are still to be computed (and read)."""
@@ -97,6 +104,14 @@ class Window:
         return sp.vstack(mine).tocsr() if mine else None
 
 
+def vectorizer(*, conn: Connection, size: int = KEYWORD_SAMPLE) -> Any:
+    """The keyword model's TF-IDF vectorizer, fitted on up to `size` random stored papers (None when
+    too few words survive). Seconds of work: callers keep it for a run or hours."""
+    stmt = sa.select(papers.c.title, papers.c.abstract).order_by(sa.func.random()).limit(size)
+    texts = [keywords.text(title, abstract) for title, abstract in conn.execute(stmt)]
+    return keywords.fit(texts) if texts else None
+
+
 def window(
     *,
     conn: Connection,
@@ -104,21 +119,19 @@ def window(
     dim: int,
     since: date,
     tokenizer: Tokenizer | None = None,
-    words: bool = True,
+    words: Any = None,
 ) -> Window:
     """The window of papers listed since `since`: candidates (their stems computed when a tokenizer is
-    given), a background of older papers, and with `words` the keyword model's vectorizer and rows."""
+    given), a background of older papers, and with a fitted vectorizer (`words`) their keyword rows."""
     cands = candidates_since(conn=conn, model=model, dim=dim, since=since)
     if tokenizer is not None:
         cands = cands.with_stems(tokenizer)
     base, texts = _background(conn=conn, model=model, dim=dim, before=since)
-    vectorizer = None
-    if words and len(cands.ids) and texts:
-        vectorizer = keywords.fit([*cands.texts, *texts])
-    if vectorizer is not None:
-        cands = replace(cands, keywords=keywords.rows(vectorizer, cands.texts))
-        base = replace(base, keywords=keywords.rows(vectorizer, texts))
-    return Window(cands, base.prepared(), vectorizer)
+    fitted = words if len(cands.ids) and texts else None
+    if fitted is not None:
+        cands = replace(cands, keywords=keywords.rows(fitted, cands.texts))
+        base = replace(base, keywords=keywords.rows(fitted, texts))
+    return Window(cands, base.prepared(), fitted)
 
 
 def candidates_since(*, conn: Connection, model: str, dim: int, since: date) -> Candidates:
@@ -263,8 +276,15 @@ def for_you(
     or followed authors yet): the caller says so in one line instead of filling slots. `shared` may
     be passed in when the caller keeps the window (the web page and the digest do).
     """
-    win = shared if shared is not None else window(conn=conn, model=model, dim=dim, since=since)
-    reader = readers(conn=conn, user_ids=[user_id], model=model, dim=dim)[user_id]
+    win = (
+        shared
+        if shared is not None
+        else window(conn=conn, model=model, dim=dim, since=since, words=vectorizer(conn=conn))
+    )
+    key = (user_id, repo.library_version(conn=conn, user_id=user_id))
+    reader = win.readers.get(key)
+    if reader is None:
+        reader = win.readers[key] = readers(conn=conn, user_ids=[user_id], model=model, dim=dim)[user_id]
     profile = profile_of(
         reader,
         dim=dim,

@@ -320,6 +320,36 @@ def followed_by_user(*, conn: Connection, user_ids: Sequence[int]) -> dict[int, 
     return out
 
 
+def library_version(*, conn: Connection, user_id: int) -> tuple[Any, ...]:
+    """A value that changes whenever the user's library (saved or upvoted), "not interested" papers
+    or followed authors change: per table, the rows' count, the sum of their paper pks (or name
+    lengths) and the latest time. One query, where reading the library itself takes five."""
+
+    def parts(table: sa.Table, owner: Any, pk: Any, at: Any, *join: Any) -> list[Any]:
+        source: Any = table
+        for other, on in join:
+            source = source.join(other, on)
+        aggregates = (sa.func.count(), sa.func.coalesce(sa.func.sum(pk), 0), sa.func.max(at))
+        return [
+            sa.select(a).select_from(source).where(owner == user_id).scalar_subquery() for a in aggregates
+        ]
+
+    saved = parts(
+        collection_papers, collections.c.user_id, collection_papers.c.paper_pk, collection_papers.c.added_at,
+        (collections, collections.c.id == collection_papers.c.collection_id),
+    )  # fmt: skip
+    voted = parts(votes, votes.c.user_id, votes.c.paper_pk, votes.c.created_at)
+    unwanted = parts(feedback, feedback.c.user_id, feedback.c.paper_pk, feedback.c.created_at)
+    follows = parts(
+        followed_authors,
+        followed_authors.c.user_id,
+        sa.func.length(followed_authors.c.name_key),
+        followed_authors.c.created_at,
+    )
+    row = conn.execute(sa.select(*saved, *voted, *unwanted, *follows)).one()
+    return tuple(str(v) for v in row)
+
+
 def paper_texts(*, conn: Connection, paper_pks: Sequence[int]) -> dict[int, str]:
     """pk → title and abstract of these stored papers (keywords.text)."""
     from papertrend.library.keywords import text

@@ -44,6 +44,9 @@ WINDOW_DAYS = 7
 # TF-IDF) costs seconds on the 80k store, so a web process keeps one per window for a while; a new
 # listing day is a new window (#13).
 WINDOW_SECONDS = 600.0
+# The keyword model's vectorizer (fitted on 20,000 stored papers, seconds of work) changes little
+# from one day's papers to the next: a process refits it every few hours.
+KEYWORDS_SECONDS = 6 * 3600.0
 AUTHOR_PAPERS = 100
 
 
@@ -52,7 +55,10 @@ def _window(state: AppState, conn: Connection, model: str, dim: int, since: date
     held = state.caches.get(key)
     if held is not None and time.monotonic() - held[0] < WINDOW_SECONDS:
         return held[1]  # type: ignore[no-any-return]
-    win = foryou.window(conn=conn, model=model, dim=dim, since=since, tokenizer=Tokenizer())
+    fitted = state.caches.get(("foryou-keywords",))
+    if fitted is None or time.monotonic() - fitted[0] >= KEYWORDS_SECONDS:
+        fitted = state.caches[("foryou-keywords",)] = (time.monotonic(), foryou.vectorizer(conn=conn))
+    win = foryou.window(conn=conn, model=model, dim=dim, since=since, tokenizer=Tokenizer(), words=fitted[1])
     state.caches[key] = (time.monotonic(), win)
     return win
 
