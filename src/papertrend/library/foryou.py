@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from threadpoolctl import ThreadpoolController
 
 from papertrend.library import keywords, service
 from papertrend.library import repository as repo
@@ -37,6 +38,8 @@ from papertrend.search.bm25 import Tokenizer
 from papertrend.search.tables import embeddings
 
 BACKGROUND = 2_000
+# Found once: finding the BLAS libraries costs 1.5 ms a call.
+_THREADS = ThreadpoolController()
 # The keyword model's IDF and vocabulary come from this many random stored papers. Fitted on the
 # window and background alone (~4,000 papers) the keyword model fell from Recall@20 0.142 to 0.099
 # on tuning readers (bench/recommend.py): rare and specific terms need a store-sized sample.
@@ -82,7 +85,8 @@ class Window:
     rows: dict[int, Any] = field(default_factory=dict)
     # Readers already read for this window, by (user id, repository.library_version): the page reads
     # one cheap version row instead of the library's five queries (#13: a third of the page's time).
-    readers: dict[tuple[int, tuple[Any, ...]], Reader] = field(default_factory=dict)
+    # With each, its library's keyword rows stacked (stacking 200 rows took 22 ms a page).
+    readers: dict[tuple[int, tuple[Any, ...]], tuple[Reader, Any]] = field(default_factory=dict)
 
     def missing(self, paper_pks: Sequence[int]) -> bool:
         """Whether some of these papers' keyword rows are still to be computed (and read)."""
@@ -282,9 +286,12 @@ def for_you(
         else window(conn=conn, model=model, dim=dim, since=since, words=vectorizer(conn=conn))
     )
     key = (user_id, repo.library_version(conn=conn, user_id=user_id))
-    reader = win.readers.get(key)
-    if reader is None:
-        reader = win.readers[key] = readers(conn=conn, user_ids=[user_id], model=model, dim=dim)[user_id]
+    held = win.readers.get(key)
+    if held is None:
+        reader = readers(conn=conn, user_ids=[user_id], model=model, dim=dim)[user_id]
+        rows = win.library_keywords(conn=conn, paper_pks=reader.positive_pks[:MAX_POSITIVES])
+        held = win.readers[key] = (reader, rows)
+    reader, rows = held
     profile = profile_of(
         reader,
         dim=dim,
@@ -293,6 +300,8 @@ def for_you(
         exclude=exclude,
         categories=categories,
         sent=sent,
-        positive_keywords=win.library_keywords(conn=conn, paper_pks=reader.positive_pks[:MAX_POSITIVES]),
+        positive_keywords=rows,
     )
-    return recommend(candidates=win.candidates, profile=profile, background=win.background, limit=limit)
+    # One BLAS thread: the products are small, and a busy machine's threads made them 10× slower.
+    with _THREADS.limit(limits=1):
+        return recommend(candidates=win.candidates, profile=profile, background=win.background, limit=limit)

@@ -115,6 +115,7 @@ class Background:
     mean: Matrix | None = None
     inverse: Matrix | None = None
     keyword_mean: Matrix | None = None
+    rows: Mapping[str, int] | None = None  # id → row
 
     def prepared(self) -> Background:
         """The same background with what every reader's model shares computed once (~20 ms)."""
@@ -130,7 +131,7 @@ class Background:
         kw = None if kw is None else np.asarray(kw).ravel()
         return Background(
             self.vectors, self.keywords, self.ids, mean.astype(np.float32), inverse.astype(np.float32),
-            None if kw is None else kw.astype(np.float32),
+            None if kw is None else kw.astype(np.float32), {pid: i for i, pid in enumerate(self.ids)},
         )  # fmt: skip
 
 
@@ -257,9 +258,15 @@ def _z(
 
 def _not_own(background: Background, profile: Profile) -> npt.NDArray[np.bool_]:
     """The background rows that are not the reader's own papers (all when ids are unknown)."""
+    keep = np.ones(len(background.vectors), dtype=bool)
     if not len(background.ids) or not profile.skip:
-        return np.ones(len(background.vectors), dtype=bool)
-    return np.fromiter((i not in profile.skip for i in background.ids), dtype=bool, count=len(background.ids))
+        return keep
+    if background.rows is None:
+        return np.fromiter((i not in profile.skip for i in background.ids), dtype=bool, count=len(keep))
+    # By the reader's papers, not the 2,000 background ids: 5 ms a page under load (cProfile).
+    found = [background.rows.get(pid) for pid in profile.skip]
+    keep[[r for r in found if r is not None]] = False
+    return keep
 
 
 def library_scores(

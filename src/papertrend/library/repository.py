@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -324,15 +325,20 @@ def library_version(*, conn: Connection, user_id: int) -> tuple[Any, ...]:
     """A value that changes whenever the user's library (saved or upvoted), "not interested" papers
     or followed authors change: per table, the rows' count, the sum of their paper pks (or name
     lengths) and the latest time. One query, where reading the library itself takes five."""
+    return tuple(str(v) for v in conn.execute(_version_statement(), {"user_id": user_id}).one())
+
+
+@functools.cache
+def _version_statement() -> sa.Select[Any]:
+    # Built once with a bound user id: building it per call took 12 ms of a page (cProfile).
+    user = sa.bindparam("user_id", type_=sa.Integer)
 
     def parts(table: sa.Table, owner: Any, pk: Any, at: Any, *join: Any) -> list[Any]:
         source: Any = table
         for other, on in join:
             source = source.join(other, on)
         aggregates = (sa.func.count(), sa.func.coalesce(sa.func.sum(pk), 0), sa.func.max(at))
-        return [
-            sa.select(a).select_from(source).where(owner == user_id).scalar_subquery() for a in aggregates
-        ]
+        return [sa.select(a).select_from(source).where(owner == user).scalar_subquery() for a in aggregates]
 
     saved = parts(
         collection_papers, collections.c.user_id, collection_papers.c.paper_pk, collection_papers.c.added_at,
@@ -346,8 +352,7 @@ def library_version(*, conn: Connection, user_id: int) -> tuple[Any, ...]:
         sa.func.length(followed_authors.c.name_key),
         followed_authors.c.created_at,
     )
-    row = conn.execute(sa.select(*saved, *voted, *unwanted, *follows)).one()
-    return tuple(str(v) for v in row)
+    return sa.select(*saved, *voted, *unwanted, *follows)
 
 
 def paper_texts(*, conn: Connection, paper_pks: Sequence[int]) -> dict[int, str]:
