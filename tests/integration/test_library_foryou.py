@@ -4,6 +4,7 @@ vectors as positives, "not interested" as negatives and skipped, followed author
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -125,3 +126,27 @@ def test_a_kept_window_sees_library_changes_at_once(engine: Engine) -> None:
     assert "2611.00000" not in second and "2611.00001" not in second
     assert second.get("2611.00005") == "by Grace Hopper" and "2611.00002" in second
     assert len(win.readers) == 2  # one entry per library version
+
+
+def test_the_keyword_vectorizer_is_kept_until_the_store_grows(engine: Engine, tmp_path: Path) -> None:
+    words = [f"alpha{i % 37} beta{i % 53} gamma{i % 71} delta{i % 13}" for i in range(400)]
+    day = date(2025, 10, 1)
+    items = [PaperIn(id=f"2510.{i:05d}", title=f"Paper {i}", abstract=w, source="t", listed_on=day)
+             for i, w in enumerate(words)]  # fmt: skip
+    with transaction(engine) as conn:
+        papers_repo.upsert_many(conn=conn, items=items, now=NOW)
+    cache = tmp_path / foryou.KEYWORD_FILE
+    with engine.connect() as conn:
+        first = foryou.vectorizer(conn=conn, cache=cache)
+    assert first is not None and cache.exists()
+    stamp = cache.stat().st_mtime_ns
+    with engine.connect() as conn:
+        again = foryou.vectorizer(conn=conn, cache=cache)
+    assert cache.stat().st_mtime_ns == stamp and again.vocabulary_ == first.vocabulary_  # read, not refitted
+    more = [PaperIn(id=f"2511.{i:05d}", title=f"Newer {i}", abstract=f"epsilon{i % 11} zeta{i % 17}",
+                    source="t", listed_on=day) for i in range(60)]  # fmt: skip
+    with transaction(engine) as conn:
+        papers_repo.upsert_many(conn=conn, items=more, now=NOW)
+    with engine.connect() as conn:
+        grown = foryou.vectorizer(conn=conn, cache=cache)
+    assert any(t.startswith("epsilon") for t in grown.vocabulary_)  # 15% more papers: refitted

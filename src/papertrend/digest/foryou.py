@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,8 @@ class LibraryRecommender:
     method: str = "auto"
     # The keyword half of the library model (TF-IDF fitted per window); off, the vectors alone rank.
     words: bool = True
+    # Where the keyword vectorizer is kept between runs (the data directory); None: fitted every run.
+    cache_dir: Path | None = None
     _windows: dict[date, foryou.Window] = field(default_factory=dict)
     _vectorizer: Any = None
     _fitted: bool = False
@@ -70,7 +73,8 @@ class LibraryRecommender:
     def vectorizer(self, conn: Connection) -> Any:
         """The keyword model's vectorizer, fitted once per run (None with `words` off)."""
         if self.words and not self._fitted:
-            self._vectorizer, self._fitted = foryou.vectorizer(conn=conn), True
+            cache = self.cache_dir / foryou.KEYWORD_FILE if self.cache_dir is not None else None
+            self._vectorizer, self._fitted = foryou.vectorizer(conn=conn, cache=cache), True
         return self._vectorizer
 
     def prepare(self, topics: Sequence[str]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,10 @@ _THREADS = ThreadpoolController()
 # window and background alone (~4,000 papers) the keyword model fell from Recall@20 0.142 to 0.099
 # on tuning readers (bench/recommend.py): rare and specific terms need a store-sized sample.
 KEYWORD_SAMPLE = 20_000
+# A kept vectorizer is refitted once the store has grown by this share.
+KEYWORD_REFIT = 0.1
+# Where a data directory keeps it.
+KEYWORD_FILE = "foryou-keywords.npz"
 
 
 def background(
@@ -108,12 +113,22 @@ class Window:
         return sp.vstack(mine).tocsr() if mine else None
 
 
-def vectorizer(*, conn: Connection, size: int = KEYWORD_SAMPLE) -> Any:
+def vectorizer(*, conn: Connection, size: int = KEYWORD_SAMPLE, cache: Path | None = None) -> Any:
     """The keyword model's TF-IDF vectorizer, fitted on up to `size` random stored papers (None when
-    too few words survive). Seconds of work: callers keep it for a run or hours."""
+    too few words survive). A fit takes seconds (tens on a busy machine), so with `cache` (a file)
+    it is written there and reused while the store has grown less than KEYWORD_REFIT: an IDF
+    barely moves with a day's papers."""
+    papers_now = int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+    if cache is not None:
+        held = keywords.load(cache)
+        if held is not None and held[1] <= papers_now <= held[1] * (1 + KEYWORD_REFIT):
+            return held[0]
     stmt = sa.select(papers.c.title, papers.c.abstract).order_by(sa.func.random()).limit(size)
     texts = [keywords.text(title, abstract) for title, abstract in conn.execute(stmt)]
-    return keywords.fit(texts) if texts else None
+    fitted = keywords.fit(texts) if texts else None
+    if fitted is not None and cache is not None:
+        keywords.save(fitted, cache, papers=papers_now)
+    return fitted
 
 
 def window(

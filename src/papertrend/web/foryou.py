@@ -57,7 +57,8 @@ def _window(state: AppState, conn: Connection, model: str, dim: int, since: date
         return held[1]  # type: ignore[no-any-return]
     fitted = state.caches.get(("foryou-keywords",))
     if fitted is None or time.monotonic() - fitted[0] >= KEYWORDS_SECONDS:
-        fitted = state.caches[("foryou-keywords",)] = (time.monotonic(), foryou.vectorizer(conn=conn))
+        found = foryou.vectorizer(conn=conn, cache=state.settings.data_dir / foryou.KEYWORD_FILE)
+        fitted = state.caches[("foryou-keywords",)] = (time.monotonic(), found)
     win = foryou.window(conn=conn, model=model, dim=dim, since=since, tokenizer=Tokenizer(), words=fitted[1])
     state.caches[key] = (time.monotonic(), win)
     return win
