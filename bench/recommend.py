@@ -42,7 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from papertrend.library import keywords
 from papertrend.library import recommend as rec
-from papertrend.library.foryou import KEYWORD_SAMPLE
+from papertrend.library.foryou import KEYWORD_REFIT, KEYWORD_SAMPLE
 from recommend_data import DATA, Corpus, load, vectors
 
 CUTOFFS = [date(2025, 9, 1), date(2025, 11, 3), date(2026, 1, 12), date(2026, 3, 16), date(2026, 5, 11)]
@@ -85,12 +85,18 @@ def held_out(author: str) -> bool:
 
 
 def library_bench(
-    corpus: Corpus, vecs: np.ndarray, n_readers: int, rng: random.Random, *, tuning: bool = False
+    corpus: Corpus,
+    vecs: np.ndarray,
+    n_readers: int,
+    rng: random.Random,
+    *,
+    tuning: bool = False,
+    cutoffs: Sequence[date] = CUTOFFS,
 ) -> dict[str, tuple[float, float]]:
     listed = np.asarray([bool(c) for c in corpus.categories])  # papers of the arXiv listing file
     scores: dict[str, list[tuple[float, float]]] = {}
     n_total = 0
-    for cutoff in CUTOFFS:
+    for cutoff in cutoffs:
         t = cutoff.toordinal()
         store = np.nonzero(listed & (corpus.days >= t - HISTORY_DAYS) & (corpus.days < t + WINDOW_DAYS))[0]
         window = store[corpus.days[store] >= t]
@@ -114,12 +120,13 @@ def library_bench(
         cand_local = np.asarray([pos_in_store[int(r)] for r in window])
         # What the digest holds per window (library/foryou.py): one background of older papers, and
         # the keyword vectorizer fitted on up to KEYWORD_SAMPLE random stored papers (the whole
-        # 120-day store when it is smaller: then arxiv-sanity's own vectorizer is that fit).
+        # 120-day store, arxiv-sanity's own fit, while it is within KEYWORD_REFIT of that size, as
+        # a kept vectorizer is reused in production until the store grows that much).
         older = [int(r) for r in store if corpus.days[r] < t]
         bg_rows = rng.sample(older, min(BACKGROUND, len(older)))
         cand_texts = [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in window]
         bg_texts = [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in bg_rows]
-        if len(store) <= KEYWORD_SAMPLE:
+        if len(store) <= KEYWORD_SAMPLE * (1 + KEYWORD_REFIT):
             vectorizer = store_vectorizer
         else:
             sample = rng.sample(list(store), KEYWORD_SAMPLE)
@@ -174,7 +181,14 @@ def library_bench(
                 order = np.argsort(-s, kind="stable")
                 scores.setdefault(name, []).append(recall_ndcg(order.tolist(), relevant))
             n_total += 1
-    print(f"  {n_total} {'tuning' if tuning else 'held-out'} readers over {len(CUTOFFS)} cutoffs")
+        # Running means, so that a run stopped early (or split over processes) still reports.
+        print(
+            "  so far: "
+            + " ".join(f"{k}={np.mean([a for a, _ in v]):.3f}" for k, v in scores.items())
+            + f" ({n_total} readers)",
+            flush=True,
+        )
+    print(f"  {n_total} {'tuning' if tuning else 'held-out'} readers over {len(cutoffs)} cutoffs")
     return {
         k: (float(np.mean([a for a, _ in v])), float(np.mean([b for _, b in v]))) for k, v in scores.items()
     }
@@ -381,6 +395,9 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=12)
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--cost-sample", type=int, default=500)
+    parser.add_argument(
+        "--cutoffs", default="", help="comma list of cutoff indexes (0-4) to run; all by default"
+    )
     parser.add_argument("--skip", default="", help="comma list of parts to skip: library,topic,cost")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -392,7 +409,8 @@ def main() -> None:
         f"{len(corpus.ids):,} papers, vectors {vecs.shape[1]}-d from {args.model} "
         f"({time.perf_counter() - t0:.0f} s)"
     )
-    lib = library_bench(corpus, vecs, args.readers, rng) if "library" not in skip else {}
+    cutoffs = [CUTOFFS[int(i)] for i in args.cutoffs.split(",")] if args.cutoffs else CUTOFFS
+    lib = library_bench(corpus, vecs, args.readers, rng, cutoffs=cutoffs) if "library" not in skip else {}
     topic = topic_bench(corpus, vecs, args.model, rng, args.weeks) if "topic" not in skip else {}
     cost = cost_bench(corpus, vecs, args.subscribers, args.cost_sample, rng) if "cost" not in skip else {}
     print(f"\n## Library → next {WINDOW_DAYS} days (model {args.model})")
