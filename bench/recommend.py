@@ -269,7 +269,7 @@ class TodaysDigest:
 
     def __init__(self, corpus: Corpus, vecs: np.ndarray, model: str, rows: list[int]) -> None:
         from papertrend.db import create_engine, transaction
-        from papertrend.digest.compose import WindowRanker
+        from papertrend.digest.ranking import WindowRanker
         from papertrend.migrate import upgrade
         from papertrend.papers.models import PaperIn
         from papertrend.papers.repository import upsert_many
