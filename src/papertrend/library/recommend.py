@@ -14,11 +14,12 @@ it, so an edition with nothing relevant stays empty instead of padded (#13: 1 of
 was on topic when every slot was filled).
 
 The library signal is the nearest saved paper (cosine) while the library is small; from
-MIN_TRAIN positives on, the fusion of three per-reader signals: nearest saved paper, a logistic
-regression over the paper vectors (positives against the background, "not interested" papers
-weighted up), as Scholar Inbox trains a per-user classifier on embeddings, and arxiv-sanity's
-LinearSVC over TF-IDF keyword rows (library/keywords.py). bench/recommend.py measures them against
-the library centroid and arxiv-sanity's own recipe, on readers simulated from real authors.
+MIN_TRAIN positives on, the fusion of two per-reader linear models in closed form (nothing is
+fitted per reader): one over the paper vectors (the library's mean against the background's,
+whitened by the background's shrunk covariance), as Scholar Inbox trains a per-user classifier on
+embeddings, and one over TF-IDF keyword rows (library/keywords.py), the mean difference that
+arxiv-sanity's LinearSVC approximates at its C. bench/recommend.py measures them against the library
+centroid and arxiv-sanity's own recipe, on readers simulated from real authors.
 """
 
 from __future__ import annotations
