@@ -39,8 +39,8 @@ class LibraryRecommender:
 
     engine: Engine
     embedder: Embedder
-    # recommend.library_scores' method: "auto" fits a per-reader model from 8 saved papers on (the
-    # better ranking, bench/recommend.py); "nearest" skips the fit, for speed (bench/digest.py).
+    # recommend.library_scores' method: "auto" uses the per-reader models from 8 saved papers on
+    # (closed forms, bench/recommend.py); "nearest" only the nearest saved paper.
     method: str = "auto"
     # The keyword half of the library model (TF-IDF fitted per window); off, the vectors alone rank.
     words: bool = True
