@@ -31,6 +31,7 @@ import random
 import sys
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -41,6 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from papertrend.library import keywords
 from papertrend.library import recommend as rec
+from papertrend.library.foryou import KEYWORD_REFIT, KEYWORD_SAMPLE
 from recommend_data import DATA, Corpus, load, vectors
 
 CUTOFFS = [date(2025, 9, 1), date(2025, 11, 3), date(2026, 1, 12), date(2026, 3, 16), date(2026, 5, 11)]
@@ -58,9 +60,11 @@ def recall_ndcg(ranked: Sequence[int], relevant: set[int], k: int = K) -> tuple[
 
 
 def tfidf_for(corpus: Corpus, rows: np.ndarray):  # type: ignore[no-untyped-def]
-    """arxiv-sanity-lite's TF-IDF (compute.py; library/keywords.py), over the store's title + abstract."""
-    texts = [f"{corpus.titles[r]}. {corpus.abstracts[r]}" for r in rows]
-    return keywords.rows(keywords.fit(texts), texts)
+    """arxiv-sanity-lite's TF-IDF (compute.py; library/keywords.py), over the store's title + abstract:
+    the vectorizer and the rows."""
+    texts = [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in rows]
+    vectorizer = keywords.fit(texts)
+    return vectorizer, keywords.rows(vectorizer, texts)
 
 
 def arxiv_sanity(x, positives: np.ndarray, candidates: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -74,13 +78,25 @@ def arxiv_sanity(x, positives: np.ndarray, candidates: np.ndarray) -> np.ndarray
     return np.asarray(clf.decision_function(x[candidates]))
 
 
+def held_out(author: str) -> bool:
+    """Readers are split by author name: half tune the model's constants (SHRINK, KEYWORD_WEIGHT,
+    the vectorizer's min_df; never reported), the other half are the readers this bench reports."""
+    return zlib.crc32(author.encode()) % 2 == 1
+
+
 def library_bench(
-    corpus: Corpus, vecs: np.ndarray, n_readers: int, rng: random.Random
+    corpus: Corpus,
+    vecs: np.ndarray,
+    n_readers: int,
+    rng: random.Random,
+    *,
+    tuning: bool = False,
+    cutoffs: Sequence[date] = CUTOFFS,
 ) -> dict[str, tuple[float, float]]:
     listed = np.asarray([bool(c) for c in corpus.categories])  # papers of the arXiv listing file
     scores: dict[str, list[tuple[float, float]]] = {}
     n_total = 0
-    for cutoff in CUTOFFS:
+    for cutoff in cutoffs:
         t = cutoff.toordinal()
         store = np.nonzero(listed & (corpus.days >= t - HISTORY_DAYS) & (corpus.days < t + WINDOW_DAYS))[0]
         window = store[corpus.days[store] >= t]
@@ -90,6 +106,8 @@ def library_bench(
                 by_author.setdefault(a, []).append(int(r))
         eligible = []
         for a, rows in by_author.items():
+            if held_out(a) == tuning:
+                continue
             before = [r for r in rows if corpus.days[r] < t]
             after = [r for r in rows if corpus.days[r] >= t]
             if len(before) >= MIN_LIBRARY and after:
@@ -97,50 +115,80 @@ def library_bench(
         eligible.sort()
         chosen = rng.sample(eligible, min(n_readers, len(eligible)))
         t0 = time.perf_counter()
-        x = tfidf_for(corpus, store)
+        store_vectorizer, x = tfidf_for(corpus, store)
         pos_in_store = {int(r): i for i, r in enumerate(store)}
         cand_local = np.asarray([pos_in_store[int(r)] for r in window])
+        # What the digest holds per window (library/foryou.py): one background of older papers, and
+        # the keyword vectorizer fitted on up to KEYWORD_SAMPLE random stored papers (the whole
+        # 120-day store, arxiv-sanity's own fit, while it is within KEYWORD_REFIT of that size, as
+        # a kept vectorizer is reused in production until the store grows that much).
+        older = [int(r) for r in store if corpus.days[r] < t]
+        bg_rows = rng.sample(older, min(BACKGROUND, len(older)))
+        cand_texts = [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in window]
+        bg_texts = [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in bg_rows]
+        if len(store) <= KEYWORD_SAMPLE * (1 + KEYWORD_REFIT):
+            vectorizer = store_vectorizer
+        else:
+            sample = rng.sample(list(store), KEYWORD_SAMPLE)
+            vectorizer = keywords.fit([keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in sample])
+        background = rec.Background(
+            vectors=vecs[bg_rows],
+            keywords=keywords.rows(vectorizer, bg_texts),
+            ids=[corpus.ids[r] for r in bg_rows],
+        ).prepared()
+        cands = rec.Candidates(
+            ids=[], vectors=vecs[window], texts=[], authors=[], categories=[],
+            keywords=keywords.rows(vectorizer, cand_texts),
+        )  # fmt: skip
         print(
             f"  cutoff {cutoff}: store {len(store):,}, candidates {len(window):,}, "
             f"{len(eligible):,} eligible readers, {len(chosen)} sampled "
             f"(tf-idf {time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
-        cand_vecs = vecs[window]
         for _, before, after in chosen:
             library = sorted(before, key=lambda r: -corpus.days[r])[:LIBRARY_MAX]
             relevant = {int(np.nonzero(window == r)[0][0]) for r in after}
-            lib_set = set(library)
-            pool = [i for i, r in enumerate(store) if corpus.days[r] < t and int(r) not in lib_set]
-            bg = rng.sample(pool, min(BACKGROUND, len(pool)))
-            background = rec.Background(vectors=vecs[store[bg]], keywords=x[bg])
             lib_local = np.asarray([pos_in_store[r] for r in library])
             pos = vecs[library]
             profile = rec.Profile(
                 positives=pos,
                 positive_titles=[corpus.titles[r] for r in library],
-                positive_keywords=x[lib_local],
-            )
-            cands = rec.Candidates(
-                ids=[], vectors=cand_vecs, texts=[], authors=[], categories=[], keywords=x[cand_local]
+                positive_keywords=keywords.rows(
+                    vectorizer, [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in library]
+                ),
+                skip=frozenset(corpus.ids[r] for r in library),
             )
             centroid = pos.mean(axis=0)
 
-            def lib(method: str, c: rec.Candidates = cands, p: rec.Profile = profile) -> np.ndarray:
-                return rec.library_scores(candidates=c, profile=p, background=background, method=method)[0]  # noqa: B023
+            def lib(
+                method: str,
+                p: rec.Profile = profile,
+                c: rec.Candidates = cands,
+                b: rec.Background = background,
+            ) -> np.ndarray:
+                return rec.library_scores(candidates=c, profile=p, background=b, method=method)[0]
 
             runs = {
-                "centroid": cand_vecs @ (centroid / (np.linalg.norm(centroid) or 1.0)),
+                "centroid": cands.vectors @ (centroid / (np.linalg.norm(centroid) or 1.0)),
                 "arxiv_sanity": arxiv_sanity(x, lib_local, cand_local),
                 "nearest": lib("nearest"),
                 "linear": lib("linear"),
+                "keywords": lib("keywords"),
                 "ours": lib("auto"),
             }
             for name, s in runs.items():
                 order = np.argsort(-s, kind="stable")
                 scores.setdefault(name, []).append(recall_ndcg(order.tolist(), relevant))
             n_total += 1
-    print(f"  {n_total} readers over {len(CUTOFFS)} cutoffs")
+        # Running means, so that a run stopped early (or split over processes) still reports.
+        print(
+            "  so far: "
+            + " ".join(f"{k}={np.mean([a for a, _ in v]):.3f}" for k, v in scores.items())
+            + f" ({n_total} readers)",
+            flush=True,
+        )
+    print(f"  {n_total} {'tuning' if tuning else 'held-out'} readers over {len(cutoffs)} cutoffs")
     return {
         k: (float(np.mean([a for a, _ in v])), float(np.mean([b for _, b in v]))) for k, v in scores.items()
     }
@@ -210,6 +258,7 @@ def topic_bench(
             "precision@8": on / filled if filled else 0.0,
             "filled": filled / len(rs),
             "off_topic": (filled - on) / len(rs),
+            "on_topic": on / len(rs),
             "empty_editions": sum(1 for _, n in rs if n == 0) / len(rs),
         }
     return out
@@ -220,7 +269,7 @@ class TodaysDigest:
 
     def __init__(self, corpus: Corpus, vecs: np.ndarray, model: str, rows: list[int]) -> None:
         from papertrend.db import create_engine, transaction
-        from papertrend.digest.compose import WindowRanker
+        from papertrend.digest.ranking import WindowRanker
         from papertrend.migrate import upgrade
         from papertrend.papers.models import PaperIn
         from papertrend.papers.repository import upsert_many
@@ -346,6 +395,9 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=12)
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--cost-sample", type=int, default=500)
+    parser.add_argument(
+        "--cutoffs", default="", help="comma list of cutoff indexes (0-4) to run; all by default"
+    )
     parser.add_argument("--skip", default="", help="comma list of parts to skip: library,topic,cost")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -357,7 +409,8 @@ def main() -> None:
         f"{len(corpus.ids):,} papers, vectors {vecs.shape[1]}-d from {args.model} "
         f"({time.perf_counter() - t0:.0f} s)"
     )
-    lib = library_bench(corpus, vecs, args.readers, rng) if "library" not in skip else {}
+    cutoffs = [CUTOFFS[int(i)] for i in args.cutoffs.split(",")] if args.cutoffs else CUTOFFS
+    lib = library_bench(corpus, vecs, args.readers, rng, cutoffs=cutoffs) if "library" not in skip else {}
     topic = topic_bench(corpus, vecs, args.model, rng, args.weeks) if "topic" not in skip else {}
     cost = cost_bench(corpus, vecs, args.subscribers, args.cost_sample, rng) if "cost" not in skip else {}
     print(f"\n## Library → next {WINDOW_DAYS} days (model {args.model})")
@@ -366,10 +419,17 @@ def main() -> None:
         print(f"{name:<14} {r:>10.3f} {n:>9.3f}")
     if topic:
         print(f"\n## Topic precision (HF ai_keywords, a week of HF papers; floor {rec.FLOOR})")
-        print(f"{'selection':<10} {'precision@8':>12} {'filled/8':>9} {'off-topic':>10} {'empty':>7}")
+        # Precision counts filled slots only: an empty slot is neither right nor wrong (no padding,
+        # #13). So that a floor that empties editions cannot look good, on-topic papers per edition
+        # and the share of empty editions stand beside it.
+        print(
+            f"{'selection':<10} {'precision@8':>12} {'filled/8':>9} {'on-topic':>9} "
+            f"{'off-topic':>10} {'empty':>7}"
+        )
         for name, m in topic.items():
             print(
-                f"{name:<10} {m['precision@8']:>12.3f} {m['filled']:>9.2f} {m['off_topic']:>10.2f} "
+                f"{name:<10} {m['precision@8']:>12.3f} {m['filled']:>9.2f} {m['on_topic']:>9.2f} "
+                f"{m['off_topic']:>10.2f} "
                 f"{m['empty_editions']:>7.2f}"
             )
     if cost:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -23,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 LISTING = "arxiv_metadata/arxiv_cs_listings_2025-03-18_to_2026-07-01.jsonl.gz"
 HF_FLAT = "hf_daily_papers/papers_flat.jsonl.gz"
-CACHE = ROOT / "var" / "bench" / "recommend"
+# Embedded vectors, one .npy per model and corpus; BENCH_RECOMMEND_CACHE puts them elsewhere (a shared
+# cache folder: wordllama takes minutes over the 80k papers, minilm about 2 hours on 2 cores).
+CACHE = Path(os.environ.get("BENCH_RECOMMEND_CACHE", ROOT / "var" / "bench" / "recommend"))
 
 
 @dataclass

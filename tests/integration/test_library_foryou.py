@@ -4,6 +4,7 @@ vectors as positives, "not interested" as negatives and skipped, followed author
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -71,3 +72,81 @@ def test_for_you_from_the_database(engine: Engine) -> None:
     assert not any(pid.startswith("2510.") for pid in reasons)  # only new papers, never the library
     assert len(picks) <= 5  # random papers rarely clear the floor: no padding
     assert empty == []
+
+
+def test_a_kept_window_sees_library_changes_at_once(engine: Engine) -> None:
+    """The page keeps each reader's library with its window, by library version (#13): saving,
+    "not interested" and following change the next picks, never a stale copy."""
+    rng = np.random.default_rng(7)
+    a = unit(rng.standard_normal(D))
+    old = [
+        PaperIn(id=f"2510.{i:05d}", title=f"Old {i}", source="t", listed_on=date(2025, 10, 1))
+        for i in range(203)
+    ]
+    new = [
+        PaperIn(id=f"2611.{i:05d}", title=f"New {i}", source="t", listed_on=date(2026, 11, 30),
+                authors=["Grace Hopper"] if i == 5 else ["Someone"])
+        for i in range(30)
+    ]  # fmt: skip
+    vecs = np.vstack(
+        [
+            unit(rng.standard_normal((200, D))),
+            unit(a + 0.15 * rng.standard_normal((3, D))),
+            unit(a + 0.15 * rng.standard_normal((3, D))),
+            unit(rng.standard_normal((27, D))),
+        ]
+    )
+    with transaction(engine) as conn:
+        papers_repo.upsert_many(conn=conn, items=[*old, *new], now=NOW)
+        pks = repo.pks_for_ids(conn=conn, paper_ids=[p.id for p in [*old, *new]])
+        vectors.store(
+            conn=conn, model=MODEL, paper_pks=[pks[p.id] for p in [*old, *new]], vectors=vecs, now=NOW
+        )
+        ada = accounts.user_for_login(conn=conn, email="ada@example.org", now=NOW).id
+        for i in range(200, 203):
+            service.save(conn=conn, user_id=ada, paper_id=f"2510.{i:05d}", now=NOW)
+    since = date(2026, 11, 1)
+
+    def picks() -> dict[str, str]:
+        with engine.connect() as conn:
+            found = foryou.for_you(
+                conn=conn, user_id=ada, model=MODEL, dim=D, since=since, limit=8, shared=win
+            )
+        return {p.paper_id: p.reason for p in found}
+
+    with engine.connect() as conn:
+        win = foryou.window(conn=conn, model=MODEL, dim=D, since=since)
+    first = picks()
+    assert {"2611.00000", "2611.00001", "2611.00002"} <= set(first)
+    with transaction(engine) as conn:
+        service.not_interested(conn=conn, user_id=ada, paper_id="2611.00000", now=NOW)
+        service.save(conn=conn, user_id=ada, paper_id="2611.00001", now=NOW)
+        service.follow(conn=conn, user_id=ada, name="Grace Hopper", now=NOW)
+    second = picks()
+    assert "2611.00000" not in second and "2611.00001" not in second
+    assert second.get("2611.00005") == "by Grace Hopper" and "2611.00002" in second
+    assert len(win.readers) == 2  # one entry per library version
+
+
+def test_the_keyword_vectorizer_is_kept_until_the_store_grows(engine: Engine, tmp_path: Path) -> None:
+    words = [f"alpha{i % 37} beta{i % 53} gamma{i % 71} delta{i % 13}" for i in range(400)]
+    day = date(2025, 10, 1)
+    items = [PaperIn(id=f"2510.{i:05d}", title=f"Paper {i}", abstract=w, source="t", listed_on=day)
+             for i, w in enumerate(words)]  # fmt: skip
+    with transaction(engine) as conn:
+        papers_repo.upsert_many(conn=conn, items=items, now=NOW)
+    cache = tmp_path / foryou.KEYWORD_FILE
+    with engine.connect() as conn:
+        first = foryou.vectorizer(conn=conn, cache=cache)
+    assert first is not None and cache.exists()
+    stamp = cache.stat().st_mtime_ns
+    with engine.connect() as conn:
+        again = foryou.vectorizer(conn=conn, cache=cache)
+    assert cache.stat().st_mtime_ns == stamp and again.vocabulary_ == first.vocabulary_  # read, not refitted
+    more = [PaperIn(id=f"2511.{i:05d}", title=f"Newer {i}", abstract=f"epsilon{i % 11} zeta{i % 17}",
+                    source="t", listed_on=day) for i in range(60)]  # fmt: skip
+    with transaction(engine) as conn:
+        papers_repo.upsert_many(conn=conn, items=more, now=NOW)
+    with engine.connect() as conn:
+        grown = foryou.vectorizer(conn=conn, cache=cache)
+    assert any(t.startswith("epsilon") for t in grown.vocabulary_)  # 15% more papers: refitted

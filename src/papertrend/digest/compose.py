@@ -55,6 +55,8 @@ class Recommender(Protocol):
 
     def prepare(self, topics: Sequence[str]) -> None: ...
 
+    def load(self, dues: Sequence[tuple[Subscription, date]]) -> None: ...
+
     def picks(
         self, *, sub: Subscription, since: date, sent: frozenset[str] | set[str], limit: int
     ) -> list[tuple[str, str]]: ...
@@ -320,6 +322,8 @@ def compose_due(
                 if not chunk:
                     continue
             sent = repository.sent_ids(conn=conn, subscription_ids=[d.sub.id for d in chunk])
+        if composer.recommender is not None:
+            composer.recommender.load([(d.sub, d.since) for d in chunk])
         made = [
             (d, composer.compose(sub=d.sub, edition_date=d.edition_date, since=d.since, sent=sent[d.sub.id]))
             for d in chunk

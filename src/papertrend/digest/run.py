@@ -70,7 +70,7 @@ def run_digest(
         with transaction(engine) as conn:
             purged = purge_expired(conn=conn, now=now)
     if recommender is None and isinstance(ranker, WindowRanker) and ranker.embedder is not None:
-        recommender = LibraryRecommender(engine=engine, embedder=ranker.embedder)
+        recommender = LibraryRecommender(engine=engine, embedder=ranker.embedder, cache_dir=settings.data_dir)
     composer = Composer(
         engine=engine,
         ranker=ranker,

@@ -2,28 +2,53 @@
 and stored vectors, and hands them to the pure ranking in recommend.py. The caller owns the
 connection; nothing is written.
 
-Keyword rows (library/keywords.py) are not read here yet: the fitted TF-IDF of the store is derived
-data that the web/digest wiring will hold, as it holds the ANN index.
+`window` reads what every reader of a window shares, once: the candidates, a background sample,
+and a TF-IDF vectorizer (library/keywords.py) fitted on both, with their keyword rows; a library
+paper's row is computed the first time a reader needs it and kept with the window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from threadpoolctl import ThreadpoolController
 
+from papertrend.library import keywords, service
 from papertrend.library import repository as repo
-from papertrend.library import service
-from papertrend.library.recommend import Background, Candidates, Matrix, Pick, Profile, recommend
+from papertrend.library.recommend import (
+    MAX_POSITIVES,
+    Background,
+    Candidates,
+    Matrix,
+    Pick,
+    Profile,
+    recommend,
+)
 from papertrend.papers.repository import listing_day_expr
 from papertrend.papers.tables import papers
 from papertrend.search import vectors
+from papertrend.search.bm25 import Tokenizer
 from papertrend.search.tables import embeddings
 
 BACKGROUND = 2_000
+# Found once: finding the BLAS libraries costs 1.5 ms a call.
+_THREADS = ThreadpoolController()
+# The keyword model's IDF and vocabulary come from this many random stored papers. Fitted on the
+# window and background alone (~4,000 papers) the keyword model fell from Recall@20 0.142 to 0.099
+# on tuning readers (bench/recommend.py): rare and specific terms need a store-sized sample.
+KEYWORD_SAMPLE = 20_000
+# A kept vectorizer is refitted once the store has grown by this share.
+KEYWORD_REFIT = 0.1
+# Where a data directory keeps it.
+KEYWORD_FILE = "foryou-keywords.npz"
 
 
 def background(
@@ -31,24 +56,106 @@ def background(
 ) -> Background:
     """Vectors of up to `size` random papers listed before `before` (older than the candidates) and
     not in `skip` (the reader's own papers): the yardstick of every score."""
+    return _background(conn=conn, model=model, dim=dim, before=before, skip=skip, size=size)[0]
+
+
+def _background(
+    *, conn: Connection, model: str, dim: int, before: date, skip: Sequence[int] = (), size: int = BACKGROUND
+) -> tuple[Background, list[str]]:
     stmt = (
-        sa.select(embeddings.c.paper_pk, embeddings.c.vector)
+        sa.select(embeddings.c.paper_pk, embeddings.c.vector, papers.c.id, papers.c.title, papers.c.abstract)
         .join(papers, papers.c.pk == embeddings.c.paper_pk)
         .where(embeddings.c.model == model, listing_day_expr() < before)
         .order_by(sa.func.random())
         .limit(size + len(skip))
     )
     unwanted = set(skip)
-    blobs = [blob for pk, blob in conn.execute(stmt) if int(pk) not in unwanted][:size]
-    return Background(vectors=vectors.from_blobs(blobs, dim))
+    rows = [r for r in conn.execute(stmt) if int(r.paper_pk) not in unwanted][:size]
+    texts = [keywords.text(r.title, r.abstract) for r in rows]
+    base = Background(
+        vectors=vectors.from_blobs([r.vector for r in rows], dim), ids=[str(r.id) for r in rows]
+    )
+    return base, texts
 
 
-def _titles(conn: Connection, pks: Sequence[int]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for start in range(0, len(pks), 900):
-        stmt = sa.select(papers.c.pk, papers.c.title).where(papers.c.pk.in_(list(pks[start : start + 900])))
-        out.update({int(pk): str(title) for pk, title in conn.execute(stmt)})
-    return out
+@dataclass
+class Window:
+    """What every reader of one window shares: candidates, background (prepared), the TF-IDF
+    vectorizer fitted on both (None when keywords are off or there is nothing to fit), and the
+    keyword rows of library papers, computed once per paper."""
+
+    candidates: Candidates
+    background: Background
+    vectorizer: Any = None
+    # Library papers' keyword rows: pk → row of `matrix`. One matrix indexed per reader, not rows
+    # stacked per reader: stacking 50 one-row matrices took 43 ms a subscriber on the busy machine.
+    rows: dict[int, int] = field(default_factory=dict)
+    matrix: Any = None
+    # Readers already read for this window, by (user id, repository.library_version): the page reads
+    # one cheap version row instead of the library's five queries (#13: a third of the page's time).
+    # With each, its library's keyword rows stacked (stacking 200 rows took 22 ms a page).
+    readers: dict[tuple[int, tuple[Any, ...]], tuple[Reader, Any]] = field(default_factory=dict)
+
+    def missing(self, paper_pks: Sequence[int]) -> bool:
+        """Whether some of these papers' keyword rows are still to be computed (and read)."""
+        return self.vectorizer is not None and any(pk not in self.rows for pk in paper_pks)
+
+    def library_keywords(self, *, conn: Connection | None, paper_pks: Sequence[int]) -> Any:
+        """The TF-IDF rows of these papers (in this order; papers not stored left out), or None;
+        `conn` reads the texts of papers not seen yet (none needed when `missing` is False)."""
+        if self.vectorizer is None:
+            return None
+        missing = [pk for pk in dict.fromkeys(paper_pks) if pk not in self.rows]
+        if missing and conn is not None:
+            found = repo.paper_texts(conn=conn, paper_pks=missing)
+            pks = list(found)
+            if pks:
+                block = keywords.rows(self.vectorizer, [found[pk] for pk in pks])
+                start = 0 if self.matrix is None else self.matrix.shape[0]
+                self.matrix = block if self.matrix is None else sp.vstack([self.matrix, block]).tocsr()
+                self.rows.update({pk: start + i for i, pk in enumerate(pks)})
+        mine = [self.rows[pk] for pk in paper_pks if pk in self.rows]
+        return self.matrix[mine] if mine else None
+
+
+def vectorizer(*, conn: Connection, size: int = KEYWORD_SAMPLE, cache: Path | None = None) -> Any:
+    """The keyword model's TF-IDF vectorizer, fitted on up to `size` random stored papers (None when
+    too few words survive). A fit takes seconds (tens on a busy machine), so with `cache` (a file)
+    it is written there and reused while the store has grown less than KEYWORD_REFIT: an IDF
+    barely moves with a day's papers."""
+    papers_now = int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+    if cache is not None:
+        held = keywords.load(cache)
+        if held is not None and held[1] <= papers_now <= held[1] * (1 + KEYWORD_REFIT):
+            return held[0]
+    stmt = sa.select(papers.c.title, papers.c.abstract).order_by(sa.func.random()).limit(size)
+    texts = [keywords.text(title, abstract) for title, abstract in conn.execute(stmt)]
+    fitted = keywords.fit(texts) if texts else None
+    if fitted is not None and cache is not None:
+        keywords.save(fitted, cache, papers=papers_now)
+    return fitted
+
+
+def window(
+    *,
+    conn: Connection,
+    model: str,
+    dim: int,
+    since: date,
+    tokenizer: Tokenizer | None = None,
+    words: Any = None,
+) -> Window:
+    """The window of papers listed since `since`: candidates (their stems computed when a tokenizer is
+    given), a background of older papers, and with a fitted vectorizer (`words`) their keyword rows."""
+    cands = candidates_since(conn=conn, model=model, dim=dim, since=since)
+    if tokenizer is not None:
+        cands = cands.with_stems(tokenizer)
+    base, texts = _background(conn=conn, model=model, dim=dim, before=since)
+    fitted = words if len(cands.ids) and texts else None
+    if fitted is not None:
+        cands = replace(cands, keywords=keywords.rows(fitted, cands.texts))
+        base = replace(base, keywords=keywords.rows(fitted, texts))
+    return Window(cands, base.prepared(), fitted)
 
 
 def candidates_since(*, conn: Connection, model: str, dim: int, since: date) -> Candidates:
@@ -66,9 +173,82 @@ def candidates_since(*, conn: Connection, model: str, dim: int, since: date) -> 
     return Candidates(
         ids=[str(r.id) for r in rows],
         vectors=vectors.from_blobs([r.vector for r in rows], dim),
-        texts=[f"{r.title} {r.abstract or ''}" for r in rows],
+        texts=[keywords.text(r.title, r.abstract) for r in rows],
         authors=[list(r.authors or []) for r in rows],
         categories=[list(r.categories or []) for r in rows],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """What the database holds of one account for "For you": library vectors (newest pk first) with
+    their titles, "not interested" vectors, followed authors, and the ids of all those papers."""
+
+    positives: Matrix
+    positive_titles: list[str]
+    positive_pks: list[int]
+    negatives: Matrix | None
+    authors: dict[str, str]
+    own: dict[str, int]  # arXiv id → pk of the library and "not interested" papers
+
+    @property
+    def own_pks(self) -> list[int]:
+        """The pks of the reader's own papers (kept out of the background sample)."""
+        return list(self.own.values())
+
+
+def readers(*, conn: Connection, user_ids: Sequence[int], model: str, dim: int) -> dict[int, Reader]:
+    """`Reader`s of many accounts in a handful of queries, whatever their number (the digest reads
+    200 subscribers at once: 7 queries per subscriber were a third of its cost, #13)."""
+    ids = sorted({int(u) for u in user_ids})
+    if not ids:
+        return {}
+    libraries = repo.libraries(conn=conn, user_ids=ids)
+    unwanted = repo.feedback_by_user(conn=conn, user_ids=ids, kind=service.NOT_INTERESTED)
+    follows = repo.followed_by_user(conn=conn, user_ids=ids)
+    every = sorted({pk for pks in (*libraries.values(), *unwanted.values()) for pk in pks})
+    pks, vecs = vectors.load(conn=conn, model=model, dim=dim, paper_pks=every)
+    row = {int(pk): i for i, pk in enumerate(pks)}
+    papers_of = repo.paper_titles(conn=conn, paper_pks=every)
+    out: dict[int, Reader] = {}
+    for user_id in ids:
+        mine = sorted((pk for pk in libraries[user_id] if pk in row), reverse=True)  # newest pk first
+        neg = sorted(pk for pk in unwanted[user_id] if pk in row)
+        own = {papers_of[pk][0]: pk for pk in (*libraries[user_id], *unwanted[user_id]) if pk in papers_of}
+        out[user_id] = Reader(
+            positives=vecs[[row[pk] for pk in mine]] if mine else np.zeros((0, dim), np.float32),
+            positive_titles=[papers_of[pk][1] for pk in mine],
+            positive_pks=mine,
+            negatives=vecs[[row[pk] for pk in neg]] if neg else None,
+            authors=dict(follows[user_id]),
+            own=own,
+        )
+    return out
+
+
+def profile_of(
+    reader: Reader | None,
+    *,
+    dim: int,
+    topics: Sequence[str] = (),
+    topic_vectors: Matrix | None = None,
+    exclude: Sequence[str] = (),
+    categories: Sequence[str] = (),
+    sent: frozenset[str] = frozenset(),
+    positive_keywords: Any = None,
+) -> Profile:
+    """A reader's Profile; a subscriber without an account (`reader` None) has topics only."""
+    return Profile(
+        positives=reader.positives if reader is not None else np.zeros((0, dim), np.float32),
+        positive_titles=reader.positive_titles if reader is not None else [],
+        positive_keywords=positive_keywords,
+        negatives=reader.negatives if reader is not None else None,
+        topics=list(topics),
+        topic_vectors=topic_vectors,
+        authors=reader.authors if reader is not None else {},
+        categories=frozenset(categories),
+        exclude=list(exclude),
+        skip=(frozenset(reader.own) if reader is not None else frozenset()) | sent,
     )
 
 
@@ -86,28 +266,17 @@ def profile_for(
 ) -> tuple[Profile, list[int]]:
     """A reader's Profile (library, "not interested", followed authors, topics) and the pks of their
     own papers; a subscriber without an account (`user_id` None) has topics only."""
-    library = sorted(repo.library_pks(conn=conn, user_id=user_id), reverse=True) if user_id else []
-    unwanted = (
-        sorted(repo.feedback_pks(conn=conn, user_id=user_id, kind=service.NOT_INTERESTED)) if user_id else []
-    )
-    pos_pks, pos = vectors.load(conn=conn, model=model, dim=dim, paper_pks=library)
-    order = np.argsort(-pos_pks, kind="stable")  # newest pk first
-    pos_pks, pos = pos_pks[order], pos[order]
-    titles = _titles(conn, [int(p) for p in pos_pks])
-    _, neg = vectors.load(conn=conn, model=model, dim=dim, paper_pks=unwanted)
-    known = _ids(conn, [*library, *unwanted])
-    profile = Profile(
-        positives=pos,
-        positive_titles=[titles.get(int(p), "") for p in pos_pks],
-        negatives=neg if len(neg) else None,
-        topics=list(topics),
+    reader = readers(conn=conn, user_ids=[user_id], model=model, dim=dim)[user_id] if user_id else None
+    profile = profile_of(
+        reader,
+        dim=dim,
+        topics=topics,
         topic_vectors=topic_vectors,
-        authors=dict(repo.followed(conn=conn, user_id=user_id)) if user_id else {},
-        categories=frozenset(categories),
-        exclude=list(exclude),
-        skip=frozenset(known) | sent,
+        exclude=exclude,
+        categories=categories,
+        sent=sent,
     )
-    return profile, [*library, *unwanted]
+    return profile, reader.own_pks if reader is not None else []
 
 
 def for_you(
@@ -123,41 +292,36 @@ def for_you(
     exclude: Sequence[str] = (),
     categories: Sequence[str] = (),
     sent: frozenset[str] = frozenset(),
-    base: Background | None = None,
-    cands: Candidates | None = None,
+    shared: Window | None = None,
 ) -> list[Pick]:
     """The reader's recommendations among papers listed since `since`, best first, each with why.
 
     An empty list means nothing cleared the calibrated floor (or the reader has no library, topics
-    or followed authors yet): the caller says so in one line instead of filling slots. `base` and
-    `cands` may be passed in when the caller keeps them (the web page and the digest do).
+    or followed authors yet): the caller says so in one line instead of filling slots. `shared` may
+    be passed in when the caller keeps the window (the web page and the digest do).
     """
-    profile, own = profile_for(
-        conn=conn,
-        user_id=user_id,
-        model=model,
+    win = (
+        shared
+        if shared is not None
+        else window(conn=conn, model=model, dim=dim, since=since, words=vectorizer(conn=conn))
+    )
+    key = (user_id, repo.library_version(conn=conn, user_id=user_id))
+    held = win.readers.get(key)
+    if held is None:
+        reader = readers(conn=conn, user_ids=[user_id], model=model, dim=dim)[user_id]
+        rows = win.library_keywords(conn=conn, paper_pks=reader.positive_pks[:MAX_POSITIVES])
+        held = win.readers[key] = (reader, rows)
+    reader, rows = held
+    profile = profile_of(
+        reader,
         dim=dim,
         topics=topics,
         topic_vectors=topic_vectors,
         exclude=exclude,
         categories=categories,
         sent=sent,
+        positive_keywords=rows,
     )
-    return recommend(
-        candidates=cands
-        if cands is not None
-        else candidates_since(conn=conn, model=model, dim=dim, since=since),
-        profile=profile,
-        background=base
-        if base is not None
-        else background(conn=conn, model=model, dim=dim, before=since, skip=own),
-        limit=limit,
-    )
-
-
-def _ids(conn: Connection, pks: Sequence[int]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for start in range(0, len(pks), 900):
-        stmt = sa.select(papers.c.id, papers.c.pk).where(papers.c.pk.in_(list(pks[start : start + 900])))
-        out.update({str(pid): int(pk) for pid, pk in conn.execute(stmt)})
-    return out
+    # One BLAS thread: the products are small, and a busy machine's threads made them 10× slower.
+    with _THREADS.limit(limits=1):
+        return recommend(candidates=win.candidates, profile=profile, background=win.background, limit=limit)

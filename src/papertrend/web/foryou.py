@@ -23,7 +23,7 @@ from papertrend.db import transaction
 from papertrend.digest import subscriptions as subs
 from papertrend.errors import NotFound
 from papertrend.library import foryou, service
-from papertrend.library.recommend import Background, Candidates, Pick
+from papertrend.library.recommend import Pick
 from papertrend.papers import listings, repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.models import Paper
@@ -39,33 +39,29 @@ router = APIRouter(include_in_schema=False)
 FOR_YOU = 20
 # "For you" looks at the papers listed in the last week of the store (the digest's weekly window).
 WINDOW_DAYS = 7
-# The background sample is the yardstick of every score; drawing 2,000 random vectors costs more than
-# the ranking itself on the 80k store, so a web process keeps one per window for a while (#13).
-BACKGROUND_SECONDS = 600.0
-CANDIDATES_SECONDS = 60.0
+# What every reader's page shares: the week's candidates, the background sample and the keyword
+# vectorizer fitted on both. Building it (reading 2,000 random vectors and the week's papers, fitting
+# TF-IDF) costs seconds on the 80k store, so a web process keeps one per window for a while; a new
+# listing day is a new window (#13).
+WINDOW_SECONDS = 600.0
+# The keyword model's vectorizer (fitted on 20,000 stored papers, seconds of work) changes little
+# from one day's papers to the next: a process refits it every few hours.
+KEYWORDS_SECONDS = 6 * 3600.0
 AUTHOR_PAPERS = 100
 
 
-def _background(state: AppState, conn: Connection, model: str, dim: int, since: date) -> Background:
-    key = ("foryou-background", model, since)
+def _window(state: AppState, conn: Connection, model: str, dim: int, since: date) -> foryou.Window:
+    key = ("foryou-window", model, since)
     held = state.caches.get(key)
-    if held is not None and time.monotonic() - held[0] < BACKGROUND_SECONDS:
+    if held is not None and time.monotonic() - held[0] < WINDOW_SECONDS:
         return held[1]  # type: ignore[no-any-return]
-    base = foryou.background(conn=conn, model=model, dim=dim, before=since)
-    state.caches[key] = (time.monotonic(), base)
-    return base
-
-
-def _candidates(state: AppState, conn: Connection, model: str, dim: int, since: date) -> Candidates:
-    # The week's papers and their vectors are the same for every reader: read them once a minute,
-    # not once a page (a 7,856-paper week is most of the page's time on the 80k store; #13).
-    key = ("foryou-candidates", model, since)
-    held = state.caches.get(key)
-    if held is not None and time.monotonic() - held[0] < CANDIDATES_SECONDS:
-        return held[1]  # type: ignore[no-any-return]
-    cands = foryou.candidates_since(conn=conn, model=model, dim=dim, since=since).with_stems(Tokenizer())
-    state.caches[key] = (time.monotonic(), cands)
-    return cands
+    fitted = state.caches.get(("foryou-keywords",))
+    if fitted is None or time.monotonic() - fitted[0] >= KEYWORDS_SECONDS:
+        found = foryou.vectorizer(conn=conn, cache=state.settings.data_dir / foryou.KEYWORD_FILE)
+        fitted = state.caches[("foryou-keywords",)] = (time.monotonic(), found)
+    win = foryou.window(conn=conn, model=model, dim=dim, since=since, tokenizer=Tokenizer(), words=fitted[1])
+    state.caches[key] = (time.monotonic(), win)
+    return win
 
 
 def _topics(conn: Connection, user: User) -> subs.Preferences | None:
@@ -96,8 +92,7 @@ def picks_for(
         topic_vectors=np.asarray(vectors, dtype=np.float32) if vectors is not None else None,
         exclude=list(prefs.exclude_keywords) if prefs else [],
         categories=list(prefs.categories) if prefs else [],
-        base=_background(state, conn, embedder.name, embedder.dim, since),
-        cands=_candidates(state, conn, embedder.name, embedder.dim, since),
+        shared=_window(state, conn, embedder.name, embedder.dim, since),
     )
     learns = bool(topics) or bool(service.followed_authors(conn=conn, user_id=user.id))
     return picks, learns

@@ -1,0 +1,29 @@
+"""The keyword model's vectorizer kept in a file (#13): the same rows after a round trip, no pickle,
+and a missing or broken file reads as none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from papertrend.library import keywords
+
+TEXTS = [f"alpha{i % 37} beta{i % 53} gamma{i % 71} delta{i % 13} paper {i}" for i in range(900)]
+
+
+def test_a_saved_vectorizer_gives_the_same_rows(tmp_path: Path) -> None:
+    fitted = keywords.fit(TEXTS)
+    path = tmp_path / "kw.npz"
+    keywords.save(fitted, path, papers=900)
+    held = keywords.load(path)
+    assert held is not None and held[1] == 900
+    assert abs(keywords.rows(fitted, TEXTS[:20]) - keywords.rows(held[0], TEXTS[:20])).max() == 0
+
+
+def test_missing_or_broken_files_read_as_none(tmp_path: Path) -> None:
+    assert keywords.load(tmp_path / "none.npz") is None
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    assert keywords.load(tmp_path / "bad.npz") is None
+
+
+def test_too_few_texts_fit_nothing() -> None:
+    assert keywords.fit(["the same words"] * 3) is None
