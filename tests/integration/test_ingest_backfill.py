@@ -7,8 +7,8 @@ from pathlib import Path
 import orjson
 from sqlalchemy.engine import Engine
 
-from papertrend.db import reading
 from papertrend.config import Settings
+from papertrend.db import reading
 from papertrend.ingest.backfill import CategoriesJob, backfill_categories
 from papertrend.ingest.base import make_source
 from papertrend.ingest.http import PoliteClient
