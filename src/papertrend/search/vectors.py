@@ -118,6 +118,28 @@ def load(
     return pks, from_blobs([r[1] for r in rows], dim)
 
 
+def similarities(
+    *, conn: Connection, model: str, dim: int, query: F32, paper_ids: Sequence[str]
+) -> dict[str, float]:
+    """Cosine similarity of `query` to the stored vectors of these papers (those without one left out)."""
+    if not paper_ids:
+        return {}
+    stmt = (
+        sa.select(papers.c.id, embeddings.c.vector)
+        .join(papers, papers.c.pk == embeddings.c.paper_pk)
+        .where(embeddings.c.model == model)
+    )
+    rows: list[Any] = []
+    wanted = list(dict.fromkeys(paper_ids))
+    for start in range(0, len(wanted), _IN_CHUNK):
+        rows.extend(conn.execute(stmt.where(papers.c.id.in_(wanted[start : start + _IN_CHUNK]))).all())
+    if not rows:
+        return {}
+    norm = float(np.linalg.norm(query)) or 1.0
+    scores = from_blobs([r[1] for r in rows], dim) @ (query.astype(np.float32) / norm)
+    return {str(r[0]): float(s) for r, s in zip(rows, scores, strict=True)}
+
+
 @dataclass(frozen=True, slots=True)
 class Signature:
     """What a set of stored vectors is: enough to tell whether a derived index is current."""
