@@ -155,10 +155,11 @@ class Searcher:
         # SciFact test nDCG@10 0.735 → 0.742 (bench/fusion.py).
         have = {h.paper_id for h in by_meaning}
         missing = [h.paper_id for h in by_words if h.paper_id not in have]
-        scores = vectors.similarities(
-            conn=conn, model=self.embedder.name, dim=self.embedder.dim, query=vector, paper_ids=missing
-        )
-        return hybrid.completed(by_meaning, scores)
+        if not missing:
+            return list(by_meaning)
+        ids = vectors.pks_of(conn=conn, paper_ids=missing)
+        found = self.index.similarities(conn=conn, query=vector, pks=list(ids))
+        return hybrid.completed(by_meaning, {ids[pk]: score for pk, score in found})
 
     def semantic(
         self, *, conn: Connection, query: str, limit: int, filters: Filters = Filters()
