@@ -10,7 +10,11 @@ side by side. The corpus is embedded once and both stores get the same vectors, 
 is the databases' own.
 
 Fusion is tuned on the train split (grid below) and reported on test next to plain reciprocal rank
-fusion, so the number quoted for the product's default is never one it was fitted on.
+fusion, so the number quoted for the product's default is never one it was fitted on. Convex fusions
+fuse the keyword list with the semantic list completed by every keyword hit's exact cosine, as the
+product does (`Searcher.completed`, #14).
+
+`--store DIR` reuses a SQLite store built and embedded by this bench or bench/fusion.py.
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ from beir import (
     ndcg_at,
     recall_at,
     scratch_database,
+    synthetic_id,
 )
 from benchdata import SCIFACT, add_data_option, data_dir
-from papertrend.db import reading
+from papertrend.db import create_engine, reading
 from papertrend.search import hybrid, keyword
 from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embed_job import embed_missing
@@ -53,16 +58,22 @@ GRID = [
         for k, w in itertools.product((5, 10, 20, 40, 60, 100), (0.5, 0.75, 1.0, 1.25, 1.5, 2.0))
     ),
     *(
-        Tuning(fusion="convex", keyword_weight=1 - a, semantic_weight=a)
-        for a in (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8)
+        Tuning(fusion="convex", keyword_weight=1 - a, semantic_weight=a, keyword_norm=norm)
+        for a, norm in itertools.product((0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8), ("minmax", "max"))
     ),
 ]
+# Per query: keyword top 100, semantic top 100, their latencies in seconds, and the semantic list
+# completed with every keyword hit at its exact cosine.
+Lists = dict[str, tuple[list[Hit], list[Hit], float, float, list[Hit]]]
+
+
+BEFORE = Tuning(fusion="convex", keyword_weight=0.55, semantic_weight=0.45)
 
 
 def run_lists(
     store: BeirStore, searcher: Searcher, beir: Beir, qids: list[str], *, memory: MemoryIndex | None = None
-) -> dict[str, tuple[list[Hit], list[Hit], float, float]]:
-    """Per query: keyword top 100, semantic top 100, and their latencies in seconds."""
+) -> Lists:
+    """Per query: keyword top 100, semantic top 100, their latencies, the completed semantic list."""
     out = {}
     with reading(store.engine) as conn:
         for qid in qids:
@@ -70,9 +81,11 @@ def run_lists(
             t0 = time.perf_counter()
             kw = keyword.search(conn=conn, query=text, limit=DEPTH, memory=memory)
             t1 = time.perf_counter()
-            sem = searcher.semantic(conn=conn, query=text, limit=DEPTH)
+            vector = searcher.embed_query(text)
+            sem = searcher.nearest(conn=conn, vector=vector, limit=DEPTH)
             t2 = time.perf_counter()
-            out[qid] = (kw, sem, t1 - t0, t2 - t1)
+            full = searcher.completed(conn=conn, vector=vector, by_meaning=sem, by_words=kw)
+            out[qid] = (kw, sem, t1 - t0, t2 - t1, full)
     return out
 
 
@@ -86,19 +99,29 @@ def score(store: BeirStore, beir: Beir, split: str, ranked: dict[str, list[Hit]]
     return statistics.fmean(nd), statistics.fmean(rc)
 
 
-def fused(lists: dict[str, tuple[list[Hit], list[Hit], float, float]], t: Tuning) -> dict[str, list[Hit]]:
+def fused(lists: Lists, t: Tuning, *, complete: bool = True) -> dict[str, list[Hit]]:
     return {
         qid: hybrid.fuse(
-            [kw, sem], fusion=t.fusion, weights=[t.keyword_weight, t.semantic_weight], rrf_k=t.rrf_k
+            [kw, full if complete and t.fusion == "convex" else sem],
+            fusion=t.fusion,
+            weights=t.weights_for(beir_text[qid])
+            if qid in beir_text
+            else [t.keyword_weight, t.semantic_weight],
+            rrf_k=t.rrf_k,
+            norms=[t.keyword_norm, "minmax"],
         )
-        for qid, (kw, sem, _, _) in lists.items()
+        for qid, (kw, sem, _, _, full) in lists.items()
     }
+
+
+# Query texts by id, so fusions weigh each query by its shape as the product does.
+beir_text: dict[str, str] = {}
 
 
 def describe(t: Tuning) -> str:
     if t.fusion == "rrf":
         return f"rrf k={t.rrf_k:g} w_kw={t.keyword_weight:g} w_sem={t.semantic_weight:g}"
-    return f"convex w_kw={t.keyword_weight:.2f} w_sem={t.semantic_weight:.2f}"
+    return f"convex {t.keyword_norm} w_kw={t.keyword_weight:.2f} w_sem={t.semantic_weight:.2f}"
 
 
 @dataclass
@@ -107,13 +130,19 @@ class Run:
 
     label: str
     store: BeirStore
-    train: dict[str, tuple[list[Hit], list[Hit], float, float]]
-    test: dict[str, tuple[list[Hit], list[Hit], float, float]]
+    train: Lists
+    test: Lists
 
 
-def run_on(label: str, url: str | None, beir: Beir, embedder: Embedder, model: str) -> Run:
+def run_on(
+    label: str, url: str | None, beir: Beir, embedder: Embedder, model: str, reuse: Path | None = None
+) -> Run:
     t0 = time.perf_counter()
-    store = build_store(beir, database_url=url)
+    if reuse is not None:
+        to_beir = {synthetic_id(i): doc_id for i, (doc_id, _, _) in enumerate(beir.corpus)}
+        store = BeirStore(create_engine(f"sqlite:///{reuse / 'beir.db'}"), reuse, to_beir)
+    else:
+        store = build_store(beir, database_url=url)
     ingest_s = time.perf_counter() - t0
     report = embed_missing(engine=store.engine, embedder=embedder)
     searcher = Searcher(engine=store.engine, embedder=embedder, index_dir=store.data_dir / "index")
@@ -141,12 +170,14 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default=None, help="A PostgreSQL server to compare with SQLite (see above)."
     )
+    parser.add_argument("--store", type=Path, default=None, help="reuse this SQLite store (see above)")
     ns = parser.parse_args()
 
     dataset: Path = ns.dataset or data_dir(ns.data, SCIFACT) / SCIFACT
     beir = load_beir(dataset)
+    beir_text.update(beir.queries)
     embedder = CachingEmbedder(get_embedder(ns.model))
-    runs = [run_on("sqlite", None, beir, embedder, ns.model)]
+    runs = [run_on("sqlite", None, beir, embedder, ns.model, ns.store)]
     if ns.database_url:
         with scratch_database(ns.database_url) as url:
             runs.append(run_on("postgresql", url, beir, embedder, ns.model))
@@ -171,9 +202,13 @@ def main() -> None:
     )
     tuned = max(GRID, key=lambda t: score(base.store, beir, "train", fused(base.train, t))[0])
     modes: list[tuple[str, Callable[[Run], dict[str, list[Hit]]]]] = [
-        ("keyword (BM25)", lambda r: {q: kw for q, (kw, _, _, _) in r.test.items()}),
-        (f"semantic ({ns.model})", lambda r: {q: sem for q, (_, sem, _, _) in r.test.items()}),
+        ("keyword (BM25)", lambda r: {q: kw for q, (kw, _, _, _, _) in r.test.items()}),
+        (f"semantic ({ns.model})", lambda r: {q: sem for q, (_, sem, _, _, _) in r.test.items()}),
         ("hybrid: plain RRF k=60", lambda r: fused(r.test, Tuning(fusion="rrf", rrf_k=60))),
+        (
+            "hybrid: before #14 (convex minmax 0.55/0.45, no exact cosines)",
+            lambda r: fused(r.test, BEFORE, complete=False),
+        ),
         (f"hybrid: product default ({describe(DEFAULT_TUNING)})", lambda r: fused(r.test, DEFAULT_TUNING)),
         (f"hybrid: best on sqlite train ({describe(tuned)})", lambda r: fused(r.test, tuned)),
     ]

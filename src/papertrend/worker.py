@@ -1,5 +1,5 @@
-"""Periodic jobs: ingest the configured sources, embed new papers, send digests, purge expired
-sign-in rows (DESIGN §2, issues #3 and #4).
+"""Periodic jobs: ingest the configured sources, look up arXiv categories for papers only Hugging
+Face knows, embed new papers, send digests, purge expired sign-in rows (DESIGN §2, issues #3, #4, #14).
 
 `papertrend worker` runs them in the foreground; `papertrend serve` runs the same loop in a thread
 unless `--no-worker`. Each job can also be run once by hand with its own CLI command. Several
@@ -23,6 +23,7 @@ from papertrend.accounts import repository as accounts_repo
 from papertrend.config import Settings
 from papertrend.db import transaction
 from papertrend.digest.job import make_digest_job
+from papertrend.ingest.backfill import CategoriesJob
 from papertrend.ingest.base import make_source
 from papertrend.ingest.http import PoliteClient
 from papertrend.ingest.pipeline import run_ingest
@@ -104,6 +105,18 @@ def purge_expired(*, engine: Engine, now: datetime | None = None) -> str:
     return f"{accounts} expired sign-in links and sessions, {counters} stale rate-limit counters deleted"
 
 
+def categories_job(*, settings: Settings, engine: Engine) -> Job:
+    """Look up the arXiv categories of papers that lack them, a few batches per ingest period (#14)."""
+    client = PoliteClient(
+        user_agent=settings.user_agent,
+        timeout=settings.http_timeout,
+        retries=settings.http_retries,
+        min_interval=settings.arxiv_api_interval,
+    )
+    run = CategoriesJob(engine=engine, client=client, base_url=settings.arxiv_api_url)
+    return Job("categories", timedelta(minutes=settings.ingest_interval_minutes), run)
+
+
 def worker_leases(*, settings: Settings, engine: Engine) -> Leases:
     """This process's leases on the periodic jobs."""
     return Leases(engine=engine, lease=timedelta(seconds=settings.job_lease_seconds))
@@ -117,6 +130,7 @@ def default_jobs(*, settings: Settings, engine: Engine) -> list[Job]:
             timedelta(minutes=settings.ingest_interval_minutes),
             lambda: ingest_recent(settings=settings, engine=engine),
         ),
+        categories_job(settings=settings, engine=engine),
         embed_job(settings=settings, engine=engine),
         Job(
             "digest",

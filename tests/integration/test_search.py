@@ -192,3 +192,20 @@ def test_cli_ingest_embed_search_and_similar(settings: Settings, fixture_data: P
     assert similar.exit_code == 0 and "2503.11742" not in [r["id"] for r in json.loads(similar.output)]
     again = runner.invoke(app, ["embed"])
     assert "0 papers embedded" in again.output
+
+
+def test_hybrid_gives_keyword_hits_their_exact_cosine_not_zero(corpus: Searcher) -> None:
+    # #14: a keyword hit outside the semantic top list used to count 0 by meaning.
+    query = "graph neural networks for molecules"
+    vector = corpus.embed_query(query)
+    with reading(corpus.engine) as conn:
+        words = corpus.search(query=query, mode="keyword", limit=N)
+        meaning = corpus.nearest(conn=conn, vector=vector, limit=3)
+        full = {h.paper_id: h.score for h in corpus.nearest(conn=conn, vector=vector, limit=N)}
+        completed = corpus.completed(conn=conn, vector=vector, by_meaning=meaning, by_words=words)
+    assert len(words) > 3 and set(_ids(meaning)) < set(_ids(completed))
+    # Every paper found by words is there, at the cosine exact search gives it, best first.
+    assert set(_ids(words)) <= set(_ids(completed))
+    for hit in completed:
+        assert hit.score == pytest.approx(full[hit.paper_id], abs=1e-4)
+    assert [h.score for h in completed] == sorted((h.score for h in completed), reverse=True)

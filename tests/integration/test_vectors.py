@@ -465,3 +465,38 @@ def test_concurrent_first_searches_wait_for_the_index_and_later_ones_do_not(
     with index._refreshing, engine.connect() as conn:
         assert index.search(conn=conn, query=matrix[9], k=1)[0][0] == pks[9]
     assert len(index) == 1500
+
+
+@pytest.mark.parametrize("threshold", [1000, 10])  # exact, then the HNSW graph's vectors
+def test_similarities_of_given_papers_are_their_cosines(
+    engine: Engine, tmp_path: Path, threshold: int
+) -> None:
+    # #14: hybrid search gives each keyword hit its exact cosine; a pk without a vector is left out.
+    pks = _papers(engine, 40)
+    matrix = _unit(np.random.default_rng(3), 40)
+    _store(engine, pks[:39], matrix[:39])
+    index: VectorSearch = (
+        _pg_index(engine)
+        if engine.dialect.name == "postgresql"
+        else VectorIndex(model=MODEL, dim=DIM, index_dir=tmp_path, ann_threshold=threshold)
+    )
+    query = matrix[5] * 3.0  # not unit length: cosines all the same
+    with engine.connect() as conn:
+        index.search(conn=conn, query=matrix[0], k=1)
+        if engine.dialect.name != "postgresql":
+            assert index.kind == ("exact" if threshold > 40 else "ann")
+        wanted = [pks[5], pks[20], pks[39]]
+        found = dict(index.similarities(conn=conn, query=query, pks=wanted))
+        assert set(found) == {pks[5], pks[20]}
+        assert found[pks[5]] == pytest.approx(1.0, abs=1e-3)
+        assert found[pks[20]] == pytest.approx(float(matrix[20] @ matrix[5]), abs=1e-3)
+        pid = conn.execute(sa.select(papers.c.id).where(papers.c.pk == pks[5])).scalar_one()
+        assert vectors.pks_of(conn=conn, paper_ids=[pid, "2601.99999", pid]) == {pks[5]: pid}
+    # Vectors stored after the HNSW file was saved (a re-embedded paper, a new one) answer from the
+    # reader's delta, not the file's older copy.
+    _store(engine, [pks[20], pks[39]], matrix[[5, 6]])
+    with engine.connect() as conn:
+        index.search(conn=conn, query=matrix[0], k=1)
+        found = dict(index.similarities(conn=conn, query=query, pks=wanted))
+    assert found[pks[20]] == pytest.approx(1.0, abs=1e-3)
+    assert found[pks[39]] == pytest.approx(float(matrix[6] @ matrix[5]), abs=1e-3)

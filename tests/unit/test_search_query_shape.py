@@ -24,7 +24,7 @@ def test_query_shapes(query: str, shape: str) -> None:
 
 
 def test_terms_get_their_own_weights_and_sentences_keep_the_default() -> None:
-    assert DEFAULT_TUNING.weights_for("graph neural networks") == pytest.approx([0.9, 0.1])
-    assert DEFAULT_TUNING.weights_for("agents that use tools") == [0.55, 0.45]
+    assert DEFAULT_TUNING.weights_for("graph neural networks") == pytest.approx([1.0, 0.0])
+    assert DEFAULT_TUNING.weights_for("agents that use tools") == [0.5, 0.5]
     plain = Tuning(fusion="convex", keyword_weight=0.55, semantic_weight=0.45)
     assert plain.weights_for("graph neural networks") == [0.55, 0.45]

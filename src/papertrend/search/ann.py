@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +116,17 @@ class AnnView:
         if pks.size == 0:
             return np.zeros(0, dtype=bool)
         return np.asarray(self.index.contains(pks.astype(np.uint64)), dtype=bool).reshape(-1)
+
+    def vectors_of(self, pks: Sequence[int]) -> tuple[I64, F32]:
+        """The vectors (f16 precision) of those of `pks` the file holds."""
+        none = np.zeros(0, dtype=np.int64), np.zeros((0, int(self.index.ndim)), dtype=np.float32)
+        if not pks:
+            return none
+        found: Any = self.index.get(np.asarray(pks, dtype=np.uint64), dtype="f32")
+        rows = [(pk, v) for pk, v in zip(pks, found, strict=True) if v is not None]
+        if not rows:
+            return none
+        return np.array([pk for pk, _ in rows], dtype=np.int64), np.stack([v for _, v in rows])
 
     def search(self, query: F32, k: int) -> list[tuple[int, float]]:
         """The approximately k nearest (pk, cosine) to `query`."""

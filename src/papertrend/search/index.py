@@ -7,6 +7,7 @@ past a threshold: search/vectors.py); PostgreSQL searches them where they are, w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -36,6 +37,10 @@ class VectorSearch(Protocol):
     ) -> list[tuple[int, float]]: ...
 
     def vector_of(self, *, conn: Connection, paper_pk: int) -> F32 | None: ...
+
+    def similarities(
+        self, *, conn: Connection, query: F32, pks: Sequence[int]
+    ) -> list[tuple[int, float]]: ...
 
 
 def open_index(

@@ -9,13 +9,13 @@ source can become markup.
 
 from __future__ import annotations
 
-import html
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from papertrend.search.bm25 import Tokenizer
 from papertrend.search.query import STOPWORDS, parse_query, ranking_terms
@@ -53,28 +53,85 @@ def query_stems(query: str) -> frozenset[str]:
         return frozenset(s for w in words for s in _tokenizer(w))
 
 
+def _fold_table() -> dict[int, str]:
+    # Accented letters to their base letter, one character for one, so offsets in the folded text
+    # are offsets in the text: "Schrödinger", "naïve", "café", "İ" fold to "schrodinger", "naive",
+    # "cafe", "i". Combining marks (text in NFD: "nai" + U+0308 + "ve") become a letter, so the word
+    # stays whole; its stem is taken from the text itself, which the tokenizer folds properly.
+    table: dict[int, str] = {cp: "\u01c2" for cp in range(0x300, 0x370)}
+    for lo, hi in ((0xC0, 0x250), (0x370, 0x530), (0x1E00, 0x2000)):
+        for cp in range(lo, hi):
+            ch = chr(cp)
+            base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+            base = base.lower()
+            if len(base) == 1 and base != ch:
+                table[cp] = base
+    return table
+
+
+_FOLD = _fold_table()
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _folded(text: str) -> str:
+    """The text lower-cased and unaccented, of the same length (offsets carry over)."""
+    if text.isascii():
+        return text.lower()
+    low = text.translate(_FOLD).lower()
+    if len(low) != len(text):  # a letter whose lower case is longer; keep such letters as they are
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text.translate(_FOLD))
+    return low
+
+
 @lru_cache(maxsize=256)
-def _candidates(stems: frozenset[str]) -> re.Pattern[str]:
-    # Words that may stem to one of `stems`: those starting with its first letters. A Porter stem is
-    # the word's start but for its last letter (y → i, "coding" → "code"), so that letter is left out.
-    # The regex scans in C; only its finds are stemmed: marking 20 abstracts went from ~7 ms to ~2 (#14).
-    starts = sorted({(st[:-1] if len(st) > 1 else st)[:4] for st in stems}, key=len, reverse=True)
-    return re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, starts)) + r")[^\W_]*", re.IGNORECASE)
+def _starts(stems: frozenset[str]) -> tuple[str, ...]:
+    # Words that may stem to one of `stems` start with its first letters. A Porter stem is the word's
+    # start but for its last letter (y → i: "studies" → "studi"; e added back: "coding" → "code"), so
+    # that letter is left out, but never below two letters: a one-letter start ("lm" → "l") finds
+    # every l of a page.
+    starts = {(st[:-1] if len(st) > 2 else st)[:4] for st in stems if st}
+    # A start inside another ("mode" in "model") finds nothing the shorter one would not.
+    return tuple(sorted(s for s in starts if not any(o != s and s.startswith(o) for o in starts)))
+
+
+def _spans(text: str, stems: frozenset[str]) -> list[tuple[int, int]]:
+    """Where the words whose stem is in `stems` are, in order."""
+    # str.find over the folded text for each start, then the word around each find: one
+    # case-insensitive regex tried every position of every text, most of marking's time (#14).
+    low = _folded(text)
+    spans: dict[int, int] = {}
+    for start in _starts(stems):
+        at = low.find(start)
+        while at >= 0:
+            if at == 0 or not low[at - 1].isalnum():
+                end = _WORD.match(low, at)
+                stop = end.end() if end else at + len(start)
+                if _stem(text[at:stop]) in stems:
+                    spans[at] = stop
+                at = low.find(start, stop)
+            else:
+                at = low.find(start, at + 1)
+    return sorted(spans.items())
+
+
+def _render(text: str, spans: list[tuple[int, int]], lo: int, hi: int) -> Markup:
+    """text[lo:hi] escaped, with the spans inside it wrapped in <mark>."""
+    out: list[str] = []
+    last = lo
+    for at, stop in spans:
+        if lo <= at and stop <= hi:
+            out.append(escape(text[last:at]))
+            out.append(f"<mark>{escape(text[at:stop])}</mark>")
+            last = stop
+    out.append(escape(text[last:hi]))
+    return Markup("".join(out))
 
 
 def mark(text: str, stems: frozenset[str]) -> Markup:
     """The text, escaped, with each word whose stem is in `stems` wrapped in <mark>."""
-    if not stems:
-        return Markup(html.escape(text))
-    out: list[str] = []
-    last = 0
-    for match in _candidates(stems).finditer(text):
-        if _stem(match.group(0)) in stems:
-            out.append(html.escape(text[last : match.start()]))
-            out.append(f"<mark>{html.escape(match.group(0))}</mark>")
-            last = match.end()
-    out.append(html.escape(text[last:]))
-    return Markup("".join(out))
+    if not stems or not text:
+        return escape(text)
+    return _render(text, _spans(text, stems), 0, len(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +143,31 @@ class Marked:
     rest: Markup
 
 
+def _lead_cut(text: str, chars: int) -> tuple[int, int]:
+    # Where the lead ends and the rest starts in whitespace-normalised text (both len(text): no rest).
+    if len(text) <= chars + 40:  # not worth a "more" for a few words
+        return len(text), len(text)
+    cut = text.rfind(" ", 0, chars)
+    cut = cut if cut > 0 else chars
+    rest = cut + 1 if text.startswith(" ", cut) else cut
+    return cut, rest
+
+
 def split_lead(text: str, chars: int = LEAD_CHARS) -> tuple[str, str]:
     """The text's first `chars` characters or so, cut after a word, and the rest."""
     text = " ".join(text.split())
-    if len(text) <= chars + 40:  # not worth a "more" for a few words
-        return text, ""
-    cut = text.rfind(" ", 0, chars)
-    cut = cut if cut > 0 else chars
-    return text[:cut], text[cut:].lstrip()
+    cut, rest = _lead_cut(text, chars)
+    return text[:cut], text[rest:]
 
 
 def marked(*, title: str, abstract: str, query: str) -> Marked:
     """The texts of one result with the query's words marked."""
     stems = query_stems(query)
-    lead, rest = split_lead(abstract)
-    return Marked(mark(title, stems), mark(lead, stems), mark(rest, stems))
+    text = " ".join(abstract.split())
+    cut, rest = _lead_cut(text, LEAD_CHARS)
+    if not stems:
+        return Marked(escape(title), escape(text[:cut]), escape(text[rest:]))
+    # The abstract is searched once and its marks shared by the lead and the rest: a cut falls
+    # between words, never inside a mark.
+    spans = _spans(text, stems)
+    return Marked(mark(title, stems), _render(text, spans, 0, cut), _render(text, spans, rest, len(text)))

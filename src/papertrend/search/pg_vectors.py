@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from sqlalchemy.engine import Connection
 from papertrend.papers.tables import papers
 from papertrend.search import filters as search_filters
 from papertrend.search.tables import embeddings
-from papertrend.search.vectors import F32, load, signature
+from papertrend.search.vectors import F32, cosines, load, signature
 from papertrend.types import Filters
 
 # HNSW graph parameters (pgvector's defaults are m 16, ef_construction 64) and the candidate list a
@@ -164,3 +165,7 @@ class PgVectorIndex:
         """The stored vector of one paper, or None when it has none yet."""
         pks, matrix = load(conn=conn, model=self.model, dim=self.dim, paper_pks=[paper_pk])
         return matrix[0] if pks.size else None
+
+    def similarities(self, *, conn: Connection, query: F32, pks: Sequence[int]) -> list[tuple[int, float]]:
+        """(pk, cosine) of `query` with each of `pks` that has a vector."""
+        return cosines(query, *load(conn=conn, model=self.model, dim=self.dim, paper_pks=list(pks)))

@@ -86,11 +86,16 @@ def correction(word: str, vocab: Vocabulary) -> str | None:
         return None
     edits = MAX_EDITS_LONG if len(key) >= LONG else MAX_EDITS_SHORT
     lengths = range(len(key) - edits, len(key) + edits + 1)
-    choices = [w for n in lengths for w in vocab.by_initial.get((key[0], n), ())]
-    found = process.extract(key, choices, scorer=OSA.distance, score_cutoff=edits, limit=None)
     # An unknown word takes any word a few papers hold; a rare one only a far more common one.
     need = RARE_DF if seen == 0 else MORE_COMMON * seen
-    best = [(-dist, vocab.df[w], w) for w, dist, _ in found if w != key and vocab.df[w] >= need]
+    best: list[tuple[int, int, str]] = []
+    # Each (letter, length) list is scanned where it lies: joining them first copied ~20k words per
+    # typo, a third of "did you mean"'s time (#14).
+    for n in lengths:
+        choices = vocab.by_initial.get((key[0], n))
+        if choices:
+            found = process.extract(key, choices, scorer=OSA.distance, score_cutoff=edits, limit=None)
+            best.extend((-dist, vocab.df[w], w) for w, dist, _ in found if w != key and vocab.df[w] >= need)
     return max(best)[2] if best else None
 
 

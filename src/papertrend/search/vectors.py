@@ -107,6 +107,25 @@ def load(
     return pks, from_blobs([r[1] for r in rows], dim)
 
 
+def pks_of(*, conn: Connection, paper_ids: Sequence[str]) -> dict[int, str]:
+    """Paper ids by pk, for the ids that are stored."""
+    wanted = list(dict.fromkeys(paper_ids))
+    by_pk: dict[int, str] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        rows = conn.execute(
+            sa.select(papers.c.pk, papers.c.id).where(papers.c.id.in_(wanted[start : start + _IN_CHUNK]))
+        )
+        by_pk.update((int(pk), str(pid)) for pk, pid in rows)
+    return by_pk
+
+
+def cosines(query: F32, pks: I64, matrix: F32) -> list[tuple[int, float]]:
+    """(pk, cosine of `query` with the pk's unit vector) for each row."""
+    norm = float(np.linalg.norm(query)) or 1.0
+    scores = matrix.astype(np.float32) @ (query.astype(np.float32) / norm)
+    return [(int(pk), float(score)) for pk, score in zip(pks, scores, strict=True)]
+
+
 @dataclass(frozen=True, slots=True)
 class Signature:
     """What a set of stored vectors is: enough to tell whether a derived index is current."""
@@ -143,9 +162,20 @@ class ExactIndex:
     def __init__(self, pks: I64, matrix: F32) -> None:
         self.pks = pks
         self.matrix = matrix
+        self._row_of: dict[int, int] | None = None
 
     def __len__(self) -> int:
         return int(self.pks.size)
+
+    def similarities(self, query: F32, pks: Sequence[int]) -> list[tuple[int, float]]:
+        """(pk, cosine) for those of `pks` this index holds."""
+        if self._row_of is None:  # built on first use: ~80k entries, a few ms once
+            self._row_of = {int(pk): i for i, pk in enumerate(self.pks.tolist())}
+        rows = [(pk, self._row_of[pk]) for pk in pks if pk in self._row_of]
+        if not rows:
+            return []
+        held = np.array([pk for pk, _ in rows], dtype=np.int64)
+        return cosines(query, held, self.matrix[[i for _, i in rows]])
 
     def search(self, query: F32, k: int, *, allowed: I64 | None = None) -> list[tuple[int, float]]:
         """The k nearest (pk, cosine) to `query`, restricted to `allowed` pks when given."""
@@ -430,3 +460,23 @@ class VectorIndex:
         """The stored vector of one paper, or None when it has none yet."""
         pks, matrix = load(conn=conn, model=self.model, dim=self.dim, paper_pks=[paper_pk])
         return matrix[0] if pks.size else None
+
+    def similarities(self, *, conn: Connection, query: F32, pks: Sequence[int]) -> list[tuple[int, float]]:
+        """(pk, cosine) of `query` with each of `pks` that has a vector."""
+        # From the vectors in memory where they are: reading 90 random vectors from the table took
+        # 2.5 ms CPU at 80k on SQLite (#14); a vector the graph lacks yet is read from the table.
+        exact, state = self._exact, self._ann
+        if exact is not None:
+            found = exact.similarities(query, pks)
+        elif state is not None:
+            # The vectors stored since the file was saved first: a re-embedded paper's is newer.
+            found = state.delta.similarities(query, pks)
+            have = {pk for pk, _ in found}
+            found += cosines(query, *state.view.vectors_of([pk for pk in pks if pk not in have]))
+        else:
+            found = []
+        if len(found) < len(pks):
+            have = {pk for pk, _ in found}
+            rest = [pk for pk in pks if pk not in have]
+            found += cosines(query, *load(conn=conn, model=self.model, dim=self.dim, paper_pks=rest))
+        return found
