@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from papertrend.search.fts5 import to_fts5
 
 from papertrend.search.embedder import query_text
-from papertrend.search.fts5 import to_fts5
 from papertrend.search.query import parse_query, ranking_terms
 from papertrend.search.spelling import american, variants
 

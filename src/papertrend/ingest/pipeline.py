@@ -128,12 +128,25 @@ def _prefetched(source: Source, cursor: Cursor | None) -> Iterator[tuple[RawBatc
 
 
 def store(*, conn: Connection, items: Sequence[PaperIn], now: datetime) -> UpsertCounts:
-    """Upsert papers and add the new ones to the keyword index, in the caller's transaction."""
+    """Upsert papers in the caller's transaction; the keyword index follows at the next sync."""
     counts = repository.upsert_many(conn=conn, items=items, now=now)
-    # Every insert path must index its papers: the FTS5 update/delete triggers assume they are in the
-    # index, and an external-content FTS5 table is corrupted by deleting what it lacks.
-    keyword.index_new(conn=conn, paper_ids=counts.added_ids)
+    if counts.added or counts.updated:
+        # The keyword index is derived (search/tantivy_index.py): this process syncs it before its
+        # next search, run_ingest as it goes, other processes within seconds.
+        keyword.changed(conn=conn)
     return counts
+
+
+# A long ingest makes its papers searchable by words this often, not only at its end; each sync is
+# one tantivy commit (a new segment), so not after every batch.
+KEYWORD_SYNC_EVERY_S = 30.0
+
+
+def _sync_keywords(engine: Engine) -> None:
+    try:
+        keyword.sync(engine=engine)
+    except Exception:  # derived data: the next sync (here or in any process) catches up
+        log.exception("keyword index sync failed; searches catch up at the next one")
 
 
 def run_ingest(
@@ -152,6 +165,7 @@ def run_ingest(
         cursor = get_cursor(conn=conn, source=source.name, key=key)
     if cursor:
         log.info("%s: resuming %s from %s", source.name, key, cursor)
+    pending, synced_at = False, time.perf_counter()
     try:
         for raw, parsed in _prefetched(source, cursor):
             now = clock()
@@ -170,6 +184,11 @@ def run_ingest(
             for r in parsed.rejected:
                 log.info("%s: rejected %s: %s", r.source, r.record, r.reason)
             report.batches += 1
+            if counts.added or counts.updated:
+                pending = True
+            if pending and time.perf_counter() - synced_at >= KEYWORD_SYNC_EVERY_S:
+                _sync_keywords(engine)
+                pending, synced_at = False, time.perf_counter()
             if progress:
                 progress(raw, parsed, report)
         if getattr(source, "forget_cursor_when_done", False):
@@ -179,6 +198,8 @@ def run_ingest(
     except SourceError as exc:
         report.error = exc.message
         log.error("%s: run failed: %s", source.name, exc.message)
+    if pending:
+        _sync_keywords(engine)
     report.seconds = time.perf_counter() - t0
     with transaction(engine) as conn:
         runs.record(

@@ -1,0 +1,387 @@
+"""The keyword index: tantivy on disk under the data dir, shared by every process of a host (issue #15).
+
+It replaced a BM25 index in the memory of every web process (about 1 kB a paper, rebuilt whole
+whenever `papers.changed_at` moved) and PostgreSQL's BM25 postings table (bulk ingest ~280 papers/s,
+918 MB at 80k). Tantivy keeps the postings in memory-mapped segment files, so the processes of a
+host share one copy through the page cache; readers pick up each commit by themselves (tantivy
+watches the index's meta.json).
+
+It is derived data, like the vector index: `sync` brings it up to the database and `papertrend
+search reindex` rebuilds it from scratch. One process per host writes at a time, under the
+`keyword-index:<host>:…` lease (papertrend.leases) and tantivy's own writer lock. A sync reads the
+papers whose `changed_at` moved since the last one (with an overlap for transactions that committed
+late) and re-indexes only those whose text — title, abstract, authors — hashes differently from what
+the index holds: an hourly Hugging Face ingest that changes upvote counts writes nothing.
+
+Words are split where a character is neither letter nor digit, lower-cased, folded to ASCII where
+they have a plain form, and stemmed with Snowball English, at index and query time alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import sqlalchemy as sa
+import tantivy
+from sqlalchemy.engine import Connection, Engine
+
+from papertrend.db import reading
+from papertrend.leases import Leases
+from papertrend.papers.tables import papers
+
+log = logging.getLogger(__name__)
+
+# Where phrases and exclusions are looked for, each field on its own so no phrase spans two of them.
+FIELDS = ("title", "abstract", "authors")
+# What ranks: the three as one text, the title repeated so that a title word counts as FTS5's bm25()
+# with column weights (3, 1, 1) counted it (search/keyword.py DEFAULT_WEIGHTS). Tantivy's BM25 per
+# field, summed with boosts 3/1/1, scored SciFact test nDCG@10 0.599 (equal boosts 0.670); one field,
+# title thrice, scored 0.695 (train 0.709), against FTS5's 0.692 (train 0.708).
+RANKED = "text"
+TITLE_REPEATS = 3
+TOKENIZER = "papertrend"
+# Bumped when the schema or the analyzer changes: an index of another version is rebuilt.
+FORMAT = 1
+STATE_FILE = "papertrend-state.json"
+# How often a long-lived process looks for changed papers, and how far back each look reaches: a
+# transaction that stamped its papers earlier but committed after the last look is still seen.
+CHECK_EVERY_S = 5.0
+OVERLAP = timedelta(minutes=5)
+# Papers read and written per round of a sync; the writer's memory budget (split among its threads).
+BATCH = 5000
+WRITER_HEAP = 128_000_000
+# Tantivy's writer threads. Two cut the 74,728-paper listing's index build from … to … s here.
+WRITER_THREADS = 2
+# A filter allowing at most this many papers is handed to tantivy as a set of pks; a wider one is
+# applied to an over-fetched ranking instead (a term set of 100k pks costs more than it saves).
+PK_SET_MAX = 20_000
+
+I64 = npt.NDArray[np.int64]
+# "building": this long-lived process's index is behind the database (its first sync runs, here or
+# in another process of the host); "ready": searches rank from an index up to date.
+IndexState = Literal["building", "ready"]
+
+
+def analyzer() -> tantivy.TextAnalyzer:
+    """The one analyzer of titles, abstracts, author names and query words."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("pk", indexed=True, fast=True)
+    builder.add_integer_field("hash", fast=True)
+    for field in FIELDS:
+        builder.add_text_field(field, tokenizer_name=TOKENIZER, index_option="position")
+    builder.add_text_field(RANKED, tokenizer_name=TOKENIZER, index_option="freq")
+    return builder.build()
+
+
+def ranked_text(title: str, abstract: str, authors: str) -> str:
+    return "\n".join([*([title] * TITLE_REPEATS), abstract, authors])
+
+
+def text_hash(title: str, abstract: str, authors: str) -> int:
+    """A signed 64-bit digest of what the index holds of a paper (tantivy's fast fields are i64)."""
+    digest = hashlib.blake2b("\x00".join((title, abstract, authors)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def authors_text(authors: Any) -> str:
+    return ", ".join(str(a) for a in authors or ())
+
+
+def index_dir(*, url: sa.URL, data_dir: Path) -> Path:
+    """Where the index of one database lives under the data dir."""
+    if url.get_backend_name() == "sqlite":
+        where = str(Path(url.database or ":memory:").expanduser().resolve())
+        name = f"sqlite-{Path(where).stem}"
+    else:
+        where = f"{url.host}:{url.port}/{url.database}"
+        name = f"{url.get_backend_name()}-{url.host}-{url.port or ''}-{url.database}"
+    digest = hashlib.sha1(where.encode()).hexdigest()[:10]
+    return data_dir / "keyword" / f"{name}-{digest}"
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one sync did: papers read from the database, documents written and deleted."""
+
+    read: int = 0
+    written: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+    full: bool = False
+
+
+@dataclass
+class _State:
+    format: int = FORMAT
+    signature: str = ""  # the database's (count, newest change) at the last sync
+    watermark: str = ""  # the newest changed_at read, ISO
+    generation: int = 0  # commits made
+    written: int = 0  # documents written, ever
+
+
+def _signature(conn: Connection) -> str:
+    row = conn.execute(sa.select(sa.func.count(), sa.func.max(papers.c.changed_at))).one()
+    return f"{int(row[0])}|{row[1] or ''}"
+
+
+def _texts(conn: Connection, since: datetime | None) -> Iterator[Any]:
+    cols = (papers.c.pk, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.changed_at)
+    stmt = sa.select(*cols).order_by(papers.c.pk)
+    if since is not None:
+        stmt = stmt.where(papers.c.changed_at >= since)
+    yield from conn.execution_options(yield_per=BATCH).execute(stmt)
+
+
+def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class KeywordIndex:
+    """One database's tantivy index on this host: search it, and sync it from the database."""
+
+    def __init__(self, *, path: Path, check_every: float = CHECK_EVERY_S) -> None:
+        self.path = path
+        self.check_every = check_every
+        self.schema = schema()
+        self.analyzer = analyzer()
+        self._sync_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._checked = -float("inf")
+        self.dirty = False  # set by this process's own writes, so its next search syncs first
+        self.background = False  # a long-lived process syncs on a thread instead of in searches
+        self.last_sync: SyncReport | None = None
+        self.state_now: IndexState = "ready"
+        self.index = self._open()
+
+    # Opening ------------------------------------------------------------------------------------
+
+    def _open(self) -> tantivy.Index:
+        self.path.mkdir(parents=True, exist_ok=True)
+        state = self.state()
+        if state.format != FORMAT or (
+            tantivy.Index.exists(str(self.path)) and not tantivy.Index.is_compatible(str(self.path))
+        ):
+            log.warning("keyword.index_rebuilt: its format changed", extra={"path": str(self.path)})
+            self._wipe()
+        index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        index.register_tokenizer(TOKENIZER, self.analyzer)
+        # Every commit, by this process or another on the host, is picked up within a second.
+        index.config_reader(reload_policy="commit")
+        return index
+
+    def _wipe(self) -> None:
+        for child in self.path.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+    def state(self) -> _State:
+        try:
+            raw = json.loads((self.path / STATE_FILE).read_text())
+            return _State(**{k: raw[k] for k in _State.__dataclass_fields__ if k in raw})
+        except (OSError, ValueError, TypeError):
+            return _State()
+
+    def _save(self, state: _State) -> None:
+        tmp = self.path / f".{STATE_FILE}.{os.getpid()}"
+        tmp.write_text(json.dumps(state.__dict__))
+        tmp.replace(self.path / STATE_FILE)
+
+    @property
+    def lease_name(self) -> str:
+        where = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:8]
+        return f"keyword-index:{socket.gethostname()[:40]}:{where}"
+
+    def searcher(self) -> tantivy.Searcher:
+        return self.index.searcher()
+
+    @property
+    def documents(self) -> int:
+        return int(self.searcher().num_docs)
+
+    # Keeping up with the database ---------------------------------------------------------------
+
+    def fresh(self, *, conn: Connection) -> None:
+        """Sync now when this process wrote papers, or at most every `check_every` seconds."""
+        if self.background:
+            return
+        now = time.monotonic()
+        if not self.dirty and now - self._checked < self.check_every:
+            return
+        self._checked = now
+        if self.dirty or _signature(conn) != self.state().signature:
+            self.sync(engine=conn.engine)
+
+    def start(self, *, engine: Engine) -> None:
+        """Keep the index in sync from a thread of this long-lived process; searches never sync."""
+        if self.background:
+            return
+        self.background = True
+        self.state_now = "building"
+        self._stop.clear()
+        threading.Thread(target=self._follow, args=(engine,), name="keyword-sync", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop the thread of `start`; searches sync again themselves."""
+        self._stop.set()
+        self.background = False
+
+    def _follow(self, engine: Engine) -> None:
+        # Never busier than every CHECK_EVERY_S, whatever searches would do.
+        while True:
+            try:
+                with reading(engine) as conn:
+                    current = _signature(conn)
+                if current != self.state().signature:
+                    self.sync(engine=engine)
+                # Whoever synced (this process or another of the host), the state file says how far.
+                self.state_now = "ready" if current == self.state().signature else "building"
+            except Exception:  # the database may be down for a while: try again at the next round
+                log.exception("keyword.sync_failed")
+            if self._stop.wait(max(self.check_every, CHECK_EVERY_S)):
+                return
+
+    def sync(self, *, engine: Engine, full: bool = False) -> SyncReport | None:
+        """Bring the index up to the database; None when another process of this host is writing."""
+        with self._sync_lock:
+            self.dirty = False
+            leases = Leases(engine=engine, lease=timedelta(minutes=2))
+            with leases.hold(name=self.lease_name, every=timedelta(0)) as held:
+                if not held:
+                    return None
+                try:
+                    writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=WRITER_THREADS)
+                except ValueError:  # tantivy's lock: a writer of another lease (an older version)
+                    return None
+                try:
+                    report = self._sync(engine, writer, full=full)
+                finally:
+                    del writer  # releases tantivy's writer lock
+            self.last_sync = report
+            if report.written or report.deleted:
+                log.info("keyword.synced", extra={**report.__dict__, "path": str(self.path)})
+            return report
+
+    def _sync(self, engine: Engine, writer: tantivy.IndexWriter, *, full: bool) -> SyncReport:
+        t0 = time.perf_counter()
+        state = self.state()
+        if full:
+            writer.delete_all_documents()
+            state = _State(generation=state.generation, written=state.written)
+        empty = full or self.documents == 0
+        since = None if empty or not state.watermark else datetime.fromisoformat(state.watermark) - OVERLAP
+        read = written = deleted = 0
+        newest = state.watermark
+        with reading(engine) as conn:
+            signature = _signature(conn)
+            for chunk in _chunks(_texts(conn, since), BATCH):
+                read += len(chunk)
+                known = {} if empty else self._hashes([int(r.pk) for r in chunk])
+                for row in chunk:
+                    authors = authors_text(row.authors)
+                    digest = text_hash(row.title, row.abstract or "", authors)
+                    old = known.get(int(row.pk))
+                    if old == digest:
+                        continue
+                    if old is not None:
+                        writer.delete_documents_by_term("pk", int(row.pk))
+                    writer.add_document(
+                        tantivy.Document(
+                            pk=int(row.pk), hash=digest, title=row.title, abstract=row.abstract or "",
+                            authors=authors, text=ranked_text(row.title, row.abstract or "", authors),
+                        )
+                    )  # fmt: skip
+                    written += 1
+                stamp = max(str(r.changed_at.isoformat()) for r in chunk)
+                newest = max(newest, stamp)
+            count = int(signature.partition("|")[0])
+            if not empty and self.documents + written > count:
+                deleted = self._prune(conn, writer)
+        if written or deleted or full:
+            writer.commit()
+            writer.wait_merging_threads()
+            state.generation += 1
+            self.index.reload()
+        state.written += written
+        state.signature, state.watermark = signature, newest
+        self._save(state)
+        return SyncReport(
+            read=read, written=written, deleted=deleted, seconds=time.perf_counter() - t0, full=empty
+        )
+
+    def _hashes(self, pks: Sequence[int]) -> dict[int, int]:
+        """The text digest the index holds for each of these papers (absent: not indexed)."""
+        searcher = self.searcher()
+        found = searcher.search(
+            tantivy.Query.term_set_query(self.schema, "pk", list(pks)), len(pks), count=False
+        )
+        addresses = [address for _, address in found.hits]
+        if not addresses:
+            return {}
+        got = zip(
+            searcher.fast_field_values("pk", addresses),
+            searcher.fast_field_values("hash", addresses),
+            strict=True,
+        )
+        return {int(pk): int(h) for pk, h in got if pk is not None and h is not None}
+
+    def _prune(self, conn: Connection, writer: tantivy.IndexWriter) -> int:
+        """Delete the documents of papers no longer in the database; how many."""
+        in_db = set(conn.execute(sa.select(papers.c.pk)).scalars())
+        stray = set(self.all_pks().tolist()) - in_db
+        for pk in stray:
+            writer.delete_documents_by_term("pk", pk)
+        return len(stray)
+
+    def all_pks(self) -> I64:
+        searcher = self.searcher()
+        n = int(searcher.num_docs)
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        hits = searcher.search(tantivy.Query.all_query(), n, count=False).hits
+        return np.asarray(searcher.fast_field_values("pk", [a for _, a in hits]), dtype=np.int64)
+
+
+__all__ = [
+    "FIELDS",
+    "IndexState",
+    "KeywordIndex",
+    "SyncReport",
+    "analyzer",
+    "index_dir",
+    "schema",
+    "text_hash",
+]
