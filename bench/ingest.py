@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 _SUMMARY = re.compile(r"(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) rejected")
 
 
-def run(args: list[str], env: dict[str, str]) -> tuple[float, float, tuple[int, ...]]:
-    """Run one CLI ingest in a child process; return seconds, the child's peak RSS in MB, and counts."""
+def run(args: list[str], env: dict[str, str]) -> tuple[float, float, float, tuple[int, ...]]:
+    """Run one CLI ingest in a child process; return seconds, the child's CPU seconds (user + system:
+    steadier than the wall clock on shared cores), its peak RSS in MB, and counts."""
     # Migrate first so the timing is the ingest alone.
     subprocess.run(
         [sys.executable, "-m", "papertrend", "db", "upgrade"], env=env, check=True, capture_output=True
@@ -51,7 +52,8 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float, tuple[int, 
         raise SystemExit(f"ingest failed:\n{text}")
     m = _SUMMARY.search(text)
     assert m, text
-    return seconds, usage.ru_maxrss / 1024, tuple(int(x) for x in m.groups())
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, usage.ru_maxrss / 1024, tuple(int(x) for x in m.groups())
 
 
 def _fresh_database(admin_url: str | None, tmp: Path) -> tuple[str, sa.Engine | None, str]:
@@ -97,22 +99,22 @@ def main() -> None:
             }
             try:
                 for run_name in ("fresh", "again"):
-                    seconds, rss, counts = run(args, env)
+                    seconds, cpu, rss, counts = run(args, env)
                     records = sum(counts)
-                    rows.append((label, run_name, records, seconds, records / seconds, rss, counts))
+                    rows.append((label, run_name, records, seconds, records / seconds, cpu, rss, counts))
             finally:
                 if admin is not None:
                     with admin.connect() as conn:
                         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(f"database: {'postgresql' if ns.postgres else 'sqlite'}; load {os.getloadavg()[0]:.2f}")
     print(
-        f"{'input':<30} {'run':<6} {'records':>8} {'seconds':>8} {'papers/s':>9} {'peak RSS MB':>12}"
-        "  added/updated/unchanged/rejected"
+        f"{'input':<30} {'run':<6} {'records':>8} {'seconds':>8} {'papers/s':>9} {'CPU s':>7}"
+        f" {'peak RSS MB':>12}  added/updated/unchanged/rejected"
     )
-    for label, run_name, records, seconds, rate, rss, counts in rows:
+    for label, run_name, records, seconds, rate, cpu, rss, counts in rows:
         print(
-            f"{label:<30} {run_name:<6} {records:>8,} {seconds:>8.2f} {rate:>9,.0f} {rss:>12.0f}"
-            f"  {'/'.join(map(str, counts))}"
+            f"{label:<30} {run_name:<6} {records:>8,} {seconds:>8.2f} {rate:>9,.0f} {cpu:>7.1f}"
+            f" {rss:>12.0f}  {'/'.join(map(str, counts))}"
         )
 
 

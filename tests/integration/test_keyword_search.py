@@ -18,7 +18,7 @@ from papertrend.db import reading, transaction
 from papertrend.ingest.base import make_source
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.search import keyword
-from papertrend.search.tantivy_index import FIELDS
+from papertrend.search.tantivy_index import TEXT
 from papertrend.types import Filters
 
 LISTING = "arxiv_metadata/arxiv_cs_listings_head200.jsonl.gz"
@@ -122,9 +122,7 @@ def indexed(engine: Engine, word: str, pk: int) -> bool:
     """Whether the keyword index itself holds `pk` for the word, whether or not its paper row exists."""
     index = keyword.open_index(engine=engine)
     stem = index.analyzer.analyze(word)[0]
-    holds = tantivy.Query.boolean_query(
-        [(tantivy.Occur.Should, tantivy.Query.term_query(index.schema, field, stem)) for field in FIELDS]
-    )
+    holds = tantivy.Query.term_query(index.schema, TEXT, stem)
     query = tantivy.Query.boolean_query(
         [(tantivy.Occur.Must, holds), (tantivy.Occur.Must, tantivy.Query.term_query(index.schema, "pk", pk))]
     )

@@ -137,18 +137,6 @@ def store(*, conn: Connection, items: Sequence[PaperIn], now: datetime) -> Upser
     return counts
 
 
-# A long ingest makes its papers searchable by words this often, not only at its end; each sync is
-# one tantivy commit (a new segment), so not after every batch.
-KEYWORD_SYNC_EVERY_S = 30.0
-
-
-def _sync_keywords(engine: Engine) -> None:
-    try:
-        keyword.sync(engine=engine)
-    except Exception:  # derived data: the next sync (here or in any process) catches up
-        log.exception("keyword index sync failed; searches catch up at the next one")
-
-
 def run_ingest(
     *,
     engine: Engine,
@@ -165,7 +153,39 @@ def run_ingest(
         cursor = get_cursor(conn=conn, source=source.name, key=key)
     if cursor:
         log.info("%s: resuming %s from %s", source.name, key, cursor)
-    pending, synced_at = False, time.perf_counter()
+    # Each committed batch is indexed for keyword search on a thread while the next is parsed and
+    # stored; the index commits once, at the end (search/keyword_writer.py).
+    with keyword.following(engine=engine) as words:
+        _ingest_batches(engine=engine, source=source, report=report, key=key, cursor=cursor, words=words,
+                        progress=progress, clock=clock)  # fmt: skip
+    report.seconds = time.perf_counter() - t0
+    with transaction(engine) as conn:
+        runs.record(
+            conn=conn,
+            source=source.name,
+            started_at=started,
+            finished_at=clock(),
+            ok=report.ok,
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            rejected=report.rejected,
+            error=report.error,
+        )
+    return report
+
+
+def _ingest_batches(
+    *,
+    engine: Engine,
+    source: Source,
+    report: IngestReport,
+    key: str,
+    cursor: Cursor | None,
+    words: keyword.Follower,
+    progress: ProgressFn | None,
+    clock: Callable[[], datetime],
+) -> None:
     try:
         for raw, parsed in _prefetched(source, cursor):
             now = clock()
@@ -184,11 +204,7 @@ def run_ingest(
             for r in parsed.rejected:
                 log.info("%s: rejected %s: %s", r.source, r.record, r.reason)
             report.batches += 1
-            if counts.added or counts.updated:
-                pending = True
-            if pending and time.perf_counter() - synced_at >= KEYWORD_SYNC_EVERY_S:
-                _sync_keywords(engine)
-                pending, synced_at = False, time.perf_counter()
+            words.feed(counts.changed_ids)
             if progress:
                 progress(raw, parsed, report)
         if getattr(source, "forget_cursor_when_done", False):
@@ -198,20 +214,3 @@ def run_ingest(
     except SourceError as exc:
         report.error = exc.message
         log.error("%s: run failed: %s", source.name, exc.message)
-    if pending:
-        _sync_keywords(engine)
-    report.seconds = time.perf_counter() - t0
-    with transaction(engine) as conn:
-        runs.record(
-            conn=conn,
-            source=source.name,
-            started_at=started,
-            finished_at=clock(),
-            ok=report.ok,
-            added=report.added,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            rejected=report.rejected,
-            error=report.error,
-        )
-    return report

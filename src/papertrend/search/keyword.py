@@ -12,7 +12,8 @@ below. SciFact test nDCG@10 0.69x here against FTS5's column-weighted bm25() 0.6
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from papertrend.papers import repository
 from papertrend.papers.tables import papers
+from papertrend.search.keyword_writer import Follower
 from papertrend.search.query import (
     MAX_QUERY_CHARS,
     MAX_UNITS,
@@ -35,9 +37,8 @@ from papertrend.search.query import (
 )
 from papertrend.search.tantivy_index import (
     CHECK_EVERY_S,
-    FIELDS,
     PK_SET_MAX,
-    RANKED,
+    TEXT,
     TITLE_REPEATS,
     KeywordIndex,
     SyncReport,
@@ -52,9 +53,11 @@ __all__ = [
     "MAX_QUERY_CHARS",
     "MAX_UNITS",
     "STOPWORDS",
+    "Follower",
     "Match",
     "ParsedQuery",
     "changed",
+    "following",
     "holding",
     "index_of",
     "open_index",
@@ -112,6 +115,14 @@ def changed(*, conn: Connection) -> None:
     index_of(conn).dirty = True
 
 
+@contextmanager
+def following(*, engine: Engine) -> Iterator[Follower]:
+    """For an ingest run: `feed` it each committed batch's paper ids; they are indexed on a thread,
+    and the index catches up and commits when the block ends."""
+    with open_index(engine=engine).following(engine) as follower:
+        yield follower
+
+
 def sync(*, engine: Engine, full: bool = False) -> SyncReport | None:
     """Bring the keyword index up to the database (`full`: rebuild it); None when another process
     of this host holds the writer's lease."""
@@ -129,22 +140,20 @@ def _should(queries: Sequence[tantivy.Query]) -> tantivy.Query | None:
 
 
 def _ranking(index: KeywordIndex, unit: Unit) -> tantivy.Query | None:
-    """Each word of the unit scored by BM25 over the ranked text (title weighted, see tantivy_index)."""
-    return _should([tantivy.Query.term_query(index.schema, RANKED, stem) for stem in _stems(index, unit)])
+    """Each word of the unit scored by BM25 over the paper's text (title weighted, see tantivy_index)."""
+    return _should([tantivy.Query.term_query(index.schema, TEXT, stem) for stem in _stems(index, unit)])
 
 
 def _anywhere(index: KeywordIndex, unit: Unit) -> tantivy.Query | None:
-    """Matches papers holding the word or phrase in one of their fields; adds nothing to the score."""
+    """Matches papers holding the word, or the phrase within one field; adds nothing to the score."""
     stems = _stems(index, unit)
     if not stems:
         return None
     if len(stems) == 1:
-        parts = [tantivy.Query.term_query(index.schema, field, stems[0]) for field in FIELDS]
+        found = tantivy.Query.term_query(index.schema, TEXT, stems[0])
     else:
         words: list[str | tuple[int, str]] = list(stems)
-        parts = [tantivy.Query.phrase_query(index.schema, field, words) for field in FIELDS]
-    found = _should(parts)
-    assert found is not None
+        found = tantivy.Query.phrase_query(index.schema, TEXT, words)
     return tantivy.Query.const_score_query(found, 0.0)
 
 

@@ -27,11 +27,12 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -41,28 +42,26 @@ from sqlalchemy.engine import Connection, Engine
 
 from papertrend.db import reading
 from papertrend.leases import Leases
-from papertrend.papers.tables import papers
+from papertrend.search.keyword_writer import Follower, Session, SyncReport, signature
 
 log = logging.getLogger(__name__)
 
-# Where phrases and exclusions are looked for, each field on its own so no phrase spans two of them.
-FIELDS = ("title", "abstract", "authors")
-# What ranks: the three as one text, the title repeated so that a title word counts as FTS5's bm25()
-# with column weights (3, 1, 1) counted it (search/keyword.py DEFAULT_WEIGHTS). Tantivy's BM25 per
-# field, summed with boosts 3/1/1, scored SciFact test nDCG@10 0.599 (equal boosts 0.670); one field,
-# title thrice, scored 0.695 (train 0.709), against FTS5's 0.692 (train 0.708).
-RANKED = "text"
+# One text field holds a paper's words, with positions for phrases: the title three times, the
+# abstract, each author's name, as separate values, which tantivy keeps a position apart so that no
+# phrase spans two of them. The repeats make a title word count as FTS5's bm25() with column weights
+# (3, 1, 1) counted it (search/keyword.py DEFAULT_WEIGHTS). Tantivy's BM25 per field (title, abstract,
+# authors) summed with boosts 3/1/1 scored SciFact test nDCG@10 0.599 (equal boosts 0.670); one field,
+# title thrice, scored 0.695 (train 0.709), against FTS5's 0.692 (train 0.708). Per-field fields
+# beside it for phrases doubled the text indexed and the ingest time of the index.
+TEXT = "text"
 TITLE_REPEATS = 3
 TOKENIZER = "papertrend"
 # Bumped when the schema or the analyzer changes: an index of another version is rebuilt.
-FORMAT = 1
+FORMAT = 2
 STATE_FILE = "papertrend-state.json"
-# How often a long-lived process looks for changed papers, and how far back each look reaches: a
-# transaction that stamped its papers earlier but committed after the last look is still seen.
+# How often a long-lived process looks for changed papers.
 CHECK_EVERY_S = 5.0
-OVERLAP = timedelta(minutes=5)
-# Papers read and written per round of a sync; the writer's memory budget (split among its threads).
-BATCH = 5000
+# The writer's memory budget (split among its threads).
 WRITER_HEAP = 128_000_000
 # Tantivy's writer threads. Two cut the 74,728-paper listing's index build from … to … s here.
 WRITER_THREADS = 2
@@ -92,24 +91,8 @@ def schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("pk", indexed=True, fast=True)
     builder.add_integer_field("hash", fast=True)
-    for field in FIELDS:
-        builder.add_text_field(field, tokenizer_name=TOKENIZER, index_option="position")
-    builder.add_text_field(RANKED, tokenizer_name=TOKENIZER, index_option="freq")
+    builder.add_text_field(TEXT, tokenizer_name=TOKENIZER, index_option="position")
     return builder.build()
-
-
-def ranked_text(title: str, abstract: str, authors: str) -> str:
-    return "\n".join([*([title] * TITLE_REPEATS), abstract, authors])
-
-
-def text_hash(title: str, abstract: str, authors: str) -> int:
-    """A signed 64-bit digest of what the index holds of a paper (tantivy's fast fields are i64)."""
-    digest = hashlib.blake2b("\x00".join((title, abstract, authors)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
-
-
-def authors_text(authors: Any) -> str:
-    return ", ".join(str(a) for a in authors or ())
 
 
 def index_dir(*, url: sa.URL, data_dir: Path) -> Path:
@@ -124,48 +107,15 @@ def index_dir(*, url: sa.URL, data_dir: Path) -> Path:
     return data_dir / "keyword" / f"{name}-{digest}"
 
 
-@dataclass(frozen=True)
-class SyncReport:
-    """What one sync did: papers read from the database, documents written and deleted."""
-
-    read: int = 0
-    written: int = 0
-    deleted: int = 0
-    seconds: float = 0.0
-    full: bool = False
-
-
 @dataclass
-class _State:
+class State:
+    """What the index's state file says: its format, and how far it follows the database."""
+
     format: int = FORMAT
     signature: str = ""  # the database's (count, newest change) at the last sync
     watermark: str = ""  # the newest changed_at read, ISO
     generation: int = 0  # commits made
     written: int = 0  # documents written, ever
-
-
-def _signature(conn: Connection) -> str:
-    row = conn.execute(sa.select(sa.func.count(), sa.func.max(papers.c.changed_at))).one()
-    return f"{int(row[0])}|{row[1] or ''}"
-
-
-def _texts(conn: Connection, since: datetime | None) -> Iterator[Any]:
-    cols = (papers.c.pk, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.changed_at)
-    stmt = sa.select(*cols).order_by(papers.c.pk)
-    if since is not None:
-        stmt = stmt.where(papers.c.changed_at >= since)
-    yield from conn.execution_options(yield_per=BATCH).execute(stmt)
-
-
-def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 class KeywordIndex:
@@ -183,6 +133,7 @@ class KeywordIndex:
         self.background = False  # a long-lived process syncs on a thread instead of in searches
         self.last_sync: SyncReport | None = None
         self.state_now: IndexState = "ready"
+        self.title_repeats = TITLE_REPEATS
         self.index = self._open()
 
     # Opening ------------------------------------------------------------------------------------
@@ -208,14 +159,14 @@ class KeywordIndex:
             else:
                 child.unlink()
 
-    def state(self) -> _State:
+    def state(self) -> State:
         try:
             raw = json.loads((self.path / STATE_FILE).read_text())
-            return _State(**{k: raw[k] for k in _State.__dataclass_fields__ if k in raw})
+            return State(**{k: raw[k] for k in State.__dataclass_fields__ if k in raw})
         except (OSError, ValueError, TypeError):
-            return _State()
+            return State()
 
-    def _save(self, state: _State) -> None:
+    def save(self, state: State) -> None:
         tmp = self.path / f".{STATE_FILE}.{os.getpid()}"
         tmp.write_text(json.dumps(state.__dict__))
         tmp.replace(self.path / STATE_FILE)
@@ -242,8 +193,9 @@ class KeywordIndex:
         if not self.dirty and now - self._checked < self.check_every:
             return
         self._checked = now
-        if self.dirty or _signature(conn) != self.state().signature:
-            self.sync(engine=conn.engine)
+        if self.dirty or signature(conn) != self.state().signature:
+            # Never wait in a search for this process's own writer (an ingest of this process).
+            self.sync(engine=conn.engine, wait=False)
 
     def start(self, *, engine: Engine) -> None:
         """Keep the index in sync from a thread of this long-lived process; searches never sync."""
@@ -264,7 +216,7 @@ class KeywordIndex:
         while True:
             try:
                 with reading(engine) as conn:
-                    current = _signature(conn)
+                    current = signature(conn)
                 if current != self.state().signature:
                     self.sync(engine=engine)
                 # Whoever synced (this process or another of the host), the state file says how far.
@@ -274,75 +226,61 @@ class KeywordIndex:
             if self._stop.wait(max(self.check_every, CHECK_EVERY_S)):
                 return
 
-    def sync(self, *, engine: Engine, full: bool = False) -> SyncReport | None:
-        """Bring the index up to the database; None when another process of this host is writing."""
-        with self._sync_lock:
-            self.dirty = False
+    @contextmanager
+    def writing(self, engine: Engine, *, wait: bool = True) -> Iterator[Session | None]:
+        """This host's writer: the lease and tantivy's writer lock, or None while another process (or,
+        with `wait=False`, another thread of this one) holds them."""
+        if not self._sync_lock.acquire(blocking=wait):
+            yield None
+            return
+        try:
             leases = Leases(engine=engine, lease=timedelta(minutes=2))
             with leases.hold(name=self.lease_name, every=timedelta(0)) as held:
                 if not held:
-                    return None
+                    yield None
+                    return
                 try:
                     writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=WRITER_THREADS)
-                except ValueError:  # tantivy's lock: a writer of another lease (an older version)
-                    return None
+                except ValueError:  # tantivy's lock, held by a process that took no lease
+                    yield None
+                    return
                 try:
-                    report = self._sync(engine, writer, full=full)
+                    yield Session(self, writer)
                 finally:
                     del writer  # releases tantivy's writer lock
-            self.last_sync = report
-            if report.written or report.deleted:
-                log.info("keyword.synced", extra={**report.__dict__, "path": str(self.path)})
-            return report
+        finally:
+            self._sync_lock.release()
 
-    def _sync(self, engine: Engine, writer: tantivy.IndexWriter, *, full: bool) -> SyncReport:
-        t0 = time.perf_counter()
-        state = self.state()
-        if full:
-            writer.delete_all_documents()
-            state = _State(generation=state.generation, written=state.written)
-        empty = full or self.documents == 0
-        since = None if empty or not state.watermark else datetime.fromisoformat(state.watermark) - OVERLAP
-        read = written = deleted = 0
-        newest = state.watermark
-        with reading(engine) as conn:
-            signature = _signature(conn)
-            for chunk in _chunks(_texts(conn, since), BATCH):
-                read += len(chunk)
-                known = {} if empty else self._hashes([int(r.pk) for r in chunk])
-                for row in chunk:
-                    authors = authors_text(row.authors)
-                    digest = text_hash(row.title, row.abstract or "", authors)
-                    old = known.get(int(row.pk))
-                    if old == digest:
-                        continue
-                    if old is not None:
-                        writer.delete_documents_by_term("pk", int(row.pk))
-                    writer.add_document(
-                        tantivy.Document(
-                            pk=int(row.pk), hash=digest, title=row.title, abstract=row.abstract or "",
-                            authors=authors, text=ranked_text(row.title, row.abstract or "", authors),
-                        )
-                    )  # fmt: skip
-                    written += 1
-                stamp = max(str(r.changed_at.isoformat()) for r in chunk)
-                newest = max(newest, stamp)
-            count = int(signature.partition("|")[0])
-            if not empty and self.documents + written > count:
-                deleted = self._prune(conn, writer)
-        if written or deleted or full:
-            writer.commit()
-            writer.wait_merging_threads()
-            state.generation += 1
-            self.index.reload()
-        state.written += written
-        state.signature, state.watermark = signature, newest
-        self._save(state)
-        return SyncReport(
-            read=read, written=written, deleted=deleted, seconds=time.perf_counter() - t0, full=empty
-        )
+    def sync(self, *, engine: Engine, full: bool = False, wait: bool = True) -> SyncReport | None:
+        """Bring the index up to the database (`full`: rebuild it); None when another process of this
+        host is writing it."""
+        self.dirty = False
+        with self.writing(engine, wait=wait) as session:
+            if session is None:
+                return None
+            report = session.finish(engine, full=full)
+        self._synced(report)
+        return report
 
-    def _hashes(self, pks: Sequence[int]) -> dict[int, int]:
+    def _synced(self, report: SyncReport) -> None:
+        self.last_sync = report
+        if report.written or report.deleted:
+            log.info("keyword.synced", extra={**report.__dict__, "path": str(self.path)})
+
+    @contextmanager
+    def following(self, engine: Engine) -> Iterator[Follower]:
+        """For an ingest run: index each batch's papers on a thread as soon as they are committed, so
+        tantivy's indexing overlaps the ingest's own work, then catch up and commit once at the end."""
+        follower = Follower(self, engine)
+        try:
+            yield follower
+        finally:
+            report = follower.close()
+            if report is not None:
+                self.dirty = False  # the follower's last sync covered this process's writes
+                self._synced(report)
+
+    def hashes(self, pks: Sequence[int]) -> dict[int, int]:
         """The text digest the index holds for each of these papers (absent: not indexed)."""
         searcher = self.searcher()
         found = searcher.search(
@@ -358,14 +296,6 @@ class KeywordIndex:
         )
         return {int(pk): int(h) for pk, h in got if pk is not None and h is not None}
 
-    def _prune(self, conn: Connection, writer: tantivy.IndexWriter) -> int:
-        """Delete the documents of papers no longer in the database; how many."""
-        in_db = set(conn.execute(sa.select(papers.c.pk)).scalars())
-        stray = set(self.all_pks().tolist()) - in_db
-        for pk in stray:
-            writer.delete_documents_by_term("pk", pk)
-        return len(stray)
-
     def all_pks(self) -> I64:
         searcher = self.searcher()
         n = int(searcher.num_docs)
@@ -375,13 +305,4 @@ class KeywordIndex:
         return np.asarray(searcher.fast_field_values("pk", [a for _, a in hits]), dtype=np.int64)
 
 
-__all__ = [
-    "FIELDS",
-    "IndexState",
-    "KeywordIndex",
-    "SyncReport",
-    "analyzer",
-    "index_dir",
-    "schema",
-    "text_hash",
-]
+__all__ = ["TEXT", "IndexState", "KeywordIndex", "State", "SyncReport", "analyzer", "index_dir", "schema"]
