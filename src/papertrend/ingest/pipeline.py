@@ -133,7 +133,7 @@ def store(*, conn: Connection, items: Sequence[PaperIn], now: datetime) -> Upser
     if counts.added or counts.updated:
         # The keyword index is derived (search/tantivy_index.py): this process syncs it before its
         # next search, run_ingest as it goes, other processes within seconds.
-        keyword.changed(conn=conn)
+        keyword.changed(conn=conn, paper_ids=counts.changed_ids)
     return counts
 
 

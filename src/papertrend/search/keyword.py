@@ -110,9 +110,10 @@ def index_of(conn: Connection) -> KeywordIndex:
     return open_index(engine=conn.engine)
 
 
-def changed(*, conn: Connection) -> None:
-    """Note that papers' text may have changed, so this process's next search syncs the index first."""
-    index_of(conn).dirty = True
+def changed(*, conn: Connection, paper_ids: Sequence[str]) -> None:
+    """Note papers this process stored or changed: its next sync (before its next search) indexes
+    them, whatever time they were stamped with."""
+    index_of(conn).pending(paper_ids)
 
 
 @contextmanager

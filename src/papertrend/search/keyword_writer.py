@@ -75,7 +75,8 @@ def signature(conn: Connection) -> str:
     return f"{count}|{newest.isoformat() if newest else ''}"
 
 
-# Authors as their JSON text, decoded by orjson: SQLAlchemy's JSON type took longer than tantivy.
+# Authors as their JSON text, decoded by orjson: SQLAlchemy's JSON type took longer than tantivy
+# (on PostgreSQL the driver has decoded them already).
 _TEXT_COLUMNS = (
     papers.c.pk,
     papers.c.title,
@@ -106,6 +107,8 @@ class Session:
         # The digest of each paper written in this session: not searchable until the commit.
         self.handled: dict[int, int] = {}
         self.read = self.written = 0
+        self.new = 0  # papers written that the index did not hold
+        self._committed: set[int] | None = None  # the pks the index held when the session began
 
     def write_rows(self, rows: Sequence[Any]) -> None:
         """Index these papers' rows where their text differs from what the index holds."""
@@ -116,7 +119,9 @@ class Session:
         repeats = self.index.title_repeats
         for row in rows:
             pk = int(row.pk)
-            authors = [str(a) for a in orjson.loads(row.authors or "[]")]
+            raw = row.authors
+            # SQLite hands JSON over as text; psycopg decodes PostgreSQL's json itself.
+            authors = [str(a) for a in (orjson.loads(raw) if isinstance(raw, str | bytes) else raw or ())]
             abstract = row.abstract or ""
             digest = text_hash(row.title, abstract, authors)
             old = known.get(pk)
@@ -124,6 +129,8 @@ class Session:
                 continue
             if old is not None:
                 self.writer.delete_documents_by_term("pk", pk)
+            else:
+                self.new += 1
             text = values(row.title, abstract, authors, title_repeats=repeats)
             self.writer.add_document(tantivy.Document(pk=pk, hash=digest, text=text))
             self.handled[pk] = digest
@@ -163,8 +170,8 @@ class Session:
                 # Papers this session wrote are current: only their pks are read again, not texts.
                 pks = [int(pk) for pk in conn.execute(changed).scalars() if int(pk) not in self.handled]
                 self.write_pks(conn, pks)
-                if self.index.documents + len(self.handled) > count:
-                    deleted = self._prune(conn)
+                if self.index.documents + self.new != count:
+                    deleted = self._repair(conn)
         if self.written or deleted or full:
             self.writer.commit()
             self.writer.wait_merging_threads()
@@ -182,12 +189,21 @@ class Session:
             full=self.empty,
         )
 
-    def _prune(self, conn: Connection) -> int:
-        """Delete the documents of papers no longer in the database; how many."""
+    def _indexed(self) -> set[int]:
+        if self._committed is None:
+            self._committed = set(self.index.all_pks().tolist())
+        return self._committed
+
+    def _repair(self, conn: Connection) -> int:
+        """When the index and the database disagree on how many papers there are: delete the
+        documents of papers gone, index papers missing (stamped before the last sync's look, say by
+        another clock); how many were deleted."""
         in_db = set(conn.execute(sa.select(papers.c.pk)).scalars())
-        stray = set(self.index.all_pks().tolist()) - in_db
+        indexed = self._indexed() | set(self.handled)
+        stray = indexed - in_db
         for pk in stray:
             self.writer.delete_documents_by_term("pk", pk)
+        self.write_pks(conn, sorted(in_db - indexed))
         return len(stray)
 
 
@@ -223,6 +239,8 @@ class Follower:
                             session.write_ids(conn, ids)
                 drained = True
                 if session is not None:
+                    # What store() noted is in the batches fed (or in another thread's, synced next).
+                    self.index.take_pending()
                     self._report = session.finish(self.engine)
         except Exception:  # derived data: the next sync, here or in any process, catches up
             log.exception("keyword.follow_failed")

@@ -27,7 +27,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -129,7 +129,9 @@ class KeywordIndex:
         self._sync_lock = threading.Lock()
         self._stop = threading.Event()
         self._checked = -float("inf")
-        self.dirty = False  # set by this process's own writes, so its next search syncs first
+        # Papers this process stored or changed since its last sync: its next search syncs first.
+        self._pending: set[str] = set()
+        self._pending_lock = threading.Lock()
         self.background = False  # a long-lived process syncs on a thread instead of in searches
         self.last_sync: SyncReport | None = None
         self.state_now: IndexState = "ready"
@@ -190,10 +192,10 @@ class KeywordIndex:
         if self.background:
             return
         now = time.monotonic()
-        if not self.dirty and now - self._checked < self.check_every:
+        if not self._pending and now - self._checked < self.check_every:
             return
         self._checked = now
-        if self.dirty or signature(conn) != self.state().signature:
+        if self._pending or signature(conn) != self.state().signature:
             # Never wait in a search for this process's own writer (an ingest of this process).
             self.sync(engine=conn.engine, wait=False)
 
@@ -251,13 +253,25 @@ class KeywordIndex:
         finally:
             self._sync_lock.release()
 
+    def pending(self, paper_ids: Iterable[str]) -> None:
+        with self._pending_lock:
+            self._pending.update(paper_ids)
+
+    def take_pending(self) -> list[str]:
+        with self._pending_lock:
+            ids, self._pending = sorted(self._pending), set()
+        return ids
+
     def sync(self, *, engine: Engine, full: bool = False, wait: bool = True) -> SyncReport | None:
         """Bring the index up to the database (`full`: rebuild it); None when another process of this
         host is writing it."""
-        self.dirty = False
         with self.writing(engine, wait=wait) as session:
             if session is None:
                 return None
+            ids = self.take_pending()
+            if ids:
+                with reading(engine) as conn:
+                    session.write_ids(conn, ids)
             report = session.finish(engine, full=full)
         self._synced(report)
         return report
@@ -277,7 +291,6 @@ class KeywordIndex:
         finally:
             report = follower.close()
             if report is not None:
-                self.dirty = False  # the follower's last sync covered this process's writes
                 self._synced(report)
 
     def hashes(self, pks: Sequence[int]) -> dict[int, int]:
