@@ -6,7 +6,7 @@ tantivy's query objects — words as term queries, quoted phrases as phrase quer
 exclusions as must-not clauses — so no user text is ever parsed as query syntax.
 
 Ranking is tantivy's BM25 per field (k1 1.2, b 0.75), summed over the fields with the column weights
-below. SciFact test nDCG@10 0.69x here against FTS5's column-weighted bm25() 0.692 (docs/search.md).
+below. SciFact test nDCG@10 0.6915 here against FTS5's column-weighted bm25() 0.692 (docs/search.md).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ __all__ = [
     "parse_query",
     "search",
     "sync",
+    "to_tantivy",
 ]
 
 # Column weights (title, abstract, authors), chosen on SciFact's train split by
@@ -134,6 +135,21 @@ def _stems(index: KeywordIndex, unit: Unit) -> list[str]:
     return [stem for token in unit for stem in index.analyzer.analyze(token)]
 
 
+def _forms(index: KeywordIndex, token: str) -> list[str]:
+    """The stems a loose word is looked up by: its own, and its plural's or singular's where Snowball
+    English keeps them apart. It leaves an s after no vowel ("LLMs", "GNNs" stay "llms", "gnns"),
+    where FTS5's Porter stemmer took it off, so "LLM's" and "GNN" found "LLMs" and "GNNs"."""
+    stems = index.analyzer.analyze(token)
+    if len(stems) != 1:
+        return stems
+    other = token[:-1] if token[-1:] in ("s", "S") and len(token) > 2 else f"{token}s"
+    return list(dict.fromkeys([*stems, *index.analyzer.analyze(other)[:1]]))
+
+
+def _word(index: KeywordIndex, token: str) -> tantivy.Query | None:
+    return _should([tantivy.Query.term_query(index.schema, TEXT, f) for f in _forms(index, token)])
+
+
 def _should(queries: Sequence[tantivy.Query]) -> tantivy.Query | None:
     if not queries:
         return None
@@ -142,7 +158,7 @@ def _should(queries: Sequence[tantivy.Query]) -> tantivy.Query | None:
 
 def _ranking(index: KeywordIndex, unit: Unit) -> tantivy.Query | None:
     """Each word of the unit scored by BM25 over the paper's text (title weighted, see tantivy_index)."""
-    return _should([tantivy.Query.term_query(index.schema, TEXT, stem) for stem in _stems(index, unit)])
+    return _should([q for q in (_word(index, token) for token in unit) if q is not None])
 
 
 def _anywhere(index: KeywordIndex, unit: Unit) -> tantivy.Query | None:
@@ -150,16 +166,19 @@ def _anywhere(index: KeywordIndex, unit: Unit) -> tantivy.Query | None:
     stems = _stems(index, unit)
     if not stems:
         return None
-    if len(stems) == 1:
-        found = tantivy.Query.term_query(index.schema, TEXT, stems[0])
+    if len(unit) == 1 and len(stems) == 1:
+        found = _word(index, unit[0])
+        assert found is not None
     else:
         words: list[str | tuple[int, str]] = list(stems)
         found = tantivy.Query.phrase_query(index.schema, TEXT, words)
     return tantivy.Query.const_score_query(found, 0.0)
 
 
-def _query(index: KeywordIndex, parsed: ParsedQuery, *, match: Match) -> tantivy.Query | None:
+def to_tantivy(index: KeywordIndex, parsed: ParsedQuery, *, match: Match) -> tantivy.Query | None:
     """The tantivy query for a parsed query, or None when it can match nothing."""
+    if match not in ("any", "all"):
+        raise ValueError(f"unknown match mode {match!r}; use 'any' or 'all'")
     clauses: list[tuple[tantivy.Occur, tantivy.Query | None]] = []
     for phrase in parsed.phrases:
         required = _anywhere(index, phrase)
@@ -238,7 +257,7 @@ def search(
         return []
     index = index_of(conn)
     index.fresh(conn=conn)
-    q = _query(index, parsed, match=match)
+    q = to_tantivy(index, parsed, match=match)
     if q is None:
         return []
     ranked = _ranked(index, q, limit=limit, allowed=allowed_pks(conn=conn, filters=filters))
