@@ -127,3 +127,15 @@ def test_reindex_rebuilds_it_from_the_database(db: Engine) -> None:  # noqa: F81
     report = keyword.sync(engine=db, full=True)
     assert report is not None and report.full and report.written == index.documents == 46
     assert ids(db, f"{WORD} lattices") == first
+
+
+def test_the_reindex_command_rebuilds_it(db: Engine, settings: Settings) -> None:  # noqa: F811
+    from typer.testing import CliRunner
+
+    from papertrend.cli import app
+
+    done = CliRunner().invoke(app, ["reindex"])
+    assert done.exit_code == 0, done.output
+    assert "46 papers; read 46, wrote 46" in done.output
+    caught_up = CliRunner().invoke(app, ["reindex", "--sync"])
+    assert caught_up.exit_code == 0 and "wrote 0" in caught_up.output, caught_up.output
