@@ -12,6 +12,7 @@ below. SciFact test nDCG@10 0.6915 here against FTS5's column-weighted bm25() 0.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,7 +78,10 @@ DEFAULT_MATCH: Match = "any"
 
 _IN_CHUNK = 900
 _MUST, _SHOULD = tantivy.Occur.Must, tantivy.Occur.Should
-_indexes: dict[str, KeywordIndex] = {}
+# Open indexes by database URL, the most recent last. A process serves one database; the test suite
+# opens one per test, so the oldest are let go (their files unmapped) past this many.
+_indexes: OrderedDict[str, KeywordIndex] = OrderedDict()
+_KEEP_OPEN = 8
 _registry = threading.Lock()
 
 
@@ -101,8 +105,11 @@ def open_index(
                     check_every = 0.0 if settings.env == "test" else CHECK_EVERY_S
             path = index_dir(url=engine.url, data_dir=data_dir)
             found = _indexes[key] = KeywordIndex(path=path, check_every=check_every)
+            for old in [k for k, ix in _indexes.items() if not ix.background][:-_KEEP_OPEN]:
+                del _indexes[old]
         elif check_every is not None:
             found.check_every = check_every
+        _indexes.move_to_end(key)
         return found
 
 
