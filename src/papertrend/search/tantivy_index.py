@@ -72,8 +72,8 @@ WRITER_THREADS = 2
 PK_SET_MAX = 1_000
 
 I64 = npt.NDArray[np.int64]
-# "building": this long-lived process's index is behind the database (its first sync runs, here or
-# in another process of the host); "ready": searches rank from an index up to date.
+# "building": this host's index was never synced with the database (its first build runs, here or in
+# another process of the host); "ready": searches rank from it (it may be catching up with changes).
 IndexState = Literal["building", "ready"]
 
 
@@ -224,7 +224,10 @@ class KeywordIndex:
                 if current != self.state().signature:
                     self.sync(engine=engine)
                 # Whoever synced (this process or another of the host), the state file says how far.
-                self.state_now = "ready" if current == self.state().signature else "building"
+                # Once it has been synced, an index catching up (another process's long ingest
+                # holding the writer, say) still answers: only a first build is "building".
+                synced = self.state().signature
+                self.state_now = "ready" if synced else "building"
             except Exception:  # the database may be down for a while: try again at the next round
                 log.exception("keyword.sync_failed")
             if self._stop.wait(max(self.check_every, CHECK_EVERY_S)):
