@@ -157,20 +157,24 @@ class Session:
         with reading(engine) as conn:
             # Taken before reading: a paper changed meanwhile is read again at the next sync.
             count, newest = count_and_newest(conn)
-            if self.empty:
+            if self.empty and not self.handled:
+                # A first build: every paper, streamed in pk order.
                 stmt = sa.select(*_TEXT_COLUMNS).order_by(papers.c.pk)
                 rows = conn.execution_options(yield_per=_STREAM).execute(stmt)
-                for chunk in _chunks((r for r in rows if int(r.pk) not in self.handled), _STREAM):
+                for chunk in _chunks(rows, _STREAM):
                     self.write_rows(chunk)
             else:
-                since = datetime.fromisoformat(state.watermark) - OVERLAP if state.watermark else None
+                watermark = None if self.empty or not state.watermark else state.watermark
                 changed = sa.select(papers.c.pk).order_by(papers.c.pk)
-                if since is not None:
-                    changed = changed.where(papers.c.changed_at >= since)
-                # Papers this session wrote are current: only their pks are read again, not texts.
+                if watermark is not None:
+                    changed = changed.where(
+                        papers.c.changed_at >= datetime.fromisoformat(watermark) - OVERLAP
+                    )
+                # Papers this session wrote are current: only their pks are read again, not texts (an
+                # ingest into an empty index read all 74,728 texts back here otherwise).
                 pks = [int(pk) for pk in conn.execute(changed).scalars() if int(pk) not in self.handled]
                 self.write_pks(conn, pks)
-                if self.index.documents + self.new != count:
+                if not self.empty and self.index.documents + self.new != count:
                     deleted = self._repair(conn)
         if self.written or deleted or full:
             self.writer.commit()
