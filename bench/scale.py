@@ -11,9 +11,10 @@ JSON-lines file is written once under the cache folder and reused; so is each st
 Per scale and database it measures: ingest papers/s through `papertrend ingest jsonl` (keyword index
 included, as users run it), the keyword index's size on disk, keyword search p50/p95 (limit 100, as
 hybrid search reads it) over 200 queries — real title openings and SciFact claims — in a fresh
-process, that process's private memory (Private_Clean + Private_Dirty of /proc/self/smaps_rollup: the
-index's pages are shared, mapped from the page cache) and its time from start to ready (index opened,
-first query answered). It ends with one line per scale and database:
+process, that process's private memory (`private_mb`: its anonymous memory, /proc/self/smaps_rollup
+Anonymous; `unshared_mb` adds the index's file pages only it has mapped so far, Private_Clean, which
+the page cache shares with every other process that maps them) and its time from start to ready
+(index opened, first query answered). It ends with one line per scale and database:
 
     scale=1M db=sqlite papers=… ingest_per_s=… keyword_index_mb=… keyword_p50_ms=… keyword_p95_ms=…
     private_mb=… ready_s=… load=…
@@ -128,12 +129,15 @@ with reading(engine) as conn:
         t1 = time.perf_counter()
         keyword.search(conn=conn, query=q, limit=100)
         times.append((time.perf_counter() - t1) * 1000)
-private = 0
+private = anon = 0
 for line in open("/proc/self/smaps_rollup"):
     if line.startswith(("Private_Clean", "Private_Dirty")):
         private += int(line.split()[1])
+    if line.startswith("Anonymous"):
+        anon += int(line.split()[1])
 qs = statistics.quantiles(times, n=100)
-out = {"ready_s": ready, "p50": statistics.median(times), "p95": qs[94], "private_mb": private / 1024}
+out = {"ready_s": ready, "p50": statistics.median(times), "p95": qs[94], "private_mb": anon / 1024,
+       "unshared_mb": private / 1024}
 print(json.dumps({**out, "docs": index.documents}))
 """
 
@@ -215,6 +219,7 @@ def main() -> None:
                 f" ingest_per_s={result['papers'] / result['seconds']:.0f}"
                 f" keyword_index_mb={dir_mb(data / 'keyword'):.0f} keyword_p50_ms={measured['p50']:.1f}"
                 f" keyword_p95_ms={measured['p95']:.1f} private_mb={measured['private_mb']:.0f}"
+                f" unshared_mb={measured['unshared_mb']:.0f}"
                 f" ready_s={measured['ready_s']:.2f} load={os.getloadavg()[0]:.1f}"
             )
             print(line, flush=True)

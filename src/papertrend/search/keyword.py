@@ -158,19 +158,20 @@ def _forms(index: KeywordIndex, token: str) -> list[str]:
     return list(dict.fromkeys([*stems, *index.analyzer.analyze(other)[:1]]))
 
 
-def _word(index: KeywordIndex, token: str) -> tantivy.Query | None:
-    return _should([tantivy.Query.term_query(index.schema, TEXT, f) for f in _forms(index, token)])
-
-
 def _should(queries: Sequence[tantivy.Query]) -> tantivy.Query | None:
     if not queries:
         return None
     return queries[0] if len(queries) == 1 else tantivy.Query.boolean_query([(_SHOULD, q) for q in queries])
 
 
+def _terms(index: KeywordIndex, unit: Unit) -> list[tantivy.Query]:
+    """A term query per form of each word of the unit, each scored by BM25 over the paper's text."""
+    return [tantivy.Query.term_query(index.schema, TEXT, f) for token in unit for f in _forms(index, token)]
+
+
 def _ranking(index: KeywordIndex, unit: Unit) -> tantivy.Query | None:
-    """Each word of the unit scored by BM25 over the paper's text (title weighted, see tantivy_index)."""
-    return _should([q for q in (_word(index, token) for token in unit) if q is not None])
+    """The unit's words as one query (see _terms)."""
+    return _should(_terms(index, unit))
 
 
 def _anywhere(index: KeywordIndex, unit: Unit) -> tantivy.Query | None:
@@ -179,7 +180,7 @@ def _anywhere(index: KeywordIndex, unit: Unit) -> tantivy.Query | None:
     if not stems:
         return None
     if len(unit) == 1 and len(stems) == 1:
-        found = _word(index, unit[0])
+        found = _should(_terms(index, unit))
         assert found is not None
     else:
         words: list[str | tuple[int, str]] = list(stems)
@@ -199,7 +200,9 @@ def to_tantivy(index: KeywordIndex, parsed: ParsedQuery, *, match: Match) -> tan
             clauses += [(_MUST, required), (_SHOULD, _ranking(index, phrase))]
     for unit in ranking_terms(parsed, match):
         if match == "any":
-            clauses.append((_SHOULD, _ranking(index, unit)))
+            # Flat: a boolean query of term queries alone lets tantivy skip papers that cannot reach
+            # the top (block-max WAND); nested booleans scored every paper holding any word.
+            clauses += [(_SHOULD, q) for q in _terms(index, unit)]
             continue
         # Every word required, in any of its spellings (#14); a joined word as the phrase it forms.
         spellings = [_ranking(index, a) if len(a) == 1 else _anywhere(index, a) for a in alternatives(unit)]
