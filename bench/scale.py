@@ -14,7 +14,8 @@ hybrid search reads it) over 200 queries — real title openings and SciFact cla
 process, that process's private memory (`private_mb`: its anonymous memory, /proc/self/smaps_rollup
 Anonymous; `unshared_mb` adds the index's file pages only it has mapped so far, Private_Clean, which
 the page cache shares with every other process that maps them) and its time from start to ready
-(index opened, first query answered). Measured at 1M: see docs/all-of-arxiv.md. It ends with one line per scale and database:
+(index opened, first query answered); measured at 1M in docs/all-of-arxiv.md. It ends with one line
+per scale and database:
 
     scale=1M db=sqlite papers=… ingest_per_s=… keyword_index_mb=… keyword_p50_ms=… keyword_p95_ms=…
     private_mb=… ready_s=… load=…
