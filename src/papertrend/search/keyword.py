@@ -8,9 +8,10 @@ exclusions as must-not clauses — so no user text is ever parsed as query synta
 Ranking is tantivy's BM25 (k1 1.2, b 0.75) over one text field holding the title three times (the
 column weights below). SciFact test nDCG@10 0.6915 here against FTS5's column-weighted bm25() 0.692.
 
-Why tantivy on SQLite too, not FTS5 for small installs (measured for #15, docs/search.md): ingesting
-the 74,728-paper listing took 26.2 CPU s against FTS5's 27.3 (load ~18–20), tantivy's share on its
-own threads; quality is the same; FTS5 needed a per-process in-memory index to rank common words fast.
+Why tantivy on SQLite too, not FTS5 for small installs (measured for #15, docs/search.md): the
+74,728-paper listing ingests at 3,420 papers/s against FTS5's 2,858 (load ~3; 28.5 and 26.6 CPU s,
+tantivy's share on its own threads); quality is the same; FTS5 needed a per-process in-memory index
+to rank common words fast.
 One engine keeps one ranking, one query translation and one set of tests.
 """
 
