@@ -24,6 +24,7 @@ from papertrend.ingest.base import Cursor, Parsed, RawBatch
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.migrate import upgrade
 from papertrend.papers.models import PaperIn
+from papertrend.search import keyword
 from papertrend.search.embedder import Embedder, Vectors
 
 
@@ -102,6 +103,7 @@ def build_store(beir: Beir, *, root: Path | None = None, database_url: str | Non
     data_dir = Path(tempfile.mkdtemp(prefix="beir-", dir=root))
     engine = create_engine(database_url or f"sqlite:///{data_dir / 'beir.db'}")
     upgrade(engine)
+    keyword.open_index(engine=engine, data_dir=data_dir)  # its keyword index beside it, not in ./var
     report = run_ingest(engine=engine, source=BeirSource(beir.corpus))
     assert report.ok, report.summary()
     to_beir = {synthetic_id(i): doc_id for i, (doc_id, _, _) in enumerate(beir.corpus)}

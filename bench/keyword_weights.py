@@ -2,9 +2,10 @@
 
 SciFact's 5,183 abstracts are stored through the real ingest pipeline into a fresh SQLite database
 (title → title, text → abstract, no authors; synthetic arXiv-looking ids mapped back to BEIR ids).
-The title/abstract bm25() weights and the match mode are grid-searched on the TRAIN qrels; the
-winner's nDCG@10 on TEST is what to quote (reference: BM25 with stemming, 0.686 on test). Also reports
-the time one query takes. Prints a table; exits 0.
+The match modes are compared on the TRAIN qrels; the winner's nDCG@10 on TEST is what to quote
+(reference: BM25 with stemming, 0.686 on test). The title's weight is baked into the index
+(search/tantivy_index.py TITLE_REPEATS, chosen by this bench's earlier grid: title 3 × abstract 1).
+Also reports the time one query takes. Prints a table; exits 0.
 
     .venv/bin/python bench/keyword_weights.py [--data DIR] [--arxiv]   (bench/benchdata.py)
 
@@ -37,8 +38,6 @@ from papertrend.papers.models import PaperIn
 from papertrend.search import keyword
 
 ROOT = Path(__file__).resolve().parents[1]
-TITLE_WEIGHTS = (1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
-ABSTRACT_WEIGHTS = (0.5, 1.0, 2.0)
 MODES: tuple[keyword.Match, ...] = ("any", "all")
 K = 10
 Qrels = dict[str, dict[str, int]]
@@ -102,7 +101,6 @@ def evaluate(
     qrels: Qrels,
     to_beir: dict[str, str],
     *,
-    weights: tuple[float, float, float],
     match: keyword.Match,
     limit: int = K,
 ) -> Result:
@@ -111,7 +109,7 @@ def evaluate(
     seconds: list[float] = []
     for qid, relevant in qrels.items():
         t0 = time.perf_counter()
-        hits = keyword.search(conn=conn, query=queries[qid], limit=limit, weights=weights, match=match)
+        hits = keyword.search(conn=conn, query=queries[qid], limit=limit, match=match)
         seconds.append(time.perf_counter() - t0)
         scores.append(ndcg_at([to_beir.get(h.paper_id, h.paper_id) for h in hits], relevant))
     return Result(statistics.fmean(scores), seconds)
@@ -120,6 +118,7 @@ def evaluate(
 def fresh_db(tmp: Path, name: str) -> Engine:
     engine = create_engine(f"sqlite:///{tmp / name}")
     upgrade(engine)
+    keyword.open_index(engine=engine, data_dir=tmp)
     return engine
 
 
@@ -151,29 +150,21 @@ def main() -> None:
         assert report.ok and report.added == len(papers), report.summary()
         print(f"stored {report.added:,} SciFact abstracts in {time.perf_counter() - t0:.1f}s")
         print(f"train {len(train)} queries, test {len(test)} queries; nDCG@{K}")
-        rows: list[tuple[keyword.Match, float, float, float, float]] = []
+        rows: list[tuple[keyword.Match, float, float]] = []
         with reading(engine) as conn:
             for match in MODES:
-                for w_title in TITLE_WEIGHTS:
-                    for w_abs in ABSTRACT_WEIGHTS:
-                        weights = (w_title, w_abs, 1.0)
-                        tr = evaluate(conn, queries, train, to_beir, weights=weights, match=match)
-                        te = evaluate(conn, queries, test, to_beir, weights=weights, match=match)
-                        rows.append((match, w_title, w_abs, tr.ndcg, te.ndcg))
-            best = max(rows, key=lambda r: r[3])
-            print(f"\n{'match':<5} {'title':>5} {'abstract':>8} {'train':>7} {'test':>7}")
-            for match, w_title, w_abs, tr_ndcg, te_ndcg in sorted(rows, key=lambda r: -r[3]):
-                mark = "  <- best on train" if (match, w_title, w_abs) == best[:3] else ""
-                print(f"{match:<5} {w_title:>5g} {w_abs:>8g} {tr_ndcg:>7.4f} {te_ndcg:>7.4f}{mark}")
-            chosen = (best[1], best[2], 1.0)
-            default = keyword.DEFAULT_WEIGHTS, keyword.DEFAULT_MATCH
-            dflt = evaluate(conn, queries, test, to_beir, weights=default[0], match=default[1], limit=50)
+                tr = evaluate(conn, queries, train, to_beir, match=match)
+                te = evaluate(conn, queries, test, to_beir, match=match)
+                rows.append((match, tr.ndcg, te.ndcg))
+            best = max(rows, key=lambda r: r[1])
+            print(f"\n{'match':<5} {'train':>7} {'test':>7}")
+            for match, tr_ndcg, te_ndcg in sorted(rows, key=lambda r: -r[1]):
+                mark = "  <- best on train" if match == best[0] else ""
+                print(f"{match:<5} {tr_ndcg:>7.4f} {te_ndcg:>7.4f}{mark}")
+            dflt = evaluate(conn, queries, test, to_beir, match=keyword.DEFAULT_MATCH, limit=50)
+            print(f"\nchosen on train: match={best[0]} → test nDCG@{K} {best[2]:.4f} (BM25 reference 0.686)")
             print(
-                f"\nchosen on train: match={best[0]} weights={chosen} → test nDCG@{K} {best[4]:.4f}"
-                f" (BM25 reference 0.686)"
-            )
-            print(
-                f"current defaults {default[1]} {default[0]}: test nDCG@{K} {dflt.ndcg:.4f};"
+                f"current default {keyword.DEFAULT_MATCH}: test nDCG@{K} {dflt.ndcg:.4f};"
                 f" one query (limit 50) median {ms(dflt.seconds, 50):.2f} ms,"
                 f" p95 {ms(dflt.seconds, 95):.2f} ms over {len(dflt.seconds)} queries"
             )

@@ -2,7 +2,7 @@
 corpus sizes, with vector-index build time, ANN recall@10 against exact search, and peak memory.
 
     .venv/bin/python bench/latency.py [--scales 10k,85k,1m] [--model NAME] [--queries 200]
-        [--database-url postgresql+psycopg://USER@HOST:PORT/DB] [--keyword-index memory,database]
+        [--database-url postgresql+psycopg://USER@HOST:PORT/DB]
         [--query-sets scifact,titles]
 
 - 10k: the first 10,000 papers of the arXiv listing file;
@@ -16,9 +16,8 @@ With `--database-url` (a PostgreSQL server where that user may create databases)
 measured on PostgreSQL, side by side: the SQLite store is copied once with `papertrend db copy`'s
 code into a database `papertrend_bench_<scale>_<model>` on that server, kept for later runs.
 
-Keyword ranking is measured both ways by default: from the in-memory BM25 index the web app uses
-past PAPERTREND_KEYWORD_MEMORY_THRESHOLD papers (its build time and size in `kw build s`, `kw MB`),
-and in the database (FTS5, or PostgreSQL's postings), as one-shot commands do. Two query sets:
+Keyword ranking comes from the tantivy index (search/tantivy_index.py), built under the store's
+folder on first use (its sync time and size on disk in `kw build s`, `kw MB`). Two query sets:
 SciFact's test claims, and title openings (as people type), where common words make keyword costly.
 """
 
@@ -49,11 +48,9 @@ from papertrend.ingest.sources.hf_daily import HfDailySource
 from papertrend.ingest.sources.jsonl import JsonlSource
 from papertrend.migrate import upgrade
 from papertrend.papers.models import PaperIn
-from papertrend.search import vectors
-from papertrend.search.bm25 import MemoryIndex
+from papertrend.search import keyword, vectors
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import DEFAULT_MODEL, get_embedder
-from papertrend.search.keyword import DEFAULT_WEIGHTS
 from papertrend.search.service import Searcher
 from papertrend.web.search_holder import VECTOR_RECHECK_SECONDS
 
@@ -230,34 +227,24 @@ def _same_counts(source: sa.Engine, target: sa.Engine) -> bool:
         return False
 
 
-def measure(
-    scale: str, url: str, folder: Path, model: str, queries: list[str], *, keyword_index: str
-) -> dict[str, Any]:
+def measure(scale: str, url: str, folder: Path, model: str, queries: list[str]) -> dict[str, Any]:
     engine = create_engine(url)
-    # "memory": keyword ranking from the in-memory BM25 index, as the web app does past
-    # PAPERTREND_KEYWORD_MEMORY_THRESHOLD papers; "database": FTS5 / PostgreSQL's postings.
-    words = None
-    if keyword_index == "memory":
-        words = MemoryIndex(engine=engine, threshold=0, weights=DEFAULT_WEIGHTS, background=False)
+    words = keyword.open_index(engine=engine, data_dir=folder)
     searcher = Searcher(
         engine=engine,
         embedder=get_embedder(model),
         index_dir=folder / "index",
-        words=words,
         recheck_seconds=VECTOR_RECHECK_SECONDS,  # as the web app searches
     )
-    kw_build_s, kw_mb = 0.0, 0.0
+    t0 = time.perf_counter()
+    words.sync(engine=engine)
+    kw_build_s = time.perf_counter() - t0
+    kw_mb = sum(f.stat().st_size for f in words.path.iterdir() if f.is_file()) / 2**20
     with reading(engine) as conn:
         t0 = time.perf_counter()
         searcher.index.refresh(conn=conn)
         build_s = time.perf_counter() - t0
         n = len(searcher.index)
-        if words is not None:
-            t0 = time.perf_counter()
-            postings = words.ready(conn=conn)
-            kw_build_s = time.perf_counter() - t0
-            assert postings is not None
-            kw_mb = postings.nbytes / 2**20
     # Warm, as a server that has been answering for a while: model loaded, the database's and the
     # graph's pages in memory (a cold PostgreSQL reads its HNSW index from disk for a few hundred
     # queries first).
@@ -313,11 +300,6 @@ def main() -> None:
         " stored titles, as people type them (common words like 'model' make these the costly ones).",
     )
     parser.add_argument("--database-url", default=None, help="A PostgreSQL server to compare with SQLite.")
-    parser.add_argument(
-        "--keyword-index",
-        default="memory,database",
-        help="Keyword ranking to measure: the web app's in-memory BM25 index, the database's, or both.",
-    )
     ns = parser.parse_args()
     beir = load_beir(data_dir(ns.data, SCIFACT, LISTING, HF_DAYS) / SCIFACT)
     claims = [beir.queries[q] for q in sorted(beir.qrels["test"])][: ns.queries]
@@ -330,10 +312,9 @@ def main() -> None:
             urls.append(("postgresql", postgres_copy(ns.database_url, scale, ns.model, folder)))
         sets = {"scifact": claims, "titles": title_queries(folder, ns.queries)}
         for db, url in urls:
-            for kw in ns.keyword_index.split(","):
-                for name in ns.query_sets.split(","):
-                    r = measure(scale, url, folder, ns.model, sets[name], keyword_index=kw)
-                    rows.append((scale, db, kw, name, r))
+            for name in ns.query_sets.split(","):
+                r = measure(scale, url, folder, ns.model, sets[name])
+                rows.append((scale, db, "tantivy", name, r))
     print(f"\nhybrid search, {ns.queries} queries per set, limit 10, model {ns.model}, query embedded")
     print(
         f"{'scale':<6} {'database':<11} {'keyword':<9} {'queries':<8} {'papers':>9} {'index':>6}"

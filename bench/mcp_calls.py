@@ -151,8 +151,7 @@ async def measure(
             warm = await client.call_tool(tool(name), calls[0], read_timeout_seconds=1800)
             if warm.is_error:
                 raise SystemExit(f"{name}({calls[0]}) failed: {warm.content}")
-        # Past PAPERTREND_KEYWORD_MEMORY_THRESHOLD papers the server builds its in-memory keyword
-        # index in the background (search/bm25.py); a server that has run a while has it.
+        # A server that has run a while has its keyword index synced (search/tantivy_index.py).
         await anyio.sleep(settle)
         for name, calls in work.items():
             for arguments in calls:

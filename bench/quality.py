@@ -45,7 +45,6 @@ from beir import (
 from benchdata import SCIFACT, add_data_option, data_dir
 from papertrend.db import create_engine, reading
 from papertrend.search import hybrid, keyword
-from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import DEFAULT_MODEL, Embedder, get_embedder
 from papertrend.search.service import DEFAULT_TUNING, Searcher, Tuning
@@ -70,16 +69,14 @@ Lists = dict[str, tuple[list[Hit], list[Hit], float, float, list[Hit]]]
 BEFORE = Tuning(fusion="convex", keyword_weight=0.55, semantic_weight=0.45)
 
 
-def run_lists(
-    store: BeirStore, searcher: Searcher, beir: Beir, qids: list[str], *, memory: MemoryIndex | None = None
-) -> Lists:
+def run_lists(store: BeirStore, searcher: Searcher, beir: Beir, qids: list[str]) -> Lists:
     """Per query: keyword top 100, semantic top 100, their latencies, the completed semantic list."""
     out = {}
     with reading(store.engine) as conn:
         for qid in qids:
             text = beir.queries[qid]
             t0 = time.perf_counter()
-            kw = keyword.search(conn=conn, query=text, limit=DEPTH, memory=memory)
+            kw = keyword.search(conn=conn, query=text, limit=DEPTH)
             t1 = time.perf_counter()
             vector = searcher.embed_query(text)
             sem = searcher.nearest(conn=conn, vector=vector, limit=DEPTH)
@@ -184,22 +181,6 @@ def main() -> None:
             runs[-1].store.engine.dispose()
 
     base = runs[0]
-    # The same SQLite store, keyword ranked by the in-memory index the web app uses past 20,000
-    # papers (search/bm25.py), forced on here for SciFact's 5,183.
-    memory = MemoryIndex(
-        engine=base.store.engine, threshold=0, weights=keyword.DEFAULT_WEIGHTS, background=False
-    )
-    searcher = Searcher(engine=base.store.engine, embedder=embedder, index_dir=base.store.data_dir / "index")
-    train_ids, test_ids = list(base.train), list(base.test)
-    runs.insert(
-        1,
-        Run(
-            "sqlite, kw in memory",
-            base.store,
-            run_lists(base.store, searcher, beir, train_ids, memory=memory),
-            run_lists(base.store, searcher, beir, test_ids, memory=memory),
-        ),
-    )
     tuned = max(GRID, key=lambda t: score(base.store, beir, "train", fused(base.train, t))[0])
     modes: list[tuple[str, Callable[[Run], dict[str, list[Hit]]]]] = [
         ("keyword (BM25)", lambda r: {q: kw for q, (kw, _, _, _, _) in r.test.items()}),

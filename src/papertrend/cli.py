@@ -25,7 +25,7 @@ from papertrend.digest.cli import digest_app
 from papertrend.ingest.cli import ingest_app
 from papertrend.mcp.cli import mcp_command
 from papertrend.papers.cli import papers_app, stats
-from papertrend.search.cli import embed_command, search_command
+from papertrend.search.cli import embed_command, reindex_command, search_command
 
 app = typer.Typer(no_args_is_help=True, help="Papertrend: keep up with research papers.")
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
@@ -36,6 +36,7 @@ app.add_typer(digest_app, name="digest")
 app.add_typer(users_app, name="users")
 app.command("embed")(embed_command)
 app.command("search")(search_command)
+app.command("reindex")(reindex_command)
 app.command("stats")(stats)
 app.command("mcp")(mcp_command)
 

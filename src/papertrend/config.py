@@ -119,12 +119,6 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a sender holds claimed editions before another run may settle them.",
     )
-    keyword_memory_threshold: int = Field(
-        default=20_000,
-        ge=0,
-        description="From this many papers on, each web process ranks keyword searches from an in-memory"
-        " BM25 index (about 1 kB a paper, built in the background) instead of the database's.",
-    )
     web_threads: int = Field(
         default=12,
         ge=1,

@@ -7,9 +7,10 @@ interrupted copy, finishes the job without duplicates; a row the target holds *d
 copy instead of being overwritten or skipped. Memory stays bounded by one batch.
 
 Integer keys are copied as they are (foreign keys refer to them); PostgreSQL's sequences are then set
-past them. Keyword indexes (SQLite's FTS5 table, PostgreSQL's postings) and the author filter's index
-are derived, so they are not copied: each batch of papers is indexed in its own transaction, as the
-papers repository does it, and PostgreSQL's HNSW index is built per model once the vectors are in.
+past them. The keyword index is derived and lives beside each install (search/tantivy_index.py), so it
+is not copied: the target's first search or sync builds its own. The author filter's index is derived
+too: each batch of papers is indexed in its own transaction, as the papers repository does it.
+PostgreSQL's HNSW index is built per model once the vectors are in.
 
 Verification streams both sides in primary-key order and hashes rows normalised so that SQLite and
 PostgreSQL give the same bytes for the same data: timestamps as UTC ISO strings, JSON as sorted-key
@@ -39,7 +40,7 @@ from papertrend.db import reading, transaction
 from papertrend.papers import repository
 from papertrend.papers.tables import papers
 from papertrend.schema import metadata
-from papertrend.search import index, keyword
+from papertrend.search import index
 from papertrend.search.tables import embeddings
 
 BATCH = 2_000
@@ -263,9 +264,8 @@ def _write_batch(*, target: Engine, table: sa.Table, rows: Sequence[sa.Row[Any]]
             # SQLite stores what it is given; PostgreSQL enforces varchar lengths and refuses NUL in text.
             raise CopyRefused(f"the target cannot store a row of {table.name}: {exc.orig}") from exc
         if table is papers:
-            # Derived, not copied: index the new papers in the same transaction, exactly as the papers
-            # repository does for new papers; triggers keep the index in sync after (issue #6).
-            keyword.index_new(conn=conn, paper_ids=[r["id"] for r in new])
+            # Derived, not copied: index the new papers' authors in the same transaction, exactly as the
+            # papers repository does for new papers.
             repository.index_authors(conn=conn, paper_ids=[r["id"] for r in new])
         return len(new)
 

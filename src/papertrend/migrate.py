@@ -17,7 +17,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 # Objects made by raw SQL in migrations for one database's keyword search: SQLite's FTS5 table and its
 # shadow tables; PostgreSQL's generated tsvector column, its GIN index and the BM25 postings tables
-# (`keyword_*`, migration 0008) (issue #6); the author filter's trigram index (`author_index*`, 0014). They
+# (`keyword_*`, migration 0008) (issue #6); the author filter's trigram index (`author_index*`, 0016). They
 # are not in schema.py, so autogenerate and the schema check must not see them as strays to drop.
 _RAW_SQL_TABLES = ("papers_fts", "keyword_", "author_index")
 _RAW_SQL_COLUMNS = ("search_tsv",)

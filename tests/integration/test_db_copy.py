@@ -193,12 +193,16 @@ def test_sqlite_to_postgres_and_back_loses_nothing(
     # Back on SQLite the data hashes exactly as it did before the trip.
     assert [t.source_checksum for t in there.tables] == [t.target_checksum for t in home.tables]
 
-    # The derived keyword indexes were rebuilt: each answers exactly as one its database built itself
-    # while ingesting (`engine`: the same data loaded straight into PostgreSQL) ...
+    # The derived keyword indexes were rebuilt: each answers as one its database built itself while
+    # ingesting (`engine`: the same data loaded straight into PostgreSQL), with the same papers first;
+    # scores agree to a few percent, not to the bit: a tantivy index that re-indexed papers still
+    # counts their old documents in its statistics until it merges them away.
     _populate(engine, fixture_data, tmp_path)
     expected = _keyword_top(source)
-    assert all(expected) and _keyword_top(back) == expected
-    assert _keyword_top(pg) == _keyword_top(engine)
+    assert all(expected)
+    for built, rebuilt in ((expected, _keyword_top(back)), (_keyword_top(engine), _keyword_top(pg))):
+        assert [[pid for pid, _ in q] for q in rebuilt] == [[pid for pid, _ in q] for q in built]
+        assert [s for q in rebuilt for _, s in q] == pytest.approx([s for q in built for _, s in q], rel=0.05)
     # ... and the two databases agree on the top hits (their stemmers differ further down).
     assert _top_ids(pg) == _top_ids(source)
     near = _vector_top(source, tmp_path / "a")
@@ -216,9 +220,10 @@ def _add_rows(engine: Engine, n: int) -> tuple[int, int, int]:
         user = accounts.user_for_login(conn=conn, email=f"new{n}@example.org", now=NOW)
         made = subs.subscribe(conn=conn, email=f"new-sub{n}@example.org", prefs=subs.Preferences(), now=NOW)
         assert made.subscription_id is not None
+    with reading(engine) as conn:  # the keyword index follows what is committed
         hits = keyword.search(conn=conn, query=title, limit=1)
-        assert [h.paper_id for h in hits] == [item.id]
-        return int(paper_pk), user.id, made.subscription_id
+    assert [h.paper_id for h in hits] == [item.id]
+    return int(paper_pk), user.id, made.subscription_id
 
 
 def test_new_rows_after_the_copy_get_fresh_keys(
@@ -283,8 +288,9 @@ def test_an_interrupted_copy_finishes_on_rerun_without_duplicates(
     assert by_table["embeddings"].copied == N + 1
     with reading(pg) as conn:
         dupes = conn.execute(sa.select(papers.c.id).group_by(papers.c.id).having(sa.func.count() > 1)).all()
-        indexed = conn.execute(sa.text("SELECT docs FROM keyword_stats")).scalar_one()
-    assert dupes == [] and indexed == N + 1  # each paper in the keyword index once
+    keyword.sync(engine=pg)
+    indexed = sorted(keyword.open_index(engine=pg).all_pks().tolist())
+    assert dupes == [] and len(indexed) == len(set(indexed)) == N + 1  # each paper in the keyword index once
     assert _top_ids(pg) == _top_ids(source)
 
 

@@ -1,5 +1,5 @@
 """Migrations and the schema in schema.py agree (issues #2, #6), and each database's own settings are on:
-SQLite's pragmas; PostgreSQL's pgvector column and weighted tsvector keyword index."""
+SQLite's pragmas; PostgreSQL's pgvector column; the databases' old keyword indexes, gone at 0017."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
@@ -58,8 +59,39 @@ def test_vectors_round_trip_exactly(engine: Engine) -> None:
 
 
 @pytest.mark.postgres_only
-def test_postgres_vector_column_and_weighted_tsvector(engine: Engine) -> None:
-    """pgvector stores the vectors; the generated tsvector weighs title A, abstract B, authors C."""
+def test_postgres_vector_column(engine: Engine) -> None:
+    with engine.connect() as conn:
+        coltype = conn.exec_driver_sql(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'embeddings'::regclass AND attname = 'vector'"
+        ).scalar_one()
+    assert coltype == "vector"
+
+
+def _database_keyword_index(engine: Engine) -> int | None:
+    """Papers the database's own keyword index (FTS5, or the tsvector and its postings) holds for
+    'splat', or None when the index is not there (migration 0017 drops it for tantivy, #15)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            found = conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name LIKE 'papers_fts%'")
+            if not found.scalar_one():
+                return None
+            return int(
+                conn.exec_driver_sql(
+                    "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'splat'"
+                ).scalar_one()
+            )
+        if conn.exec_driver_sql("SELECT to_regclass('keyword_postings')").scalar() is None:
+            return None
+        matching = conn.exec_driver_sql(
+            "SELECT count(*) FROM papers WHERE search_tsv @@ to_tsquery('english', 'splat & render')"
+        ).scalar_one()
+        postings = conn.exec_driver_sql("SELECT docs FROM keyword_stats").scalar_one()
+        assert postings == matching
+        return int(matching)
+
+
+def test_the_databases_keyword_index_goes_at_0017_and_comes_back_on_downgrade(engine: Engine) -> None:
     now = datetime(2026, 11, 27, tzinfo=UTC)
     with transaction(engine) as conn:
         conn.execute(
@@ -68,23 +100,15 @@ def test_postgres_vector_column_and_weighted_tsvector(engine: Engine) -> None:
                  authors=["Ada Lovelace", "Alan Turing"], categories=[], sources=[], first_seen_at=now,
                  changed_at=now),
         )  # fmt: skip
+    assert _database_keyword_index(engine) is None
+    cfg = migrate.alembic_config()
     with engine.connect() as conn:
-        coltype = conn.exec_driver_sql(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = 'embeddings'::regclass AND attname = 'vector'"
-        ).scalar_one()
-        tsv = conn.exec_driver_sql("SELECT search_tsv::text FROM papers").scalar_one()
-        found = conn.exec_driver_sql(
-            "SELECT count(*) FROM papers WHERE search_tsv @@ to_tsquery('english', 'splat & render')"
-        ).scalar_one()
-        index = conn.exec_driver_sql(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_papers_search_tsv'"
-        ).scalar_one()
-    assert coltype == "vector"
-    # Title A and abstract B stemmed as English; author names C, whole ("lovelace", not "lovelac").
-    assert {"'splat':2A", "'render':4B", "'lovelace':8C", "'turing':11C"} <= set(tsv.split())
-    assert found == 1
-    assert "gin (search_tsv)" in index
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0016")
+        conn.commit()
+    assert _database_keyword_index(engine) == 1  # rebuilt from the papers
+    migrate.upgrade(engine)
+    assert _database_keyword_index(engine) is None
 
 
 @pytest.mark.sqlite_only

@@ -1,6 +1,6 @@
 """An excluded word leaves out its word forms in search (#13, item 5): `-benchmark` also excludes
 "Benchmarking" and "benchmarks", in every mode and sort, in the page, the JSON and the feed, on both
-databases (FTS5 | tsvector) and in the in-memory BM25 — as the digest's filter does."""
+databases (the keyword index on disk stems with Snowball English) — as the digest's filter does."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from papertrend.db import reading
 from papertrend.ingest.base import make_source
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.search import keyword
-from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import FAST_MODEL, get_embedder
 from papertrend.search.service import Searcher
@@ -96,16 +95,6 @@ def test_the_query_finds_all_four_without_the_exclusion(db: Engine) -> None:
 def test_keyword_search_in_the_database_excludes_word_forms(db: Engine, query: str, match: Any) -> None:
     with reading(db) as conn:
         _excluded_forms_gone([h.paper_id for h in keyword.search(conn=conn, query=query, match=match)])
-
-
-@pytest.mark.parametrize("query", QUERIES)
-def test_the_in_memory_bm25_excludes_word_forms(db: Engine, query: str) -> None:
-    memory = MemoryIndex(
-        engine=db, threshold=0, weights=keyword.DEFAULT_WEIGHTS, background=False, check_every=0
-    )
-    with reading(db) as conn:
-        assert memory.ready(conn=conn) is not None
-        _excluded_forms_gone([h.paper_id for h in keyword.search(conn=conn, query=query, memory=memory)])
 
 
 def test_holding_drops_word_forms_for_search_by_meaning(db: Engine) -> None:

@@ -19,6 +19,7 @@ from papertrend.config import Settings
 from papertrend.db import transaction
 from papertrend.ingest.tables import ingest_runs
 from papertrend.logs import JsonFormatter
+from papertrend.search import keyword
 from papertrend.web.lifespan import offline_probe
 from tests.integration.test_web_pages import (
     ARXIV_PER_DAY,
@@ -187,21 +188,25 @@ def test_healthz_reports_the_last_successful_ingest_per_source(web: Web, engine:
     hf_after = get_json(web, "/healthz")["ingest"]["hf-daily"]
     assert hf_after["lastRunOk"] is False and hf_after["lastError"] == "connection failed"
     assert hf_after["lastRunAt"].startswith("2099-01-01") and hf_after["lastSuccessAt"] == hf["lastSuccessAt"]
-    assert health["keywordIndex"] == "database"  # 38 papers: below the in-memory index's threshold
+    assert health["keywordIndex"] == "ready"  # tests sync it in each search, not on a thread
 
 
-def test_healthz_says_where_keyword_search_ranks(
+def test_healthz_says_warming_until_the_keyword_index_is_synced(
     settings: Settings, engine: Engine, fixture_data: Path
 ) -> None:
     load_papers(engine, fixture_data, settings.data_dir / "load")
-    web = make_web(settings.model_copy(update={"keyword_memory_threshold": 10}), engine)
+    web = make_web(settings, engine)
+    words = keyword.open_index(engine=engine)  # the one the app opened: one per database and process
+    words.state_now = "building"  # as a web process starts (lifespan's start_keyword_index)
+    assert web.get("/healthz").status_code == 503
+    words.start(engine=engine)  # its thread syncs it, here already up to date
     deadline = time.monotonic() + 30
     states = [get_json(web, "/healthz")["keywordIndex"]]
-    while states[-1] != "memory" and time.monotonic() < deadline:
+    while states[-1] != "ready" and time.monotonic() < deadline:
         time.sleep(0.05)
         states.append(get_json(web, "/healthz")["keywordIndex"])
-    # The first /healthz starts the build in the background; once built, searches rank from it.
-    assert states[-1] == "memory" and set(states) <= {"building", "memory"}, states
+    words.stop()
+    assert states[-1] == "ready", states
     assert get_json(web, "/api/papers/search?q=model&mode=keyword&limit=5")
 
 

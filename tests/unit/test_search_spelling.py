@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from papertrend.search.embedder import query_text
-from papertrend.search.fts5 import to_fts5
 from papertrend.search.query import parse_query, ranking_terms
 from papertrend.search.spelling import american, variants
+from tests.unit.test_keyword_parse import build, matches
 
 
 @pytest.mark.parametrize(
@@ -65,12 +68,24 @@ def test_any_mode_ranks_by_every_spelling_in_both_queries() -> None:
     )
 
 
+DOCS = [
+    ("We optimize colour models", "", ""),
+    ("We optimise color models", "", ""),
+    ("We optimize models", "", ""),
+    ("Behavior cloning", "", ""),
+]
+
+
 def test_all_mode_requires_any_spelling_and_exclusions_cover_both() -> None:
-    expr = to_fts5(parse_query("optimise -colour"), mode="all")
-    assert expr == '(("optimise" OR "optimize")) NOT ("colour" OR "color")'
+    with tempfile.TemporaryDirectory() as tmp:
+        index = build(Path(tmp), DOCS)
+        assert matches(index, "optimise -colour", "all") == [3]
 
 
 def test_quoted_phrases_stay_as_written() -> None:
     parsed = parse_query('"behaviour cloning"')
     assert parsed.phrases == (("behaviour", "cloning"),)
-    assert to_fts5(parsed, mode="any") == '"behaviour cloning"'
+    with tempfile.TemporaryDirectory() as tmp:
+        index = build(Path(tmp), DOCS)
+        assert matches(index, '"behaviour cloning"') == []
+        assert matches(index, "behaviour cloning") == [4]

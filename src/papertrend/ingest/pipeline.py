@@ -128,11 +128,12 @@ def _prefetched(source: Source, cursor: Cursor | None) -> Iterator[tuple[RawBatc
 
 
 def store(*, conn: Connection, items: Sequence[PaperIn], now: datetime) -> UpsertCounts:
-    """Upsert papers and add the new ones to the keyword index, in the caller's transaction."""
+    """Upsert papers in the caller's transaction; the keyword index follows at the next sync."""
     counts = repository.upsert_many(conn=conn, items=items, now=now)
-    # Every insert path must index its papers: the FTS5 update/delete triggers assume they are in the
-    # index, and an external-content FTS5 table is corrupted by deleting what it lacks.
-    keyword.index_new(conn=conn, paper_ids=counts.added_ids)
+    if counts.added or counts.updated:
+        # The keyword index is derived (search/tantivy_index.py): this process syncs it before its
+        # next search, run_ingest as it goes, other processes within seconds.
+        keyword.changed(conn=conn, paper_ids=counts.changed_ids)
     return counts
 
 
@@ -152,6 +153,39 @@ def run_ingest(
         cursor = get_cursor(conn=conn, source=source.name, key=key)
     if cursor:
         log.info("%s: resuming %s from %s", source.name, key, cursor)
+    # Each committed batch is indexed for keyword search on a thread while the next is parsed and
+    # stored; the index commits once, at the end (search/keyword_writer.py).
+    with keyword.following(engine=engine) as words:
+        _ingest_batches(engine=engine, source=source, report=report, key=key, cursor=cursor, words=words,
+                        progress=progress, clock=clock)  # fmt: skip
+    report.seconds = time.perf_counter() - t0
+    with transaction(engine) as conn:
+        runs.record(
+            conn=conn,
+            source=source.name,
+            started_at=started,
+            finished_at=clock(),
+            ok=report.ok,
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            rejected=report.rejected,
+            error=report.error,
+        )
+    return report
+
+
+def _ingest_batches(
+    *,
+    engine: Engine,
+    source: Source,
+    report: IngestReport,
+    key: str,
+    cursor: Cursor | None,
+    words: keyword.Follower,
+    progress: ProgressFn | None,
+    clock: Callable[[], datetime],
+) -> None:
     try:
         for raw, parsed in _prefetched(source, cursor):
             now = clock()
@@ -170,6 +204,7 @@ def run_ingest(
             for r in parsed.rejected:
                 log.info("%s: rejected %s: %s", r.source, r.record, r.reason)
             report.batches += 1
+            words.feed(counts.changed_ids)
             if progress:
                 progress(raw, parsed, report)
         if getattr(source, "forget_cursor_when_done", False):
@@ -179,18 +214,3 @@ def run_ingest(
     except SourceError as exc:
         report.error = exc.message
         log.error("%s: run failed: %s", source.name, exc.message)
-    report.seconds = time.perf_counter() - t0
-    with transaction(engine) as conn:
-        runs.record(
-            conn=conn,
-            source=source.name,
-            started_at=started,
-            finished_at=clock(),
-            ok=report.ok,
-            added=report.added,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            rejected=report.rejected,
-            error=report.error,
-        )
-    return report

@@ -1,46 +1,33 @@
-"""Keyword ranking from an in-memory BM25 index, for corpora where the database's is too slow (issue #3).
+"""BM25 over small in-memory sets of papers: the digest's window ranking and its tokenizer (issue #3).
 
-FTS5 scores every paper holding any of the query's words with its bm25() auxiliary function, about a
-microsecond each. In an 85k arXiv corpus "model" is in 66k papers, "data" in 27k, so a query like
-"Leveraging Diffusion Models for Synthetic Data" scored most of the corpus: p95 150–300 ms for
-queries made of title words, the cost of every hybrid search. PostgreSQL's postings sum fared alike.
+Keyword search itself ranks from the tantivy index (search/tantivy_index.py, issue #15). What stays
+here ranks a few thousand papers held in memory anyway — the digest's new papers of a window
+(digest/ranking.py) — by FTS5's BM25 (k1 1.2, b 0.75, the same idf and its floor), from per-stem
+numpy arrays of the column-weighted frequencies. Words are split as unicode61 splits them (letters and
+digits, diacritics and case folded) and stemmed with the Porter algorithm; pages mark words with the
+same tokenizer (search/marks.py).
 
-This index holds, per stemmed word, the papers having it and the word's column-weighted frequency
-(title 3 × abstract 1 × authors 1, keyword.DEFAULT_WEIGHTS) in numpy arrays; a query adds up FTS5's
-own BM25 (k1 1.2, b 0.75, the same idf and its floor) over those arrays in a few milliseconds,
-whatever the words. Words are split as unicode61 splits them (letters and digits, diacritics and case
-folded) and stemmed with the Porter algorithm, as the FTS5 index is (tokenize='porter unicode61').
-
-It is derived data, like the ANN index: built from the papers table on a background thread once
-the corpus has `threshold` papers, and built again when papers change (checked at most every few
-seconds). Until it is ready, and for queries it does not answer (quoted phrases, every-word mode,
-excluded phrases), keyword search runs in the database (fts5.py, tsvector.py) as before.
+`signature` and `CHECK_EVERY_S` tell other derived in-memory data (the "did you mean" vocabulary,
+search/suggest.py) when papers changed.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import re
-import threading
-import time
 import unicodedata
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 import Stemmer
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from papertrend.db import reading
 from papertrend.papers import repository
 
-log = logging.getLogger(__name__)
-
-IndexState = Literal["memory", "building", "database"]
 K1, B = 1.2, 0.75
 MIN_IDF = 1e-6  # FTS5's floor for a word in more than half the papers
 _WORD = re.compile(r"[^\W_]+")
@@ -196,23 +183,6 @@ def postings_of(
     )
 
 
-def build(
-    *, conn: Connection, weights: tuple[float, float, float], tokenizer: Tokenizer | None = None
-) -> Postings:
-    """Read every paper's title, abstract and authors and build the postings."""
-    tok = tokenizer or Tokenizer()
-    sig = signature(conn)
-    w_title, w_abstract, w_authors = weights
-
-    def docs() -> Iterator[tuple[int, dict[str, float], int]]:
-        for row in repository.iter_texts(conn=conn):
-            authors = ", ".join(str(a) for a in row.authors or ())
-            fields = ((row.title or "", w_title), (row.abstract or "", w_abstract), (authors, w_authors))
-            yield (row.pk, *document(tok, fields))
-
-    return postings_of(docs(), signature=sig, weights=weights)
-
-
 def top(
     postings: Postings,
     *,
@@ -237,95 +207,9 @@ def top(
     return [(int(postings.pks[d]), float(scores[d])) for d in order]
 
 
-class MemoryIndex:
-    """The process's in-memory BM25 index over one database; rebuilt in the background when stale."""
-
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        threshold: int,
-        weights: tuple[float, float, float],
-        background: bool = True,
-        check_every: float = CHECK_EVERY_S,
-    ) -> None:
-        self.engine = engine
-        self.check_every = check_every
-        self.threshold = threshold
-        self.weights = weights
-        self.background = background
-        # Query words only: a Stemmer must not be used by two threads at once, so each build makes
-        # its own and queries take turns on this one.
-        self.tokenizer = Tokenizer()
-        self._tokenizing = threading.Lock()
-        self.postings: Postings | None = None
-        self.last_build_seconds = 0.0
-        self._checked = -math.inf
-        self._building = threading.Lock()
-
-    def ready(self, *, conn: Connection) -> Postings | None:
-        """The postings to rank with, or None (too few papers, or not built yet: use the database).
-
-        Checks whether papers changed at most every `check_every` seconds, then starts a rebuild; the
-        current postings keep answering meanwhile (new papers are found by meaning until it ends).
-        """
-        now = time.monotonic()
-        if now - self._checked >= self.check_every:
-            self._checked = now
-            sig = signature(conn)
-            if sig.count < self.threshold:
-                self.postings = None
-            elif self.postings is None or self.postings.signature != sig:
-                self._start_build()
-        return self.postings
-
-    @property
-    def state(self) -> IndexState:
-        """ "memory" (ranking from it), "building" (the database ranks until it is built), or
-        "database" (below the threshold)."""
-        if self.postings is not None:
-            return "memory"
-        return "building" if self._building.locked() else "database"
-
-    def _start_build(self) -> None:
-        if not self._building.acquire(blocking=False):
-            return  # one build at a time
-        if self.background:
-            threading.Thread(target=self._build, name="bm25-build", daemon=True).start()
-        else:
-            self._build()
-
-    def _build(self) -> None:
-        try:
-            t0 = time.perf_counter()
-            with reading(self.engine) as conn:
-                self.postings = build(conn=conn, weights=self.weights)
-            self.last_build_seconds = time.perf_counter() - t0
-            log.info(
-                "keyword.memory_index_built",
-                extra={
-                    "papers": len(self.postings.pks),
-                    "postings": len(self.postings.docs),
-                    "mb": round(self.postings.nbytes / 2**20, 1),
-                    "seconds": round(self.last_build_seconds, 1),
-                },
-            )
-        except Exception:
-            log.exception("keyword.memory_index_failed: keyword search stays in the database")
-        finally:
-            self._building.release()
-
-    def query_stems(self, tokens: Iterable[str]) -> list[str]:
-        """The stems of a query's word tokens, split and folded as the papers' were."""
-        with self._tokenizing:
-            return [stem for token in tokens for stem in self.tokenizer(token)]
-
-
 __all__ = [
-    "MemoryIndex",
     "Postings",
     "Tokenizer",
-    "build",
     "document",
     "postings_of",
     "signature",

@@ -1,4 +1,4 @@
-"""`papertrend embed` and `papertrend search`: embed new papers and search them from the terminal."""
+"""`papertrend embed`, `search` and `reindex`: embed new papers, search them, rebuild the keyword index."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from papertrend.commands import Ctx, DayOpt, console, err, open_ctx, paper_json,
 from papertrend.db import reading
 from papertrend.papers import repository
 from papertrend.papers.models import authors_short
+from papertrend.search import keyword
 from papertrend.search.embed_job import BATCH, GPU_CLAIM, EmbedReport, embed_missing
 from papertrend.search.embedder import Embedder, get_embedder
 from papertrend.search.service import Searcher, searcher_from_settings
@@ -162,3 +163,22 @@ def search_command(
         query=query, mode=cast(Mode, mode), limit=limit, filters=filters, sort=cast(Sort, sort)
     )
     print_hits(ctx, hits, as_json=as_json)
+
+
+def reindex_command(
+    sync_only: Annotated[
+        bool, typer.Option("--sync", help="Only catch up with changed papers instead of rebuilding.")
+    ] = False,
+) -> None:
+    """Rebuild the keyword index of this host from the database (it is derived data, issue #15)."""
+    ctx = open_ctx()
+    index = keyword.open_index(engine=ctx.engine, data_dir=ctx.settings.data_dir)
+    report = index.sync(engine=ctx.engine, full=not sync_only)
+    if report is None:
+        err.print("another process of this host is writing the keyword index; try again in a minute")
+        raise typer.Exit(1)
+    console.print(
+        f"keyword index at {index.path}: {index.documents:,} papers; read {report.read:,}, "
+        f"wrote {report.written:,}, deleted {report.deleted:,} in {report.seconds:.1f}s",
+        highlight=False,
+    )

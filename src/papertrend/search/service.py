@@ -18,7 +18,6 @@ from papertrend.db import reading
 from papertrend.papers import repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.search import hybrid, keyword, vectors
-from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.embedder import Embedder, query_text
 from papertrend.search.index import open_index
 from papertrend.search.language import guess
@@ -114,15 +113,11 @@ class Searcher:
         index_dir: Path,
         ann_threshold: int = 50_000,
         tuning: Tuning = DEFAULT_TUNING,
-        words: MemoryIndex | None = None,
         recheck_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
         self.embedder = embedder
         self.tuning = tuning
-        # A long-lived process (the web app) passes an in-memory keyword index (search/bm25.py);
-        # one-shot commands rank in the database rather than build one for a single query.
-        self.words = words
         # Shared by all requests of the process; query embeddings are short (one text each).
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed-query")
         self.index = open_index(
@@ -180,23 +175,19 @@ class Searcher:
         depth = max(limit, self.tuning.candidates)
         with reading(self.engine) as conn:
             if mode == "keyword":
-                hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters, memory=self.words)
+                hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
             elif mode == "semantic":
                 found = self.semantic(conn=conn, query=query, limit=depth, filters=filters)
                 hits = self._holding(conn, query, found)
                 if guess(query) is not None:
-                    words = keyword.search(
-                        conn=conn, query=query, limit=depth, filters=filters, memory=self.words
-                    )
+                    words = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
                     hits = _sharing_words(hits, words)
             else:
                 # The query is embedded on another thread while the keyword search runs: both
                 # release the GIL (onnxruntime, the database driver), so on two cores a hybrid
                 # query costs about the longer of the two rather than their sum.
                 vector = self._pool.submit(self.embed_query, query)
-                by_words = keyword.search(
-                    conn=conn, query=query, limit=depth, filters=filters, memory=self.words
-                )
+                by_words = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
                 qvec = vector.result()
                 by_meaning = self._holding(
                     conn, query, self.nearest(conn=conn, vector=qvec, limit=depth, filters=filters)
@@ -245,15 +236,14 @@ def searcher_from_settings(
     settings: Settings,
     engine: Engine,
     embedder: Embedder,
-    words: MemoryIndex | None = None,
     recheck_seconds: float = 0.0,
 ) -> Searcher:
     """The Searcher the settings describe: the one place the CLI, the web and the digest build it (#11)."""
+    keyword.open_index(engine=engine, data_dir=settings.data_dir)
     return Searcher(
         engine=engine,
         embedder=embedder,
         index_dir=settings.data_dir / "index",
         ann_threshold=settings.ann_threshold,
-        words=words,
         recheck_seconds=recheck_seconds,
     )

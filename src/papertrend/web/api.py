@@ -26,8 +26,8 @@ from papertrend.papers import listings, repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import Period, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
-from papertrend.search.bm25 import IndexState
 from papertrend.search.language import guess
+from papertrend.search.tantivy_index import IndexState
 from papertrend.types import Filters, Hit, Mode, Sort
 from papertrend.web import cursor
 from papertrend.web.api_models import (
@@ -98,8 +98,8 @@ class Health(BaseModel):
     )
     keywordIndex: IndexState | None = Field(
         default=None,
-        description="Where this process ranks keyword searches: its in-memory index, the database while"
-        " that index is built, or the database (below PAPERTREND_KEYWORD_MEMORY_THRESHOLD papers).",
+        description="The host's keyword index as this process sees it: `building` while its first sync"
+        " runs (at start, or when the index is rebuilt), then `ready`.",
     )
 
 
@@ -339,12 +339,11 @@ def healthz(state: StateDep, response: Response) -> Health:
             total = repository.count(conn=conn)
             latest = repository.latest_day(conn=conn)
             runs = listings.ingest_health(conn=conn)
-            state.search.words.ready(conn=conn)  # starts the build if it is due
     except SQLAlchemyError as exc:
         response.status_code = 503
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
         return Health(status="error", version=__version__, database=False, databaseError=reason)
-    warming = state.search.vectors == "warming"
+    warming = state.search.vectors == "warming" or state.search.words.state_now == "building"
     if warming:
         response.status_code = 503
     return Health(
@@ -362,6 +361,6 @@ def healthz(state: StateDep, response: Response) -> Health:
             )
             for r in runs
         },
-        keywordIndex=state.search.words.state,
+        keywordIndex=state.search.words.state_now,
         vectorIndex=state.search.vectors,
     )

@@ -1,4 +1,4 @@
-"""What a web process does as it starts and stops: report, warm the keyword index, probe the network."""
+"""What a web process does as it starts and stops: report, sync the keyword index, probe the network."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 
 import anyio.to_thread
 from fastapi import FastAPI
-from sqlalchemy.exc import SQLAlchemyError
 
 from papertrend.config import Settings
 from papertrend.db import reading
@@ -36,12 +35,13 @@ def offline_probe(settings: Settings) -> None:
 
 
 def start_keyword_index(state: AppState) -> None:
-    """Build the in-memory keyword index now if the corpus calls for one, not on the first search."""
-    try:
-        with reading(state.engine) as conn:
-            state.search.words.ready(conn=conn)
-    except SQLAlchemyError as exc:
-        log.warning("startup.keyword_index_not_started", extra={"error": str(exc)})
+    """Keep the host's keyword index in sync from a thread, from now on, not inside searches (#15).
+
+    Tests leave it to each search, which syncs first when papers changed (their changes and searches
+    follow each other at once).
+    """
+    if state.settings.env != "test":
+        state.search.words.start(engine=state.engine)
 
 
 def startup_report(state: AppState) -> None:

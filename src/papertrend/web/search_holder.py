@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.search import keyword
-from papertrend.search.bm25 import MemoryIndex
 from papertrend.search.service import relevant_newest_first
 from papertrend.search.suggest import VocabularyHolder
 from papertrend.types import Filters, Hit, Mode, Sort
@@ -40,10 +39,8 @@ class SearchHolder:
         self.engine = engine
         self._searcher: Searcher | None = None
         self.unavailable: str | None = None
-        # Keyword ranking from memory past this many papers (search/bm25.py), model or not.
-        self.words = MemoryIndex(
-            engine=engine, threshold=settings.keyword_memory_threshold, weights=keyword.DEFAULT_WEIGHTS
-        )
+        # The host's keyword index (search/tantivy_index.py), model or not.
+        self.words = keyword.open_index(engine=engine, data_dir=settings.data_dir)
         # "Did you mean" reads the corpus's words (search/suggest.py), model or not (#14).
         self.vocabulary = VocabularyHolder(engine=engine)
         # Guards loading the model, once; searches then run side by side (the vector index
@@ -71,7 +68,6 @@ class SearchHolder:
                     settings=self.settings,
                     engine=self.engine,
                     embedder=embedder,
-                    words=self.words,
                     recheck_seconds=VECTOR_RECHECK_SECONDS,
                 )
                 log.info("search.model_loaded", extra={"model": embedder.name})
@@ -91,7 +87,7 @@ class SearchHolder:
         # Keyword search needs no model: read it straight from the index.
         depth = max(limit, 100) if sort == "date" else limit
         with reading(self.engine) as conn:
-            hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters, memory=self.words)
+            hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
             if sort == "date":
                 hits = relevant_newest_first(conn=conn, hits=hits, mode="keyword")
         return hits[:limit], "keyword"
