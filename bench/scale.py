@@ -5,7 +5,7 @@ paper, the first half of another's abstract and the second half of a third's, th
 categories of a fourth, with a fresh arXiv-style id and a listing day spread over 2017–2025. The
 JSON-lines file is written once under the cache folder and reused; so is each store.
 
-    .venv/bin/python bench/scale.py [--scales 1M] [--cache /work/cache/scale] [--postgres ADMIN_URL]
+    .venv/bin/python bench/scale.py [--scales 1M] [--cache var/bench/scale] [--postgres ADMIN_URL]
         [--queries 200]
 
 Per scale and database it measures: ingest papers/s through `papertrend ingest jsonl` (keyword index
@@ -172,13 +172,16 @@ def dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
+CACHE = Path(__file__).resolve().parents[1] / "var" / "bench" / "scale"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_data_option(parser)
     parser.add_argument("--scales", default="1M")
-    parser.add_argument("--cache", type=Path, default=Path("/work/cache/scale"))
+    parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="also measure on this PostgreSQL server")
     parser.add_argument("--queries", type=int, default=200)
     ns = parser.parse_args()
