@@ -1,7 +1,7 @@
 """Private memory and search latency of a process searching the SQLite side's HNSW file, loaded into
 its own memory (before issue #15) against viewed through a shared memory map (now).
 
-    python bench/ann_view.py --n 200000 --dim 384 --cache /work/cache/mmap
+    .venv/bin/python bench/ann_view.py --n 200000 --dim 384 [--cache var/bench/ann-view]
 
 Builds N random unit vectors into an f16 cosine usearch file once (cached; connectivity 8 and
 expansion_add 16 so it builds in minutes on 2 cores: the graph is smaller than the project's 32/128 one,
@@ -66,11 +66,14 @@ def build(path: Path, n: int, dim: int) -> None:
     index.save(str(path))
 
 
+CACHE = Path(__file__).resolve().parents[1] / "var" / "bench" / "ann-view"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--dim", type=int, default=384)
-    parser.add_argument("--cache", type=Path, default=Path("../cache/mmap"))
+    parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     path = args.cache / f"random-{args.n}-{args.dim}.usearch"
