@@ -11,10 +11,12 @@ ON CONFLICT, or `FOR UPDATE SKIP LOCKED` claims) rather than lean on SQLite's on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -127,3 +129,23 @@ def reading(engine: Engine) -> Iterator[Connection]:
     """
     with engine.connect() as conn:
         yield conn
+
+
+T = TypeVar("T")
+
+
+class PerEngine(Generic[T]):
+    """One `make()` per engine in this process (a cache of derived data), made on first use and gone
+    with the engine."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._made: weakref.WeakKeyDictionary[Engine, T] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def __call__(self, engine: Engine) -> T:
+        with self._lock:
+            found = self._made.get(engine)
+            if found is None:
+                found = self._made[engine] = self._make()
+            return found

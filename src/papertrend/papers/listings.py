@@ -10,7 +10,6 @@ import calendar
 import json
 import re
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,8 +17,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
+from papertrend.db import PerEngine
 from papertrend.errors import BadRequest
 from papertrend.ingest.tables import ingest_runs
 from papertrend.papers import votes
@@ -250,16 +250,7 @@ class _ListedCache:
         return listed
 
 
-_caches: weakref.WeakKeyDictionary[Engine, _ListedCache] = weakref.WeakKeyDictionary()
-_caches_lock = threading.Lock()
-
-
-def _cache(engine: Engine) -> _ListedCache:
-    with _caches_lock:
-        found = _caches.get(engine)
-        if found is None:
-            found = _caches[engine] = _ListedCache()
-        return found
+_cache = PerEngine(_ListedCache)
 
 
 def _listed(conn: Connection, start: date, end: date, categories: Sequence[str]) -> list[_Listed]:

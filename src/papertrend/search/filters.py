@@ -4,7 +4,6 @@ set of papers they let through, for the rankers that filter in memory (#16)."""
 from __future__ import annotations
 
 import threading
-import weakref
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -12,8 +11,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
+from papertrend.db import PerEngine
 from papertrend.papers.repository import by_authors, in_categories, listing_day_expr
 from papertrend.papers.tables import papers
 from papertrend.types import Filters
@@ -117,17 +117,7 @@ class DayColumn:
         return pks[keep], bool(keep.all())
 
 
-_columns: weakref.WeakKeyDictionary[Engine, DayColumn] = weakref.WeakKeyDictionary()
-_columns_lock = threading.Lock()
-
-
-def day_column(engine: Engine) -> DayColumn:
-    """The process's day column of one database."""
-    with _columns_lock:
-        column = _columns.get(engine)
-        if column is None:
-            column = _columns[engine] = DayColumn()
-        return column
+day_column = PerEngine(DayColumn)  # the process's day column of one database
 
 
 def allowed_pks(*, conn: Connection, filters: Filters) -> I64 | None:
