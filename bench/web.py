@@ -149,7 +149,7 @@ def start_server(folder: Path, *, model: str, workers: int) -> tuple[subprocess.
 
 
 def wait_for_keyword_index(port: int, workers: int, timeout: float = 600) -> float:
-    """Seconds until the processes rank keywords from memory (each builds its own index).
+    """Seconds until every process has synced the host's keyword index (`keywordIndex: ready`).
 
     Each /healthz lands on whichever process accepts it, so wait for 5 answers per process in a row.
     """
@@ -157,11 +157,11 @@ def wait_for_keyword_index(port: int, workers: int, timeout: float = 600) -> flo
     in_a_row = 0
     while time.monotonic() - start < timeout:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
-            memory = json.loads(r.read()).get("keywordIndex") == "memory"
-        in_a_row = in_a_row + 1 if memory else 0
+            ready = json.loads(r.read()).get("keywordIndex") == "ready"
+        in_a_row = in_a_row + 1 if ready else 0
         if in_a_row >= 5 * workers:
             return time.monotonic() - start
-        time.sleep(0.05 if memory else 0.5)
+        time.sleep(0.05 if ready else 0.5)
     raise SystemExit("the keyword index was not built within the timeout")
 
 
@@ -270,7 +270,7 @@ def main() -> None:
     rows = []
     try:
         waited = wait_for_keyword_index(port, ns.workers)
-        print(f"keyword index in memory after {waited:.0f} s", flush=True)
+        print(f"keyword index ready after {waited:.0f} s", flush=True)
         print(
             "server memory at start: {:.0f} MB private, {:.0f} MB file-backed (shared)".format(
                 *memory_mb(proc)
