@@ -26,37 +26,56 @@ def unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def test_for_you_from_the_database(engine: Engine) -> None:
-    rng = np.random.default_rng(13)
+def _store(
+    engine: Engine,
+    rng: np.random.Generator,
+    *,
+    background: int,
+    saved: int,
+    near: int,
+    new: int,
+    author_at: int,
+    author: str,
+) -> int:
+    """`background` older random papers, `saved` older papers about one direction (saved by Ada), and
+    `new` papers listed since: the first `near` about that direction, the one at `author_at` by
+    `author`, the rest random. Returns Ada's user id."""
     a = unit(rng.standard_normal(D))
-    # 300 older random papers (the background), 4 saved papers about `a` (older), and new papers:
-    # 3 about `a`, one of them marked "not interested", 1 by a followed author, 40 random.
     old = [
         PaperIn(id=f"2510.{i:05d}", title=f"Old {i}", source="t", listed_on=date(2025, 10, 1))
-        for i in range(304)
+        for i in range(background + saved)
     ]
-    new = [
+    fresh = [
         PaperIn(id=f"2611.{i:05d}", title=f"New {i}", source="t", listed_on=date(2026, 11, 30),
-                authors=["Ada Lovelace"] if i == 3 else ["Someone"])
-        for i in range(44)
+                authors=[author] if i == author_at else ["Someone"])
+        for i in range(new)
     ]  # fmt: skip
     vecs = np.vstack(
         [
-            unit(rng.standard_normal((300, D))),
-            unit(a + 0.15 * rng.standard_normal((4, D))),
-            unit(a + 0.15 * rng.standard_normal((3, D))),
-            unit(rng.standard_normal((41, D))),
+            unit(rng.standard_normal((background, D))),
+            unit(a + 0.15 * rng.standard_normal((saved, D))),
+            unit(a + 0.15 * rng.standard_normal((near, D))),
+            unit(rng.standard_normal((new - near, D))),
         ]
     )
     with transaction(engine) as conn:
-        papers_repo.upsert_many(conn=conn, items=[*old, *new], now=NOW)
-        pks = repo.pks_for_ids(conn=conn, paper_ids=[p.id for p in [*old, *new]])
+        papers_repo.upsert_many(conn=conn, items=[*old, *fresh], now=NOW)
+        pks = repo.pks_for_ids(conn=conn, paper_ids=[p.id for p in [*old, *fresh]])
         vectors.store(
-            conn=conn, model=MODEL, paper_pks=[pks[p.id] for p in [*old, *new]], vectors=vecs, now=NOW
+            conn=conn, model=MODEL, paper_pks=[pks[p.id] for p in [*old, *fresh]], vectors=vecs, now=NOW
         )
         ada = accounts.user_for_login(conn=conn, email="ada@example.org", now=NOW).id
-        for i in range(300, 304):
+        for i in range(background, background + saved):
             service.save(conn=conn, user_id=ada, paper_id=f"2510.{i:05d}", now=NOW)
+    return ada
+
+
+def test_for_you_from_the_database(engine: Engine) -> None:
+    # 300 older random papers (the background), 4 saved papers about one direction (older), and new
+    # papers: 3 about it, one of them marked "not interested", 1 by a followed author, 40 random.
+    rng = np.random.default_rng(13)
+    ada = _store(engine, rng, background=300, saved=4, near=3, new=44, author_at=3, author="Ada Lovelace")
+    with transaction(engine) as conn:
         service.not_interested(conn=conn, user_id=ada, paper_id="2611.00002", now=NOW)
         service.follow(conn=conn, user_id=ada, name="ada lovelace", now=NOW)
     with engine.connect() as conn:
@@ -78,33 +97,7 @@ def test_a_kept_window_sees_library_changes_at_once(engine: Engine) -> None:
     """The page keeps each reader's library with its window, by library version (#13): saving,
     "not interested" and following change the next picks, never a stale copy."""
     rng = np.random.default_rng(7)
-    a = unit(rng.standard_normal(D))
-    old = [
-        PaperIn(id=f"2510.{i:05d}", title=f"Old {i}", source="t", listed_on=date(2025, 10, 1))
-        for i in range(203)
-    ]
-    new = [
-        PaperIn(id=f"2611.{i:05d}", title=f"New {i}", source="t", listed_on=date(2026, 11, 30),
-                authors=["Grace Hopper"] if i == 5 else ["Someone"])
-        for i in range(30)
-    ]  # fmt: skip
-    vecs = np.vstack(
-        [
-            unit(rng.standard_normal((200, D))),
-            unit(a + 0.15 * rng.standard_normal((3, D))),
-            unit(a + 0.15 * rng.standard_normal((3, D))),
-            unit(rng.standard_normal((27, D))),
-        ]
-    )
-    with transaction(engine) as conn:
-        papers_repo.upsert_many(conn=conn, items=[*old, *new], now=NOW)
-        pks = repo.pks_for_ids(conn=conn, paper_ids=[p.id for p in [*old, *new]])
-        vectors.store(
-            conn=conn, model=MODEL, paper_pks=[pks[p.id] for p in [*old, *new]], vectors=vecs, now=NOW
-        )
-        ada = accounts.user_for_login(conn=conn, email="ada@example.org", now=NOW).id
-        for i in range(200, 203):
-            service.save(conn=conn, user_id=ada, paper_id=f"2510.{i:05d}", now=NOW)
+    ada = _store(engine, rng, background=200, saved=3, near=3, new=30, author_at=5, author="Grace Hopper")
     since = date(2026, 11, 1)
 
     def picks() -> dict[str, str]:

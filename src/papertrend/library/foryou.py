@@ -252,33 +252,6 @@ def profile_of(
     )
 
 
-def profile_for(
-    *,
-    conn: Connection,
-    user_id: int | None,
-    model: str,
-    dim: int,
-    topics: Sequence[str] = (),
-    topic_vectors: Matrix | None = None,
-    exclude: Sequence[str] = (),
-    categories: Sequence[str] = (),
-    sent: frozenset[str] = frozenset(),
-) -> tuple[Profile, list[int]]:
-    """A reader's Profile (library, "not interested", followed authors, topics) and the pks of their
-    own papers; a subscriber without an account (`user_id` None) has topics only."""
-    reader = readers(conn=conn, user_ids=[user_id], model=model, dim=dim)[user_id] if user_id else None
-    profile = profile_of(
-        reader,
-        dim=dim,
-        topics=topics,
-        topic_vectors=topic_vectors,
-        exclude=exclude,
-        categories=categories,
-        sent=sent,
-    )
-    return profile, reader.own_pks if reader is not None else []
-
-
 def for_you(
     *,
     conn: Connection,
