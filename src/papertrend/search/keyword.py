@@ -183,6 +183,10 @@ def _anywhere(index: KeywordIndex, unit: Unit) -> tantivy.Query | None:
     if len(unit) == 1 and len(stems) == 1:
         found = _should(_terms(index, unit))
         assert found is not None
+    elif len(stems) == 1:
+        # A phrase whose other words analyse to nothing ("a" + a private-use character): tantivy's
+        # phrase query panics on one term, so the one stem is a term query.
+        found = tantivy.Query.term_query(index.schema, TEXT, stems[0])
     else:
         words: list[str | tuple[int, str]] = list(stems)
         found = tantivy.Query.phrase_query(index.schema, TEXT, words)
