@@ -106,7 +106,11 @@ def make_templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        authors_short=authors_short, authors_split=authors_split, snippet=snippet, safe_url=safe_url
+        authors_short=authors_short,
+        authors_split=authors_split,
+        snippet=snippet,
+        safe_url=safe_url,
+        thousands=thousands,
     )
     env.globals.update(
         author_url=author_url,
@@ -116,6 +120,11 @@ def make_templates() -> jinja2.Environment:
         version=__version__,
     )
     return env
+
+
+def thousands(n: int) -> str:
+    """A count as people read it: 10,000, not 10000."""
+    return f"{n:,}"
 
 
 def render(
