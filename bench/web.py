@@ -41,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -155,15 +156,20 @@ def start_server(folder: Path, *, model: str, workers: int) -> tuple[subprocess.
 
 
 def wait_for_keyword_index(port: int, workers: int, timeout: float = 600) -> float:
-    """Seconds until every process has synced the host's keyword index (`keywordIndex: ready`).
+    """Seconds until every process has synced the host's keyword index (`keywordIndex: ready`) and
+    warmed its search (200, not 503).
 
     Each /healthz lands on whichever process accepts it, so wait for 5 answers per process in a row.
     """
     start = time.monotonic()
     in_a_row = 0
     while time.monotonic() - start < timeout:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
-            ready = json.loads(r.read()).get("keywordIndex") == "ready"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+                ready = json.loads(r.read()).get("keywordIndex") == "ready"
+        except urllib.error.HTTPError as exc:  # 503 while warming: the model, the index, the vocabulary
+            exc.close()
+            ready = False
         in_a_row = in_a_row + 1 if ready else 0
         if in_a_row >= 5 * workers:
             return time.monotonic() - start
