@@ -24,6 +24,7 @@ SciFact's test claims, and title openings (as people type), where common words m
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import resource
 import statistics
@@ -38,6 +39,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import recommend_data
 from beir import load_beir, synthetic_id
 from benchdata import HF_DAYS, LISTING, SCIFACT, add_data_option, data_dir, data_file
 from papertrend.db import create_engine, reading, transaction
@@ -131,6 +133,9 @@ def build(scale: str, model: str, dim: int) -> Path:
     if scale == "1m":
         _random_vectors(engine, model, dim)
     else:
+        if scale == "85k":
+            cached = store_cached_vectors(engine, model)
+            print(f"[{scale}] {cached:,} vectors from {recommend_data.CACHE}", flush=True)
         embedder = get_embedder(model)
         last = [0.0]
 
@@ -144,6 +149,34 @@ def build(scale: str, model: str, dim: int) -> Path:
     print(f"[{scale}] vectors {time.perf_counter() - t0:.0f}s", flush=True)
     (folder / "ready").touch()
     return folder
+
+
+def store_cached_vectors(engine: sa.Engine, model: str) -> int:
+    """Store, by paper id, the vectors bench/recommend_data.py cached for the same papers (the listing
+    file and the Hugging Face archive, `BENCH_RECOMMEND_CACHE`); how many. Embedding the 85k store
+    with MiniLM takes 20+ minutes of both cores; its cached copy is read in seconds. Papers the cache
+    lacks are embedded afterwards as usual."""
+    corpus = recommend_data.load(data_file(LISTING).parents[1])
+    # recommend_data.vectors' file name: the model and a digest of the corpus's ids.
+    digest = hashlib.sha256("\n".join(corpus.ids).encode()).hexdigest()[:12]
+    path = recommend_data.CACHE / f"{model}-{digest}.npy"
+    if not path.exists():
+        return 0
+    matrix = np.load(path, mmap_mode="r")
+    row = {pid: i for i, pid in enumerate(corpus.ids)}
+    with transaction(engine) as conn:
+        stored = vectors.pks_of(conn=conn, paper_ids=corpus.ids)
+        pairs = sorted((pk, row[pid]) for pk, pid in stored.items())
+        for start in range(0, len(pairs), 5000):
+            chunk = pairs[start : start + 5000]
+            vectors.store(
+                conn=conn,
+                model=model,
+                paper_pks=[pk for pk, _ in chunk],
+                vectors=np.asarray(matrix[[r for _, r in chunk]], dtype=np.float32),
+                now=datetime.now(UTC),
+            )
+    return len(pairs)
 
 
 def _sample_papers(n: int) -> list[PaperIn]:
@@ -227,7 +260,41 @@ def _same_counts(source: sa.Engine, target: sa.Engine) -> bool:
         return False
 
 
-def measure(scale: str, url: str, folder: Path, model: str, queries: list[str]) -> dict[str, Any]:
+def expansion_sweep(
+    searcher: Searcher, engine: sa.Engine, model: str, queries: list[str], expansions: list[int]
+) -> list[tuple[int, float, float]]:
+    """(expansion_search, recall@10 against exact search, CPU ms per 100-neighbour search) for each
+    value, on the HNSW file's view (SQLite past the threshold): what choosing ann.EXPANSION_SEARCH
+    for a model needs. The page asks for 100 neighbours; recall@10 is the same at k 10 and 100 from
+    128 up (WordLlama, 80k)."""
+    state = getattr(searcher.index, "_ann", None)
+    if state is None:
+        return []
+    view = state.view.index
+    with reading(engine) as conn:
+        pks, matrix = vectors.load(conn=conn, model=model, dim=searcher.embedder.dim)
+    exact = vectors.ExactIndex(pks, matrix)
+    qv = searcher.embedder.embed(queries)
+    truth = [{p for p, _ in exact.search(v, 10)} for v in qv]
+    del matrix, exact
+    rows = []
+    before = view.expansion_search
+    try:
+        for ef in expansions:
+            view.expansion_search = ef
+            t0 = time.process_time()
+            found = [view.search(v.astype(np.float32), 100) for v in qv]
+            cpu = (time.process_time() - t0) / len(qv) * 1000
+            got = sum(len(set(f.keys[:10].tolist()) & t) for f, t in zip(found, truth, strict=True))
+            rows.append((ef, got / (10 * len(qv)), cpu))
+    finally:
+        view.expansion_search = before
+    return rows
+
+
+def measure(
+    scale: str, url: str, folder: Path, model: str, queries: list[str], expansions: list[int] | None = None
+) -> dict[str, Any]:
     engine = create_engine(url)
     words = keyword.open_index(engine=engine, data_dir=folder)
     searcher = Searcher(
@@ -270,8 +337,10 @@ def measure(scale: str, url: str, folder: Path, model: str, queries: list[str]) 
             )
             recall = got / (10 * len(qv))
             del matrix, exact
+    sweep = expansion_sweep(searcher, engine, model, queries, expansions) if expansions else []
     qs = statistics.quantiles(times, n=100)
     return {
+        "sweep": sweep,
         "papers": n,
         "index": searcher.index.kind,
         "build_s": build_s,
@@ -300,6 +369,12 @@ def main() -> None:
         " stored titles, as people type them (common words like 'model' make these the costly ones).",
     )
     parser.add_argument("--database-url", default=None, help="A PostgreSQL server to compare with SQLite.")
+    parser.add_argument(
+        "--expansions",
+        default="",
+        help="e.g. 256,384,512,768: recall@10 and CPU per search of the HNSW file at each expansion_search"
+        " (SQLite, past the ANN threshold), to choose search/ann.py's EXPANSION_SEARCH for a model.",
+    )
     ns = parser.parse_args()
     beir = load_beir(data_dir(ns.data, SCIFACT, LISTING, HF_DAYS) / SCIFACT)
     claims = [beir.queries[q] for q in sorted(beir.qrels["test"])][: ns.queries]
@@ -313,7 +388,8 @@ def main() -> None:
         sets = {"scifact": claims, "titles": title_queries(folder, ns.queries)}
         for db, url in urls:
             for name in ns.query_sets.split(","):
-                r = measure(scale, url, folder, ns.model, sets[name])
+                expansions = [int(x) for x in ns.expansions.split(",")] if ns.expansions else None
+                r = measure(scale, url, folder, ns.model, sets[name], expansions)
                 rows.append((scale, db, "tantivy", name, r))
     print(f"\nhybrid search, {ns.queries} queries per set, limit 10, model {ns.model}, query embedded")
     print(
@@ -327,6 +403,15 @@ def main() -> None:
             f" {r['build_s']:>8.1f} {r['kw_build_s']:>10.1f} {r['kw_mb']:>6.0f} {r['p50']:>7.1f}"
             f" {r['p95']:>7.1f} {r['p99']:>7.1f} {r['recall']:>9.3f} {r['rss_mb']:>12.0f}"
         )
+    for scale, db, _, name, r in rows:
+        for ef, recall, cpu in r["sweep"]:
+            print(
+                f"{scale} {db} {name}: expansion_search {ef:4d}: recall@10 {recall:.3f},"
+                f" {cpu:.2f} ms CPU a search"
+            )
+    if rows:
+        r = rows[-1][4]
+        print(f"p50_ms={r['p50']:.1f} p95_ms={r['p95']:.1f} recall={r['recall']:.3f} model={ns.model}")
 
 
 if __name__ == "__main__":

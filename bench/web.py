@@ -19,6 +19,12 @@ connections, with the ~85k papers loaded.
 
 The client shares the machine's cores with the server, as wrk would on one box; its own cost is a few
 per cent of a core at these rates.
+
+`--in-process N` measures instead what one search page costs: N new queries asked one after another
+through the app in this process (no server, no sockets), each page's CPU time (time.process_time, every
+thread of the process: the page runs on anyio's worker threads) and wall time. With `--profile` the
+same pages run under yappi (every thread; `pip install yappi`), and the functions costing the most
+CPU are printed.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -149,15 +156,20 @@ def start_server(folder: Path, *, model: str, workers: int) -> tuple[subprocess.
 
 
 def wait_for_keyword_index(port: int, workers: int, timeout: float = 600) -> float:
-    """Seconds until every process has synced the host's keyword index (`keywordIndex: ready`).
+    """Seconds until every process has synced the host's keyword index (`keywordIndex: ready`) and
+    warmed its search (200, not 503).
 
     Each /healthz lands on whichever process accepts it, so wait for 5 answers per process in a row.
     """
     start = time.monotonic()
     in_a_row = 0
     while time.monotonic() - start < timeout:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
-            ready = json.loads(r.read()).get("keywordIndex") == "ready"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+                ready = json.loads(r.read()).get("keywordIndex") == "ready"
+        except urllib.error.HTTPError as exc:  # 503 while warming: the model, the index, the vocabulary
+            exc.close()
+            ready = False
         in_a_row = in_a_row + 1 if ready else 0
         if in_a_row >= 5 * workers:
             return time.monotonic() - start
@@ -181,6 +193,19 @@ def memory_mb(proc: subprocess.Popen[bytes]) -> tuple[float, float]:
     return private / 1024, mapped / 1024
 
 
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """User + system CPU seconds the server and its worker processes have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in [proc.pid, *(int(p) for p in _children(proc.pid))]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def _children(pid: int) -> list[str]:
     try:
         return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -196,6 +221,7 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     bytes: int = 0
+    answered: int = 0  # warm-up included
 
 
 async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> tuple[int, int]:
@@ -216,6 +242,7 @@ async def _connection(port: int, paths: Iterator[str], until: list[float], tally
             path = next(paths)
             t0 = time.perf_counter()
             status, length = await _request(reader, writer, path)
+            tally.answered += 1
             if time.perf_counter() > until[1]:  # past the warm-up
                 tally.latencies_ms.append((time.perf_counter() - t0) * 1000)
                 tally.bytes += length
@@ -249,6 +276,70 @@ def routes(queries: list[str]) -> dict[str, list[str]]:
     }
 
 
+def in_process(folder: Path, queries: list[str], *, model: str, profile: bool) -> None:
+    """Search pages asked one at a time through the app in this process: CPU and wall ms per page."""
+    from fastapi.testclient import TestClient
+
+    from papertrend.config import Settings
+    from papertrend.web.app import create_app
+
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'bench.db'}",
+        data_dir=folder,
+        embedding_model=model,
+        log_level="WARNING",
+    )
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 600
+        while (
+            client.get("/healthz").status_code != 200
+            or client.get("/healthz").json()["keywordIndex"] != "ready"
+        ):
+            if time.monotonic() > deadline:
+                raise SystemExit("the app did not get ready within 600 s")
+            time.sleep(0.5)
+        for q in queries[-20:]:  # warm: first pages fill per-process caches
+            client.get(f"/search?q={quote_plus(q)}")
+        asked = queries[: len(queries) - 20]
+        if profile:
+            import yappi
+
+            yappi.set_clock_type("cpu")
+            yappi.start(builtins=True)
+        cpu, wall = [], []
+        for q in asked:
+            c0, w0 = time.process_time(), time.perf_counter()
+            r = client.get(f"/search?q={quote_plus(q)}", headers={"Accept": "text/html"})
+            cpu.append((time.process_time() - c0) * 1000)
+            wall.append((time.perf_counter() - w0) * 1000)
+            if r.status_code != 200:
+                print(f"  {r.status_code} for {q!r}", flush=True)
+        if profile:
+            yappi.stop()
+            stats = yappi.get_func_stats()
+            stats.sort("ttot")
+            print(
+                f"\nyappi, CPU clock, all threads, {len(asked)} pages: top functions by total time per page"
+            )
+            for f in list(stats)[:60]:
+                where = f"{f.module.split('site-packages/')[-1]}:{f.lineno} {f.name}"
+                tot, own, calls = (
+                    f.ttot / len(asked) * 1000,
+                    f.tsub / len(asked) * 1000,
+                    f.ncall / len(asked),
+                )
+                print(f"{tot:8.2f} ms tot {own:7.2f} ms self {calls:7.1f} calls  {where}")
+    n = len(asked)
+    print(f"\n{n} search pages, each a new query, one at a time in-process (model {model})")
+    print(f"CPU ms/page: mean {statistics.fmean(cpu):.1f}, p50 {statistics.median(cpu):.1f}")
+    load_now = os.getloadavg()[0]
+    print(
+        f"wall ms/page: mean {statistics.fmean(wall):.1f}, p50 {statistics.median(wall):.1f}"
+        f" (load {load_now:.1f})"
+    )
+    print(f"pages={n} cpu_ms_mean={statistics.fmean(cpu):.1f} wall_ms_mean={statistics.fmean(wall):.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -260,12 +351,25 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="`papertrend serve --workers`")
     parser.add_argument("--routes", default="home,trending,search,search-popular,api")
     parser.add_argument("--model", default="wordllama")
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=0,
+        metavar="N",
+        help="ask N new search queries one at a time through the app in this process",
+    )
+    parser.add_argument("--profile", action="store_true", help="with --in-process: profile with yappi")
     ns = parser.parse_args()
     if not (ROOT / "var" / "bench" / "web-85k").exists():  # made once from the data sets
         data_dir(ns.data, LISTING, HF_DAYS)
     folder = prepare(ns.model)
     # bench/latency.py's title openings, each sent once.
-    table = routes(list(dict.fromkeys(title_queries(folder, 5000))))
+    unique = list(dict.fromkeys(title_queries(folder, 5000)))
+    if ns.in_process:
+        # From the end of the list: the server runs send the first ones.
+        in_process(folder, unique[-(ns.in_process + 20) :], model=ns.model, profile=ns.profile)
+        return
+    table = routes(unique)
     proc, port = start_server(folder, model=ns.model, workers=ns.workers)
     rows = []
     try:
@@ -277,10 +381,13 @@ def main() -> None:
             )
         )
         for name in ns.routes.split(","):
+            # CPU over the whole run of the route, warm-up included, per request answered in it.
+            server0, client0, load0 = cpu_seconds(proc), time.process_time(), os.getloadavg()[0]
             tally, seconds = asyncio.run(
                 load(port, table[name], connections=ns.connections, seconds=ns.seconds, warmup=ns.warmup)
             )
-            rows.append((name, table[name][0], tally, seconds))
+            cpu = (cpu_seconds(proc) - server0, time.process_time() - client0)
+            rows.append((name, table[name][0], tally, seconds, cpu, (load0 + os.getloadavg()[0]) / 2))
             for what, n in sorted(tally.errors.items()):
                 print(f"  {name}: {n} × {what}", flush=True)
         after = memory_mb(proc)
@@ -293,16 +400,31 @@ def main() -> None:
         f"\n{ns.connections} connections, {ns.seconds:.0f} s per route after {ns.warmup:.0f} s warm-up,"
         f" `serve --workers {ns.workers}`, {os.cpu_count()} cores shared with the client"
     )
-    header = ("route", "example", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "KB/resp", "errors")
-    widths = (15, 26, 9, 7, 7, 7, 7, 8, 7)
+    header = (
+        "route",
+        "example",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "KB/resp",
+        "errors",
+        "srv CPU ms/req",
+        "client CPU ms/req",
+        "load",
+    )
+    widths = (15, 26, 9, 7, 7, 7, 7, 8, 7, 14, 17, 5)
     print(
         " ".join(
             f"{h:<{w}}" if i < 2 else f"{h:>{w}}" for i, (h, w) in enumerate(zip(header, widths, strict=True))
         )
     )
-    for name, example, tally, seconds in rows:
+    summary: list[str] = []
+    for name, example, tally, seconds, (server_cpu, client_cpu), load_avg in rows:
         lat = tally.latencies_ms
         n = len(lat)
+        answered = tally.answered
         qs = statistics.quantiles(lat, n=100) if n > 1 else [float("nan")] * 99
         cells = (
             f"{n:,}",
@@ -312,9 +434,14 @@ def main() -> None:
             f"{qs[98]:.1f}",
             f"{tally.bytes / max(n, 1) / 1024:.1f}",
             str(sum(tally.errors.values())),
+            f"{server_cpu * 1000 / max(answered, 1):.1f}",
+            f"{client_cpu * 1000 / max(answered, 1):.2f}",
+            f"{load_avg:.1f}",
         )
         row = f"{name:<15} {example[:26]:<26} "
         print(row + " ".join(f"{c:>{w}}" for c, w in zip(cells, widths[2:], strict=True)))
+        summary += [f"{name}_rps={cells[1]}", f"{name}_p95_ms={cells[3]}", f"{name}_cpu_ms={cells[7]}"]
+    print(" ".join(summary))
 
 
 if __name__ == "__main__":

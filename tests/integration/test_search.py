@@ -209,3 +209,42 @@ def test_hybrid_gives_keyword_hits_their_exact_cosine_not_zero(corpus: Searcher)
     for hit in completed:
         assert hit.score == pytest.approx(full[hit.paper_id], abs=1e-4)
     assert [h.score for h in completed] == sorted((h.score for h in completed), reverse=True)
+
+
+def test_hybrid_ranks_as_its_parts_fused_with_one_id_lookup(corpus: Searcher) -> None:
+    # #15: the hybrid search reads its keyword and semantic hits' ids in one query (three before); its
+    # ranking must stay the documented one: keyword hits fused with the semantic hits completed by the
+    # keyword hits' exact cosines.
+    from sqlalchemy import event
+
+    from papertrend.search import hybrid
+
+    query = "graph neural networks for molecules"
+    vector = corpus.embed_query(query)
+    with reading(corpus.engine) as conn:
+        words = corpus.search(query=query, mode="keyword", limit=100)
+        meaning = corpus.nearest(conn=conn, vector=vector, limit=100)
+        completed = corpus.completed(conn=conn, vector=vector, by_meaning=meaning, by_words=words)
+    tuning = corpus.tuning
+    expected = hybrid.fuse(
+        [words, completed],
+        fusion=tuning.fusion,
+        weights=tuning.weights_for(query),
+        rrf_k=tuning.rrf_k,
+        norms=[tuning.keyword_norm, "minmax"],
+    )
+    statements: list[str] = []
+    engine = corpus.engine
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        got = corpus.search(query=query, mode="hybrid", limit=100)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert _ids(got) == _ids(expected)[:100]
+    assert [h.score for h in got] == pytest.approx([h.score for h in expected][:100], abs=1e-5)
+    lookups = [s for s in statements if s.startswith("select papers.pk, papers.id from papers")]
+    assert len(lookups) == 1, lookups

@@ -70,6 +70,7 @@ __all__ = [
     "open_index",
     "parse_query",
     "search",
+    "search_pks",
     "sync",
     "to_tantivy",
 ]
@@ -272,6 +273,23 @@ def search(
     match: Match = DEFAULT_MATCH,
 ) -> list[Hit]:
     """Papers matching `query`, best first, scored by BM25 (higher is better)."""
+    ranked = search_pks(conn=conn, query=query, limit=limit, filters=filters, match=match)
+    if not ranked:
+        return []
+    ids = repository.ids_for_pks(conn=conn, pks=[pk for pk, _ in ranked])
+    return [Hit(paper_id=ids[pk], score=score) for pk, score in ranked if pk in ids]
+
+
+def search_pks(
+    *,
+    conn: Connection,
+    query: str,
+    limit: int = 50,
+    filters: Filters = Filters(),
+    match: Match = DEFAULT_MATCH,
+) -> list[tuple[int, float]]:
+    """`search`'s answer as (paper pk, BM25 score), best first: for a caller that reads other pks too
+    and looks their ids up at once (hybrid search, #15)."""
     if match not in ("any", "all"):
         raise ValueError(f"unknown match mode {match!r}; use 'any' or 'all'")
     parsed = parse_query(query)
@@ -282,11 +300,7 @@ def search(
     q = to_tantivy(index, parsed, match=match)
     if q is None:
         return []
-    ranked = _ranked(index, q, limit=limit, allowed=allowed_pks(conn=conn, filters=filters))
-    if not ranked:
-        return []
-    ids = repository.ids_for_pks(conn=conn, pks=[pk for pk, _ in ranked])
-    return [Hit(paper_id=ids[pk], score=score) for pk, score in ranked if pk in ids]
+    return _ranked(index, q, limit=limit, allowed=allowed_pks(conn=conn, filters=filters))
 
 
 def _pks_of(conn: Connection, paper_ids: Sequence[str]) -> dict[int, str]:

@@ -183,31 +183,37 @@ class Searcher:
                     words = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
                     hits = _sharing_words(hits, words)
             else:
-                # The query is embedded on another thread while the keyword search runs: both
-                # release the GIL (onnxruntime, the database driver), so on two cores a hybrid
-                # query costs about the longer of the two rather than their sum.
-                vector = self._pool.submit(self.embed_query, query)
-                by_words = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
-                qvec = vector.result()
-                by_meaning = self._holding(
-                    conn, query, self.nearest(conn=conn, vector=qvec, limit=depth, filters=filters)
-                )
-                if guess(query) is not None:
-                    by_meaning = _sharing_words(by_meaning, by_words)
-                lists = [
-                    by_words,
-                    self.completed(conn=conn, vector=qvec, by_meaning=by_meaning, by_words=by_words),
-                ]
-                hits = hybrid.fuse(
-                    lists,
-                    fusion=self.tuning.fusion,
-                    weights=self.tuning.weights_for(query),
-                    rrf_k=self.tuning.rrf_k,
-                    norms=[self.tuning.keyword_norm, "minmax"],
-                )
+                hits = self._hybrid(conn, query, depth, filters)
             if sort == "date":
                 hits = relevant_newest_first(conn=conn, hits=hits, mode=mode)
         return hits[:limit]
+
+    def _hybrid(self, conn: Connection, query: str, depth: int, filters: Filters) -> list[Hit]:
+        # The query is embedded on another thread while the keyword search runs: both release the
+        # GIL (onnxruntime, tantivy), so on two cores a hybrid query costs about the longer of the two
+        # rather than their sum.
+        vector = self._pool.submit(self.embed_query, query)
+        by_words_pks = keyword.search_pks(conn=conn, query=query, limit=depth, filters=filters)
+        qvec = vector.result()
+        found = self.index.search(conn=conn, query=qvec, k=depth, filters=filters)
+        # Both lists' ids in one query, and the keyword hits' pks kept for their exact cosines: three
+        # lookups (keyword ids, semantic ids, keyword pks) cost 2.6 ms CPU of a 9.2 ms search at 80k.
+        ids = repository.ids_for_pks(conn=conn, pks=[pk for pk, _ in (*by_words_pks, *found)])
+        by_words = [Hit(ids[pk], score) for pk, score in by_words_pks if pk in ids]
+        by_meaning = self._holding(conn, query, [Hit(ids[pk], score) for pk, score in found if pk in ids])
+        if guess(query) is not None:
+            by_meaning = _sharing_words(by_meaning, by_words)
+        have = {h.paper_id for h in by_meaning}
+        missing = [pk for pk, _ in by_words_pks if pk in ids and ids[pk] not in have]
+        exact = self.index.similarities(conn=conn, query=qvec, pks=missing) if missing else []
+        lists = [by_words, hybrid.completed(by_meaning, {ids[pk]: score for pk, score in exact})]
+        return hybrid.fuse(
+            lists,
+            fusion=self.tuning.fusion,
+            weights=self.tuning.weights_for(query),
+            rrf_k=self.tuning.rrf_k,
+            norms=[self.tuning.keyword_norm, "minmax"],
+        )
 
     @staticmethod
     def _holding(conn: Connection, query: str, hits: list[Hit]) -> list[Hit]:

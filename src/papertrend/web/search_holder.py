@@ -93,18 +93,18 @@ class SearchHolder:
         return hits[:limit], "keyword"
 
     def warm(self) -> None:
-        """Load the model and open or build the vector index now, before any search needs them."""
+        """Load the model, open or build the vector index and count the corpus's words ("did you
+        mean") now, before any search needs them."""
         self.vectors = "warming"
         searcher = self._get()
-        if searcher is None:
-            self.vectors = "unavailable"
-            return
-        try:
-            with reading(self.engine) as conn:
-                searcher.index.refresh(conn=conn)
-        except Exception as exc:  # a search retries the refresh; the page must not fail for this
-            log.warning("search.warm_failed", exc_info=exc, extra={"error": str(exc)})
-        self.vectors = "ready"
+        if searcher is not None:
+            try:
+                with reading(self.engine) as conn:
+                    searcher.index.refresh(conn=conn)
+            except Exception as exc:  # a search retries the refresh; the page must not fail for this
+                log.warning("search.warm_failed", exc_info=exc, extra={"error": str(exc)})
+        self.vocabulary.warm()
+        self.vectors = "ready" if searcher is not None else "unavailable"
 
     def embedder(self) -> Embedder | None:
         """The loaded embedding model, or None when it cannot load ("For you" needs it; #13)."""
