@@ -31,6 +31,8 @@ class UpsertCounts:
     unchanged: int = 0
     changed_ids: list[str] = field(default_factory=list)
     added_ids: list[str] = field(default_factory=list)
+    # The rows as written (pk included), new and changed: what derived indexes need, without a read.
+    changed_rows: list[Row] = field(default_factory=list)
 
     def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
         self.added += other.added
@@ -38,6 +40,7 @@ class UpsertCounts:
         self.unchanged += other.unchanged
         self.changed_ids.extend(other.changed_ids)
         self.added_ids.extend(other.added_ids)
+        self.changed_rows.extend(other.changed_rows)
         return self
 
 
@@ -97,6 +100,7 @@ def upsert_many(*, conn: Connection, items: Sequence[PaperIn], now: datetime) ->
     counts.unchanged = len(ids) - counts.added - counts.updated
     counts.changed_ids = [*inserts, *updates]
     counts.added_ids = list(inserts)
+    counts.changed_rows = [*inserts.values(), *updates.values()]
     return counts
 
 
