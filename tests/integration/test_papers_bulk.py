@@ -111,3 +111,40 @@ def test_author_names_lowers_each_name_as_before() -> None:
     assert repository.author_names(authors) == "\n".join(a.lower() for a in authors)
     assert repository.author_names(authors).splitlines()[0] == "οδυσσευς"
     assert repository.author_names(None) == repository.author_names([]) == ""
+
+
+def _by_author(conn: Connection, name: str) -> list[str]:
+    stmt = sa.select(papers.c.id).where(repository.by_authors([name])).order_by(papers.c.id)
+    return list(conn.execute(stmt).scalars())
+
+
+def test_upsert_many_keeps_the_author_index_and_counts_true(engine: Engine) -> None:
+    first = PaperIn(id="2506.00001", version=1, title="T", source="jsonl", authors=["Ada Lovelace"])
+    other = PaperIn(id="2506.00002", version=1, title="U", source="jsonl", authors=["Alan Turing"])
+    with transaction(engine) as conn:
+        counts = repository.upsert_many(conn=conn, items=[first, other], now=NOW)
+        assert (counts.added, counts.updated, counts.unchanged) == (2, 0, 0)
+        assert {r["id"]: r["pk"] for r in counts.changed_rows} == bulk.pks_by_id(conn, [first.id, other.id])
+    total = repository.UpsertCounts()
+    total += counts  # a running total keeps counts and ids, not every row
+    assert (total.added, total.changed_ids, total.changed_rows) == (2, [first.id, other.id], [])
+    # A newer version with other authors, twice in one batch, and the other paper again unchanged.
+    renamed = PaperIn(id="2506.00001", version=2, title="T", source="jsonl", authors=["Grace Hopper"])
+    with transaction(engine) as conn:
+        counts = repository.upsert_many(
+            conn=conn, items=[renamed, other, renamed], now=NOW + timedelta(days=1)
+        )
+        assert (counts.added, counts.updated, counts.unchanged) == (0, 1, 1)
+        assert [r["authors"] for r in counts.changed_rows] == [["Grace Hopper"]]
+    with transaction(engine) as conn:
+        again = repository.upsert_many(conn=conn, items=[renamed, other], now=NOW + timedelta(days=2))
+        assert (again.added, again.updated, again.unchanged, again.changed_rows) == (0, 0, 2, [])
+        assert _by_author(conn, "hopper") == ["2506.00001"]
+        assert _by_author(conn, "lovelace") == []
+        assert _by_author(conn, "turing") == ["2506.00002"]
+        stored = bulk.rows_by_id(conn, ["2506.00001"])["2506.00001"]
+    assert (stored["version"], stored["changed_at"], stored["first_seen_at"]) == (
+        2,
+        NOW + timedelta(days=1),
+        NOW,
+    )

@@ -32,6 +32,7 @@ class UpsertCounts:
     changed_ids: list[str] = field(default_factory=list)
     added_ids: list[str] = field(default_factory=list)
     # The rows as written (pk included), new and changed: what derived indexes need, without a read.
+    # One call's only: a sum (+=) leaves them out, so totals over a big ingest stay small.
     changed_rows: list[Row] = field(default_factory=list)
 
     def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
@@ -40,7 +41,6 @@ class UpsertCounts:
         self.unchanged += other.unchanged
         self.changed_ids.extend(other.changed_ids)
         self.added_ids.extend(other.added_ids)
-        self.changed_rows.extend(other.changed_rows)
         return self
 
 
