@@ -1,7 +1,7 @@
 """Ingest benchmark (issues #2, #15): papers/s and peak RSS of `papertrend ingest` into a fresh
 database, and of ingesting the same file again. Each run is a separate process, so peak RSS is that
-run's own; the keyword index is included (its sync runs inside the ingest command). Prints a table;
-exits 0.
+run's own; the keyword index is included (its sync runs inside the ingest command). Prints a table
+and a `key=value` summary line; exits 0.
 
     .venv/bin/python bench/ingest.py [--data DIR] [--postgres ADMIN_URL] [--only listing|hf]
 
@@ -86,6 +86,7 @@ def main() -> None:
         ),
     ]
     rows = []
+    keys: list[tuple[str, str]] = []
     for key, label, args in cases:
         if ns.only and key != ns.only:
             continue
@@ -102,6 +103,7 @@ def main() -> None:
                     seconds, cpu, rss, counts = run(args, env)
                     records = sum(counts)
                     rows.append((label, run_name, records, seconds, records / seconds, cpu, rss, counts))
+                    keys.append((key, run_name))
             finally:
                 if admin is not None:
                     with admin.connect() as conn:
@@ -109,13 +111,20 @@ def main() -> None:
     print(f"database: {'postgresql' if ns.postgres else 'sqlite'}; load {os.getloadavg()[0]:.2f}")
     print(
         f"{'input':<30} {'run':<6} {'records':>8} {'seconds':>8} {'papers/s':>9} {'CPU s':>7}"
-        f" {'peak RSS MB':>12}  added/updated/unchanged/rejected"
+        f" {'CPU s/1k':>8} {'peak RSS MB':>12}  added/updated/unchanged/rejected"
     )
     for label, run_name, records, seconds, rate, cpu, rss, counts in rows:
         print(
             f"{label:<30} {run_name:<6} {records:>8,} {seconds:>8.2f} {rate:>9,.0f} {cpu:>7.1f}"
-            f" {rss:>12.0f}  {'/'.join(map(str, counts))}"
+            f" {cpu * 1000 / records:>8.3f} {rss:>12.0f}  {'/'.join(map(str, counts))}"
         )
+    # One line for scripts: per input and run, papers/s (wall: follows the load) and CPU s per 1,000
+    # papers (steadier on shared cores), then the load it ran under.
+    summary = [
+        f"{key}_{run_name}_per_s={rate:.0f} {key}_{run_name}_cpu_s_per_1k={cpu * 1000 / records:.3f}"
+        for (key, run_name), (_, _, records, _, rate, cpu, _, _) in zip(keys, rows, strict=True)
+    ]
+    print(" ".join([*summary, f"load={os.getloadavg()[0]:.2f}"]))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from papertrend.ingest.base import clean_text
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from papertrend.ingest.base import clean_text, clean_texts
 from papertrend.ingest.sources.jsonl import JsonlSource
 
 OVERRIDES = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -18,6 +21,18 @@ def test_clean_text_folds_wraps_and_drops_overrides() -> None:
     # Right-to-left text itself, and the marks that cannot reorder anything, stay.
     assert clean_text("שלום \u200fעולם") == "שלום \u200fעולם"
     assert clean_text(None) == ""
+
+
+# Names from whitespace, NULs, overrides and letters: what could make the joined cleaning differ.
+_names = st.lists(st.text(alphabet=st.sampled_from(list(" \t\n\x00\u202eAbΣ\u3000")), max_size=8), max_size=6)
+
+
+@given(_names)
+@example(["  Ada  ", "", "\u202e", " \n ", "Bob\u202e Lee"])
+@example(["Ada\x00Lovelace", "Bob"])
+def test_clean_texts_is_clean_text_of_each(names: list[str]) -> None:
+    # The jsonl source cleans a paper's author names in one go (#15): the same names, as many.
+    assert clean_texts(names) == [clean_text(n) for n in names]
 
 
 def test_a_source_record_with_an_override_is_stored_without_it(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -103,6 +103,20 @@ def clean_text(value: Any) -> str:
     if not isinstance(value, str):
         return ""
     return " ".join(without_bidi_controls(value).split())
+
+
+def clean_texts(values: Sequence[str]) -> list[str]:
+    """`clean_text` of each string, in a few calls for the whole list: one call per author name was a
+    third of parsing the 74,728-paper listing (8 names a paper)."""
+    if not values:
+        return []
+    joined = "\x00".join(values)
+    if joined.count("\x00") != len(values) - 1:  # a NUL of its own would split a name
+        return [clean_text(v) for v in values]
+    # Runs of whitespace never cross the NULs (not whitespace), so collapsing them in the whole joins
+    # each name's; a name's end is then at most one space from its NUL.
+    text = " ".join(without_bidi_controls(joined).split())
+    return text.replace(" \x00", "\x00").replace("\x00 ", "\x00").split("\x00")
 
 
 def text_or_none(value: str) -> str | None:

@@ -204,7 +204,7 @@ def _ingest_batches(
             for r in parsed.rejected:
                 log.info("%s: rejected %s: %s", r.source, r.record, r.reason)
             report.batches += 1
-            words.feed(counts.changed_ids)
+            words.feed_rows(counts.changed_rows)
             if progress:
                 progress(raw, parsed, report)
         if getattr(source, "forget_cursor_when_done", False):

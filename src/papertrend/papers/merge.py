@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 from papertrend.papers.models import PaperIn
@@ -28,7 +29,6 @@ _BIBLIO = ("categories", "comment", "journal_ref", "doi", "license", "published_
 _LATEST = ("code_url", "project_url", "hf_ai_summary", "hf_ai_keywords", "hf_submitted_by", "hf_submitted_at")
 _COUNTS = ("hf_upvotes", "hf_comments", "github_stars")
 _EARLIEST = ("listed_on", "hf_daily_on")
-_BOOKKEEPING = ("first_seen_at", "changed_at")
 
 
 def _empty(value: Any) -> bool:
@@ -62,12 +62,14 @@ def _supersedes(incoming: PaperIn, existing: Row) -> bool:
     return old is None or new >= old
 
 
+_NEW = ("id", "version", *_VERSIONED, *_BIBLIO, *_LATEST, *_COUNTS, *_EARLIEST)
+# One C call for all of a record's fields: a dict comprehension of getattr was 3% of a fresh ingest.
+_new_values = attrgetter(*_NEW)
+
+
 def new_row(incoming: PaperIn, *, now: datetime) -> Row:
     """The row for a paper seen for the first time."""
-    row: Row = {
-        name: getattr(incoming, name)
-        for name in ("id", "version", *_VERSIONED, *_BIBLIO, *_LATEST, *_COUNTS, *_EARLIEST)
-    }
+    row: Row = dict(zip(_NEW, _new_values(incoming), strict=True))
     row["primary_category"] = incoming.categories[0] if incoming.categories else None
     row["sources"] = [incoming.source]
     row["first_seen_at"] = now
@@ -109,7 +111,8 @@ def merge(existing: Row | None, incoming: PaperIn, *, now: datetime) -> tuple[Ro
     row["primary_category"] = row["categories"][0] if row["categories"] else None
     if incoming.source not in row["sources"]:
         row["sources"] = sorted([*row["sources"], incoming.source])
-    if all(row[k] == existing[k] for k in row if k not in _BOOKKEEPING):
+    # Nothing above touched the bookkeeping fields, so the rows are equal when nothing else changed.
+    if row == existing:
         return existing, "unchanged"
     row["changed_at"] = now
     return row, "updated"

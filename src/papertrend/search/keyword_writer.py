@@ -17,10 +17,10 @@ import queue
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -211,13 +211,22 @@ class Session:
         return len(stray)
 
 
+class TextRow(NamedTuple):
+    """What the index holds of a paper, as Session.write_rows reads it from a row."""
+
+    pk: int
+    title: str
+    abstract: str | None
+    authors: Any  # a list, or its JSON text
+
+
 class Follower:
     """Indexes an ingest's committed batches on a thread (KeywordIndex.following)."""
 
     def __init__(self, index: KeywordIndex, engine: Engine) -> None:
         self.index = index
         self.engine = engine
-        self._batches: queue.Queue[list[str] | None] = queue.Queue()
+        self._batches: queue.Queue[list[str] | list[TextRow] | None] = queue.Queue()
         self._report: SyncReport | None = None
         self._thread = threading.Thread(target=self._run, name="keyword-follow", daemon=True)
         self._thread.start()
@@ -226,6 +235,12 @@ class Follower:
         """Papers just committed (new or changed): index them now."""
         if paper_ids:
             self._batches.put(list(paper_ids))
+
+    def feed_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Papers just committed, as their rows (pk, title, abstract, authors and more): index them
+        now without reading them back (that read was 1.9 of a 75k-paper ingest's 20 CPU s)."""
+        if rows:
+            self._batches.put([TextRow(r["pk"], r["title"], r["abstract"], r["authors"]) for r in rows])
 
     def close(self) -> SyncReport | None:
         """Catch up, commit and stop; the sync's report, or None when another process was writing."""
@@ -237,10 +252,14 @@ class Follower:
         drained = False
         try:
             with self.index.writing(self.engine) as session:
-                while (ids := self._batches.get()) is not None:
-                    if session is not None:
+                while (batch := self._batches.get()) is not None:
+                    if session is None or not batch:
+                        continue
+                    if isinstance(batch[0], TextRow):
+                        session.write_rows(batch)
+                    else:
                         with reading(self.engine) as conn:
-                            session.write_ids(conn, ids)
+                            session.write_ids(conn, batch)
                 drained = True
                 if session is not None:
                     # What store() noted is in the batches fed (or in another thread's, synced next).

@@ -24,6 +24,7 @@ from papertrend.ingest.base import (
     RawBatch,
     check_id,
     clean_text,
+    clean_texts,
     register_source,
     rfc2822_datetime,
 )
@@ -112,7 +113,7 @@ def record_to_paper(record: Any, *, source: str, where: str, parsed: Parsed) -> 
         title=title,
         source=source,
         abstract=clean_text(record.get("abstract")),
-        authors=[clean_text(a) for a in authors if isinstance(a, str)] if isinstance(authors, list) else [],
+        authors=clean_texts([a for a in authors if isinstance(a, str)]) if isinstance(authors, list) else [],
         categories=[c for c in categories if isinstance(c, str)] if isinstance(categories, list) else [],
         comment=_text_or_none(record.get("comment")),
         journal_ref=_text_or_none(record.get("journal_ref")),
