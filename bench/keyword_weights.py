@@ -45,7 +45,7 @@ from papertrend.migrate import upgrade
 from papertrend.papers.models import PaperIn
 from papertrend.search import keyword
 from papertrend.search.query import STOPWORDS, parse_query, ranking_terms
-from papertrend.search.tantivy_index import analyzer
+from papertrend.search.tantivy_index import TEXT, TITLE_REPEATS, KeywordIndex, analyzer
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES: tuple[keyword.Match, ...] = ("any", "all")
@@ -133,10 +133,10 @@ def fresh_db(tmp: Path, name: str) -> Engine:
 
 
 # A variant: (index, query text) -> (pk, score) best first.
-Ranker = Callable[[keyword.KeywordIndex, str], list[tuple[int, float]]]
+Ranker = Callable[[KeywordIndex, str], list[tuple[int, float]]]
 
 
-def _product(index: keyword.KeywordIndex, text: str) -> list[tuple[int, float]]:
+def _product(index: KeywordIndex, text: str) -> list[tuple[int, float]]:
     q = keyword.to_tantivy(index, parse_query(text), match="any")
     return keyword._ranked(index, q, limit=K, allowed=None) if q is not None else []
 
@@ -144,7 +144,7 @@ def _product(index: keyword.KeywordIndex, text: str) -> list[tuple[int, float]]:
 def _proximity(slop: int, boost: float) -> Ranker:
     """The product's query plus, for each pair of adjacent loose words, a boosted phrase of the two."""
 
-    def rank(index: keyword.KeywordIndex, text: str) -> list[tuple[int, float]]:
+    def rank(index: KeywordIndex, text: str) -> list[tuple[int, float]]:
         q = keyword.to_tantivy(index, parse_query(text), match="any")
         if q is None:
             return []
@@ -153,7 +153,7 @@ def _proximity(slop: int, boost: float) -> Ranker:
         ]
         clauses = [(tantivy.Occur.Should, q)]
         for a, b in itertools.pairwise(stems):
-            pair = tantivy.Query.phrase_query(index.schema, keyword.TEXT, [a, b], slop)
+            pair = tantivy.Query.phrase_query(index.schema, TEXT, [a, b], slop)
             clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(pair, boost)))
         return keyword._ranked(index, tantivy.Query.boolean_query(clauses), limit=K, allowed=None)
 
@@ -166,7 +166,7 @@ def _rm3(papers: Sequence[PaperIn], pks: dict[str, int], docs: int, words: int, 
     stop = {s for w in STOPWORDS for s in analyzer().analyze(w)}
     tf: dict[int, Counter[str]] = {}
 
-    def rank(index: keyword.KeywordIndex, text: str) -> list[tuple[int, float]]:
+    def rank(index: KeywordIndex, text: str) -> list[tuple[int, float]]:
         if not tf:
             for p in papers:
                 stems = index.analyzer.analyze(f"{p.title} {p.abstract}")
@@ -176,16 +176,16 @@ def _rm3(papers: Sequence[PaperIn], pks: dict[str, int], docs: int, words: int, 
             return []
         first = keyword._ranked(index, q, limit=docs, allowed=None)
         total = sum(score for _, score in first) or 1.0
-        model: Counter[str] = Counter()
+        model: dict[str, float] = {}
         for pk, score in first:
             length = sum(tf[pk].values()) or 1
             for word, n in tf[pk].items():
-                model[word] += score / total * n / length
-        top = model.most_common(words)
+                model[word] = model.get(word, 0.0) + score / total * n / length
+        top = sorted(model.items(), key=lambda kv: -kv[1])[:words]
         norm = sum(v for _, v in top) or 1.0
         clauses = [(tantivy.Occur.Should, tantivy.Query.boost_query(q, keep))]
         for word, v in top:
-            term = tantivy.Query.term_query(index.schema, keyword.TEXT, word)
+            term = tantivy.Query.term_query(index.schema, TEXT, word)
             clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(term, (1 - keep) * v / norm * 5)))
         return keyword._ranked(index, tantivy.Query.boolean_query(clauses), limit=K, allowed=None)
 
@@ -201,20 +201,21 @@ def variants(engine: Engine, papers: Sequence[PaperIn], queries: dict[str, str],
     by_pk = {pk: to_beir[pid] for pid, pk in pks.items()}
 
     def score(label: str, rank: Ranker) -> None:
-        cells, cpu, n = [], 0.0, 0
+        cells: list[str] = []
+        cpu, n = 0.0, 0
         for qrels in splits.values():
             c0 = time.process_time()
             got = [ndcg_at([by_pk[pk] for pk, _ in rank(index, queries[q])], rel) for q, rel in qrels.items()]
             cpu, n = cpu + time.process_time() - c0, n + len(qrels)
             cells.append(f"{statistics.fmean(got):>7.4f}")
-        print(f"{label:<44} {' '.join(cells)} {cpu / n * 1000:>8.2f}")
+        print(f"{label:<48} {' '.join(cells)} {cpu / n * 1000:>8.2f}")
 
-    print(f"\n{'variant':<44} {'train':>7} {'test':>7} {'CPU ms/q':>8}")
+    print(f"\n{'variant':<48} {'train':>7} {'test':>7} {'CPU ms/q':>8}")
     for repeats in (1, 2, 3, 4, 5):
         index.title_repeats = repeats
         keyword.sync(engine=engine, full=True)
-        score(f"title x{repeats}" + (" (product)" if repeats == keyword.TITLE_REPEATS else ""), _product)
-    index.title_repeats = keyword.TITLE_REPEATS
+        score(f"title x{repeats}" + (" (product)" if repeats == TITLE_REPEATS else ""), _product)
+    index.title_repeats = TITLE_REPEATS
     keyword.sync(engine=engine, full=True)
     for slop, boost in ((0, 0.1), (2, 0.1), (2, 0.25), (5, 0.1)):
         score(f"adjacent words as a phrase, slop {slop}, boost {boost}", _proximity(slop, boost))
