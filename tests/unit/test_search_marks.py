@@ -13,7 +13,7 @@ from papertrend.search.marks import LEAD_CHARS, mark, marked, query_stems, split
 def test_words_are_marked_as_search_matches_them() -> None:
     stems = query_stems('"gaussian splatting" modelling the behaviour -survey')
     text = mark("Gaussian splats modeled the behavior of a survey", stems)
-    # Stems as FTS5's porter tokenizer has them ("modelling" → "model"), both spellings, no stopwords,
+    # Stems as the keyword index has them ("modelling" → "model"), both spellings, no stopwords,
     # nothing excluded.
     assert text == (
         "<mark>Gaussian</mark> <mark>splats</mark> <mark>modeled</mark> the <mark>behavior</mark> of a survey"
@@ -47,12 +47,12 @@ def test_any_text_comes_out_without_markup_of_its_own(text: str, query: str) -> 
 
 
 def test_words_whose_stem_is_not_their_start_are_marked_too() -> None:
-    # Porter turns a final y into i: "study" → "studi", "studies" → "studi".
+    # Snowball turns a final y into i: "study" → "studi", "studies" → "studi".
     assert mark("Two studies, one study.", query_stems("study")) == (
         "Two <mark>studies</mark>, one <mark>study</mark>."
     )
     assert mark("LLMs and GANs", query_stems("LLM GAN")) == "<mark>LLMs</mark> and <mark>GANs</mark>"
-    # …and an e that Porter adds back: "coding" → "code".
+    # …and an e that Snowball adds back: "coding" → "code".
     assert mark("Coding agents code", query_stems("coding")) == "<mark>Coding</mark> agents <mark>code</mark>"
 
 
@@ -67,8 +67,25 @@ def test_accented_words_are_marked_whole_whichever_way_they_are_typed_or_stored(
         )
     # A word that only shares accented letters is not marked; a letter whose lower case is longer
     # ("İ") keeps offsets right.
-    assert mark("İstanbul naïvety", query_stems("naive istanbul")) == "<mark>İstanbul</mark> naïvety"
+    assert mark("İzmir naïve naïvety", query_stems("naive")) == "İzmir <mark>naïve</mark> naïvety"
+    # Marked as the index matches: its analyzer lowers "İ" to "i" + a combining dot, so keyword
+    # search for "istanbul" does not find "İstanbul", and it is not marked either.
+    assert mark("İstanbul Istanbul", query_stems("istanbul")) == "İstanbul <mark>Istanbul</mark>"
 
 
 def test_one_and_two_letter_stems_are_marked_as_whole_words() -> None:
     assert mark("LM and LMs, not film", query_stems("lm")) == "<mark>LM</mark> and <mark>LMs</mark>, not film"
+
+
+def test_words_are_marked_by_the_stemmer_keyword_search_uses() -> None:
+    # Keyword search stems with Snowball English, which takes -ly off ("recently" → "recent"); marks
+    # used Porter, which keeps it ("recentli"), so these papers were found for "recent", "high",
+    # "quick" but the words that matched went unmarked.
+    assert mark("Recently, highly and quickly.", query_stems("recent high quick")) == (
+        "<mark>Recently</mark>, <mark>highly</mark> and <mark>quickly</mark>."
+    )
+    # A loose word is marked in the forms it is looked up by: "GNN" also finds "GNNs" (Snowball keeps
+    # an s after no vowel), and "organization" stems apart from "organ" as the index has it.
+    assert mark("GNNs, an organ, organizations", query_stems("GNN organization")) == (
+        "<mark>GNNs</mark>, an organ, <mark>organizations</mark>"
+    )

@@ -49,6 +49,7 @@ from papertrend.search.tantivy_index import (
     TITLE_REPEATS,
     KeywordIndex,
     SyncReport,
+    forms,
     index_dir,
 )
 from papertrend.search.vectors import allowed_pks
@@ -150,14 +151,8 @@ def _stems(index: KeywordIndex, unit: Unit) -> list[str]:
 
 
 def _forms(index: KeywordIndex, token: str) -> list[str]:
-    """The stems a loose word is looked up by: its own, and its plural's or singular's where Snowball
-    English keeps them apart. It leaves an s after no vowel ("LLMs", "GNNs" stay "llms", "gnns"),
-    where FTS5's Porter stemmer took it off, so "LLM's" and "GNN" found "LLMs" and "GNNs"."""
-    stems = index.analyzer.analyze(token)
-    if len(stems) != 1:
-        return stems
-    other = token[:-1] if token[-1:] in ("s", "S") and len(token) > 2 else f"{token}s"
-    return list(dict.fromkeys([*stems, *index.analyzer.analyze(other)[:1]]))
+    """The stems a loose word is looked up by (tantivy_index.forms)."""
+    return forms(index.analyzer, token)
 
 
 def _should(queries: Sequence[tantivy.Query]) -> tantivy.Query | None:

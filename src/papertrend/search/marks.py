@@ -1,8 +1,9 @@
 """A result's title and abstract with the query's words marked, HTML-safe, for pages (#14).
 
-Words are matched as keyword search matches them: folded, Porter-stemmed, every spelling of a word
-(search/spelling.py), phrase words too; stopwords are not marked. It runs on the text in Python, so it
-needs no database round trip and marks the same on SQLite and PostgreSQL.
+Words are matched as keyword search matches them: by the keyword index's own analyzer (folded,
+Snowball-stemmed: search/tantivy_index.py), a loose word by its plural's or singular's stem too, every
+spelling of a word (search/spelling.py), phrase words too; stopwords are not marked. It runs on the
+text in Python, so it needs no database round trip and marks the same on SQLite and PostgreSQL.
 The text is HTML-escaped piece by piece and only our own <mark> tags are added, so nothing from a
 source can become markup.
 """
@@ -17,14 +18,17 @@ from functools import lru_cache
 
 from markupsafe import Markup, escape
 
-from papertrend.search.bm25 import Tokenizer
 from papertrend.search.query import STOPWORDS, parse_query, ranking_terms
+from papertrend.search.tantivy_index import analyzer, forms
 
 # The first lines of an abstract, shown before "more": about three lines of a phone screen.
 LEAD_CHARS = 280
 
-_tokenizer = Tokenizer()
-_lock = threading.Lock()  # a Stemmer is not safe for two threads at once
+# The index's analyzer, not the digest's Porter (search/bm25.py): with Porter, "recently", "highly" or
+# "quickly" (Porter: "recentli", "highli", "quickli") went unmarked in papers that keyword search
+# found for "recent", "high" or "quick" (Snowball: "recent", "high", "quick").
+_analyzer = analyzer()
+_lock = threading.Lock()  # one analyzer, shared by the threads of a process
 # Each surface word's stem, once: a page marks ~4,000 words, mostly seen before (a corpus has ~110k
 # distinct words; the cache is dropped whole past _MAX_CACHED rather than tracked).
 _stem_of: dict[str, str] = {}
@@ -35,7 +39,8 @@ def _stem(word: str) -> str:
     stem = _stem_of.get(word)
     if stem is None:
         with _lock:
-            stems = _tokenizer(word)
+            # Composed first: the analyzer splits a word at a combining mark (text stored in NFD).
+            stems = _analyzer.analyze(word if word.isascii() else unicodedata.normalize("NFC", word))
         stem = stems[0] if len(stems) == 1 else ""
         if len(_stem_of) >= _MAX_CACHED:
             _stem_of.clear()
@@ -47,10 +52,12 @@ def _stem(word: str) -> str:
 def query_stems(query: str) -> frozenset[str]:
     """The stems a result's words are marked by."""
     parsed = parse_query(query)
-    units = [*ranking_terms(parsed, "any"), *parsed.phrases]
-    words = [t for unit in units for t in unit if t.casefold() not in STOPWORDS]
+    loose = [t for unit in ranking_terms(parsed, "any") for t in unit if t.casefold() not in STOPWORDS]
+    quoted = [t for unit in parsed.phrases for t in unit if t.casefold() not in STOPWORDS]
     with _lock:
-        return frozenset(s for w in words for s in _tokenizer(w))
+        # Loose words as keyword search looks them up (with their plural's or singular's stem).
+        found = {s for w in loose for s in forms(_analyzer, w)}
+        return frozenset(found | {s for w in quoted for s in _analyzer.analyze(w)})
 
 
 def _fold_table() -> dict[int, str]:
@@ -85,7 +92,7 @@ def _folded(text: str) -> str:
 
 @lru_cache(maxsize=256)
 def _starts(stems: frozenset[str]) -> tuple[str, ...]:
-    # Words that may stem to one of `stems` start with its first letters. A Porter stem is the word's
+    # Words that may stem to one of `stems` start with its first letters. A Snowball stem is the word's
     # start but for its last letter (y → i: "studies" → "studi"; e added back: "coding" → "code"), so
     # that letter is left out, but never below two letters: a one-letter start ("lm" → "l") finds
     # every l of a page.

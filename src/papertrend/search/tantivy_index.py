@@ -89,6 +89,17 @@ def analyzer() -> tantivy.TextAnalyzer:
     )
 
 
+def forms(analyzer: tantivy.TextAnalyzer, token: str) -> list[str]:
+    """The stems a loose word is looked up by: its own, and its plural's or singular's where Snowball
+    English keeps them apart. It leaves an s after no vowel ("LLMs", "GNNs" stay "llms", "gnns"),
+    where FTS5's Porter stemmer took it off, so "LLM's" and "GNN" found "LLMs" and "GNNs"."""
+    stems = analyzer.analyze(token)
+    if len(stems) != 1:
+        return stems
+    other = token[:-1] if token[-1:] in ("s", "S") and len(token) > 2 else f"{token}s"
+    return list(dict.fromkeys([*stems, *analyzer.analyze(other)[:1]]))
+
+
 def schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("pk", indexed=True, fast=True)
@@ -323,4 +334,14 @@ class KeywordIndex:
         return np.asarray(searcher.fast_field_values("pk", [a for _, a in hits]), dtype=np.int64)
 
 
-__all__ = ["TEXT", "IndexState", "KeywordIndex", "State", "SyncReport", "analyzer", "index_dir", "schema"]
+__all__ = [
+    "TEXT",
+    "IndexState",
+    "KeywordIndex",
+    "State",
+    "SyncReport",
+    "analyzer",
+    "forms",
+    "index_dir",
+    "schema",
+]
