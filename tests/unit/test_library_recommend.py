@@ -10,6 +10,7 @@ import pytest
 
 from papertrend.library import keywords
 from papertrend.library import recommend as rec
+from papertrend.search.bm25 import Tokenizer
 
 D = 32
 RNG = np.random.default_rng(13)
@@ -105,6 +106,41 @@ def test_topics_authors_and_reasons() -> None:
         "2401.00002": "matches video generation",
         "2401.00010": "by Ada Lovelace",
     }
+
+
+def at_cosine(direction: np.ndarray, cosine: float) -> np.ndarray:
+    """A unit vector at exactly this cosine from `direction`."""
+    other = RNG.standard_normal(D)
+    other -= (other @ direction) * direction
+    return unit(cosine * direction + np.sqrt(1 - cosine**2) * unit(other))
+
+
+@pytest.mark.parametrize("common", [False, True])
+def test_a_topic_much_of_the_store_names_needs_closer_papers(common: bool) -> None:
+    """Naming a topic that 20% of the store names ("generalization") says little: such a topic's
+    picks must be closer to it than COMMON_TOPIC_SIMILAR of the store, a rarer topic's than
+    TOPIC_SIMILAR. Without the background's stems every topic counts as specific."""
+    close, closer = at_cosine(B, 0.3), at_cosine(B, 0.9)
+    pct = rec.percentile(np.asarray([close @ B, closer @ B]), BACKGROUND.vectors @ B)
+    assert rec.TOPIC_SIMILAR <= pct[0] < rec.COMMON_TOPIC_SIMILAR <= pct[1]
+    tok = Tokenizer()
+    share = 0.2 if common else 0.02
+    named = int(share * len(BACKGROUND.vectors))
+    stems = [tok("video generation at scale")] * named + [tok("a paper")] * (len(BACKGROUND.vectors) - named)
+    background = rec.Background(vectors=BACKGROUND.vectors, stems=stems)
+    cands = candidates(
+        np.vstack([close, closer, unit(RNG.standard_normal((20, D)))]),
+        texts=["Video generation, close", "Video generation, closer", *["a paper"] * 20],
+    )
+    profile = rec.Profile(
+        positives=np.zeros((0, D), np.float32), positive_titles=[], topics=["video generation"],
+        topic_vectors=B[None, :],
+    )  # fmt: skip
+    picks = rec.recommend(candidates=cands, profile=profile, background=background, limit=8)
+    assert [p.paper_id for p in picks] == (["2401.00001"] if common else ["2401.00001", "2401.00000"])
+    assert background.named == {"video generation": pytest.approx(share, abs=1e-3)}
+    plain = rec.recommend(candidates=cands, profile=profile, background=BACKGROUND, limit=8)
+    assert [p.paper_id for p in plain] == ["2401.00001", "2401.00000"]
 
 
 def test_categories_and_excluded_word_forms_filter() -> None:

@@ -52,10 +52,19 @@ NEGATIVE_PULL = 0.5
 # variance (bench/recommend.py, tuning readers: 0.3 → Recall@20 0.116, 1 → 0.120, 3 → 0.130,
 # 10 → 0.125, 100 → 0.127 for the vector model alone).
 SHRINK = 3.0
-# Weight of the keyword (TF-IDF) score beside the two vector scores in "ours" (bench/recommend.py).
-KEYWORD_WEIGHT = 1.0
-# A topic pick names the topic and is closer to it than this share of the store (#13: bench/recommend.py).
-TOPIC_SIMILAR = 0.95
+# Weight of the keyword (TF-IDF) score beside the vector score in "ours", both in background
+# standard deviations (bench/recommend.py, 200 tuning readers, wordllama: Recall@20 0.226 at 1,
+# 0.239 at 2, 0.242 at 3, 0.234 at 5, 0.233 for keywords alone; the weight of 1 lost to the keyword
+# model alone on held-out readers, 0.197 against 0.245).
+KEYWORD_WEIGHT = 3.0
+# A topic pick names the topic and is closer to it than TOPIC_SIMILAR of the store; for a topic that
+# more than COMMON_TOPIC of the store names ("generalization", "LLMs"), closer than
+# COMMON_TOPIC_SIMILAR. Naming a common topic says little: bench/recommend.py on the half of HF
+# keyword topics kept for tuning, precision@8 0.660 with 0.95 for all, 0.722 with 0.8 / 0.99 at 10%
+# (2.88 → 3.55 slots filled, 18% → 16% of editions empty); the other half 0.525 → 0.561.
+TOPIC_SIMILAR = 0.8
+COMMON_TOPIC = 0.1
+COMMON_TOPIC_SIMILAR = 0.99
 # Topics of more content words than this match when all of them appear, in any order.
 PHRASE_WORDS = 3
 # At most this many papers of a very large library train the model (the most recent ones): a
@@ -117,6 +126,11 @@ class Background:
     inverse: Matrix | None = None
     keyword_mean: Matrix | None = None
     rows: Mapping[str, int] | None = None  # id → row
+    # Each background paper's stems (title and abstract), when the caller keeps them: how much of
+    # the store names a topic (COMMON_TOPIC). Without them every topic counts as specific.
+    stems: Sequence[list[str]] | None = None
+    # The share of the background naming each topic, filled as topics are ranked (shared by readers).
+    named: dict[str, float] = field(default_factory=dict)
 
     def prepared(self) -> Background:
         """The same background with what every reader's model shares computed once (~20 ms)."""
@@ -133,6 +147,7 @@ class Background:
         return Background(
             self.vectors, self.keywords, self.ids, mean.astype(np.float32), inverse.astype(np.float32),
             None if kw is None else kw.astype(np.float32), {pid: i for i, pid in enumerate(self.ids)},
+            self.stems, self.named,
         )  # fmt: skip
 
 
@@ -328,9 +343,10 @@ def topic_scores(
 
     A paper names a topic when it holds its words in order, in any word form ("video generators"
     names "video generation"); for topics of more than PHRASE_WORDS content words, every one anywhere.
-    A paper that names the topic and is closer to it than TOPIC_SIMILAR of the store scores above
-    FLOOR (ordered by closeness); any other paper scores below it. bench/recommend.py, HF
-    ai_keywords as topics: precision@8 0.39 for closeness alone over the floor, 0.59 with the words.
+    A paper that names the topic and is closer to it than TOPIC_SIMILAR of the store (a topic named
+    by more than COMMON_TOPIC of the background: COMMON_TOPIC_SIMILAR) scores above FLOOR (ordered
+    by closeness); any other paper scores below it. bench/recommend.py, HF ai_keywords as topics:
+    precision@8 0.39 for closeness alone over the floor, 0.59 with the words.
     """
     assert profile.topic_vectors is not None
     sims = profile.topic_vectors @ candidates.vectors.T
@@ -356,8 +372,25 @@ def topic_scores(
             if candidates.named is not None:
                 candidates.named[topic] = named
         below = np.minimum(pct * FLOOR, np.nextafter(FLOOR, 0))  # never reaches the floor unnamed
-        out[i] = np.where(named & (pct >= TOPIC_SIMILAR), FLOOR + (1 - FLOOR) * pct, below)
+        common = _named_share(topic, content, background, tokenizer) > COMMON_TOPIC
+        similar = COMMON_TOPIC_SIMILAR if common else TOPIC_SIMILAR
+        out[i] = np.where(named & (pct >= similar), FLOOR + (1 - FLOOR) * pct, below)
     return out
+
+
+def _named_share(topic: str, content: frozenset[str], background: Background, tokenizer: Tokenizer) -> float:
+    """The share of background papers that name the topic (0 without their stems), kept per topic."""
+    if background.stems is None or not len(background.stems):
+        return 0.0
+    share = background.named.get(topic)
+    if share is None:
+        if len(content) > PHRASE_WORDS:
+            hits = sum(1 for s in background.stems if content.issubset(s))
+        else:
+            forms = WordForms([topic], tokenizer=tokenizer)
+            hits = sum(1 for s in background.stems if forms.matches_stems(s))
+        share = background.named[topic] = hits / len(background.stems)
+    return share
 
 
 def _author_hits(candidates: Candidates, followed: Mapping[str, str]) -> dict[int, str]:
