@@ -208,6 +208,38 @@ def test_enough_positives_train_the_fused_model_with_keywords() -> None:
     assert len(picks) <= 6  # a random paper clears a 99.5% floor against 200 now and then
 
 
+def test_not_interested_still_counts_in_the_fused_model() -> None:
+    """The keyword model has no negatives: "not interested" reaches the fused model through the
+    vector model (VECTOR_WEIGHT > 0), so a paper like the unwanted one drops below its twin."""
+    texts = ["video diffusion synthesis"] * 2 + [f"graph theory lemma {i}" for i in range(20)]
+    bg_texts = [f"unrelated topic number {i} proof" for i in range(200)]
+    vec = keywords.fit(texts + bg_texts)
+    vecs = np.vstack([near(A, 1, 0.05), near(unit(A + 2 * B), 1, 0.05), unit(RNG.standard_normal((20, D)))])
+    cands = rec.Candidates(
+        [f"2401.{i:05d}" for i in range(22)], vecs, texts, [["X"]] * 22, [["cs.CV"]] * 22,
+        keywords.rows(vec, texts),
+    )  # fmt: skip
+    bg = rec.Background(vectors=BACKGROUND.vectors[:200], keywords=keywords.rows(vec, bg_texts))
+    pos = dict(positive_keywords=keywords.rows(vec, ["video diffusion synthesis"] * rec.MIN_TRAIN))
+    liked = near(unit(A + B), rec.MIN_TRAIN, 0.05)
+    plain = rec.library_scores(candidates=cands, profile=library(liked, **pos), background=bg)[0]
+    pushed = rec.library_scores(
+        candidates=cands, profile=library(liked, negatives=near(B, 3, 0.05), **pos), background=bg
+    )[0]
+    assert pushed[0] - pushed[1] > plain[0] - plain[1] + 0.1
+
+
+def test_five_saved_papers_train_the_model() -> None:
+    """From MIN_TRAIN (5) saved papers the trained model ranks, not the nearest saved paper: on the
+    bench's readers with 5-7 papers it found 0.285 of their next papers against 0.167."""
+    profile = library(near(A, rec.MIN_TRAIN))
+    cands = candidates(np.vstack([near(A, 3), unit(RNG.standard_normal((20, D)))]))
+    auto = rec.library_scores(candidates=cands, profile=profile, background=BACKGROUND)
+    fused = rec.library_scores(candidates=cands, profile=profile, background=BACKGROUND, method="ours")
+    assert rec.MIN_TRAIN == 5
+    np.testing.assert_allclose(auto[0], fused[0])
+
+
 def test_ten_thousand_paper_library_is_capped_and_quick() -> None:
     cands = candidates(np.vstack([near(A, 5), unit(RNG.standard_normal((2000, D)))]))
     profile = library(near(A, 10_000, noise=0.3))
