@@ -80,7 +80,7 @@ def arxiv_sanity(x, positives: np.ndarray, candidates: np.ndarray) -> np.ndarray
 
 
 def held_out(author: str) -> bool:
-    """Readers are split by author name: half tune the model's constants (SHRINK, KEYWORD_WEIGHT,
+    """Readers are split by author name: half tune the model's constants (SHRINK, VECTOR_WEIGHT, MIN_TRAIN,
     the vectorizer's min_df; never reported), the other half are the readers this bench reports."""
     return zlib.crc32(author.encode()) % 2 == 1
 
