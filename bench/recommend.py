@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/recommend.py [--data DIR] [--model wordllama|minilm] [--readers 60]
                                         [--subscribers 10000] [--cost-sample 500]
+                                        [--cutoffs 0,1] [--skip library,topic,cost] [--tuning]
 
 1. Library → next papers. Readers simulated from the arXiv listing file: at each cutoff day, an
    author with at least 5 papers in the 120 days before and one in the 14 days after; their (up to
@@ -79,7 +80,7 @@ def arxiv_sanity(x, positives: np.ndarray, candidates: np.ndarray) -> np.ndarray
 
 
 def held_out(author: str) -> bool:
-    """Readers are split by author name: half tune the model's constants (SHRINK, KEYWORD_WEIGHT,
+    """Readers are split by author name: half tune the model's constants (SHRINK, VECTOR_WEIGHT, MIN_TRAIN,
     the vectorizer's min_df; never reported), the other half are the readers this bench reports."""
     return zlib.crc32(author.encode()) % 2 == 1
 
@@ -213,7 +214,12 @@ def topic_bench(
     tok = Tokenizer()
     weeks = hf_weeks(corpus)
     weeks = [weeks[i] for i in sorted(rng.sample(range(len(weeks)), min(n_weeks, len(weeks))))]
-    background = rec.Background(vectors=vecs[rng.sample(range(len(corpus.ids)), BACKGROUND)])
+    bg_rows = rng.sample(range(len(corpus.ids)), BACKGROUND)
+    # With their stems, as library/foryou.py's window keeps them: how much of the store names a topic.
+    background = rec.Background(
+        vectors=vecs[bg_rows],
+        stems=[tok(keywords.text(corpus.titles[r], corpus.abstracts[r])) for r in bg_rows],
+    )
     today = TodaysDigest(corpus, vecs, model, [r for _, rows in weeks for r in rows])
     results: dict[str, list[tuple[int, int]]] = {"today": [], "ours": []}
     n_topics = 0
@@ -399,6 +405,9 @@ def main() -> None:
         "--cutoffs", default="", help="comma list of cutoff indexes (0-4) to run; all by default"
     )
     parser.add_argument("--skip", default="", help="comma list of parts to skip: library,topic,cost")
+    parser.add_argument(
+        "--tuning", action="store_true", help="library part over the tuning readers (for tuning only)"
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     rng = random.Random(13)
@@ -410,7 +419,11 @@ def main() -> None:
         f"({time.perf_counter() - t0:.0f} s)"
     )
     cutoffs = [CUTOFFS[int(i)] for i in args.cutoffs.split(",")] if args.cutoffs else CUTOFFS
-    lib = library_bench(corpus, vecs, args.readers, rng, cutoffs=cutoffs) if "library" not in skip else {}
+    lib = (
+        library_bench(corpus, vecs, args.readers, rng, cutoffs=cutoffs, tuning=args.tuning)
+        if "library" not in skip
+        else {}
+    )
     topic = topic_bench(corpus, vecs, args.model, rng, args.weeks) if "topic" not in skip else {}
     cost = cost_bench(corpus, vecs, args.subscribers, args.cost_sample, rng) if "cost" not in skip else {}
     print(f"\n## Library → next {WINDOW_DAYS} days (model {args.model})")

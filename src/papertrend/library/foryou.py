@@ -145,12 +145,15 @@ def window(
     tokenizer: Tokenizer | None = None,
     words: Any = None,
 ) -> Window:
-    """The window of papers listed since `since`: candidates (their stems computed when a tokenizer is
-    given), a background of older papers, and with a fitted vectorizer (`words`) their keyword rows."""
+    """The window of papers listed since `since`: candidates (theirs and the background's stems
+    computed when a tokenizer is given), a background of older papers, and with a fitted vectorizer
+    (`words`) their keyword rows."""
     cands = candidates_since(conn=conn, model=model, dim=dim, since=since)
     if tokenizer is not None:
         cands = cands.with_stems(tokenizer)
     base, texts = _background(conn=conn, model=model, dim=dim, before=since)
+    if tokenizer is not None:  # how much of the store names a topic (recommend.COMMON_TOPIC)
+        base = replace(base, stems=[tokenizer(t) for t in texts])
     fitted = words if len(cands.ids) and texts else None
     if fitted is not None:
         cands = replace(cands, keywords=keywords.rows(fitted, cands.texts))

@@ -15,11 +15,12 @@ was on topic when every slot was filled).
 
 The library signal is the nearest saved paper (cosine) while the library is small; from
 MIN_TRAIN positives on, the fusion of two per-reader linear models in closed form (nothing is
-fitted per reader): one over the paper vectors (the library's mean against the background's,
-whitened by the background's shrunk covariance), as Scholar Inbox trains a per-user classifier on
-embeddings, and one over TF-IDF keyword rows (library/keywords.py), the mean difference that
-arxiv-sanity's LinearSVC approximates at its C. bench/recommend.py measures them against the library
-centroid and arxiv-sanity's own recipe, on readers simulated from real authors.
+fitted per reader), the keyword model weighted 3× the vector model: one over the paper vectors (the
+library's mean against the background's, whitened by the background's shrunk covariance), as
+Scholar Inbox trains a per-user classifier on embeddings, and one over TF-IDF keyword rows
+(library/keywords.py), the mean difference that arxiv-sanity's LinearSVC approximates at its C.
+bench/recommend.py measures them against the library centroid and arxiv-sanity's own recipe, on
+readers simulated from real authors.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ Kind = Literal["library", "topic", "author"]
 # A pick must score above this share of random stored papers (bench/recommend.py: topic precision@8
 # and Recall@20 over the floor; see the CHANGELOG for the measured numbers).
 FLOOR = 0.995
-# From this many positives on, the per-reader linear model replaces nearest-neighbour similarity.
-MIN_TRAIN = 8
+# From this many positives on, the per-reader linear models replace nearest-neighbour similarity.
+# bench/recommend.py, the 101 of 200 tuning readers with 5-7 saved papers (wordllama): Recall@20 0.167
+# for the nearest saved paper, 0.285 for the fused model (at 8 they had the nearest paper). Libraries
+# under 5 papers are not in the bench.
+MIN_TRAIN = 5
 # "Not interested" papers count this many times a background paper in the linear model; in
 # nearest-neighbour mode a candidate closer to one of them than to the library loses this share of
 # the difference.
@@ -52,10 +56,23 @@ NEGATIVE_PULL = 0.5
 # variance (bench/recommend.py, tuning readers: 0.3 → Recall@20 0.116, 1 → 0.120, 3 → 0.130,
 # 10 → 0.125, 100 → 0.127 for the vector model alone).
 SHRINK = 3.0
-# Weight of the keyword (TF-IDF) score beside the two vector scores in "ours" (bench/recommend.py).
-KEYWORD_WEIGHT = 1.0
-# A topic pick names the topic and is closer to it than this share of the store (#13: bench/recommend.py).
-TOPIC_SIMILAR = 0.95
+# Weight of the vector model's score beside the keyword (TF-IDF) model's in "ours", both in
+# background standard deviations; at 0 "ours" would be the keyword model alone (the vector model not
+# computed), but the vector model carries "not interested" (the keyword model has no negatives).
+# bench/recommend.py, 200 tuning readers (wordllama), Recall@20 per reader against the keyword model
+# alone (0.233): weight 1/3 +0.009 ± 0.008 (paired), 1/2 +0.006 ± 0.009, 1 -0.007 ± 0.012 (weight 1
+# lost to the keyword model alone on 120 held-out readers, 0.197 against 0.245). Categories as a
+# third score (+0.009 ± 0.006), recency weights on the library (+0.001 ± 0.007) and the nearest
+# saved paper by keywords or by vectors (-0.03, -0.005) did no better.
+VECTOR_WEIGHT = 1 / 3
+# A topic pick names the topic and is closer to it than TOPIC_SIMILAR of the store; for a topic that
+# more than COMMON_TOPIC of the store names ("generalization", "LLMs"), closer than
+# COMMON_TOPIC_SIMILAR. Naming a common topic says little: bench/recommend.py on the half of HF
+# keyword topics kept for tuning, precision@8 0.660 with 0.95 for all, 0.722 with 0.8 / 0.99 at 10%
+# (2.88 → 3.55 slots filled, 18% → 16% of editions empty); the other half 0.525 → 0.561.
+TOPIC_SIMILAR = 0.8
+COMMON_TOPIC = 0.1
+COMMON_TOPIC_SIMILAR = 0.99
 # Topics of more content words than this match when all of them appear, in any order.
 PHRASE_WORDS = 3
 # At most this many papers of a very large library train the model (the most recent ones): a
@@ -117,6 +134,11 @@ class Background:
     inverse: Matrix | None = None
     keyword_mean: Matrix | None = None
     rows: Mapping[str, int] | None = None  # id → row
+    # Each background paper's stems (title and abstract), when the caller keeps them: how much of
+    # the store names a topic (COMMON_TOPIC). Without them every topic counts as specific.
+    stems: Sequence[list[str]] | None = None
+    # The share of the background naming each topic, filled as topics are ranked (shared by readers).
+    named: dict[str, float] = field(default_factory=dict)
 
     def prepared(self) -> Background:
         """The same background with what every reader's model shares computed once (~20 ms)."""
@@ -133,6 +155,7 @@ class Background:
         return Background(
             self.vectors, self.keywords, self.ids, mean.astype(np.float32), inverse.astype(np.float32),
             None if kw is None else kw.astype(np.float32), {pid: i for i, pid in enumerate(self.ids)},
+            self.stems, self.named,
         )  # fmt: skip
 
 
@@ -277,9 +300,9 @@ def library_scores(
 
     "nearest": cosine to the nearest saved paper. "linear": the per-reader linear model over
     vectors. "keywords": the keyword model over TF-IDF rows (none given: zeros). "ours" (what "auto"
-    picks from MIN_TRAIN positives on): the sum, in background standard deviations, of the linear
-    and keyword models (linear and nearest without TF-IDF rows) — bench/recommend.py measured the
-    fusion above each alone and against arxiv-sanity's recipe.
+    picks from MIN_TRAIN positives on): the keyword model, with VECTOR_WEIGHT of the linear model
+    beside it in background standard deviations (without TF-IDF rows: linear and nearest fused) —
+    bench/recommend.py measures it against each alone and arxiv-sanity's recipe.
     """
     pos = profile.positives[:MAX_POSITIVES]
     use = method if method != "auto" else ("ours" if len(pos) >= MIN_TRAIN else "nearest")
@@ -292,26 +315,31 @@ def library_scores(
         and profile.positive_keywords.shape[0] > 0
     )
     parts: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = []
+    weights: list[float] = []
     # With keyword rows, "ours" leaves the nearest saved paper out: on tuning readers it added 0.002
     # Recall@20 (0.171 against 0.169) for 2,000 × library dot products per reader, most of the
     # "For you" page's time (bench/foryou_page.py, cProfile).
     if use == "nearest" or (use == "ours" and not words):
         near = np.asarray(nearest_scores(base, pos, profile.negatives)[keep], np.float64)
         parts.append((np.asarray(nearest_scores(vectors, pos, profile.negatives), np.float64), near))
-    if use in ("linear", "ours"):
+        weights.append(1.0)
+    if use == "linear" or (use == "ours" and (VECTOR_WEIGHT > 0 or not words)):
         w = linear_model(pos, background, profile.negatives)
         parts.append((np.asarray(vectors @ w, np.float64), np.asarray((base @ w)[keep], np.float64)))
+        weights.append(VECTOR_WEIGHT if words else 1.0)
     if use in ("keywords", "ours") and words:
         kw = keyword_weights(profile.positive_keywords[:MAX_POSITIVES], background)
         cand_kw = np.asarray(candidates.keywords @ kw, np.float64)
         parts.append((cand_kw, np.asarray((background.keywords @ kw)[keep], np.float64)))
-    if use != "ours":
+        weights.append(1.0)
+    if len(parts) <= 1:
         return parts[0] if parts else (np.zeros(len(vectors)), np.zeros(int(keep.sum())))
-    # The fusion: each score in standard deviations of the background's scores, keywords weighted.
+    # The fusion: each score in standard deviations of the background's scores, weighted.
     fused = [_z(*p) for p in parts]
-    if words:
-        fused[-1] = (KEYWORD_WEIGHT * fused[-1][0], KEYWORD_WEIGHT * fused[-1][1])
-    return sum(p[0] for p in fused), sum(p[1] for p in fused)  # type: ignore[return-value]
+    return (
+        sum((w * c for w, (c, _) in zip(weights, fused, strict=True)), np.zeros(len(vectors))),
+        sum((w * b for w, (_, b) in zip(weights, fused, strict=True)), np.zeros(int(keep.sum()))),
+    )
 
 
 def _topic_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[str]]:
@@ -328,9 +356,10 @@ def topic_scores(
 
     A paper names a topic when it holds its words in order, in any word form ("video generators"
     names "video generation"); for topics of more than PHRASE_WORDS content words, every one anywhere.
-    A paper that names the topic and is closer to it than TOPIC_SIMILAR of the store scores above
-    FLOOR (ordered by closeness); any other paper scores below it. bench/recommend.py, HF
-    ai_keywords as topics: precision@8 0.39 for closeness alone over the floor, 0.59 with the words.
+    A paper that names the topic and is closer to it than TOPIC_SIMILAR of the store (a topic named
+    by more than COMMON_TOPIC of the background: COMMON_TOPIC_SIMILAR) scores above FLOOR (ordered
+    by closeness); any other paper scores below it. bench/recommend.py, HF ai_keywords as topics:
+    precision@8 0.39 for closeness alone over the floor, 0.59 with the words.
     """
     assert profile.topic_vectors is not None
     sims = profile.topic_vectors @ candidates.vectors.T
@@ -356,8 +385,25 @@ def topic_scores(
             if candidates.named is not None:
                 candidates.named[topic] = named
         below = np.minimum(pct * FLOOR, np.nextafter(FLOOR, 0))  # never reaches the floor unnamed
-        out[i] = np.where(named & (pct >= TOPIC_SIMILAR), FLOOR + (1 - FLOOR) * pct, below)
+        common = _named_share(topic, content, background, tokenizer) > COMMON_TOPIC
+        similar = COMMON_TOPIC_SIMILAR if common else TOPIC_SIMILAR
+        out[i] = np.where(named & (pct >= similar), FLOOR + (1 - FLOOR) * pct, below)
     return out
+
+
+def _named_share(topic: str, content: frozenset[str], background: Background, tokenizer: Tokenizer) -> float:
+    """The share of background papers that name the topic (0 without their stems), kept per topic."""
+    if background.stems is None or not len(background.stems):
+        return 0.0
+    share = background.named.get(topic)
+    if share is None:
+        if len(content) > PHRASE_WORDS:
+            hits = sum(1 for s in background.stems if content.issubset(s))
+        else:
+            forms = WordForms([topic], tokenizer=tokenizer)
+            hits = sum(1 for s in background.stems if forms.matches_stems(s))
+        share = background.named[topic] = hits / len(background.stems)
+    return share
 
 
 def _author_hits(candidates: Candidates, followed: Mapping[str, str]) -> dict[int, str]:
