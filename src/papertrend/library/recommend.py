@@ -352,7 +352,19 @@ def topic_scores(
                 named = np.asarray([content.issubset(s) for s in sets], dtype=bool)
             else:
                 forms = WordForms([topic], tokenizer=tokenizer)  # once per topic, not once per paper
-                named = np.asarray([forms.matches_stems(s) for s in stems], dtype=bool)
+                if candidates.stem_sets is None:
+                    named = np.asarray([forms.matches_stems(s) for s in stems], dtype=bool)
+                else:
+                    # Only a paper holding every word of the phrase can hold it in order: a set test
+                    # first spares the rest the ordered scan (#13: the scan was 6% of a digest run).
+                    needs = [frozenset(p) for p in forms.phrases]
+                    named = np.asarray(
+                        [
+                            any(need <= held for need in needs) and forms.matches_stems(s)
+                            for s, held in zip(stems, candidates.stem_sets, strict=True)
+                        ],
+                        dtype=bool,
+                    )
             if candidates.named is not None:
                 candidates.named[topic] = named
         below = np.minimum(pct * FLOOR, np.nextafter(FLOOR, 0))  # never reaches the floor unnamed
