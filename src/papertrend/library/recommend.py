@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -84,6 +84,9 @@ class Candidates:
     # Which rows name each topic, filled as topics are ranked: thousands of subscribers share a few
     # hundred topics, and the word match is the same for all of them.
     named: dict[str, npt.NDArray[np.bool_]] | None = None
+    # Each topic's scores against one background (its vectors, the topic's vector, the row), filled
+    # as topics are ranked: a topic's row depends on nothing else, and subscribers repeat topics.
+    topic_rows: dict[str, tuple[Matrix, Matrix, npt.NDArray[np.float64]]] | None = None
 
     def with_stems(self, tokenizer: Tokenizer) -> Candidates:
         """The same candidates with their texts' stems and authors' keys computed once."""
@@ -97,7 +100,7 @@ class Candidates:
                 rows.setdefault(key, []).append(row)
         return Candidates(
             self.ids, self.vectors, self.texts, self.authors, self.categories, self.keywords,
-            stems, [frozenset(s) for s in stems], keys, rows, {},
+            stems, [frozenset(s) for s in stems], keys, rows, {}, {},
         )  # fmt: skip
 
 
@@ -322,6 +325,41 @@ def _topic_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[
 
 
 def topic_scores(
+    *, candidates: Candidates, profile: Profile, background: Background, tokenizer: Tokenizer
+) -> npt.NDArray[np.float64]:
+    """(t, n) calibrated topic scores (`_topic_scores`), each topic's row computed once per
+    candidates and background when the candidates keep them (`topic_rows`; the digest's windows)."""
+    assert profile.topic_vectors is not None
+    cache = candidates.topic_rows
+    if cache is None:
+        return _topic_scores(
+            candidates=candidates, profile=profile, background=background, tokenizer=tokenizer
+        )
+    kept = [cache.get(t) for t in profile.topics]
+    todo = [
+        i
+        for i, (held, vec) in enumerate(zip(kept, profile.topic_vectors, strict=True))
+        if held is None or held[0] is not background.vectors or not np.array_equal(held[1], vec)
+    ]
+    if todo:
+        fresh = _topic_scores(
+            candidates=candidates,
+            profile=replace(
+                profile, topics=[profile.topics[i] for i in todo], topic_vectors=profile.topic_vectors[todo]
+            ),
+            background=background,
+            tokenizer=tokenizer,
+        )
+        for i, row in zip(todo, fresh, strict=True):
+            kept[i] = cache[profile.topics[i]] = (background.vectors, profile.topic_vectors[i].copy(), row)
+    out = np.zeros((len(profile.topics), len(candidates.ids)))
+    for i, held in enumerate(kept):
+        assert held is not None
+        out[i] = held[2]
+    return out
+
+
+def _topic_scores(
     *, candidates: Candidates, profile: Profile, background: Background, tokenizer: Tokenizer
 ) -> npt.NDArray[np.float64]:
     """(t, n) calibrated topic scores.
