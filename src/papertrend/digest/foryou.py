@@ -26,7 +26,7 @@ from papertrend.db import reading
 from papertrend.digest.records import Subscription
 from papertrend.library import foryou, keywords
 from papertrend.library import repository as repo
-from papertrend.library.recommend import MAX_POSITIVES, Background, Matrix, recommend
+from papertrend.library.recommend import MAX_POSITIVES, Background, Candidates, Matrix, recommend
 from papertrend.search.bm25 import Tokenizer
 from papertrend.search.embedder import Embedder, query_text
 
@@ -50,6 +50,63 @@ class MemoTokenizer(Tokenizer):
 
 
 @dataclass
+class CandidatePool:
+    """The candidates of every window of a run, read and prepared once: a window is the pool's
+    papers listed since its day. Each of the bench's 12 windows read, tokenised and keyed the authors
+    of ~4,000 papers (#13: 30% of a run, cProfile); windows of one run overlap almost entirely."""
+
+    tokenizer: Tokenizer
+    since: date | None = None
+    # pk → (day, id, vector, text, authors, categories, stems, stem set, author keys)
+    papers: dict[
+        int, tuple[date, str, Matrix, str, list[str], list[str], list[str], frozenset[str], list[str]]
+    ] = field(default_factory=dict)
+
+    def candidates(
+        self, *, conn: Connection, model: str, dim: int, since: date
+    ) -> tuple[Candidates, list[int]]:
+        """What `foryou.candidates_since(...).with_stems(tokenizer)` gives, and the candidates' pks."""
+        if self.since is None or since < self.since:
+            self._read(conn=conn, model=model, dim=dim, since=since, before=self.since)
+            self.since = since
+        pks = sorted(pk for pk, held in self.papers.items() if held[0] >= since)
+        got = [self.papers[pk] for pk in pks]
+        keys = [p[8] for p in got]
+        rows: dict[str, list[int]] = {}
+        for row, names in enumerate(keys):
+            for key in dict.fromkeys(names):
+                rows.setdefault(key, []).append(row)
+        found = Candidates(
+            ids=[p[1] for p in got],
+            vectors=np.stack([p[2] for p in got]) if got else np.zeros((0, dim), np.float32),
+            texts=[p[3] for p in got],
+            authors=[p[4] for p in got],
+            categories=[p[5] for p in got],
+            stems=[p[6] for p in got],
+            stem_sets=[p[7] for p in got],
+            author_keys=keys,
+            author_rows=rows,
+            named={},
+            topic_rows={},
+        )
+        return found, pks
+
+    def _read(self, *, conn: Connection, model: str, dim: int, since: date, before: date | None) -> None:
+        from papertrend.library.service import author_key
+
+        rows, vecs = foryou.candidate_rows(conn=conn, model=model, dim=dim, since=since, before=before)
+        for r, vec in zip(rows, vecs, strict=True):
+            text = keywords.text(r.title, r.abstract)
+            stems = self.tokenizer(text)
+            authors = list(r.authors or [])
+            day = r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day))
+            self.papers[int(r.pk)] = (
+                day, str(r.id), vec, text, authors, list(r.categories or []), stems, frozenset(stems),
+                [author_key(a) for a in authors],
+            )  # fmt: skip
+
+
+@dataclass
 class LibraryRecommender:
     """Picks for "For you": (paper id, reason) pairs above the calibrated floor, best first."""
 
@@ -70,9 +127,15 @@ class LibraryRecommender:
     # One random order of the store for every window's background (foryou.sample_order), and the
     # sampled papers' (id, vector, text), read once for all windows.
     _order: list[tuple[int, date]] | None = None
+    _order_days: Any = None
+    _pool: CandidatePool = field(default_factory=lambda: CandidatePool(MemoTokenizer()))
     _sampled: dict[int, tuple[str, Matrix, str]] = field(default_factory=dict)
     _topics: dict[str, Matrix] = field(default_factory=dict)
     _tokenizer: Tokenizer = field(default_factory=MemoTokenizer)
+
+    def __post_init__(self) -> None:
+        self._pool = CandidatePool(self._tokenizer)
+
     # Found once: finding the BLAS libraries again for each subscriber cost 1.5 ms.
     _threads: ThreadpoolController = field(default_factory=ThreadpoolController)
     # The accounts of the chunk being composed (`load`): address → Reader, None for no account.
@@ -89,11 +152,13 @@ class LibraryRecommender:
     def _window(self, conn: Connection, since: date) -> foryou.Window:
         dim = self.embedder.dim
         words = self.vectorizer(conn)
-        cands, pks = foryou.candidates_with_pks(conn=conn, model=self.embedder.name, dim=dim, since=since)
-        cands = cands.with_stems(self._tokenizer)
+        cands, pks = self._pool.candidates(conn=conn, model=self.embedder.name, dim=dim, since=since)
         if self._order is None:
             self._order = foryou.sample_order(conn=conn, model=self.embedder.name)
-        base_pks = [pk for pk, day in self._order if day < since][: foryou.BACKGROUND]
+        if self._order_days is None or len(self._order_days) != len(self._order):
+            self._order_days = np.asarray([day.toordinal() for _, day in self._order], dtype=np.int64)
+        before = self._order_days < since.toordinal()
+        base_pks = [self._order[i][0] for i in np.flatnonzero(before)[: foryou.BACKGROUND]]
         unread = [pk for pk in base_pks if pk not in self._sampled]
         if unread:
             self._sampled.update(
@@ -110,7 +175,10 @@ class LibraryRecommender:
             store = self.row_store(fitted)
             cands = replace(cands, keywords=store.rows(fitted, dict(zip(pks, cands.texts, strict=True))))
             base = replace(base, keywords=store.rows(fitted, {pk: self._sampled[pk][2] for pk in base_pks}))
-        return foryou.Window(cands, base.prepared(), fitted)
+        # One BLAS thread (see `picks`): the background's covariance and inverse took 0.5 s a window
+        # with threads on the busy machine.
+        with self._threads.limit(limits=1):
+            return foryou.Window(cands, base.prepared(), fitted)
 
     def row_store(self, vectorizer: Any) -> keywords.RowStore:
         """Papers' keyword rows under this vectorizer, kept in the data directory between runs."""

@@ -163,31 +163,33 @@ def window(
 
 def candidates_since(*, conn: Connection, model: str, dim: int, since: date) -> Candidates:
     """Papers listed on or after `since` that have a vector of `model`."""
-    return candidates_with_pks(conn=conn, model=model, dim=dim, since=since)[0]
-
-
-def candidates_with_pks(
-    *, conn: Connection, model: str, dim: int, since: date
-) -> tuple[Candidates, list[int]]:
-    """`candidates_since` and the candidates' pks (the keys of kept keyword rows)."""
-    stmt = (
-        sa.select(
-            papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.categories,
-            embeddings.c.vector, papers.c.pk,
-        )
-        .join(embeddings, sa.and_(embeddings.c.paper_pk == papers.c.pk, embeddings.c.model == model))
-        .where(listing_day_expr() >= since)
-        .order_by(papers.c.pk)
-    )  # fmt: skip
-    rows = conn.execute(stmt).all()
-    found = Candidates(
+    rows, vecs = candidate_rows(conn=conn, model=model, dim=dim, since=since)
+    return Candidates(
         ids=[str(r.id) for r in rows],
-        vectors=vectors.from_blobs([r.vector for r in rows], dim),
+        vectors=vecs,
         texts=[keywords.text(r.title, r.abstract) for r in rows],
         authors=[list(r.authors or []) for r in rows],
         categories=[list(r.categories or []) for r in rows],
     )
-    return found, [int(r.pk) for r in rows]
+
+
+def candidate_rows(
+    *, conn: Connection, model: str, dim: int, since: date, before: date | None = None
+) -> tuple[list[sa.Row[Any]], Matrix]:
+    """The rows (pk, day, id, title, abstract, authors, categories) and vectors of papers listed on
+    or after `since` (and before `before`) that have a vector of `model`, by pk."""
+    day = listing_day_expr()
+    stmt = (
+        sa.select(
+            papers.c.pk, day.label("day"), papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors,
+            papers.c.categories, embeddings.c.vector,
+        )
+        .join(embeddings, sa.and_(embeddings.c.paper_pk == papers.c.pk, embeddings.c.model == model))
+        .where(day >= since, *([day < before] if before is not None else []))
+        .order_by(papers.c.pk)
+    )  # fmt: skip
+    rows = list(conn.execute(stmt).all())
+    return rows, vectors.from_blobs([r.vector for r in rows], dim)
 
 
 def sample_order(*, conn: Connection, model: str) -> list[tuple[int, date]]:
