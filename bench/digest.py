@@ -1,7 +1,7 @@
 """The daily email at scale (issue #5 item 9): personalised digests per second, and SIGKILL safety.
 
     .venv/bin/python bench/digest.py [--subscribers 10000] [--mode hybrid|keyword] [--model wordllama]
-                                     [--library 50]
+                                     [--library 50] [--no-words] [--profile FILE]
                                      [--kills 20] [--kill-concurrency 2] [--concurrency 2]
                                      [--database-url URL [--workers 1,2,4] [--sink-delay-ms 0]]
 
@@ -24,6 +24,11 @@ the outbox are made afresh and N `digest run` processes (each with its own data 
 own machine) send to one sink at once. A table gives digests/s per N, and the recipients that got
 more than one copy of their edition or none: both must be zero. `--sink-delay-ms` makes the sink
 take that long over each message, like a relay farther away. Kill runs only with `--kills`.
+
+`--profile FILE` runs cProfile over the measured `digest run` (step 3) and prints its top functions.
+The last line is the summary, `key=value` pairs. The store and subscribers are in digest_store.py,
+the SMTP sink in digest_sink.py, several senders in digest_senders.py, the kill runs in
+digest_kills.py.
 """
 
 from __future__ import annotations

@@ -192,22 +192,24 @@ def candidate_rows(
     return rows, vectors.from_blobs([r.vector for r in rows], dim)
 
 
-def sample_order(*, conn: Connection, model: str) -> list[tuple[int, date]]:
-    """(pk, listing day) of every paper with a vector of `model`, in a random order. The first
-    `size` of them listed before a day are a uniform random sample of the papers before it, as
-    ORDER BY random() draws one; the digest's windows of one run take theirs from one order, so
-    they share most of their background and its rows (12 windows drew 12 samples: #13, 6% of a run)."""
+def sample_order(*, conn: Connection, model: str, seed: str | None = None) -> list[tuple[int, date]]:
+    """(pk, listing day) of every paper with a vector of `model`, in a random order (the same one for
+    the same `seed`). The first `size` of them listed before a day are a uniform random sample of the
+    papers before it, as ORDER BY random() draws one; the digest's windows of one run take theirs
+    from one order, so they share most of their background and its rows (12 windows drew 12
+    samples: #13, 6% of a run)."""
     stmt = (
         sa.select(embeddings.c.paper_pk, listing_day_expr())
         .join(papers, papers.c.pk == embeddings.c.paper_pk)
         .where(embeddings.c.model == model)
+        .order_by(embeddings.c.paper_pk)
     )
     out = [
         (int(pk), day if isinstance(day, date) else date.fromisoformat(str(day)))
         for pk, day in conn.execute(stmt)
         if day is not None
     ]
-    random.shuffle(out)
+    (random.Random(seed) if seed is not None else random).shuffle(out)
     return out
 
 
