@@ -56,10 +56,26 @@ def load(path: Path) -> tuple[Any, int] | None:
             terms, idf, papers = list(held["terms"]), held["idf"], int(held["papers"][0])
     except (OSError, ValueError, KeyError):
         return None
-    vectorizer = _vectorizer(len(terms))
-    vectorizer.vocabulary_ = {str(t): i for i, t in enumerate(terms)}
-    vectorizer.idf_ = idf
-    return vectorizer, papers
+    return Kept({str(t): i for i, t in enumerate(terms)}, idf), papers
+
+
+class Kept:
+    """A vectorizer read back by `load`: its terms and IDF, made a TfidfVectorizer on its first
+    transform. Importing scikit-learn took a digest run 1–3 s of CPU on the busy machine (8% of the
+    bench's run, cProfile), and a run whose keyword rows are all kept (RowStore) transforms nothing."""
+
+    def __init__(self, vocabulary: dict[str, int], idf: Any) -> None:
+        self.vocabulary_, self.idf_ = vocabulary, idf
+        self._made: Any = None
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        """TF-IDF rows, as the saved vectorizer's `transform` gives them."""
+        if self._made is None:
+            made = _vectorizer(len(self.vocabulary_))
+            made.vocabulary_ = self.vocabulary_
+            made.idf_ = self.idf_
+            self._made = made
+        return self._made.transform(texts)
 
 
 def fit(texts: Sequence[str], *, max_features: int = 20_000) -> Any:
