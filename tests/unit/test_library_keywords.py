@@ -44,6 +44,12 @@ def test_kept_rows_are_read_back_and_recomputed_when_a_text_changes(tmp_path: Pa
     assert again.added == 1  # only the paper whose text changed
     assert abs(read - keywords.rows(fitted, list(changed.values()))).max() == 0
     assert read.shape == made.shape and (read[:2] != made[:2]).nnz == 0 and (read[2] != made[2]).nnz > 0
+    # A run that used only some rows keeps the others too.
+    again.save()
+    part = keywords.RowStore(path, version)
+    part.rows(fitted, {1: TEXTS[1], 2: TEXTS[2]})
+    part.save()
+    assert set(keywords.RowStore(path, version).index) == {1, 2, 5, 33, 700}
     # Rows of another vectorizer are not read at all; a broken file reads as empty.
     other = keywords.fit(TEXTS[:600])
     assert keywords.version(other) != version
