@@ -39,3 +39,28 @@ def test_prepared_candidates_pick_the_same_with_the_same_reasons() -> None:
     assert prepared.named is not None and set(prepared.named) == set(profile.topics)
     # A second subscriber with the same topic reuses the match and still gets the same picks.
     assert rec.recommend(candidates=prepared, profile=profile, background=BACKGROUND, limit=8) == again
+
+
+def test_kept_topic_rows_score_as_computed_afresh() -> None:
+    """A topic's row is kept with the candidates (#13): a subscriber whose topics overlap another's in
+    any order gets the scores computed afresh, and another background is never served a kept row."""
+    vecs = np.vstack([near(B, 3), unit(RNG.standard_normal((20, D)))])
+    texts = ["Video generation at scale", "Video generators", "Generation of video", *["a paper"] * 20]
+    topics = ["video generation", "scaling laws", "a paper"]
+    prepared = candidates(vecs, texts=texts, authors=[["X"]] * 23).with_stems(Tokenizer())
+    tv = np.vstack([B, unit(RNG.standard_normal(D)), unit(RNG.standard_normal(D))])
+    first = rec.Profile(positives=near(B, 0), positive_titles=[], topics=topics[:2], topic_vectors=tv[:2])
+    second = rec.Profile(
+        positives=near(B, 0), positive_titles=[], topics=topics[::-1], topic_vectors=tv[::-1].copy()
+    )
+    tok = Tokenizer()
+    rec.topic_scores(candidates=prepared, profile=first, background=BACKGROUND, tokenizer=tok)
+    assert prepared.topic_rows is not None and set(prepared.topic_rows) == set(topics[:2])
+    for profile in (second, first):
+        kept = rec.topic_scores(candidates=prepared, profile=profile, background=BACKGROUND, tokenizer=tok)
+        afresh = rec._topic_scores(candidates=prepared, profile=profile, background=BACKGROUND, tokenizer=tok)
+        np.testing.assert_allclose(kept, afresh, rtol=0, atol=1e-12)
+    other = rec.Background(vectors=unit(RNG.standard_normal((50, D))))
+    kept = rec.topic_scores(candidates=prepared, profile=first, background=other, tokenizer=tok)
+    afresh = rec._topic_scores(candidates=prepared, profile=first, background=other, tokenizer=tok)
+    np.testing.assert_array_equal(kept, afresh)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,86 @@ from threadpoolctl import ThreadpoolController
 
 from papertrend.db import reading
 from papertrend.digest.records import Subscription
-from papertrend.library import foryou
+from papertrend.library import foryou, keywords
 from papertrend.library import repository as repo
-from papertrend.library.recommend import MAX_POSITIVES, Matrix, recommend
+from papertrend.library.recommend import MAX_POSITIVES, Background, Candidates, Matrix, recommend
 from papertrend.search.bm25 import Tokenizer
 from papertrend.search.embedder import Embedder, query_text
 
 log = logging.getLogger("papertrend.digest")
+
+
+class MemoTokenizer(Tokenizer):
+    """A tokenizer that keeps each text's stems: a run's windows overlap (12 windows tokenised 36,878
+    texts for ~3,000 distinct papers, 10% of a run; #13), and excluded words are matched on the same
+    abstracts again for each subscriber."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._texts: dict[str, list[str]] = {}
+
+    def __call__(self, text: str) -> list[str]:
+        found = self._texts.get(text)
+        if found is None:
+            found = self._texts[text] = super().__call__(text)
+        return found
+
+
+@dataclass
+class CandidatePool:
+    """The candidates of every window of a run, read and prepared once: a window is the pool's
+    papers listed since its day. Each of the bench's 12 windows read, tokenised and keyed the authors
+    of ~4,000 papers (#13: 30% of a run, cProfile); windows of one run overlap almost entirely."""
+
+    tokenizer: Tokenizer
+    since: date | None = None
+    # pk → (day, id, vector, text, authors, categories, stems, stem set, author keys)
+    papers: dict[
+        int, tuple[date, str, Matrix, str, list[str], list[str], list[str], frozenset[str], list[str]]
+    ] = field(default_factory=dict)
+
+    def candidates(
+        self, *, conn: Connection, model: str, dim: int, since: date
+    ) -> tuple[Candidates, list[int]]:
+        """What `foryou.candidates_since(...).with_stems(tokenizer)` gives, and the candidates' pks."""
+        if self.since is None or since < self.since:
+            self._read(conn=conn, model=model, dim=dim, since=since, before=self.since)
+            self.since = since
+        pks = sorted(pk for pk, held in self.papers.items() if held[0] >= since)
+        got = [self.papers[pk] for pk in pks]
+        keys = [p[8] for p in got]
+        rows: dict[str, list[int]] = {}
+        for row, names in enumerate(keys):
+            for key in dict.fromkeys(names):
+                rows.setdefault(key, []).append(row)
+        found = Candidates(
+            ids=[p[1] for p in got],
+            vectors=np.stack([p[2] for p in got]) if got else np.zeros((0, dim), np.float32),
+            texts=[p[3] for p in got],
+            authors=[p[4] for p in got],
+            categories=[p[5] for p in got],
+            stems=[p[6] for p in got],
+            stem_sets=[p[7] for p in got],
+            author_keys=keys,
+            author_rows=rows,
+            named={},
+            topic_rows={},
+        )
+        return found, pks
+
+    def _read(self, *, conn: Connection, model: str, dim: int, since: date, before: date | None) -> None:
+        from papertrend.library.service import author_key
+
+        rows, vecs = foryou.candidate_rows(conn=conn, model=model, dim=dim, since=since, before=before)
+        for r, vec in zip(rows, vecs, strict=True):
+            text = keywords.text(r.title, r.abstract)
+            stems = self.tokenizer(text)
+            authors = list(r.authors or [])
+            day = r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day))
+            self.papers[int(r.pk)] = (
+                day, str(r.id), vec, text, authors, list(r.categories or []), stems, frozenset(stems),
+                [author_key(a) for a in authors],
+            )  # fmt: skip
 
 
 @dataclass
@@ -44,31 +117,79 @@ class LibraryRecommender:
     method: str = "auto"
     # The keyword half of the library model (TF-IDF fitted per window); off, the vectors alone rank.
     words: bool = True
-    # Where the keyword vectorizer is kept between runs (the data directory); None: fitted every run.
+    # Where the keyword vectorizer and papers' keyword rows are kept between runs (the data
+    # directory); None: fitted and computed every run.
     cache_dir: Path | None = None
+    # The background's random order is drawn from this seed (by default the day, UTC): the runs of
+    # a day, and several senders, share one sample and so its kept keyword rows; a fresh sample
+    # each run cost ~2,000 new rows, 2 ms of CPU a digest at 1,000 subscribers (#13).
+    sample_seed: str | None = field(default_factory=lambda: datetime.now(UTC).date().isoformat())
     _windows: dict[date, foryou.Window] = field(default_factory=dict)
     _vectorizer: Any = None
     _fitted: bool = False
+    _rows: keywords.RowStore | None = None
+    # One random order of the store for every window's background (foryou.sample_order), and the
+    # sampled papers' (id, vector, text), read once for all windows.
+    _order: list[tuple[int, date]] | None = None
+    _order_days: Any = None
+    _pool: CandidatePool = field(default_factory=lambda: CandidatePool(MemoTokenizer()))
+    _sampled: dict[int, tuple[str, Matrix, str]] = field(default_factory=dict)
     _topics: dict[str, Matrix] = field(default_factory=dict)
-    _tokenizer: Tokenizer = field(default_factory=Tokenizer)
+    _tokenizer: Tokenizer = field(default_factory=MemoTokenizer)
+
+    def __post_init__(self) -> None:
+        self._pool = CandidatePool(self._tokenizer)
+
     # Found once: finding the BLAS libraries again for each subscriber cost 1.5 ms.
     _threads: ThreadpoolController = field(default_factory=ThreadpoolController)
     # The accounts of the chunk being composed (`load`): address → Reader, None for no account.
     _readers: dict[str, foryou.Reader | None] = field(default_factory=dict)
 
     def window(self, since: date) -> foryou.Window:
-        """The window's candidates, a background of older papers and its keyword model, once per run."""
+        """The window's candidates, a background of older papers and their keyword rows, once per run;
+        windows share their papers' stems, keyword rows and most of their background."""
         if since not in self._windows:
             with reading(self.engine) as conn:
-                self._windows[since] = foryou.window(
-                    conn=conn,
-                    model=self.embedder.name,
-                    dim=self.embedder.dim,
-                    since=since,
-                    tokenizer=self._tokenizer,
-                    words=self.vectorizer(conn),
-                )
+                self._windows[since] = self._window(conn, since)
         return self._windows[since]
+
+    def _window(self, conn: Connection, since: date) -> foryou.Window:
+        dim = self.embedder.dim
+        words = self.vectorizer(conn)
+        cands, pks = self._pool.candidates(conn=conn, model=self.embedder.name, dim=dim, since=since)
+        if self._order is None:
+            self._order = foryou.sample_order(conn=conn, model=self.embedder.name, seed=self.sample_seed)
+        if self._order_days is None or len(self._order_days) != len(self._order):
+            self._order_days = np.asarray([day.toordinal() for _, day in self._order], dtype=np.int64)
+        before = self._order_days < since.toordinal()
+        base_pks = [self._order[i][0] for i in np.flatnonzero(before)[: foryou.BACKGROUND]]
+        unread = [pk for pk in base_pks if pk not in self._sampled]
+        if unread:
+            self._sampled.update(
+                foryou.background_texts(conn=conn, model=self.embedder.name, dim=dim, paper_pks=unread)
+            )
+        base_pks = [pk for pk in base_pks if pk in self._sampled]
+        held = [self._sampled[pk] for pk in base_pks]
+        base = Background(
+            vectors=np.stack([v for _, v, _ in held]) if held else np.zeros((0, dim), np.float32),
+            ids=[pid for pid, _, _ in held],
+        )
+        fitted = words if len(cands.ids) and held else None
+        if fitted is not None:
+            store = self.row_store(fitted)
+            cands = replace(cands, keywords=store.rows(fitted, dict(zip(pks, cands.texts, strict=True))))
+            base = replace(base, keywords=store.rows(fitted, {pk: self._sampled[pk][2] for pk in base_pks}))
+        # One BLAS thread (see `picks`): the background's covariance and inverse took 0.5 s a window
+        # with threads on the busy machine.
+        with self._threads.limit(limits=1):
+            return foryou.Window(cands, base.prepared(), fitted)
+
+    def row_store(self, vectorizer: Any) -> keywords.RowStore:
+        """Papers' keyword rows under this vectorizer, kept in the data directory between runs."""
+        if self._rows is None:
+            path = self.cache_dir / foryou.KEYWORD_ROWS_FILE if self.cache_dir is not None else None
+            self._rows = keywords.RowStore(path, keywords.version(vectorizer))
+        return self._rows
 
     def vectorizer(self, conn: Connection) -> Any:
         """The keyword model's vectorizer, fitted once per run (None with `words` off)."""
@@ -76,6 +197,18 @@ class LibraryRecommender:
             cache = self.cache_dir / foryou.KEYWORD_FILE if self.cache_dir is not None else None
             self._vectorizer, self._fitted = foryou.vectorizer(conn=conn, cache=cache), True
         return self._vectorizer
+
+    def library_keywords(self, paper_pks: Sequence[int]) -> Any:
+        """The keyword rows of these library papers (in this order, papers not stored left out), or None."""
+        if self._vectorizer is None:
+            return None
+        store = self.row_store(self._vectorizer)
+        unseen = [pk for pk in dict.fromkeys(paper_pks) if pk not in store.checked]
+        if unseen:
+            with reading(self.engine) as conn:
+                store.ensure(self._vectorizer, repo.paper_texts(conn=conn, paper_pks=unseen))
+        mine = [pk for pk in paper_pks if pk in store.checked]
+        return store.get(mine) if mine else None
 
     def prepare(self, topics: Sequence[str]) -> None:
         """Embed every topic of the run at once (one batch beats thousands of single calls)."""
@@ -95,11 +228,12 @@ class LibraryRecommender:
             )
         self._readers = {e: found.get(users[e]) if e in users else None for e in emails}
         for since in dict.fromkeys(since for _, since in dues):
-            win = self.window(since)
-            pks = [pk for r in found.values() for pk in r.positive_pks[:MAX_POSITIVES]]
-            if win.vectorizer is not None and pks:
-                with reading(self.engine) as conn:
-                    win.library_keywords(conn=conn, paper_pks=pks)
+            self.window(since)
+        pks = [pk for r in found.values() for pk in r.positive_pks[:MAX_POSITIVES]]
+        if self._vectorizer is not None:
+            if pks:
+                self.library_keywords(pks)
+            self.row_store(self._vectorizer).save()  # when rows were computed: the next run reads them
 
     def picks(
         self, *, sub: Subscription, since: date, sent: frozenset[str] | set[str], limit: int
@@ -116,13 +250,8 @@ class LibraryRecommender:
             self.load([(sub, since)])
         reader = self._readers[key]
         rows = None
-        if reader is not None:
-            pks = reader.positive_pks[:MAX_POSITIVES]
-            if win.missing(pks):
-                with reading(self.engine) as conn:
-                    rows = win.library_keywords(conn=conn, paper_pks=pks)
-            else:  # `load` read them for the chunk
-                rows = win.library_keywords(conn=None, paper_pks=pks)
+        if reader is not None and win.vectorizer is not None:
+            rows = self.library_keywords(reader.positive_pks[:MAX_POSITIVES])
         profile = foryou.profile_of(
             reader,
             positive_keywords=rows,

@@ -9,6 +9,7 @@ paper's row is computed the first time a reader needs it and kept with the windo
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -49,6 +50,8 @@ KEYWORD_SAMPLE = 20_000
 KEYWORD_REFIT = 0.1
 # Where a data directory keeps it.
 KEYWORD_FILE = "foryou-keywords.npz"
+# And the papers' keyword rows under it (keywords.RowStore).
+KEYWORD_ROWS_FILE = "foryou-keyword-rows.npz"
 
 
 def background(
@@ -163,23 +166,75 @@ def window(
 
 def candidates_since(*, conn: Connection, model: str, dim: int, since: date) -> Candidates:
     """Papers listed on or after `since` that have a vector of `model`."""
-    stmt = (
-        sa.select(
-            papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.categories,
-            embeddings.c.vector,
-        )
-        .join(embeddings, sa.and_(embeddings.c.paper_pk == papers.c.pk, embeddings.c.model == model))
-        .where(listing_day_expr() >= since)
-        .order_by(papers.c.pk)
-    )  # fmt: skip
-    rows = conn.execute(stmt).all()
+    rows, vecs = candidate_rows(conn=conn, model=model, dim=dim, since=since)
     return Candidates(
         ids=[str(r.id) for r in rows],
-        vectors=vectors.from_blobs([r.vector for r in rows], dim),
+        vectors=vecs,
         texts=[keywords.text(r.title, r.abstract) for r in rows],
         authors=[list(r.authors or []) for r in rows],
         categories=[list(r.categories or []) for r in rows],
     )
+
+
+def candidate_rows(
+    *, conn: Connection, model: str, dim: int, since: date, before: date | None = None
+) -> tuple[list[sa.Row[Any]], Matrix]:
+    """The rows (pk, day, id, title, abstract, authors, categories) and vectors of papers listed on
+    or after `since` (and before `before`) that have a vector of `model`, by pk."""
+    day = listing_day_expr()
+    stmt = (
+        sa.select(
+            papers.c.pk, day.label("day"), papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors,
+            papers.c.categories, embeddings.c.vector,
+        )
+        .join(embeddings, sa.and_(embeddings.c.paper_pk == papers.c.pk, embeddings.c.model == model))
+        .where(day >= since, *([day < before] if before is not None else []))
+        .order_by(papers.c.pk)
+    )  # fmt: skip
+    rows = list(conn.execute(stmt).all())
+    return rows, vectors.from_blobs([r.vector for r in rows], dim)
+
+
+def sample_order(*, conn: Connection, model: str, seed: str | None = None) -> list[tuple[int, date]]:
+    """(pk, listing day) of every paper with a vector of `model`, in a random order (the same one for
+    the same `seed`). The first `size` of them listed before a day are a uniform random sample of the
+    papers before it, as ORDER BY random() draws one; the digest's windows of one run take theirs
+    from one order, so they share most of their background and its rows (12 windows drew 12
+    samples: #13, 6% of a run)."""
+    stmt = (
+        sa.select(embeddings.c.paper_pk, listing_day_expr())
+        .join(papers, papers.c.pk == embeddings.c.paper_pk)
+        .where(embeddings.c.model == model)
+        .order_by(embeddings.c.paper_pk)
+    )
+    out = [
+        (int(pk), day if isinstance(day, date) else date.fromisoformat(str(day)))
+        for pk, day in conn.execute(stmt)
+        if day is not None
+    ]
+    (random.Random(seed) if seed is not None else random).shuffle(out)
+    return out
+
+
+def background_texts(
+    *, conn: Connection, model: str, dim: int, paper_pks: Sequence[int]
+) -> dict[int, tuple[str, Matrix, str]]:
+    """pk → (arXiv id, vector, text) of these papers' `model` vectors, for a background sample."""
+    out: dict[int, tuple[str, Matrix, str]] = {}
+    pks = sorted({int(p) for p in paper_pks})
+    for start in range(0, len(pks), 500):
+        stmt = (
+            sa.select(
+                embeddings.c.paper_pk, embeddings.c.vector, papers.c.id, papers.c.title, papers.c.abstract
+            )
+            .join(papers, papers.c.pk == embeddings.c.paper_pk)
+            .where(embeddings.c.model == model, embeddings.c.paper_pk.in_(pks[start : start + 500]))
+        )
+        rows = conn.execute(stmt).all()
+        vecs = vectors.from_blobs([r.vector for r in rows], dim)
+        for r, vec in zip(rows, vecs, strict=True):
+            out[int(r.paper_pk)] = (str(r.id), vec, keywords.text(r.title, r.abstract))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,9 @@ and abstracts. Derived data, like the ANN index: fitted once over the store and 
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,26 @@ def load(path: Path) -> tuple[Any, int] | None:
             terms, idf, papers = list(held["terms"]), held["idf"], int(held["papers"][0])
     except (OSError, ValueError, KeyError):
         return None
-    vectorizer = _vectorizer(len(terms))
-    vectorizer.vocabulary_ = {str(t): i for i, t in enumerate(terms)}
-    vectorizer.idf_ = idf
-    return vectorizer, papers
+    return Kept({str(t): i for i, t in enumerate(terms)}, idf), papers
+
+
+class Kept:
+    """A vectorizer read back by `load`: its terms and IDF, made a TfidfVectorizer on its first
+    transform. Importing scikit-learn took a digest run 1–3 s of CPU on the busy machine (8% of the
+    bench's run, cProfile), and a run whose keyword rows are all kept (RowStore) transforms nothing."""
+
+    def __init__(self, vocabulary: dict[str, int], idf: Any) -> None:
+        self.vocabulary_, self.idf_ = vocabulary, idf
+        self._made: Any = None
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        """TF-IDF rows, as the saved vectorizer's `transform` gives them."""
+        if self._made is None:
+            made = _vectorizer(len(self.vocabulary_))
+            made.vocabulary_ = self.vocabulary_
+            made.idf_ = self.idf_
+            self._made = made
+        return self._made.transform(texts)
 
 
 def fit(texts: Sequence[str], *, max_features: int = 20_000) -> Any:
@@ -75,3 +92,107 @@ def fit(texts: Sequence[str], *, max_features: int = 20_000) -> Any:
 def rows(vectorizer: Any, texts: Sequence[str]) -> Any:
     """The TF-IDF rows (scipy CSR) of texts under a fitted vectorizer."""
     return vectorizer.transform(texts)
+
+
+# At most this many kept rows (~1.1 kB each: 10,343 rows of the bench's run took 11.8 MB) besides
+# those a run used: 30,000 cover the libraries, windows and background of a day's runs.
+KEEP_ROWS = 30_000
+
+
+def version(vectorizer: Any) -> str:
+    """A digest of a fitted vectorizer's vocabulary and IDF: rows computed under another differ."""
+    h = hashlib.blake2b(digest_size=12)
+    for term in sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get):
+        h.update(term.encode())
+        h.update(b"\0")
+    h.update(np.ascontiguousarray(vectorizer.idf_, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def text_digest(text: str) -> int:
+    """A 63-bit digest of a paper's text: a kept row is reused only for the same text."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
+
+
+class RowStore:
+    """Keyword rows of papers kept between runs (a data directory's file), keyed by paper and its
+    text's digest, for one vectorizer version. The digest's For you turned ~5,000 library papers and
+    every window's candidates and background into rows on each run: 43% of a run's time (#13,
+    bench/digest.py --profile). Read back, a row costs a lookup; a paper whose text changed, or a
+    refitted vectorizer, gets its row computed again."""
+
+    def __init__(self, path: Path | None, version: str) -> None:
+        self.path, self.version = path, version
+        self.index: dict[int, tuple[int, int]] = {}  # pk → (text digest, row of `matrix`)
+        self.matrix: Any = None
+        self.checked: set[int] = set()  # rows known to match their paper's text in this run
+        self.added = 0
+        if path is not None:
+            self._read(path)
+
+    def _read(self, path: Path) -> None:
+        import scipy.sparse as sp
+
+        try:
+            with np.load(path, allow_pickle=False) as held:
+                if str(held["version"]) != self.version:
+                    return
+                pks, digests = held["pks"], held["digests"]
+                shape = (int(held["shape"][0]), int(held["shape"][1]))
+                matrix = sp.csr_matrix((held["data"], held["indices"], held["indptr"]), shape=shape)
+        except (OSError, ValueError, KeyError, IndexError):
+            return
+        if matrix.shape[0] != len(pks) or len(digests) != len(pks):
+            return
+        self.matrix = matrix
+        self.index = {int(pk): (int(d), i) for i, (pk, d) in enumerate(zip(pks, digests, strict=True))}
+
+    def ensure(self, vectorizer: Any, texts: Mapping[int, str]) -> None:
+        """Rows for these papers (pk → text): kept ones checked against the text, the rest computed."""
+        import scipy.sparse as sp
+
+        fresh = {pk: t for pk, t in texts.items() if pk not in self.checked}
+        if not fresh:
+            return
+        digests = {pk: text_digest(t) for pk, t in fresh.items()}
+        missing = [pk for pk, d in digests.items() if self.index.get(pk, (None, 0))[0] != d]
+        if missing:
+            block = rows(vectorizer, [fresh[pk] for pk in missing])
+            start = 0 if self.matrix is None else self.matrix.shape[0]
+            self.matrix = block if self.matrix is None else sp.vstack([self.matrix, block], format="csr")
+            self.index.update({pk: (digests[pk], start + i) for i, pk in enumerate(missing)})
+            self.added += len(missing)
+        self.checked.update(fresh)
+
+    def get(self, paper_pks: Sequence[int]) -> Any:
+        """The rows of papers `ensure` saw, in this order."""
+        return self.matrix[[self.index[pk][1] for pk in paper_pks]]
+
+    def rows(self, vectorizer: Any, texts: Mapping[int, str]) -> Any:
+        """The rows of these papers (pk → text), in that order."""
+        self.ensure(vectorizer, texts)
+        return self.get(list(texts))
+
+    def save(self) -> None:
+        """Write the rows used since it was read and, up to KEEP_ROWS in all, the others it held (a
+        run that composes part of the subscribers must not evict another's rows), when some were
+        computed."""
+        if self.path is None or not self.added or self.matrix is None:
+            return
+        others = [pk for pk in self.index if pk not in self.checked]
+        pks = sorted(self.checked) + others[: max(0, KEEP_ROWS - len(self.checked))]
+        kept = self.get(pks)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(
+            tmp,
+            version=np.asarray(self.version),
+            pks=np.asarray(pks, dtype=np.int64),
+            digests=np.asarray([self.index[pk][0] for pk in pks], dtype=np.int64),
+            data=kept.data,
+            indices=kept.indices,
+            indptr=kept.indptr,
+            shape=np.asarray(kept.shape, dtype=np.int64),
+        )
+        os.replace(tmp, self.path)  # readers never see half a file
+        self.added = 0

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +38,7 @@ from papertrend.search.query import STOPWORDS
 
 Matrix = npt.NDArray[np.float32]
 Kind = Literal["library", "topic", "author"]
+KINDS: tuple[Kind, ...] = ("library", "library", "topic", "author")  # by `recommend`'s codes
 
 # A pick must score above this share of random stored papers (bench/recommend.py: topic precision@8
 # and Recall@20 over the floor; see the CHANGELOG for the measured numbers).
@@ -101,6 +102,9 @@ class Candidates:
     # Which rows name each topic, filled as topics are ranked: thousands of subscribers share a few
     # hundred topics, and the word match is the same for all of them.
     named: dict[str, npt.NDArray[np.bool_]] | None = None
+    # Each topic's scores against one background (its vectors, the topic's vector, the row), filled
+    # as topics are ranked: a topic's row depends on nothing else, and subscribers repeat topics.
+    topic_rows: dict[str, tuple[Matrix, Matrix, npt.NDArray[np.float64]]] | None = None
 
     def with_stems(self, tokenizer: Tokenizer) -> Candidates:
         """The same candidates with their texts' stems and authors' keys computed once."""
@@ -114,7 +118,7 @@ class Candidates:
                 rows.setdefault(key, []).append(row)
         return Candidates(
             self.ids, self.vectors, self.texts, self.authors, self.categories, self.keywords,
-            stems, [frozenset(s) for s in stems], keys, rows, {},
+            stems, [frozenset(s) for s in stems], keys, rows, {}, {},
         )  # fmt: skip
 
 
@@ -352,6 +356,41 @@ def _topic_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[
 def topic_scores(
     *, candidates: Candidates, profile: Profile, background: Background, tokenizer: Tokenizer
 ) -> npt.NDArray[np.float64]:
+    """(t, n) calibrated topic scores (`_topic_scores`), each topic's row computed once per
+    candidates and background when the candidates keep them (`topic_rows`; the digest's windows)."""
+    assert profile.topic_vectors is not None
+    cache = candidates.topic_rows
+    if cache is None:
+        return _topic_scores(
+            candidates=candidates, profile=profile, background=background, tokenizer=tokenizer
+        )
+    kept = [cache.get(t) for t in profile.topics]
+    todo = [
+        i
+        for i, (held, vec) in enumerate(zip(kept, profile.topic_vectors, strict=True))
+        if held is None or held[0] is not background.vectors or not np.array_equal(held[1], vec)
+    ]
+    if todo:
+        fresh = _topic_scores(
+            candidates=candidates,
+            profile=replace(
+                profile, topics=[profile.topics[i] for i in todo], topic_vectors=profile.topic_vectors[todo]
+            ),
+            background=background,
+            tokenizer=tokenizer,
+        )
+        for i, row in zip(todo, fresh, strict=True):
+            kept[i] = cache[profile.topics[i]] = (background.vectors, profile.topic_vectors[i].copy(), row)
+    out = np.zeros((len(profile.topics), len(candidates.ids)))
+    for i, held in enumerate(kept):
+        assert held is not None
+        out[i] = held[2]
+    return out
+
+
+def _topic_scores(
+    *, candidates: Candidates, profile: Profile, background: Background, tokenizer: Tokenizer
+) -> npt.NDArray[np.float64]:
     """(t, n) calibrated topic scores.
 
     A paper names a topic when it holds its words in order, in any word form ("video generators"
@@ -381,7 +420,19 @@ def topic_scores(
                 named = np.asarray([content.issubset(s) for s in sets], dtype=bool)
             else:
                 forms = WordForms([topic], tokenizer=tokenizer)  # once per topic, not once per paper
-                named = np.asarray([forms.matches_stems(s) for s in stems], dtype=bool)
+                if candidates.stem_sets is None:
+                    named = np.asarray([forms.matches_stems(s) for s in stems], dtype=bool)
+                else:
+                    # Only a paper holding every word of the phrase can hold it in order: a set test
+                    # first spares the rest the ordered scan (#13: the scan was 6% of a digest run).
+                    needs = [frozenset(p) for p in forms.phrases]
+                    named = np.asarray(
+                        [
+                            any(need <= held for need in needs) and forms.matches_stems(s)
+                            for s, held in zip(stems, candidates.stem_sets, strict=True)
+                        ],
+                        dtype=bool,
+                    )
             if candidates.named is not None:
                 candidates.named[topic] = named
         below = np.minimum(pct * FLOOR, np.nextafter(FLOOR, 0))  # never reaches the floor unnamed
@@ -443,8 +494,11 @@ def recommend(
     if not n or limit <= 0:
         return []
     best = np.zeros(n)
-    kind: list[Kind | None] = [None] * n
-    reason: list[str] = [""] * n
+    # Which signal won each row, as codes into KINDS (0: none yet), and the topic it matched: one
+    # array operation each, where a Python loop over every candidate row was 13% of a digest's
+    # recommend (#13, cProfile); reasons are written for the picks only.
+    won = np.zeros(n, dtype=np.int8)
+    topic_of = np.zeros(n, dtype=np.int64)
     if len(profile.positives):
         raw, base = library_scores(
             candidates=candidates, profile=profile, background=background, method=method
@@ -452,21 +506,19 @@ def recommend(
         lib = percentile(raw, base)
         better = lib > best
         best = np.where(better, lib, best)
-        for row in np.nonzero(better)[0]:
-            kind[row] = "library"
+        won[better] = 1
     if profile.topics and profile.topic_vectors is not None:
         per_topic = topic_scores(candidates=candidates, profile=profile, background=background, tokenizer=tok)
         top = per_topic.argmax(axis=0)
         score = per_topic.max(axis=0)
         better = score > best
         best = np.where(better, score, best)
-        for row in np.nonzero(better)[0]:
-            kind[row] = "topic"
-            reason[row] = f"matches {profile.topics[int(top[row])]}"
-    for hit, name in _author_hits(candidates, profile.authors).items():
+        won[better] = 2
+        topic_of[better] = top[better]
+    by = _author_hits(candidates, profile.authors)
+    for hit in by:
         best[hit] = max(best[hit], 1.0)
-        kind[hit] = "author"
-        reason[hit] = f"by {name}"
+        won[hit] = 3
     exclude = WordForms(profile.exclude, tokenizer=tok)
     wanted = profile.categories
     picks: list[Pick] = []
@@ -475,24 +527,32 @@ def recommend(
         if best[row] < floor or len(picks) >= limit:
             break
         pid = candidates.ids[row]
-        if pid in seen or kind[row] is None:
+        code = int(won[row])
+        if pid in seen or not code:
             continue
         if wanted and not wanted.intersection(candidates.categories[row]):
             continue
         if exclude and exclude.matches(candidates.texts[row]):
             continue
         seen.add(pid)
-        picks.append(Pick(pid, float(best[row]), kind[row] or "library", reason[row]))
+        why = (
+            f"matches {profile.topics[int(topic_of[row])]}"
+            if code == 2
+            else f"by {by[int(row)]}"
+            if code == 3
+            else ""
+        )
+        picks.append(Pick(pid, float(best[row]), KINDS[code], why))
     return _library_reasons(picks, candidates, profile)
 
 
 def _library_reasons(picks: list[Pick], candidates: Candidates, profile: Profile) -> list[Pick]:
     """ "like <saved paper>" for library picks: the nearest saved paper, computed for the picks only."""
-    rows = {pid: i for i, pid in enumerate(candidates.ids)}
     lib = [p for p in picks if p.kind == "library"]
     if not lib:
         return picks
-    vecs = candidates.vectors[[rows[p.paper_id] for p in lib]]
+    # By the picks, not a map of every candidate id: 1.4 ms a digest under load (cProfile).
+    vecs = candidates.vectors[[candidates.ids.index(p.paper_id) for p in lib]]
     nearest = (vecs @ profile.positives.T).argmax(axis=1)
     titles = {p.paper_id: profile.positive_titles[int(j)] for p, j in zip(lib, nearest, strict=True)}
     return [
