@@ -107,7 +107,12 @@ def _alone(
         pk_of = repo.pks_for_ids(conn=conn, paper_ids=ids)
         held = foryou.background_texts(conn=conn, model=emb.name, dim=emb.dim, paper_pks=list(pk_of.values()))
         rows = [held[pk_of[i]] for i in ids]
-        base = Background(vectors=np.stack([v for _, v, _ in rows]), ids=ids)
+        # With the background's stems, as foryou.window builds the page's: a topic most of the store
+        # names needs closer picks (recommend.COMMON_TOPIC).
+        tokenize = Tokenizer()
+        base = Background(
+            vectors=np.stack([v for _, v, _ in rows]), ids=ids, stems=[tokenize(t) for _, _, t in rows]
+        )
         if vec is not None:
             cands = replace(cands, keywords=keywords.rows(vec, cands.texts))
             base = replace(base, keywords=keywords.rows(vec, [t for _, _, t in rows]))

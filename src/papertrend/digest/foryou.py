@@ -134,6 +134,9 @@ class LibraryRecommender:
     _order_days: Any = None
     _pool: CandidatePool = field(default_factory=lambda: CandidatePool(MemoTokenizer()))
     _sampled: dict[int, tuple[str, Matrix, str]] = field(default_factory=dict)
+    # The sampled papers' stems: how much of the store names a topic (recommend.COMMON_TOPIC), as
+    # foryou.window gives the page.
+    _sampled_stems: dict[int, list[str]] = field(default_factory=dict)
     _topics: dict[str, Matrix] = field(default_factory=dict)
     _tokenizer: Tokenizer = field(default_factory=MemoTokenizer)
 
@@ -170,9 +173,13 @@ class LibraryRecommender:
             )
         base_pks = [pk for pk in base_pks if pk in self._sampled]
         held = [self._sampled[pk] for pk in base_pks]
+        for pk in base_pks:
+            if pk not in self._sampled_stems:
+                self._sampled_stems[pk] = self._tokenizer(self._sampled[pk][2])
         base = Background(
             vectors=np.stack([v for _, v, _ in held]) if held else np.zeros((0, dim), np.float32),
             ids=[pid for pid, _, _ in held],
+            stems=[self._sampled_stems[pk] for pk in base_pks],
         )
         fitted = words if len(cands.ids) and held else None
         if fitted is not None:
