@@ -185,7 +185,7 @@ def server_cpu(conn):
     pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
     def ticks(p, first, last):
         fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
-        return sum(int(x) for x in fields[first - 2 : last - 1]), int(fields[1])
+        return sum(int(x) for x in fields[first - 3 : last - 2]), int(fields[1])
     own, ppid = ticks(pid, 14, 15)
     children, _ = ticks(ppid, 16, 17)
     return (own + children) / os.sysconf("SC_CLK_TCK")
