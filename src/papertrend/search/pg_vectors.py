@@ -89,6 +89,10 @@ def _index_exists(conn: Connection, name: str) -> bool:
     return bool(conn.execute(sa.text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one())
 
 
+def _has_type(conn: Connection, name: str) -> bool:
+    return bool(conn.execute(sa.text("SELECT to_regtype(:t) IS NOT NULL"), {"t": name}).scalar_one())
+
+
 def ensure_index(*, conn: Connection, model: str, dim: int) -> bool:
     """Create the model's HNSW index when it is missing; True when it was created now.
 
@@ -96,7 +100,9 @@ def ensure_index(*, conn: Connection, model: str, dim: int) -> bool:
     go on); `papertrend embed` calls it once the vectors are stored, so later inserts extend it. An
     index of the model built before halfvec (#15) answers searches until this one replaces it.
     """
-    name = index_name(model, dim)
+    # halfvec came with pgvector 0.7; on an older server the graph holds float32 vectors.
+    storage: Storage = STORAGE if _has_type(conn, STORAGE) else "vector"
+    name = index_name(model, dim, storage)
     if _index_exists(conn, name):
         return False
     _raise_build_memory(conn=conn, rows=signature(conn=conn, model=model).count, dim=dim)
@@ -104,12 +110,13 @@ def ensure_index(*, conn: Connection, model: str, dim: int) -> bool:
     conn.execute(
         sa.text(
             f"CREATE INDEX IF NOT EXISTS {name} ON embeddings "
-            f"USING hnsw ((vector::{STORAGE}({int(dim)})) {STORAGE}_cosine_ops) "
+            f"USING hnsw ((vector::{storage}({int(dim)})) {storage}_cosine_ops) "
             f"WITH (m = {M}, ef_construction = {EF_CONSTRUCTION}) "
             f"WHERE model = {_model_literal(model)}"
         )
     )
-    conn.execute(sa.text(f"DROP INDEX IF EXISTS {index_name(model, dim, 'vector')}"))
+    if storage != "vector":
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {index_name(model, dim, 'vector')}"))
     # Fresh statistics, or the planner may still think the model has a handful of rows and sort
     # them all instead of walking the graph.
     conn.execute(sa.text("ANALYZE embeddings"))
