@@ -5,26 +5,36 @@ paper, the first half of another's abstract and the second half of a third's, th
 categories of a fourth, with a fresh arXiv-style id and a listing day spread over 2017–2025. The
 JSON-lines file is written once under the cache folder and reused; so is each store.
 
-    .venv/bin/python bench/scale.py [--scales 1M] [--cache var/bench/scale] [--postgres ADMIN_URL]
-        [--queries 200]
+    BENCH_RECOMMEND_CACHE=DIR .venv/bin/python bench/scale.py [--scales 1M] [--cache var/bench/scale]
+        [--model minilm|wordllama] [--postgres ADMIN_URL [--only-postgres]] [--queries 200]
 
-Per scale and database it measures: ingest papers/s through `papertrend ingest jsonl` (keyword index
-included, as users run it), the keyword index's size on disk, keyword search p50/p95 (limit 100, as
-hybrid search reads it) over 200 queries — real title openings and SciFact claims — in a fresh
-process, that process's private memory (`private_mb`: its anonymous memory, /proc/self/smaps_rollup
-Anonymous; `unshared_mb` adds the index's file pages only it has mapped so far, Private_Clean, which
-the page cache shares with every other process that maps them) and its time from start to ready
-(index opened, first query answered); measured at 1M in docs/all-of-arxiv.md. It ends with one line
-per scale and database:
+Each synthetic paper's vector is derived from its source papers' real vectors, which
+bench/recommend_data.py embeds once (`--model`): the normalised mix 0.5·title paper + 0.25·each
+abstract half's paper + Gaussian noise of norm ~0.1 (bench/scale_vectors.py; embedding 1M papers
+here would take days).
 
-    scale=1M db=sqlite papers=… ingest_per_s=… keyword_index_mb=… keyword_p50_ms=… keyword_p95_ms=…
-    private_mb=… ready_s=… load=…
+Per scale and database, each step once (its result kept beside the store and reused):
+- ingest papers/s through `papertrend ingest jsonl` (keyword index included, as users run it) and
+  the ingest's CPU seconds;
+- the vectors stored in `embeddings` (SQLite: `vectors.store`; PostgreSQL: binary COPY);
+- the vector index built as `papertrend embed` builds it (`search.index.prepare`: the shared usearch
+  file, or pgvector's HNSW), in a fresh process: wall, CPU (the server's too), and recall@10 against
+  exact search over the 200 queries' vectors;
+- a fresh process holding the web's `SearchHolder` (web/search_holder.py): time from its start to
+  ready (model loaded, vector index opened, first hybrid query answered), then hybrid search p50/p95
+  (the query embedded, limit 20) and its CPU ms a query, keyword search p50/p95 (limit 100, as hybrid
+  reads it), over 200 queries — real title openings and SciFact claims — and its private memory
+  (`private_mb`: anonymous memory, /proc/self/smaps_rollup; `unshared_mb` adds the index file pages
+  only it has mapped so far, which the page cache shares with every process that maps them).
 
-A skeleton for the keyword side. Still to add for item 5: vectors (embed a few thousand real papers
-once, give each synthetic paper the normalised mix of its sources' vectors) and hybrid p50/p95 with
-the query embedded. Disk: the 1M file and stores are measured by this bench (docs/all-of-arxiv.md);
-3M is about three times that, within the 64 GB free here; the keyword side needs no RAM of its own
-(the index is memory-mapped).
+Measured at 1M in docs/all-of-arxiv.md. It ends with one line per scale and database:
+
+    scale=1M db=sqlite papers=… model=… ingest_per_s=… index_build_s=… index_cpu_s=… recall10=…
+    hybrid_p50_ms=… hybrid_p95_ms=… hybrid_cpu_ms=… keyword_p50_ms=… keyword_p95_ms=… private_mb=…
+    unshared_mb=… ready_s=… keyword_index_mb=… vector_index_mb=… load=…
+
+Disk: the 1M file is 1.6 GB, the SQLite store 2.5 GB and 4 GB with 256-d vectors; 3M is about
+three times that, within the 64 GB free here.
 """
 
 from __future__ import annotations

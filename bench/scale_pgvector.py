@@ -31,9 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import scale_vectors as sv
 from benchdata import LISTING, SCIFACT, add_data_option, data_dir
-from scale import queries_for
-
 from papertrend.search.pg_vectors import EF_CONSTRUCTION, EF_SEARCH, M, build_memory_mb
+from scale import queries_for
 
 
 def server_cpu(conn: psycopg.Connection) -> float:

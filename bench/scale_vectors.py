@@ -164,10 +164,6 @@ def exact_top(matrix: F32, keys: npt.NDArray[np.int64], queries: F32, k: int) ->
     return out
 
 
-def _unused(*_: Any) -> None:  # keep mypy's unused-import check quiet for Any in signatures
-    return None
-
-
 # A fresh process builds the model's index as `papertrend embed` does (search.index.prepare), then
 # searches it with the queries' vectors for recall@10 against the exact top 10 (read from a file).
 _BUILD = r"""
