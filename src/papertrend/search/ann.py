@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from papertrend.search.model_files import cpu_cores
+
 log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
@@ -154,7 +156,7 @@ def add(index: Any, pks: I64, matrix: F32) -> None:
         present = np.asarray(index.contains(keys), dtype=bool).reshape(-1)
         if present.any():
             index.remove(keys[present])
-    index.add(keys, matrix.astype(np.float32), threads=os.cpu_count() or 1)
+    index.add(keys, matrix.astype(np.float32), threads=cpu_cores())
 
 
 @contextmanager

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import sqlalchemy as sa
-from pgvector.sqlalchemy import VECTOR
+from pgvector.sqlalchemy import HALFVEC, VECTOR
 from sqlalchemy.engine import Connection
 
 from papertrend.papers.tables import papers
@@ -39,6 +40,17 @@ M = 32
 EF_CONSTRUCTION = 200
 EF_SEARCH = 300
 
+# What the graph holds: the table keeps float32 `vector`s (the source of truth, and the exact cosines
+# of hybrid search); the HNSW index is built over `vector::halfvec`. On 100k synthetic 256-d vectors
+# (bench/scale_pgvector.py, 200 real queries) recall@10 against exact was 0.928 with halfvec and 0.930
+# with vector at ef_search 300 (0.821 / 0.824 at 100), and the index took 98 MB instead of 156 MB:
+# more of the graph stays in shared buffers and a build fits a smaller maintenance_work_mem.
+Storage = Literal["vector", "halfvec"]
+STORAGE: Storage = "halfvec"
+# A process that found no halfvec index (an install whose index predates it, or none yet) looks again
+# this often, so it moves to the new index soon after `papertrend embed` builds it.
+LOOK_AGAIN_SECONDS = 30.0
+
 # pgvector builds the graph in memory while it fits in maintenance_work_mem and on disk after that,
 # 10-50x slower. Measured here at m 32: 8 MB held 2,966 384-d vectors, ~2.8 kB each (1.5 kB of
 # vector, ~1.3 kB of neighbour lists), so 1M MiniLM vectors need ~2.8 GB and 3M ~8.5 GB; PostgreSQL's
@@ -47,13 +59,26 @@ EF_SEARCH = 300
 # than this; the memory is taken as the graph grows, not up front.
 _GRAPH_BYTES_PER_ROW = 1300
 _BUILD_MEMORY_CAP_MB = 8192
+# pgvector ≥ 0.6 builds with parallel workers (the graph then lives in dynamic shared memory: a
+# container needs /dev/shm as large as maintenance_work_mem). PostgreSQL's default allows 2 besides
+# the leader, and the planner asks for fewer on small tables; the build raises the allowance to this
+# (never lowering a larger server setting), and the server's max_parallel_workers and
+# max_worker_processes, which an administrator sizes to the cores, still bound it.
+BUILD_WORKERS = 7
 
 
-def index_name(model: str, dim: int) -> str:
-    """A PostgreSQL identifier (≤ 63 bytes) naming the HNSW index of one model and dimension."""
+def index_name(model: str, dim: int, storage: Storage = STORAGE) -> str:
+    """A PostgreSQL identifier (≤ 63 bytes) naming the HNSW index of one model, dimension and storage."""
     safe = re.sub(r"[^a-z0-9]+", "_", model.lower()).strip("_")[:30]
-    digest = hashlib.sha256(f"{model}\0{dim}".encode()).hexdigest()[:8]
-    return f"ix_embeddings_hnsw_{safe}_{dim}_{digest}"
+    if storage == "vector":  # the name indexes built before halfvec (#15) have
+        digest = hashlib.sha256(f"{model}\0{dim}".encode()).hexdigest()[:8]
+        return f"ix_embeddings_hnsw_{safe}_{dim}_{digest}"
+    digest = hashlib.sha256(f"{model}\0{dim}\0{storage}".encode()).hexdigest()[:8]
+    return f"ix_embeddings_hnswh_{safe}_{dim}_{digest}"
+
+
+def _type(storage: Storage, dim: int) -> Any:
+    return HALFVEC(dim) if storage == "halfvec" else VECTOR(dim)
 
 
 def _model_literal(model: str) -> str:
@@ -64,28 +89,46 @@ def _index_exists(conn: Connection, name: str) -> bool:
     return bool(conn.execute(sa.text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one())
 
 
+def _has_type(conn: Connection, name: str) -> bool:
+    return bool(conn.execute(sa.text("SELECT to_regtype(:t) IS NOT NULL"), {"t": name}).scalar_one())
+
+
 def ensure_index(*, conn: Connection, model: str, dim: int) -> bool:
     """Create the model's HNSW index when it is missing; True when it was created now.
 
     Runs in the caller's write transaction and blocks writes to `embeddings` while it builds (reads
-    go on); `papertrend embed` calls it once the vectors are stored, so later inserts extend it.
+    go on); `papertrend embed` calls it once the vectors are stored, so later inserts extend it. An
+    index of the model built before halfvec (#15) answers searches until this one replaces it.
     """
-    name = index_name(model, dim)
+    # halfvec came with pgvector 0.7; on an older server the graph holds float32 vectors.
+    storage: Storage = STORAGE if _has_type(conn, STORAGE) else "vector"
+    name = index_name(model, dim, storage)
     if _index_exists(conn, name):
         return False
     _raise_build_memory(conn=conn, rows=signature(conn=conn, model=model).count, dim=dim)
+    _raise_build_workers(conn=conn)
     conn.execute(
         sa.text(
             f"CREATE INDEX IF NOT EXISTS {name} ON embeddings "
-            f"USING hnsw ((vector::vector({int(dim)})) vector_cosine_ops) "
+            f"USING hnsw ((vector::{storage}({int(dim)})) {storage}_cosine_ops) "
             f"WITH (m = {M}, ef_construction = {EF_CONSTRUCTION}) "
             f"WHERE model = {_model_literal(model)}"
         )
     )
+    if storage != "vector":
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {index_name(model, dim, 'vector')}"))
     # Fresh statistics, or the planner may still think the model has a handful of rows and sort
     # them all instead of walking the graph.
     conn.execute(sa.text("ANALYZE embeddings"))
     return True
+
+
+def storage_in_use(*, conn: Connection, model: str, dim: int) -> Storage | None:
+    """Which of the model's HNSW indexes exists: this version's, one built before halfvec, or none."""
+    for storage in (STORAGE, "vector"):
+        if _index_exists(conn, index_name(model, dim, storage)):
+            return storage
+    return None
 
 
 def build_memory_mb(*, rows: int, dim: int) -> int:
@@ -104,6 +147,17 @@ def _raise_build_memory(*, conn: Connection, rows: int, dim: int) -> None:
         conn.execute(sa.text("SELECT set_config('maintenance_work_mem', :v, true)"), {"v": f"{want}MB"})
 
 
+def _raise_build_workers(*, conn: Connection) -> None:
+    have = int(
+        conn.execute(sa.text("SELECT current_setting('max_parallel_maintenance_workers')::int")).scalar_one()
+    )
+    if have < BUILD_WORKERS:
+        conn.execute(
+            sa.text("SELECT set_config('max_parallel_maintenance_workers', :v, true)"),
+            {"v": str(BUILD_WORKERS)},
+        )
+
+
 class PgVectorIndex:
     """Nearest-neighbour search for one model, answered by PostgreSQL (same methods as VectorIndex)."""
 
@@ -113,23 +167,30 @@ class PgVectorIndex:
         self.ef_search = ef_search
         self.last_build_seconds = 0.0  # built by `papertrend embed`, never by a searcher
         self._count = 0
-        self._has_index = False
+        self._storage: Storage | None = None
+        self._looked = -LOOK_AGAIN_SECONDS
 
     @property
     def kind(self) -> str:
-        return "hnsw" if self._has_index else "exact"
+        return "hnsw" if self._storage is not None else "exact"
 
     def refresh(self, *, conn: Connection) -> None:
-        """Look up how many vectors the model has and whether its HNSW index exists."""
+        """Look up how many vectors the model has and which HNSW index it has."""
         self._count = signature(conn=conn, model=self.model).count
-        self._has_index = _index_exists(conn, index_name(self.model, self.dim))
+        self._look(conn)
+
+    def _look(self, conn: Connection) -> None:
+        self._storage = storage_in_use(conn=conn, model=self.model, dim=self.dim)
+        self._looked = time.monotonic()
 
     def __len__(self) -> int:
         return self._count
 
     def _distance(self, query: F32) -> sa.ColumnElement[float]:
-        target = sa.bindparam(None, np.asarray(query, dtype=np.float32), type_=VECTOR(self.dim))
-        column: sa.ColumnElement[Any] = sa.cast(embeddings.c.vector, VECTOR(self.dim))
+        # The expression of the index that exists, or the planner cannot use it (float32 when none).
+        kind = _type(self._storage or "vector", self.dim)
+        target = sa.bindparam(None, np.asarray(query, dtype=np.float32), type_=kind)
+        column: sa.ColumnElement[Any] = sa.cast(embeddings.c.vector, kind)
         return column.op("<=>", return_type=sa.Float)(target)
 
     def statement(self, *, query: F32, k: int, filters: Filters = Filters()) -> sa.Select[Any]:
@@ -149,6 +210,8 @@ class PgVectorIndex:
         """The k nearest (paper pk, cosine similarity) to `query` that pass `filters`, best first."""
         if k <= 0:
             return []
+        if self._storage != STORAGE and time.monotonic() - self._looked >= LOOK_AGAIN_SECONDS:
+            self._look(conn)
         # Transaction-local settings: they end with this read's transaction.
         conn.execute(
             sa.text("SELECT set_config('hnsw.ef_search', :ef, true)"),
