@@ -10,6 +10,7 @@ import pytest
 
 from papertrend.library import keywords
 from papertrend.library import recommend as rec
+from papertrend.library.topics import WordForms
 from papertrend.search.bm25 import Tokenizer
 
 D = 32
@@ -171,7 +172,7 @@ def test_categories_and_excluded_word_forms_filter() -> None:
     ],
 )
 def test_word_forms(phrase: str, text: str, hit: bool) -> None:
-    assert rec.WordForms([phrase]).matches(text) is hit
+    assert WordForms([phrase]).matches(text) is hit
 
 
 def test_not_interested_pushes_similar_papers_down() -> None:

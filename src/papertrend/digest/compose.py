@@ -34,7 +34,7 @@ from papertrend.digest import repository
 from papertrend.digest.records import Composed, PaperText, Preferences, Subscription
 from papertrend.digest.render import message_id_for
 from papertrend.digest.schedule import Due
-from papertrend.library.recommend import WordForms
+from papertrend.library.topics import WordForms
 from papertrend.papers.listings import trend_candidates
 from papertrend.rank import TrendParams, most_upvoted, trending
 from papertrend.search.bm25 import Tokenizer

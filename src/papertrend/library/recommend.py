@@ -33,8 +33,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from papertrend.library import topics
+from papertrend.library.topics import WordForms
 from papertrend.search.bm25 import Tokenizer
-from papertrend.search.query import STOPWORDS
 
 Matrix = npt.NDArray[np.float32]
 Kind = Literal["library", "topic", "author"]
@@ -74,8 +75,6 @@ VECTOR_WEIGHT = 1 / 3
 TOPIC_SIMILAR = 0.8
 COMMON_TOPIC = 0.1
 COMMON_TOPIC_SIMILAR = 0.99
-# Topics of more content words than this match when all of them appear, in any order.
-PHRASE_WORDS = 3
 # At most this many papers of a very large library train the model (the most recent ones): a
 # 10,000-paper library trains in the same time as a 2,000-paper one.
 MAX_POSITIVES = 2_000
@@ -187,46 +186,6 @@ class Pick:
     score: float
     kind: Kind
     reason: str
-
-
-_SYMBOL = re.compile(r"[^\w\s-]")
-
-
-class WordForms:
-    """Excluded words matched by stem: "benchmark" excludes benchmarks, benchmarking (#13)."""
-
-    def __init__(self, phrases: Sequence[str], *, tokenizer: Tokenizer | None = None) -> None:
-        self.tokenizer = tokenizer or Tokenizer()
-        # Words with symbols ("C++", ".NET") lose them to the tokenizer: those match literally, as
-        # words, the way the digest's filter matched every keyword before (#13).
-        symbolic = [p.strip().lower() for p in phrases if _SYMBOL.search(p)]
-        self.literal = (
-            re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, symbolic)) + r")(?!\w)") if symbolic else None
-        )
-        words = [p for p in phrases if not _SYMBOL.search(p)]
-        self.phrases = [tuple(s) for s in (self.tokenizer(p) for p in words) if s]
-
-    def __bool__(self) -> bool:
-        return bool(self.phrases) or self.literal is not None
-
-    def matches(self, text: str) -> bool:
-        """Whether any phrase occurs in the text, word for word, in any of its word forms."""
-        if self.literal is not None and self.literal.search(text.lower()):
-            return True
-        return self.matches_stems(self.tokenizer(text)) if self.phrases else False
-
-    def matches_stems(self, stems: list[str]) -> bool:
-        """`matches` over a text already tokenised (literal phrases aside)."""
-        present = set(stems)
-        for phrase in self.phrases:
-            if not present.issuperset(phrase):
-                continue
-            if len(phrase) == 1:
-                return True
-            n = len(phrase)
-            if any(tuple(stems[i : i + n]) == phrase for i in range(len(stems) - n + 1)):
-                return True
-        return False
 
 
 def percentile(
@@ -346,13 +305,6 @@ def library_scores(
     )
 
 
-def _topic_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[str]]:
-    return [
-        frozenset(s for w, s in zip(words, tokenizer.stems(words), strict=True) if w not in STOPWORDS)
-        for words in (tokenizer.words(t) for t in topics)
-    ]
-
-
 def topic_scores(
     *, candidates: Candidates, profile: Profile, background: Background, tokenizer: Tokenizer
 ) -> npt.NDArray[np.float64]:
@@ -394,7 +346,7 @@ def _topic_scores(
     """(t, n) calibrated topic scores.
 
     A paper names a topic when it holds its words in order, in any word form ("video generators"
-    names "video generation"); for topics of more than PHRASE_WORDS content words, every one anywhere.
+    names "video generation"); for topics of more than topics.PHRASE_WORDS content words, every one anywhere.
     A paper that names the topic and is closer to it than TOPIC_SIMILAR of the store (a topic named
     by more than COMMON_TOPIC of the background: COMMON_TOPIC_SIMILAR) scores above FLOOR (ordered
     by closeness); any other paper scores below it. bench/recommend.py, HF ai_keywords as topics:
@@ -406,33 +358,12 @@ def _topic_scores(
     stems = candidates.stems if candidates.stems is not None else [tokenizer(t) for t in candidates.texts]
     out = np.zeros((len(profile.topics), len(candidates.ids)))
     for i, (topic, content) in enumerate(
-        zip(profile.topics, _topic_words(profile.topics, tokenizer), strict=True)
+        zip(profile.topics, topics.content_words(profile.topics, tokenizer), strict=True)
     ):
         pct = percentile(sims[i], base[i])
         named = candidates.named.get(topic) if candidates.named is not None else None
         if named is None:
-            if len(content) > PHRASE_WORDS:
-                sets = (
-                    candidates.stem_sets
-                    if candidates.stem_sets is not None
-                    else [frozenset(s) for s in stems]
-                )
-                named = np.asarray([content.issubset(s) for s in sets], dtype=bool)
-            else:
-                forms = WordForms([topic], tokenizer=tokenizer)  # once per topic, not once per paper
-                if candidates.stem_sets is None:
-                    named = np.asarray([forms.matches_stems(s) for s in stems], dtype=bool)
-                else:
-                    # Only a paper holding every word of the phrase can hold it in order: a set test
-                    # first spares the rest the ordered scan (#13: the scan was 6% of a digest run).
-                    needs = [frozenset(p) for p in forms.phrases]
-                    named = np.asarray(
-                        [
-                            any(need <= held for need in needs) and forms.matches_stems(s)
-                            for s, held in zip(stems, candidates.stem_sets, strict=True)
-                        ],
-                        dtype=bool,
-                    )
+            named = topics.naming(topic, content, stems, candidates.stem_sets, tokenizer)
             if candidates.named is not None:
                 candidates.named[topic] = named
         below = np.minimum(pct * FLOOR, np.nextafter(FLOOR, 0))  # never reaches the floor unnamed
@@ -448,12 +379,8 @@ def _named_share(topic: str, content: frozenset[str], background: Background, to
         return 0.0
     share = background.named.get(topic)
     if share is None:
-        if len(content) > PHRASE_WORDS:
-            hits = sum(1 for s in background.stems if content.issubset(s))
-        else:
-            forms = WordForms([topic], tokenizer=tokenizer)
-            hits = sum(1 for s in background.stems if forms.matches_stems(s))
-        share = background.named[topic] = hits / len(background.stems)
+        named = topics.naming(topic, content, background.stems, None, tokenizer)
+        share = background.named[topic] = float(named.mean())
     return share
 
 
