@@ -273,7 +273,12 @@ def test_two_web_servers_and_two_workers_on_one_database(
         # The worker that did not run the ingest asks again every lease period (the one that ran it
         # waits the hour): once it has, nobody has ingested twice.
         time.sleep(max(0.0, ingest_done + LEASE_SECONDS + 1 - time.monotonic()))
-        assert _runs(engine) == {"hf-daily": 1, "arxiv-rss": 1}
+        # The categories job (#14) looks up Hugging Face-only papers' categories through the arXiv
+        # API once per ingest period, before or after the ingest stored them, so its run may or may
+        # not be there yet (under load it was); never twice.
+        runs = _runs(engine)
+        assert runs.pop("arxiv-api", 0) <= 1, runs
+        assert runs == {"hf-daily": 1, "arxiv-rss": 1}
         hf_days = [s.query.get("date", "") for s in replay.requests if s.path == "/api/daily_papers"]
         assert sorted(hf_days) == sorted((today - timedelta(days=d)).isoformat() for d in (2, 1, 0))
         assert sum(s.path == "/rss/cs.AI" for s in replay.requests) == 1
