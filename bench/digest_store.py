@@ -18,7 +18,6 @@ from benchdata import HF_DAYS, LISTING, data_file
 ROOT = Path(__file__).resolve().parents[1]
 # Where the store is built (a symlink may point it elsewhere, as a cache folder).
 STORE = ROOT / "var" / "bench" / "digest-85k"
-ROOT = Path(__file__).resolve().parents[1]
 ZONES = ["UTC", "Europe/London", "Europe/Paris", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"]
 ZONES += ["Asia/Shanghai", "Asia/Kolkata", "Australia/Sydney", "America/Sao_Paulo"]
 HAND_TOPICS = [
