@@ -1,0 +1,91 @@
+"""Which texts name a topic or an excluded word, in any word form (#13): pure functions over stems.
+
+Split from library/recommend.py (#11: no module over ~500 lines); the digest's word filter
+(digest/compose.py) and the For-you topic scores (recommend.topic_scores) share them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from papertrend.search.bm25 import Tokenizer
+from papertrend.search.query import STOPWORDS
+
+# Topics of more content words than this match when all of them appear, in any order.
+PHRASE_WORDS = 3
+
+_SYMBOL = re.compile(r"[^\w\s-]")
+
+
+class WordForms:
+    """Excluded words matched by stem: "benchmark" excludes benchmarks, benchmarking (#13)."""
+
+    def __init__(self, phrases: Sequence[str], *, tokenizer: Tokenizer | None = None) -> None:
+        self.tokenizer = tokenizer or Tokenizer()
+        # Words with symbols ("C++", ".NET") lose them to the tokenizer: those match literally, as
+        # words, the way the digest's filter matched every keyword before (#13).
+        symbolic = [p.strip().lower() for p in phrases if _SYMBOL.search(p)]
+        self.literal = (
+            re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, symbolic)) + r")(?!\w)") if symbolic else None
+        )
+        words = [p for p in phrases if not _SYMBOL.search(p)]
+        self.phrases = [tuple(s) for s in (self.tokenizer(p) for p in words) if s]
+
+    def __bool__(self) -> bool:
+        return bool(self.phrases) or self.literal is not None
+
+    def matches(self, text: str) -> bool:
+        """Whether any phrase occurs in the text, word for word, in any of its word forms."""
+        if self.literal is not None and self.literal.search(text.lower()):
+            return True
+        return self.matches_stems(self.tokenizer(text)) if self.phrases else False
+
+    def matches_stems(self, stems: list[str]) -> bool:
+        """`matches` over a text already tokenised (literal phrases aside)."""
+        present = set(stems)
+        for phrase in self.phrases:
+            if not present.issuperset(phrase):
+                continue
+            if len(phrase) == 1:
+                return True
+            n = len(phrase)
+            if any(tuple(stems[i : i + n]) == phrase for i in range(len(stems) - n + 1)):
+                return True
+        return False
+
+
+def content_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[str]]:
+    """Each topic's stems, stopwords left out."""
+    return [
+        frozenset(s for w, s in zip(words, tokenizer.stems(words), strict=True) if w not in STOPWORDS)
+        for words in (tokenizer.words(t) for t in topics)
+    ]
+
+
+def naming(
+    topic: str,
+    content: frozenset[str],
+    stems: Sequence[list[str]],
+    stem_sets: Sequence[frozenset[str]] | None,
+    tokenizer: Tokenizer,
+) -> npt.NDArray[np.bool_]:
+    """Which texts (by their stems) name the topic: its words in order in any word form, or for a
+    topic of more than PHRASE_WORDS content words, every one of them anywhere."""
+    sets = stem_sets if stem_sets is not None else [frozenset(s) for s in stems]
+    if len(content) > PHRASE_WORDS:
+        return np.asarray([content.issubset(s) for s in sets], dtype=bool)
+    forms = WordForms([topic], tokenizer=tokenizer)  # once per topic, not once per paper
+    # Only a text holding every word of the phrase can hold it in order: a set test first spares
+    # the rest the ordered scan (#13: the scan was 6% of a digest run).
+    needs = [frozenset(p) for p in forms.phrases]
+    return np.asarray(
+        [
+            any(need <= held for need in needs) and forms.matches_stems(s)
+            for s, held in zip(stems, sets, strict=True)
+        ],
+        dtype=bool,
+    )
