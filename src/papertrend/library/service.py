@@ -225,7 +225,11 @@ def follow(*, conn: Connection, user_id: int, name: str, now: datetime) -> str:
 
 def unfollow(*, conn: Connection, user_id: int, name: str) -> bool:
     """Stop following an author; True when they were followed."""
-    return repo.unfollow_author(conn=conn, user_id=user_id, name_key=author_key(name))
+    text = " ".join(name.split())
+    if not text or len(text) > MAX_AUTHOR_CHARS or _BAD_NAME.search(text):
+        # A name `follow` refuses was never followed; a NUL sent on to PostgreSQL was a 500.
+        return False
+    return repo.unfollow_author(conn=conn, user_id=user_id, name_key=author_key(text))
 
 
 def followed_authors(*, conn: Connection, user_id: int) -> list[str]:
