@@ -4,6 +4,12 @@ by default), through the whole app in-process (routing, session, ranking, templa
 
     .venv/bin/python bench/foryou_page.py [--db var/bench/digest-85k/bench.db] [--library 200]
                                           [--interest diffusion] [--model wordllama] [--requests 60]
+                                          [--until 2026-06-30]
+
+`--until DAY` measures on a copy of the store without the papers listed after DAY (made once, beside
+the store): the page ranks the store's latest week, and the 85k store's latest week holds only Hugging
+Face's ~100 papers (0–1 picks), where a full arXiv week (2026-06-24..30: ~3,400 papers) is what a
+reader's page has to rank.
 
 The first request (model load, the week's candidates and background read once per process and kept
 for a while) is reported apart; the percentiles are of the requests after it, as readers see them.
@@ -13,10 +19,11 @@ from __future__ import annotations
 
 import argparse
 import random
+import sqlite3
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import anyio
@@ -25,6 +32,28 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 EMAIL = "page-bench@example.org"
+
+
+def _until(db: Path, day: date) -> Path:
+    """A copy of the store `db` without the papers listed after `day` (made once); its path."""
+    from papertrend.db import create_engine, transaction
+    from papertrend.papers.repository import listing_day_expr
+    from papertrend.papers.tables import papers
+
+    copy = db.with_name(f"{db.stem}-until-{day.isoformat()}.db")
+    if copy.exists():
+        return copy
+    partial = copy.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    with sqlite3.connect(db) as source:
+        source.execute("VACUUM INTO ?", (str(partial),))
+    engine = create_engine(f"sqlite:///{partial}")  # foreign keys on: a paper's rows go with it
+    with transaction(engine) as conn:
+        gone = conn.execute(sa.delete(papers).where(listing_day_expr() > day)).rowcount
+    engine.dispose()
+    partial.rename(copy)
+    print(f"{copy.name}: {gone:,} papers listed after {day} left out", flush=True)
+    return copy
 
 
 def main() -> None:
@@ -37,6 +66,7 @@ def main() -> None:
     parser.add_argument("--interest", default="diffusion", help="the library: papers whose titles name this")
     parser.add_argument("--model", default="wordllama")
     parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--until", type=date.fromisoformat, help="drop the papers listed after this day")
     args = parser.parse_args()
     import logging
 
@@ -52,7 +82,8 @@ def main() -> None:
     from papertrend.web.app import create_app
     from papertrend.web.cookies import SESSION_COOKIE
 
-    url = f"sqlite:///{args.db}"
+    db = args.db if args.until is None else _until(args.db, args.until)
+    url = f"sqlite:///{db}"
     engine = create_engine(url)
     upgrade(engine)
     now = datetime.now(UTC)
