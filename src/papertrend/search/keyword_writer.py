@@ -17,6 +17,7 @@ import queue
 import threading
 import time
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from papertrend.db import reading
 from papertrend.papers.tables import papers
+from papertrend.search.vocabulary import words_of
 
 if TYPE_CHECKING:
     from papertrend.search.tantivy_index import KeywordIndex
@@ -108,6 +110,10 @@ class Session:
         self.handled: dict[int, int] = {}
         self.read = self.written = 0
         self.new = 0  # papers written that the index did not hold
+        # "Did you mean"'s counts (search/vocabulary.py): the words of papers new to the index, and
+        # how many indexed papers changed text (their old words stay counted until a rebuild).
+        self.words: Counter[str] = Counter()
+        self.changed = 0
         self._committed: set[int] | None = None  # the pks the index held when the session began
 
     def write_rows(self, rows: Sequence[Any]) -> None:
@@ -129,8 +135,10 @@ class Session:
                 continue
             if old is not None:
                 self.writer.delete_documents_by_term("pk", pk)
+                self.changed += 1
             else:
                 self.new += 1
+                self.words.update(words_of(row.title, abstract))
             text = values(row.title, abstract, authors, title_repeats=repeats)
             self.writer.add_document(tantivy.Document(pk=pk, hash=digest, text=text))
             self.handled[pk] = digest
@@ -152,6 +160,7 @@ class Session:
         if full:
             self.writer.delete_all_documents()
             self.empty, self.handled = True, {}
+            self.words, self.new, self.changed = Counter(), 0, 0
             state.signature = state.watermark = ""
         deleted = 0
         with reading(engine) as conn:
@@ -181,6 +190,14 @@ class Session:
             self.writer.wait_merging_threads()
             state.generation += 1
             self.index.index.reload()
+        # After the commit: a reader never counts a word that no search can find yet.
+        self.index.vocabulary.update(
+            engine=engine,
+            added=self.words,
+            papers=self.new,
+            stale=self.changed + deleted,
+            complete=self.empty,
+        )
         state.written += self.written
         state.signature = f"{count}|{newest.isoformat() if newest else ''}"
         state.watermark = newest.isoformat() if newest else state.watermark

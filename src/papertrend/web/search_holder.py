@@ -42,7 +42,7 @@ class SearchHolder:
         # The host's keyword index (search/tantivy_index.py), model or not.
         self.words = keyword.open_index(engine=engine, data_dir=settings.data_dir)
         # "Did you mean" reads the corpus's words (search/suggest.py), model or not (#14).
-        self.vocabulary = VocabularyHolder(engine=engine)
+        self.vocabulary = VocabularyHolder(engine=engine, index=self.words)
         # Guards loading the model, once; searches then run side by side (the vector index
         # serialises its own refreshes).
         self._lock = threading.Lock()
