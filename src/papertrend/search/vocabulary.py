@@ -147,6 +147,8 @@ class Vocabulary:
             if header.get("format") != FORMAT or header.get("candidate_df") != CANDIDATE_DF:
                 raise Unreadable(f"format {header.get('format')}, not {FORMAT}")
             n = int(header["words"])
+            if n < 0:
+                raise Unreadable(f"{n} words")
             at = _HEADER.size + length
             self.keys: U64 = np.frombuffer(view, dtype="<u8", count=n, offset=at)
             self.df: U32 = np.frombuffer(view, dtype="<u4", count=n, offset=at + 8 * n)
