@@ -49,11 +49,11 @@ path = os.path.join(out, V.FILE)
 m0, c0, t0 = mem(), time.process_time(), time.perf_counter()
 result = {}
 if step == "build":
-    df, n = V.count_database(engine)
-    data = V.encode_counts(df, papers=n)
+    tally = V.count_database(engine)
+    data = tally.encode()
     V.VocabularyFile(__import__("pathlib").Path(path)).write(data)
-    result = {"papers": n, "words": len(df), "file_mb": len(data) / 2**20,
-              "candidates": sum(1 for c in df.values() if c >= V.CANDIDATE_DF)}
+    result = {"papers": tally.papers, "words": len(tally.keys), "file_mb": len(data) / 2**20,
+              "candidates": len(tally.candidates)}
 elif step == "merge":
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT title, abstract FROM papers ORDER BY pk DESC LIMIT 1000")).all()

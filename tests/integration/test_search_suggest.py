@@ -15,7 +15,7 @@ from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.ingest.base import make_source
 from papertrend.ingest.pipeline import run_ingest
-from papertrend.search import keyword
+from papertrend.search import keyword, vocabulary
 from papertrend.search.suggest import VocabularyHolder
 from tests.integration.test_keyword_index import HF_DAYS
 from tests.integration.test_web_pages import load_papers, make_web, page
@@ -42,7 +42,12 @@ def _suggest(holder: VocabularyHolder, engine: Engine, query: str) -> str | None
         return holder.suggest(conn=conn, query=query)
 
 
-def test_the_vocabulary_follows_the_papers_without_reading_them_again(engine: Engine, tmp_path: Path) -> None:
+# Counted in batches of 2 papers too, so that a batch joins the tally in the middle of a writer's turn.
+@pytest.mark.parametrize("batch", [vocabulary.FLUSH_PAPERS, 2])
+def test_the_vocabulary_follows_the_papers_without_reading_them_again(
+    batch: int, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vocabulary, "FLUSH_PAPERS", batch)
     _ingest(engine, tmp_path / "a.jsonl", ["Transformers for vision"] * 3, 1)
     index = keyword.open_index(engine=engine)
     holder = VocabularyHolder(engine=engine, index=index)
@@ -57,9 +62,11 @@ def test_the_vocabulary_follows_the_papers_without_reading_them_again(engine: En
     assert holder.vocabulary.papers == 6 and holder.vocabulary.stale == 0
 
 
+@pytest.mark.parametrize("batch", [vocabulary.FLUSH_PAPERS, 3])
 def test_a_changed_text_is_rebuilt_from_the_database_past_the_stale_fraction(
-    engine: Engine, tmp_path: Path
+    batch: int, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(vocabulary, "FLUSH_PAPERS", batch)
     _ingest(engine, tmp_path / "a.jsonl", ["Quokkas in the wild"] * 3 + ["Wombats at home"] * 7, 1)
     index = keyword.open_index(engine=engine)
     vocab = index.vocabulary.open()

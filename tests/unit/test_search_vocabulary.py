@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from papertrend.search.vocabulary import (
     CANDIDATE_DF,
+    Tally,
     Unreadable,
     Vocabulary,
     VocabularyFile,
@@ -58,6 +59,18 @@ def test_adding_papers_to_a_file_counts_as_counting_them_all(
     assert grown.counts(every) == whole.counts(every)
     assert sorted(grown.candidates()) == sorted(whole.candidates())
     assert (grown.papers, len(grown)) == (whole.papers, len(whole))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(papers, max_size=5))
+def test_counting_in_batches_counts_as_counting_at_once(batches: list[list[tuple[str, str]]]) -> None:
+    tally = Tally()
+    for batch in batches:
+        tally.add(count(batch), papers=len(batch))
+    whole, grown = _file([p for b in batches for p in b]), Vocabulary(tally.encode())
+    every = sorted(count([p for b in batches for p in b]))
+    assert grown.counts(every) == whole.counts(every) and len(grown) == len(whole)
+    assert sorted(grown.candidates()) == sorted(whole.candidates()) and grown.papers == whole.papers
 
 
 def test_damaged_bytes_are_refused_not_misread() -> None:

@@ -17,7 +17,6 @@ import queue
 import threading
 import time
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +29,6 @@ from sqlalchemy.engine import Connection, Engine
 
 from papertrend.db import reading
 from papertrend.papers.tables import papers
-from papertrend.search.vocabulary import words_of
 
 if TYPE_CHECKING:
     from papertrend.search.tantivy_index import KeywordIndex
@@ -112,8 +110,7 @@ class Session:
         self.new = 0  # papers written that the index did not hold
         # "Did you mean"'s counts (search/vocabulary.py): the words of papers new to the index, and
         # how many indexed papers changed text (their old words stay counted until a rebuild).
-        self.words: Counter[str] = Counter()
-        self.changed = 0
+        self.words = index.vocabulary.counting(complete=self.empty)
         self._committed: set[int] | None = None  # the pks the index held when the session began
 
     def write_rows(self, rows: Sequence[Any]) -> None:
@@ -135,10 +132,10 @@ class Session:
                 continue
             if old is not None:
                 self.writer.delete_documents_by_term("pk", pk)
-                self.changed += 1
+                self.words.changed()
             else:
                 self.new += 1
-                self.words.update(words_of(row.title, abstract))
+                self.words.new(row.title, abstract)
             text = values(row.title, abstract, authors, title_repeats=repeats)
             self.writer.add_document(tantivy.Document(pk=pk, hash=digest, text=text))
             self.handled[pk] = digest
@@ -160,7 +157,7 @@ class Session:
         if full:
             self.writer.delete_all_documents()
             self.empty, self.handled = True, {}
-            self.words, self.new, self.changed = Counter(), 0, 0
+            self.words.reset()
             state.signature = state.watermark = ""
         deleted = 0
         with reading(engine) as conn:
@@ -191,13 +188,8 @@ class Session:
             state.generation += 1
             self.index.index.reload()
         # After the commit: a reader never counts a word that no search can find yet.
-        self.index.vocabulary.update(
-            engine=engine,
-            added=self.words,
-            papers=self.new,
-            stale=self.changed + deleted,
-            complete=self.empty,
-        )
+        self.words.changed(deleted)
+        self.words.finish(engine)
         state.written += self.written
         state.signature = f"{count}|{newest.isoformat() if newest else ''}"
         state.watermark = newest.isoformat() if newest else state.watermark
