@@ -1,14 +1,14 @@
 """ "Did you mean"'s vocabulary on disk (#15): each corpus word with the number of papers holding it.
 
-It used to be counted in every web process at start (every title and abstract read: ~6 CPU s and
-~17 MB at 80k; at 3M papers minutes and a dict of millions of words per process). It is now derived
+It used to be counted in every web process at start (every title and abstract read: 6.2 CPU s and
++14.6 MB at 80k, 78.9 CPU s and +61 MB at 1M; bench/vocabulary.py). It is now derived
 data beside the keyword index (search/tantivy_index.py), written by the host's one keyword writer in
 the same turn as the index (search/keyword_writer.py), and memory-mapped by every process, which
 shares its pages through the page cache and reloads it when the file is replaced.
 
 What it holds, and why that is enough for search/suggest.py:
 - every word of three letters or more as a 64-bit hash (blake2b) with its paper count, sorted: how
-  rare a typed word is, looked up by binary search (4 of 80k's 119k words are shorter: never asked);
+  rare a typed word is, looked up by binary search (745 of 80k's 118,917 words are shorter: never asked);
 - the words held by at least `CANDIDATE_DF` papers as text, grouped by (first letter, length): only
   they can be offered as a correction (suggest.RARE_DF), and they are 28% of the words at 80k.
 
@@ -56,7 +56,7 @@ CANDIDATE_DF = 3
 # A stale count is an old abstract's words still counted, or a deleted paper's. A suggestion moves
 # only when a count crosses RARE_DF or the 20-fold margin of suggest.py, or when two candidates at
 # the same edit distance are within the error of each other: at 5% stale papers both are rare, and a
-# rebuild (1M papers: see bench/vocabulary.py) is paid at most once per 5% of the corpus revised.
+# rebuild (1M papers: 81.6 CPU s) is paid at most once per 5% of the corpus revised.
 STALE_FRACTION = 0.05
 _STREAM = 5000
 _HEADER = struct.Struct("<8sI")
@@ -268,13 +268,14 @@ class Counting:
             self.batch.update(words_of(title, abstract))
             self.batch_papers += 1
             if self.batch_papers >= FLUSH_PAPERS:
-                self._flush()
+                self.flush()
 
     def changed(self, n: int = 1) -> None:
         """Indexed papers whose text changed or that went: their old words stay counted."""
         self.stale += n
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Add the batch counted so far to the tally (started from the file, unless a first build)."""
         if self.tally is None:
             old = self.file.open()
             if old is None:
@@ -378,13 +379,13 @@ class VocabularyFile:
             old = None if counting.complete else self.open()
             added, stale = counting.added, counting.stale
             if counting.complete:
-                counting._flush()
+                counting.flush()
                 assert counting.tally is not None
                 tally, action = counting.tally, "built"
             elif old is None or old.stale + stale > STALE_FRACTION * max(old.papers + added, 1):
                 tally, action = count_database(engine), "rebuilt"
             elif added or stale:
-                counting._flush()
+                counting.flush()
                 tally, action = counting.tally or Tally.of(old), "merged"
                 tally.stale += stale
             else:
