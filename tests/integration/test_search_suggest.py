@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import logging
+import threading
+import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import orjson
 import pytest
@@ -140,3 +143,38 @@ def test_a_fresh_store_gets_an_empty_vocabulary_then_the_first_papers(
     _ingest(engine, tmp_path / "a.jsonl", ["Transformers for vision"] * 3, 1)
     response = web.get("/api/papers/search?q=tranformers&mode=keyword")
     assert response.status_code == 200 and response.headers["x-did-you-mean"] == "transformers"
+
+
+def test_a_web_process_is_ready_while_its_sync_thread_rebuilds_the_vocabulary(
+    settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_papers(engine, fixture_data, tmp_path / "data")
+    web = make_web(settings, engine)
+    words = keyword.open_index(engine=engine)
+    words.vocabulary.path.unlink()  # as after an upgrade: the index is synced, its vocabulary not yet
+    counting = threading.Event()
+    release = threading.Event()
+    rebuild = vocabulary.count_database
+
+    def slow(engine: Engine) -> vocabulary.Tally:
+        counting.set()
+        release.wait(30)
+        return rebuild(engine)
+
+    monkeypatch.setattr(vocabulary, "count_database", slow)
+    words.state_now = "building"  # as a web process starts (lifespan's start_keyword_index)
+    words.start(engine=engine)
+    try:
+        assert counting.wait(30)
+        health = web.get("/healthz")  # the keyword index answers while "did you mean" is rebuilt
+        assert health.status_code == 200 and health.json()["keywordIndex"] == "ready"
+        assert "x-did-you-mean" not in web.get("/api/papers/search?q=agnets&mode=keyword").headers
+        release.set()
+        deadline = time.monotonic() + 30
+        while words.vocabulary.open() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        release.set()
+        words.stop()
+    response = web.get("/api/papers/search?q=agnets&mode=keyword")
+    assert unquote(response.headers["x-did-you-mean"]) == "agents"
