@@ -6,6 +6,7 @@ import gzip
 import logging
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -178,3 +179,25 @@ def test_a_web_process_is_ready_while_its_sync_thread_rebuilds_the_vocabulary(
         words.stop()
     response = web.get("/api/papers/search?q=agnets&mode=keyword")
     assert unquote(response.headers["x-did-you-mean"]) == "agents"
+
+
+def test_a_failure_counting_words_never_fails_the_index_and_is_counted_again(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(vocabulary, "FLUSH_PAPERS", 2)
+    add, calls = vocabulary.Tally.add, []
+
+    def fails_once(self: vocabulary.Tally, batch: Counter[str], *, papers: int) -> None:
+        calls.append(papers)
+        if len(calls) == 1:
+            raise MemoryError("as a tally too big for the host would")
+        add(self, batch, papers=papers)
+
+    monkeypatch.setattr(vocabulary.Tally, "add", fails_once)
+    with caplog.at_level(logging.INFO):
+        _ingest(engine, tmp_path / "a.jsonl", ["Transformers for vision"] * 3 + ["Quokkas at dawn"] * 2, 1)
+    index = keyword.open_index(engine=engine)
+    assert index.documents == 5
+    assert "search.vocabulary_failed" in caplog.text and "search.vocabulary_rebuilt" in caplog.text
+    vocab = index.vocabulary.open()
+    assert vocab is not None and vocab.papers == 5 and vocab.count("transformers") == 3

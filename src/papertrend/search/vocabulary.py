@@ -259,16 +259,20 @@ class Counting:
         self.batch: Counter[str] = Counter()
         self.batch_papers = self.added = self.stale = 0
         self.tally: Tally | None = Tally() if complete else None
-        self._skip = False  # the file is missing or unreadable: the turn rebuilds it from the database
+        self.skipped = False  # the file was unreadable or a batch failed: rebuilt from the database
 
     def new(self, title: str | None, abstract: str | None) -> None:
         """A paper new to the index: its words are counted."""
         self.added += 1
-        if not self._skip:
+        if not self.skipped:
             self.batch.update(words_of(title, abstract))
             self.batch_papers += 1
             if self.batch_papers >= FLUSH_PAPERS:
-                self.flush()
+                try:
+                    self.flush()
+                except Exception:  # never fail the index's sync for derived counts: rebuilt at its end
+                    log.exception("search.vocabulary_failed: counted again from the database")
+                    self.skipped, self.batch, self.batch_papers = True, Counter(), 0
 
     def changed(self, n: int = 1) -> None:
         """Indexed papers whose text changed or that went: their old words stay counted."""
@@ -279,7 +283,7 @@ class Counting:
         if self.tally is None:
             old = self.file.open()
             if old is None:
-                self._skip, self.batch, self.batch_papers = True, Counter(), 0
+                self.skipped, self.batch, self.batch_papers = True, Counter(), 0
                 return
             self.tally = Tally.of(old)
         self.tally.add(self.batch, papers=self.batch_papers)
@@ -378,11 +382,15 @@ class VocabularyFile:
         try:
             old = None if counting.complete else self.open()
             added, stale = counting.added, counting.stale
-            if counting.complete:
+            if counting.complete and not counting.skipped:
                 counting.flush()
                 assert counting.tally is not None
                 tally, action = counting.tally, "built"
-            elif old is None or old.stale + stale > STALE_FRACTION * max(old.papers + added, 1):
+            elif (
+                old is None
+                or counting.skipped
+                or old.stale + stale > STALE_FRACTION * max(old.papers + added, 1)
+            ):
                 tally, action = count_database(engine), "rebuilt"
             elif added or stale:
                 counting.flush()
