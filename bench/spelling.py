@@ -64,9 +64,8 @@ def listing_index(rows: list[dict[str, Any]]) -> tuple[bm25.Postings, bm25.Token
 
 def timing(rows: list[dict[str, Any]], postings: bm25.Postings, tok: bm25.Tokenizer) -> None:
     """p50/p95 of "did you mean" and of marking 20 results, per query."""
-    vocab = suggest.vocabulary_of(
-        [f"{r.get('title') or ''} {r.get('abstract') or ''}" for r in rows], sig=bm25.Signature(0, "")
-    )
+    # The vocabulary as the file beside the keyword index holds it (search/vocabulary.py, #15).
+    vocab = suggest.vocabulary_of([f"{r.get('title') or ''} {r.get('abstract') or ''}" for r in rows])
     openings = [" ".join(str(r["title"]).split()[:4]) for r in rows[::373][:200]]
     typos = [q[:3] + q[4:] if len(q) > 5 else q for q in openings]
     for label, queries in (("title openings", openings), ("with a typo", typos)):

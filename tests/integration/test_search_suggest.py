@@ -1,17 +1,28 @@
-""" "Did you mean" reads the stored papers' words, counted again when papers change (#14)."""
+""" "Did you mean" reads the stored papers' words from a file the keyword writer keeps (#14, #15)."""
 
 from __future__ import annotations
 
+import gzip
+import logging
+import threading
 import time
+from collections import Counter
 from pathlib import Path
+from urllib.parse import unquote
 
 import orjson
+import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.ingest.base import make_source
 from papertrend.ingest.pipeline import run_ingest
+from papertrend.search import keyword, vocabulary
 from papertrend.search.suggest import VocabularyHolder
+from tests.integration.test_keyword_index import HF_DAYS
+from tests.integration.test_web_pages import load_papers, make_web, page
 
 
 def _ingest(engine: Engine, path: Path, titles: list[str], start: int) -> None:
@@ -30,23 +41,163 @@ def _ingest(engine: Engine, path: Path, titles: list[str], start: int) -> None:
     assert run_ingest(engine=engine, source=make_source("jsonl", path=path)).ok
 
 
-def _wait(holder: VocabularyHolder, engine: Engine, query: str) -> str | None:
-    deadline = time.monotonic() + 10
+def _suggest(holder: VocabularyHolder, engine: Engine, query: str) -> str | None:
     with reading(engine) as conn:
-        while time.monotonic() < deadline:
-            if holder.ready(conn=conn) is not None and not holder._building.locked():
-                return holder.suggest(conn=conn, query=query)
-            time.sleep(0.02)
-    raise AssertionError("the vocabulary was never built")
+        return holder.suggest(conn=conn, query=query)
 
 
-def test_the_vocabulary_is_built_in_the_background_and_again_after_papers_change(
-    engine: Engine, tmp_path: Path
+# Counted in batches of 2 papers too, so that a batch joins the tally in the middle of a writer's turn.
+@pytest.mark.parametrize("batch", [vocabulary.FLUSH_PAPERS, 2])
+def test_the_vocabulary_follows_the_papers_without_reading_them_again(
+    batch: int, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(vocabulary, "FLUSH_PAPERS", batch)
     _ingest(engine, tmp_path / "a.jsonl", ["Transformers for vision"] * 3, 1)
-    holder = VocabularyHolder(engine=engine, threshold=0, check_every=0)
-    assert _wait(holder, engine, "tranformers") == "transformers"
-    assert _wait(holder, engine, "quokkas") is None
+    index = keyword.open_index(engine=engine)
+    holder = VocabularyHolder(engine=engine, index=index)
+    assert _suggest(holder, engine, "tranformers") == "transformers"
+    assert _suggest(holder, engine, "quokkas") is None
+    first = holder.vocabulary
+    assert first is not None and first.papers == 3
+    # The ingest's index writer adds the new papers' words to the file; the holder maps the new file.
     _ingest(engine, tmp_path / "b.jsonl", ["Quokkas in the wild"] * 3, 10)
-    _wait(holder, engine, "x")  # the first look after the change starts the new build
-    assert _wait(holder, engine, "qokkas") == "quokkas"
+    assert _suggest(holder, engine, "qokkas") == "quokkas"
+    assert holder.vocabulary is not first and holder.vocabulary is not None
+    assert holder.vocabulary.papers == 6 and holder.vocabulary.stale == 0
+
+
+@pytest.mark.parametrize("batch", [vocabulary.FLUSH_PAPERS, 3])
+def test_a_changed_text_is_rebuilt_from_the_database_past_the_stale_fraction(
+    batch: int, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vocabulary, "FLUSH_PAPERS", batch)
+    _ingest(engine, tmp_path / "a.jsonl", ["Quokkas in the wild"] * 3 + ["Wombats at home"] * 7, 1)
+    index = keyword.open_index(engine=engine)
+    vocab = index.vocabulary.open()
+    assert vocab is not None and vocab.count("quokkas") == 3
+    # One paper of ten rewritten: 10% stale, past the 5% that a merge would keep; counted again.
+    _ingest(engine, tmp_path / "b.jsonl", ["Numbats in the wild"], 1)
+    vocab = index.vocabulary.open()
+    assert vocab is not None and vocab.stale == 0 and vocab.papers == 10
+    assert (vocab.count("quokkas"), vocab.count("numbats"), vocab.count("wild")) == (2, 1, 3)
+
+
+def test_upvotes_and_stars_never_touch_the_vocabulary(
+    engine: Engine, fixture_data: Path, tmp_path: Path
+) -> None:
+    days = [
+        orjson.loads(line) for line in gzip.decompress((fixture_data / HF_DAYS).read_bytes()).splitlines()
+    ]
+    first = tmp_path / "days.jsonl"
+    first.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in days))
+    assert run_ingest(engine=engine, source=make_source("hf-daily", from_file=first)).ok
+    path = keyword.open_index(engine=engine).vocabulary.path
+    before = (path.stat().st_ino, path.stat().st_mtime_ns, path.read_bytes())
+    for day in days:
+        for item in day["papers"]:
+            item["paper"]["upvotes"] = int(item["paper"].get("upvotes") or 0) + 7
+            item["paper"]["githubStars"] = int(item["paper"].get("githubStars") or 0) + 3
+    again = tmp_path / "days-again.jsonl"
+    again.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in days))
+    report = run_ingest(engine=engine, source=make_source("hf-daily", from_file=again))
+    assert report.ok and report.updated > 0  # papers.changed_at moved ...
+    assert keyword.sync(engine=engine) is not None  # ... and the writer looked at them again
+    assert (path.stat().st_ino, path.stat().st_mtime_ns, path.read_bytes()) == before
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_a_missing_or_corrupt_file_is_logged_and_rebuilt_and_no_search_fails(
+    damage: str,
+    settings: Settings,
+    engine: Engine,
+    fixture_data: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    load_papers(engine, fixture_data, tmp_path / "data")
+    web = make_web(settings, engine)
+    path = keyword.open_index(engine=engine).vocabulary.path
+    if damage == "missing":  # as after an upgrade from a version that counted words in each process
+        path.unlink()
+    else:
+        path.write_bytes(path.read_bytes()[:100])
+    with caplog.at_level(logging.INFO):
+        html = page(web, "/search?q=agnets+for+coding&mode=keyword")
+    assert "Did you mean agents for coding" in html.text
+    if damage == "corrupt":
+        assert "search.vocabulary_unreadable" in caplog.text
+    assert "search.vocabulary_rebuilt" in caplog.text
+    with reading(engine) as conn:
+        total = conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one()
+    vocab = keyword.open_index(engine=engine).vocabulary.open()
+    assert vocab is not None and vocab.papers == total
+
+
+def test_a_fresh_store_gets_an_empty_vocabulary_then_the_first_papers(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    web = make_web(settings, engine)
+    holder = web.app.state.papertrend.search
+    holder.vocabulary.warm()
+    assert holder.vocabulary.vocabulary is not None and len(holder.vocabulary.vocabulary) == 0
+    assert web.get("/api/papers/search?q=tranformers&mode=keyword").status_code == 200
+    _ingest(engine, tmp_path / "a.jsonl", ["Transformers for vision"] * 3, 1)
+    response = web.get("/api/papers/search?q=tranformers&mode=keyword")
+    assert response.status_code == 200 and response.headers["x-did-you-mean"] == "transformers"
+
+
+def test_a_web_process_is_ready_while_its_sync_thread_rebuilds_the_vocabulary(
+    settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_papers(engine, fixture_data, tmp_path / "data")
+    web = make_web(settings, engine)
+    words = keyword.open_index(engine=engine)
+    words.vocabulary.path.unlink()  # as after an upgrade: the index is synced, its vocabulary not yet
+    counting = threading.Event()
+    release = threading.Event()
+    rebuild = vocabulary.count_database
+
+    def slow(engine: Engine) -> vocabulary.Tally:
+        counting.set()
+        release.wait(30)
+        return rebuild(engine)
+
+    monkeypatch.setattr(vocabulary, "count_database", slow)
+    words.state_now = "building"  # as a web process starts (lifespan's start_keyword_index)
+    words.start(engine=engine)
+    try:
+        assert counting.wait(30)
+        health = web.get("/healthz")  # the keyword index answers while "did you mean" is rebuilt
+        assert health.status_code == 200 and health.json()["keywordIndex"] == "ready"
+        assert "x-did-you-mean" not in web.get("/api/papers/search?q=agnets&mode=keyword").headers
+        release.set()
+        deadline = time.monotonic() + 30
+        while words.vocabulary.open() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        release.set()
+        words.stop()
+    response = web.get("/api/papers/search?q=agnets&mode=keyword")
+    assert unquote(response.headers["x-did-you-mean"]) == "agents"
+
+
+def test_a_failure_counting_words_never_fails_the_index_and_is_counted_again(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(vocabulary, "FLUSH_PAPERS", 2)
+    add, calls = vocabulary.Tally.add, []
+
+    def fails_once(self: vocabulary.Tally, batch: Counter[str], *, papers: int) -> None:
+        calls.append(papers)
+        if len(calls) == 1:
+            raise MemoryError("as a tally too big for the host would")
+        add(self, batch, papers=papers)
+
+    monkeypatch.setattr(vocabulary.Tally, "add", fails_once)
+    with caplog.at_level(logging.INFO):
+        _ingest(engine, tmp_path / "a.jsonl", ["Transformers for vision"] * 3 + ["Quokkas at dawn"] * 2, 1)
+    index = keyword.open_index(engine=engine)
+    assert index.documents == 5
+    assert "search.vocabulary_failed" in caplog.text and "search.vocabulary_rebuilt" in caplog.text
+    vocab = index.vocabulary.open()
+    assert vocab is not None and vocab.papers == 5 and vocab.count("transformers") == 3

@@ -395,8 +395,7 @@ def test_the_search_warms_before_any_search_and_healthz_says_so(
     # The index is built: the first search finds it so, instead of building it itself.
     searcher = holder._searcher
     assert searcher is not None and len(searcher.index) > 0
-    # So is "did you mean"'s vocabulary: counted by the first search, it cost the pages served beside
-    # it ~3 s of CPU at 80k.
+    # So is "did you mean"'s vocabulary: mapped from the file the keyword writer keeps (#15).
     assert holder.vocabulary.vocabulary is not None
 
 
@@ -404,5 +403,5 @@ def test_warming_without_a_model_says_unavailable(settings: Settings, engine: En
     web = make_web(settings.model_copy(update={"embedding_model": "no-such-model"}), engine)
     web.app.state.papertrend.search.warm()
     assert get_json(web, "/healthz")["vectorIndex"] == "unavailable"
-    # "Did you mean" needs no model: its vocabulary is counted at start all the same.
+    # "Did you mean" needs no model: its vocabulary is mapped at start all the same.
     assert web.app.state.papertrend.search.vocabulary.vocabulary is not None

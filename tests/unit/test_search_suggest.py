@@ -5,7 +5,6 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papertrend.search.bm25 import Signature
 from papertrend.search.suggest import Vocabulary, correction, suggestion, vocabulary_of
 
 TEXTS = [
@@ -18,7 +17,7 @@ TEXTS = [
 
 
 def _vocab() -> Vocabulary:
-    return vocabulary_of(TEXTS, sig=Signature(len(TEXTS), ""))
+    return vocabulary_of(TEXTS)
 
 
 def test_unknown_and_rare_words_are_corrected_from_the_corpus() -> None:

@@ -6,9 +6,6 @@ here ranks a few thousand papers held in memory anyway — the digest's new pape
 numpy arrays of the column-weighted frequencies. Words are split as unicode61 splits them (letters and
 digits, diacritics and case folded) and stemmed with the Porter algorithm; pages mark words with the
 same tokenizer (search/marks.py).
-
-`signature` and `CHECK_EVERY_S` tell other derived in-memory data (the "did you mean" vocabulary,
-search/suggest.py) when papers changed.
 """
 
 from __future__ import annotations
@@ -24,14 +21,10 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 import Stemmer
-from sqlalchemy.engine import Connection
-
-from papertrend.papers import repository
 
 K1, B = 1.2, 0.75
 MIN_IDF = 1e-6  # FTS5's floor for a word in more than half the papers
 _WORD = re.compile(r"[^\W_]+")
-CHECK_EVERY_S = 5.0
 
 
 def _fold(text: str) -> str:
@@ -69,10 +62,6 @@ class Signature:
 
     count: int
     changed: str
-
-
-def signature(conn: Connection) -> Signature:
-    return Signature(*repository.count_and_last_change(conn=conn))
 
 
 I32 = npt.NDArray[np.int32]
@@ -212,7 +201,6 @@ __all__ = [
     "Tokenizer",
     "document",
     "postings_of",
-    "signature",
     "top",
     "weight",
 ]

@@ -170,7 +170,8 @@ def reindex_command(
         bool, typer.Option("--sync", help="Only catch up with changed papers instead of rebuilding.")
     ] = False,
 ) -> None:
-    """Rebuild the keyword index of this host from the database (it is derived data, issue #15)."""
+    """Rebuild the keyword index of this host, and "did you mean"'s word counts, from the database (they
+    are derived data, issue #15)."""
     ctx = open_ctx()
     index = keyword.open_index(engine=ctx.engine, data_dir=ctx.settings.data_dir)
     report = index.sync(engine=ctx.engine, full=not sync_only)

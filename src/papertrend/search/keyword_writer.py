@@ -108,6 +108,9 @@ class Session:
         self.handled: dict[int, int] = {}
         self.read = self.written = 0
         self.new = 0  # papers written that the index did not hold
+        # "Did you mean"'s counts (search/vocabulary.py): the words of papers new to the index, and
+        # how many indexed papers changed text (their old words stay counted until a rebuild).
+        self.words = index.vocabulary.counting(complete=self.empty)
         self._committed: set[int] | None = None  # the pks the index held when the session began
 
     def write_rows(self, rows: Sequence[Any]) -> None:
@@ -129,8 +132,10 @@ class Session:
                 continue
             if old is not None:
                 self.writer.delete_documents_by_term("pk", pk)
+                self.words.changed()
             else:
                 self.new += 1
+                self.words.new(row.title, abstract)
             text = values(row.title, abstract, authors, title_repeats=repeats)
             self.writer.add_document(tantivy.Document(pk=pk, hash=digest, text=text))
             self.handled[pk] = digest
@@ -152,6 +157,7 @@ class Session:
         if full:
             self.writer.delete_all_documents()
             self.empty, self.handled = True, {}
+            self.words.reset()
             state.signature = state.watermark = ""
         deleted = 0
         with reading(engine) as conn:
@@ -181,6 +187,9 @@ class Session:
             self.writer.wait_merging_threads()
             state.generation += 1
             self.index.index.reload()
+        # After the commit: a reader never counts a word that no search can find yet.
+        self.words.changed(deleted)
+        self.words.finish(engine)
         state.written += self.written
         state.signature = f"{count}|{newest.isoformat() if newest else ''}"
         state.watermark = newest.isoformat() if newest else state.watermark

@@ -3,77 +3,45 @@
 "tranformer" found 6 of 10 on topic on the 80k store and offered nothing better. A word of the query
 that few papers hold gets the nearest corpus word (fewest edits, then most papers) within a small edit
 distance (optimal string alignment, so a swap of two letters is one edit; rapidfuzz), if that word is
-far more common; the rest of the query is kept as typed. The vocabulary
-is every word of the papers' titles and abstracts with the number of papers holding it, built once
-per process and again when papers change (checked at most every few seconds), on a background
-thread past a few thousand papers, as the in-memory BM25 index is (search/bm25.py).
+far more common; the rest of the query is kept as typed. The vocabulary (every word of the papers'
+titles and abstracts with the number of papers holding it) is a file beside the keyword index, kept
+by the host's keyword writer and memory-mapped here (search/vocabulary.py, #15): a process no longer
+reads every paper at start.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
-import threading
-import time
-from collections import Counter
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from sqlalchemy.engine import Connection, Engine
 
-from papertrend.db import reading
-from papertrend.papers import repository
-from papertrend.search.bm25 import CHECK_EVERY_S, Signature, signature
 from papertrend.search.query import STOPWORDS
+from papertrend.search.vocabulary import CANDIDATE_DF, WORD, Vocabulary, count, encode_counts
+
+if TYPE_CHECKING:
+    from papertrend.search.tantivy_index import KeywordIndex
 
 log = logging.getLogger(__name__)
 
-_WORD = re.compile(r"[^\W\d_]+")
+_WORD = WORD
 # Words shorter than this are acronyms or stopwords more often than typos ("LLM", "RAG", "moe").
 MIN_LENGTH = 4
 # A word held by fewer papers than this is "rare"; a correction must be held by this many times more.
-RARE_DF = 3
+# The vocabulary file keeps as text only the words that can be offered (search/vocabulary.py).
+RARE_DF = CANDIDATE_DF
 MORE_COMMON = 20
 # Candidates are scanned per first letter: a typo in the first letter is rare, and it cuts the scan
-# 20-fold (80k papers: about 110k words).
+# 20-fold (80k papers: 119k words, 33.7k of them held by RARE_DF papers or more).
 MAX_EDITS_SHORT, MAX_EDITS_LONG, LONG = 1, 2, 8
-# Below this many papers the vocabulary is counted in the request (a few ms per thousand papers);
-# above, on a background thread, so no search waits seconds after an ingest changed the papers.
-BUILD_IN_REQUEST_BELOW = 2_000
 
 
-@dataclass(frozen=True)
-class Vocabulary:
-    """Each corpus word (casefolded) with the number of papers holding it, grouped by first letter
-    and length (a word within k edits is within k letters of the same length)."""
-
-    signature: Signature
-    df: dict[str, int]
-    by_initial: dict[tuple[str, int], list[str]]
-
-
-def vocabulary_of(texts: list[str] | Counter[str], *, sig: Signature) -> Vocabulary:
-    """A vocabulary from document texts (each counted once per word) or a ready word → df counter."""
-    df: Counter[str] = texts if isinstance(texts, Counter) else Counter()
-    if not isinstance(texts, Counter):
-        for text in texts:
-            df.update(set(_WORD.findall(text.casefold())))
-    by_initial: dict[tuple[str, int], list[str]] = {}
-    for word in df:
-        if len(word) >= MIN_LENGTH - 1:
-            by_initial.setdefault((word[0], len(word)), []).append(word)
-    return Vocabulary(signature=sig, df=dict(df), by_initial=by_initial)
-
-
-def build(*, conn: Connection) -> Vocabulary:
-    """Read every paper's title and abstract and count its words."""
-    sig = signature(conn)
-    df: Counter[str] = Counter()
-    for row in repository.iter_texts(conn=conn):
-        df.update(set(_WORD.findall(f"{row.title or ''} {row.abstract or ''}".casefold())))
-    return vocabulary_of(df, sig=sig)
+def vocabulary_of(texts: list[str]) -> Vocabulary:
+    """The vocabulary of these document texts (each counted once per word), as the file holds it."""
+    return Vocabulary(encode_counts(count((t, "") for t in texts), papers=len(texts)))
 
 
 def correction(word: str, vocab: Vocabulary) -> str | None:
@@ -81,7 +49,7 @@ def correction(word: str, vocab: Vocabulary) -> str | None:
     key = word.casefold()
     if len(key) < MIN_LENGTH or not key.isalpha() or key in STOPWORDS:
         return None
-    seen = vocab.df.get(key, 0)
+    seen = vocab.count(key)
     if seen >= RARE_DF:
         return None
     edits = MAX_EDITS_LONG if len(key) >= LONG else MAX_EDITS_SHORT
@@ -92,10 +60,17 @@ def correction(word: str, vocab: Vocabulary) -> str | None:
     # Each (letter, length) list is scanned where it lies: joining them first copied ~20k words per
     # typo, a third of "did you mean"'s time (#14).
     for n in lengths:
-        choices = vocab.by_initial.get((key[0], n))
+        choices = vocab.group(key[0], n)
         if choices:
-            found = process.extract(key, choices, scorer=OSA.distance, score_cutoff=edits, limit=None)
-            best.extend((-dist, vocab.df[w], w) for w, dist, _ in found if w != key and vocab.df[w] >= need)
+            found = [
+                (w, dist)
+                for w, dist, _ in process.extract(
+                    key, choices, scorer=OSA.distance, score_cutoff=edits, limit=None
+                )
+                if w != key
+            ]
+            counts = vocab.counts([w for w, _ in found])
+            best.extend((-dist, df, w) for (w, dist), df in zip(found, counts, strict=True) if df >= need)
     return max(best)[2] if best else None
 
 
@@ -120,53 +95,30 @@ def suggestion(query: str, vocab: Vocabulary) -> str | None:
 
 
 class VocabularyHolder:
-    """The process's vocabulary over one database; rebuilt in the background when stale."""
+    """This process's view of the host's vocabulary file, reopened whenever the writer replaces it."""
 
-    def __init__(
-        self, *, engine: Engine, threshold: int = BUILD_IN_REQUEST_BELOW, check_every: float = CHECK_EVERY_S
-    ) -> None:
+    def __init__(self, *, engine: Engine, index: KeywordIndex) -> None:
         self.engine = engine
-        self.threshold = threshold
-        self.check_every = check_every
+        self.index = index
         self.vocabulary: Vocabulary | None = None
-        self._checked = -math.inf
-        self._building = threading.Lock()
 
     def ready(self, *, conn: Connection) -> Vocabulary | None:
-        """The vocabulary, or None while a large corpus's first build runs."""
-        now = time.monotonic()
-        if now - self._checked >= self.check_every:
-            self._checked = now
-            sig = signature(conn)
-            if self.vocabulary is None or self.vocabulary.signature != sig:
-                if sig.count < self.threshold:
-                    # Small corpora are counted in the request: a few milliseconds per thousand papers.
-                    self.vocabulary = build(conn=conn)
-                elif self._building.acquire(blocking=False):
-                    threading.Thread(target=self._build, name="vocabulary-build", daemon=True).start()
+        """The vocabulary, or None until the host's keyword writer has written it."""
+        # A process that syncs the index in its searches (tests, commands) writes the file there; a
+        # web process's sync thread does (search/tantivy_index.py) and this is a no-op.
+        self.index.fresh(conn=conn)
+        # A stat per call: a replaced file is mapped anew, an unchanged one is reused.
+        self.vocabulary = self.index.vocabulary.open()
         return self.vocabulary
 
     def warm(self) -> None:
-        """Build the vocabulary now, in this thread, unless another thread is building it."""
-        # A web process builds it at start (#15): built by the first search instead, its ~3 s of CPU
-        # at 80k landed on the pages served beside it.
-        if self._building.acquire(blocking=False):
-            self._checked = time.monotonic()
-            self._build()
-
-    def _build(self) -> None:
-        try:
-            t0 = time.perf_counter()
-            with reading(self.engine) as conn:
-                self.vocabulary = build(conn=conn)
-            log.info(
-                "search.vocabulary_built",
-                extra={"words": len(self.vocabulary.df), "seconds": round(time.perf_counter() - t0, 1)},
-            )
-        except Exception:
-            log.exception("search.vocabulary_failed: no 'did you mean' until the next build")
-        finally:
-            self._building.release()
+        """Map the vocabulary file now; write it first where no sync thread will (tests, commands)."""
+        self.vocabulary = self.index.vocabulary.open()
+        if self.vocabulary is None and not self.index.background:
+            self.index.sync(engine=self.engine)
+            self.vocabulary = self.index.vocabulary.open()
+        if self.vocabulary is not None:
+            log.info("search.vocabulary_opened", extra={"words": len(self.vocabulary)})
 
     def suggest(self, *, conn: Connection, query: str) -> str | None:
         """A corrected query, or None."""

@@ -41,8 +41,9 @@ class SearchHolder:
         self.unavailable: str | None = None
         # The host's keyword index (search/tantivy_index.py), model or not.
         self.words = keyword.open_index(engine=engine, data_dir=settings.data_dir)
-        # "Did you mean" reads the corpus's words (search/suggest.py), model or not (#14).
-        self.vocabulary = VocabularyHolder(engine=engine)
+        # "Did you mean" reads the corpus's words from the file the keyword index's writer keeps beside
+        # it (search/suggest.py, search/vocabulary.py), model or not (#14, #15).
+        self.vocabulary = VocabularyHolder(engine=engine, index=self.words)
         # Guards loading the model, once; searches then run side by side (the vector index
         # serialises its own refreshes).
         self._lock = threading.Lock()
@@ -93,8 +94,8 @@ class SearchHolder:
         return hits[:limit], "keyword"
 
     def warm(self) -> None:
-        """Load the model, open or build the vector index and count the corpus's words ("did you
-        mean") now, before any search needs them."""
+        """Load the model, open or build the vector index and map the corpus's word counts ("did you
+        mean", written by the keyword writer) now, before any search needs them."""
         self.vectors = "warming"
         searcher = self._get()
         if searcher is not None:
