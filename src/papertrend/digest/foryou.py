@@ -27,6 +27,7 @@ from papertrend.digest.records import Subscription
 from papertrend.library import foryou, keywords
 from papertrend.library import repository as repo
 from papertrend.library.recommend import MAX_POSITIVES, Background, Candidates, Matrix, recommend
+from papertrend.library.topics import StemIndex
 from papertrend.search.bm25 import Tokenizer
 from papertrend.search.embedder import Embedder, query_text
 
@@ -57,6 +58,8 @@ class CandidatePool:
 
     tokenizer: Tokenizer
     since: date | None = None
+    # The papers' stems indexed, for every window: which candidates name a topic.
+    index: StemIndex = field(default_factory=StemIndex)
     # pk → (day, id, vector, text, authors, categories, stems, stem set, author keys)
     papers: dict[
         int, tuple[date, str, Matrix, str, list[str], list[str], list[str], frozenset[str], list[str]]
@@ -88,6 +91,7 @@ class CandidatePool:
             author_rows=rows,
             named={},
             topic_rows={},
+            stem_rows=self.index.rows(pks),
         )
         return found, pks
 
@@ -100,10 +104,12 @@ class CandidatePool:
             stems = self.tokenizer(text)
             authors = list(r.authors or [])
             day = r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day))
+            held = frozenset(stems)
             self.papers[int(r.pk)] = (
-                day, str(r.id), vec, text, authors, list(r.categories or []), stems, frozenset(stems),
+                day, str(r.id), vec, text, authors, list(r.categories or []), stems, held,
                 [author_key(a) for a in authors],
             )  # fmt: skip
+            self.index.add(int(r.pk), held)
 
 
 @dataclass
@@ -137,6 +143,10 @@ class LibraryRecommender:
     # The sampled papers' stems: how much of the store names a topic (recommend.COMMON_TOPIC), as
     # foryou.window gives the page.
     _sampled_stems: dict[int, list[str]] = field(default_factory=dict)
+    # And as sets, and indexed (topics.StemIndex): made once per paper, not once per window (12
+    # windows made 24,000 sets a run: 4% of compose, cProfile).
+    _sampled_sets: dict[int, frozenset[str]] = field(default_factory=dict)
+    _sampled_index: StemIndex = field(default_factory=StemIndex)
     # The share of the store naming each topic, found once per run from the first window's
     # background and shared by the others (they share most of their sample): each window finding it
     # again for 400 topics took compose from 9 to 30 ms CPU a digest (bench/digest.py, 1,000).
@@ -179,12 +189,16 @@ class LibraryRecommender:
         held = [self._sampled[pk] for pk in base_pks]
         for pk in base_pks:
             if pk not in self._sampled_stems:
-                self._sampled_stems[pk] = self._tokenizer(self._sampled[pk][2])
+                stems = self._sampled_stems[pk] = self._tokenizer(self._sampled[pk][2])
+                self._sampled_sets[pk] = frozenset(stems)
+                self._sampled_index.add(pk, self._sampled_sets[pk])
         base = Background(
             vectors=np.stack([v for _, v, _ in held]) if held else np.zeros((0, dim), np.float32),
             ids=[pid for pid, _, _ in held],
             stems=[self._sampled_stems[pk] for pk in base_pks],
             named=self._named,
+            stem_sets=[self._sampled_sets[pk] for pk in base_pks],
+            stem_rows=self._sampled_index.rows(base_pks),
         )
         fitted = words if len(cands.ids) and held else None
         if fitted is not None:

@@ -104,6 +104,8 @@ class Candidates:
     # Each topic's scores against one background (its vectors, the topic's vector, the row), filled
     # as topics are ranked: a topic's row depends on nothing else, and subscribers repeat topics.
     topic_rows: dict[str, tuple[Matrix, Matrix, npt.NDArray[np.float64]]] | None = None
+    # The texts' stems indexed (topics.StemIndex), when the caller keeps them: which rows name a topic.
+    stem_rows: topics.StemRows | None = None
 
     def with_stems(self, tokenizer: Tokenizer) -> Candidates:
         """The same candidates with their texts' stems and authors' keys computed once."""
@@ -145,6 +147,7 @@ class Background:
     # `stems` as sets, made once (`prepared`): building 2,000 of them for each topic was 22 of a
     # digest run's 79 profiled seconds (#13).
     stem_sets: Sequence[frozenset[str]] | None = None
+    stem_rows: topics.StemRows | None = None  # `stems` indexed, as Candidates.stem_rows
 
     def prepared(self) -> Background:
         """The same background with what every reader's model shares computed once (~20 ms)."""
@@ -161,7 +164,10 @@ class Background:
         return Background(
             self.vectors, self.keywords, self.ids, mean.astype(np.float32), inverse.astype(np.float32),
             None if kw is None else kw.astype(np.float32), {pid: i for i, pid in enumerate(self.ids)},
-            self.stems, self.named, None if self.stems is None else [frozenset(s) for s in self.stems],
+            self.stems, self.named,
+            self.stem_sets if self.stem_sets is not None or self.stems is None
+            else [frozenset(s) for s in self.stems],
+            self.stem_rows,
         )  # fmt: skip
 
 
@@ -366,7 +372,8 @@ def _topic_scores(
         pct = percentile(sims[i], base[i])
         named = candidates.named.get(topic) if candidates.named is not None else None
         if named is None:
-            named = topics.naming(topic, content, stems, candidates.stem_sets, tokenizer)
+            index = candidates.stem_rows
+            named = topics.naming(topic, content, stems, candidates.stem_sets, tokenizer, index)
             if candidates.named is not None:
                 candidates.named[topic] = named
         below = np.minimum(pct * FLOOR, np.nextafter(FLOOR, 0))  # never reaches the floor unnamed
@@ -382,7 +389,9 @@ def _named_share(topic: str, content: frozenset[str], background: Background, to
         return 0.0
     share = background.named.get(topic)
     if share is None:
-        named = topics.naming(topic, content, background.stems, background.stem_sets, tokenizer)
+        named = topics.naming(
+            topic, content, background.stems, background.stem_sets, tokenizer, background.stem_rows
+        )
         share = background.named[topic] = float(named.mean())
     return share
 
@@ -452,6 +461,7 @@ def recommend(
     exclude = WordForms(profile.exclude, tokenizer=tok)
     wanted = profile.categories
     picks: list[Pick] = []
+    rows: list[int] = []  # each pick's row
     seen: set[str] = set(profile.skip)
     for row in np.argsort(-best, kind="stable"):
         if best[row] < floor or len(picks) >= limit:
@@ -473,16 +483,20 @@ def recommend(
             else ""
         )
         picks.append(Pick(pid, float(best[row]), KINDS[code], why))
-    return _library_reasons(picks, candidates, profile)
+        rows.append(int(row))
+    return _library_reasons(picks, rows, candidates, profile)
 
 
-def _library_reasons(picks: list[Pick], candidates: Candidates, profile: Profile) -> list[Pick]:
-    """ "like <saved paper>" for library picks: the nearest saved paper, computed for the picks only."""
+def _library_reasons(
+    picks: list[Pick], rows: list[int], candidates: Candidates, profile: Profile
+) -> list[Pick]:
+    """ "like <saved paper>" for library picks (at `rows` of the candidates): the nearest saved
+    paper, computed for the picks only."""
     lib = [p for p in picks if p.kind == "library"]
     if not lib:
         return picks
-    # By the picks, not a map of every candidate id: 1.4 ms a digest under load (cProfile).
-    vecs = candidates.vectors[[candidates.ids.index(p.paper_id) for p in lib]]
+    # By the picks' rows: finding each in the window's ids was 4% of `recommend` (cProfile).
+    vecs = candidates.vectors[[row for p, row in zip(picks, rows, strict=True) if p.kind == "library"]]
     nearest = (vecs @ profile.positives.T).argmax(axis=1)
     titles = {p.paper_id: profile.positive_titles[int(j)] for p, j in zip(lib, nearest, strict=True)}
     return [
