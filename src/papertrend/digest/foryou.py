@@ -242,6 +242,10 @@ class LibraryRecommender:
         if new:
             rows = np.asarray(self.embedder.embed([query_text(t) for t in new]), dtype=np.float32)
             self._topics.update(zip(new, rows, strict=True))
+            # The stems these topics are named by, listed as papers are read.
+            stems = {stem for t in new for stem in self._tokenizer(t)}
+            self._pool.index.want(stems)
+            self._sampled_index.want(stems)
 
     def load(self, dues: Sequence[tuple[Subscription, date]]) -> None:
         """Read the accounts of a chunk of (subscriber, window start) in a few queries (not ~7 per

@@ -69,20 +69,32 @@ def content_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset
 
 @dataclass
 class StemIndex:
-    """Which texts hold each stem (stem → keys, as papers' pks), grown as texts are read: a digest
-    run's windows share most of their papers, and testing each paper's stems for each topic was
-    1.5 million set tests in a 1,000-subscriber run (bench/digest.py, cProfile: 40% of `recommend`)."""
+    """Which texts hold a stem (stem → keys, as papers' pks): a digest run's windows share most of
+    their papers, and testing each paper's stems for each topic was 1.5 million set tests in a
+    1,000-subscriber run (bench/digest.py, cProfile: 40% of `recommend`). Only stems asked for are
+    listed (`want`, or a first `holding`): the ~900 of a run's topics, not the ~70,000 its papers
+    hold (listing every stem took longer than the tests it spared)."""
 
+    sets: dict[int, frozenset[str]] = field(default_factory=dict)  # key → its text's stems
     postings: dict[str, set[int]] = field(default_factory=dict)
 
-    def add(self, key: int, stems: Iterable[str]) -> None:
-        """Index one text's stems under its key."""
+    def add(self, key: int, stems: frozenset[str]) -> None:
+        """Index one text's stems under its key (a key is added once)."""
+        self.sets[key] = stems
+        for stem in stems & self.postings.keys():
+            self.postings[stem].add(key)
+
+    def want(self, stems: Iterable[str]) -> None:
+        """List these stems from now on, as texts are added (before adding them is cheapest)."""
         for stem in stems:
-            found = self.postings.get(stem)
-            if found is None:
-                self.postings[stem] = {key}
-            else:
-                found.add(key)
+            self.holding(stem)
+
+    def holding(self, stem: str) -> set[int]:
+        """The keys of the texts holding this stem."""
+        found = self.postings.get(stem)
+        if found is None:
+            found = self.postings[stem] = {key for key, held in self.sets.items() if stem in held}
+        return found
 
     def rows(self, keys: Sequence[int]) -> StemRows:
         """The index over these texts (all indexed), each at its position in `keys`."""
@@ -98,8 +110,7 @@ class StemRows:
 
     def holding(self, need: frozenset[str]) -> list[int]:
         """The rows whose text holds every one of these stems, in order."""
-        postings = self.index.postings
-        found = sorted((postings.get(stem, set()) for stem in need), key=len)
+        found = sorted((self.index.holding(stem) for stem in need), key=len)
         if not found:
             return list(range(len(self.row_of)))
         keys = found[0].intersection(*found[1:])
