@@ -57,3 +57,13 @@ def test_holding_is_every_stem_at_its_row() -> None:
     assert rows.holding(frozenset({"a", "b"})) == [0, 2]
     assert rows.holding(frozenset({"b"})) == [0, 1, 2]
     assert rows.holding(frozenset({"d"})) == []
+
+
+def test_a_phrase_matches_word_for_word_anywhere() -> None:
+    forms = topics.WordForms(["video generation"])
+    tok = forms.tokenizer
+    assert forms.matches_stems(tok("generation video then video generators"))
+    assert forms.matches_stems(tok("video generation"))
+    assert not forms.matches_stems(tok("generation of video, video and generation"))
+    assert not forms.matches_stems(tok("video"))  # the text ends after the first word
+    assert not forms.matches_stems([])

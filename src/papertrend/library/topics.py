@@ -53,10 +53,22 @@ class WordForms:
                 continue
             if len(phrase) == 1:
                 return True
-            n = len(phrase)
-            if any(tuple(stems[i : i + n]) == phrase for i in range(len(stems) - n + 1)):
+            if _in_order(stems, list(phrase)):
                 return True
         return False
+
+
+def _in_order(stems: list[str], phrase: list[str]) -> bool:
+    """Whether the phrase occurs in the stems, word for word: found by list.index at each place the
+    first word is (a slice compared at every place was 6% of `recommend`, cProfile)."""
+    first, n, at = phrase[0], len(phrase), -1
+    while True:
+        try:
+            at = stems.index(first, at + 1)
+        except ValueError:
+            return False
+        if stems[at : at + n] == phrase:
+            return True
 
 
 def content_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[str]]:
