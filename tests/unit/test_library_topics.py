@@ -67,3 +67,39 @@ def test_a_phrase_matches_word_for_word_anywhere() -> None:
     assert not forms.matches_stems(tok("generation of video, video and generation"))
     assert not forms.matches_stems(tok("video"))  # the text ends after the first word
     assert not forms.matches_stems([])
+
+
+def test_the_index_names_phrases_by_their_content_words_alone() -> None:
+    """Only content words are listed (stopwords are in nearly every text); a phrase with a stopword
+    is still named word for word, in order."""
+    tok = Tokenizer()
+    texts = ["models for video", "video for models", "models video", "models of video"]
+    stems = [tok(t) for t in texts]
+    sets = [frozenset(s) for s in stems]
+    index = topics.StemIndex()
+    [content] = topics.content_words(["models for video"], tok)
+    index.want(content)
+    for key, held in enumerate(sets):
+        index.add(key, held)
+    assert "for" not in index.postings and content <= index.postings.keys()
+    rows = index.rows(list(range(len(texts))))
+    named = topics.naming("models for video", content, stems, sets, tok, rows)
+    assert named.tolist() == [True, False, False, False]
+
+
+def test_author_keys_fold_case_accents_and_spaces_alike() -> None:
+    """Plain ASCII names take a short path (a digest run keys ~23,000 names): it must key a name as
+    the Unicode path does."""
+    import unicodedata
+
+    from papertrend.library.service import author_key
+
+    def slow(name: str) -> str:
+        text = unicodedata.normalize("NFKD", " ".join(name.split())).casefold()
+        return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+    names = ["  Ada   LOVELACE ", "Grace\tHopper", "O'Neil, J.-P.", "Zoë Ünal", "ﬁona Straße", "K\u00e9vin"]
+    for name in names:
+        assert author_key(name) == slow(name)
+    assert author_key("  Ada   LOVELACE ") == "ada lovelace" == author_key("Ada Lovelace")
+    assert author_key("Zoë Ünal") == author_key("Zoe Unal") == "zoe unal"

@@ -27,7 +27,7 @@ from papertrend.digest.records import Subscription
 from papertrend.library import foryou, keywords
 from papertrend.library import repository as repo
 from papertrend.library.recommend import MAX_POSITIVES, Background, Candidates, Matrix, recommend
-from papertrend.library.topics import StemIndex
+from papertrend.library.topics import StemIndex, content_words
 from papertrend.search.bm25 import Tokenizer
 from papertrend.search.embedder import Embedder, query_text
 
@@ -280,8 +280,9 @@ class LibraryRecommender:
         if new:
             rows = np.asarray(self.embedder.embed([query_text(t) for t in new]), dtype=np.float32)
             self._topics.update(zip(new, rows, strict=True))
-            # The stems these topics are named by, listed as papers are read.
-            stems = {stem for t in new for stem in self._tokenizer(t)}
+            # The stems these topics are named by, listed as papers are read (their content words:
+            # stopwords' lists held nearly every paper, 346,000 additions a run).
+            stems = set().union(*content_words(new, self._tokenizer))
             self._pool.index.want(stems)
             self._sampled_index.want(stems)
 

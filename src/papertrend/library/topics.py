@@ -84,8 +84,8 @@ class StemIndex:
     """Which texts hold a stem (stem → keys, as papers' pks): a digest run's windows share most of
     their papers, and testing each paper's stems for each topic was 1.5 million set tests in a
     1,000-subscriber run (bench/digest.py, cProfile: 40% of `recommend`). Only stems asked for are
-    listed (`want`, or a first `holding`): the ~900 of a run's topics, not the ~70,000 its papers
-    hold (listing every stem took longer than the tests it spared)."""
+    listed (`want`, or a first `holding`): the content words of a run's topics, not the ~70,000
+    stems its papers hold (listing every stem took longer than the tests it spared)."""
 
     sets: dict[int, frozenset[str]] = field(default_factory=dict)  # key → its text's stems
     postings: dict[str, set[int]] = field(default_factory=dict)
@@ -168,7 +168,15 @@ def _naming_indexed(
         out[index.holding(content)] = True
         return out
     forms = WordForms([topic], tokenizer=tokenizer)
-    rows = sorted({row for phrase in forms.phrases for row in index.holding(frozenset(phrase))})
+    # By the phrase's content words, when it has some: every text holds "for" or "of", and the
+    # ordered scan below checks the whole phrase anyway.
+    rows = sorted(
+        {
+            row
+            for phrase in forms.phrases
+            for row in index.holding(frozenset(phrase) & content or frozenset(phrase))
+        }
+    )
     for row in rows:
         out[row] = forms.matches_stems(stems[row])
     return out
