@@ -1,7 +1,7 @@
 """The daily email at scale (issue #5 item 9): personalised digests per second, and SIGKILL safety.
 
     .venv/bin/python bench/digest.py [--subscribers 10000] [--mode hybrid|keyword] [--model wordllama]
-                                     [--library 50] [--no-words] [--profile FILE]
+                                     [--library 50] [--no-words] [--profile FILE] [--picks FILE]
                                      [--kills 20] [--kill-concurrency 2] [--concurrency 2]
                                      [--database-url URL [--workers 1,2,4] [--sink-delay-ms 0]]
 
@@ -25,7 +25,9 @@ own machine) send to one sink at once. A table gives digests/s per N, and the re
 more than one copy of their edition or none: both must be zero. `--sink-delay-ms` makes the sink
 take that long over each message, like a relay farther away. Kill runs only with `--kills`.
 
-`--profile FILE` runs cProfile over the measured `digest run` (step 3) and prints its top functions.
+`--profile FILE` runs cProfile over the measured `digest run` (step 3) and prints its top functions;
+`--picks FILE` writes every subscriber's "For you" picks and stored edition, which
+`bench/digest_picks.py A B` compares (a speed-up must not change them).
 The last line is the summary, `key=value` pairs. The store and subscribers are in digest_store.py,
 the SMTP sink in digest_sink.py, several senders in digest_senders.py, the kill runs in
 digest_kills.py.
@@ -112,23 +114,29 @@ def throughput(args: argparse.Namespace) -> dict[str, float]:
         kept = (db.parent / KEYWORD_FILE).exists()
         t0 = time.perf_counter()
         cpu0 = time.process_time()
-        from papertrend.digest.foryou import LibraryRecommender
+        from digest_picks import Recording, write_picks
         from papertrend.digest.ranking import WindowRanker
 
         recommender = (
             # The keyword vectorizer is kept beside the store, as `digest run` keeps it in the data
             # directory: the first bench run fits it (inside the measured run), later runs read it.
-            LibraryRecommender(
+            # One background sample for every run (by default it is the day's), so runs compare.
+            Recording(
                 engine=engine,
                 embedder=ranker.embedder,
                 method=args.for_you_method,
                 cache_dir=db.parent,
                 words=not args.no_words,
+                sample_seed="bench",
             )
             if isinstance(ranker, WindowRanker) and ranker.embedder is not None
             else None
         )
-        profiler = cProfile.Profile() if args.profile else None
+        # compose_due starts at a random chunk (several senders, #6); the first window to rank a
+        # topic decides how common it is, so a fixed start keeps the picks of two runs comparable.
+        random.seed(args.subscribers)
+        # CPU time, not wall time: on the shared machine a function's wall time is mostly waiting.
+        profiler = cProfile.Profile(time.process_time) if args.profile else None
         if profiler is not None:
             profiler.enable()
         report = run_digest(engine=engine, settings=settings, ranker=ranker, now=now, recommender=recommender)
@@ -138,13 +146,15 @@ def throughput(args: argparse.Namespace) -> dict[str, float]:
         cpu = time.process_time() - cpu0
         time.sleep(0.5)
         got = received(work / "sink.tsv")
+        if args.picks:
+            write_picks(Path(args.picks), engine, recommender.recorded if recommender is not None else {})
     finally:
         sink_cpu = stop_sink(sink)
         engine.dispose()
         shutil.rmtree(work, ignore_errors=True)
     if profiler is not None:
         profiler.dump_stats(args.profile)
-        print(f"profile of the measured run written to {args.profile}; its top functions by own time:")
+        print(f"profile of the measured run written to {args.profile}; its top functions by own CPU time:")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     d = report.delivery
     assert d is not None
@@ -236,6 +246,12 @@ def main() -> None:
         "--profile",
         metavar="FILE",
         help="profile the measured run with cProfile: stats written to FILE, the top printed",
+    )
+    parser.add_argument(
+        "--picks",
+        metavar="FILE",
+        help="write every subscriber's For you picks and stored edition to FILE (JSON), to compare two "
+        "runs with bench/digest_picks.py",
     )
     parser.add_argument(
         "--database-url",

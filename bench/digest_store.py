@@ -113,10 +113,15 @@ def topic_pool(engine: Any, rng: random.Random, size: int) -> list[str]:
     from papertrend.db import reading
     from papertrend.papers.tables import papers
 
+    # Drawn by `rng`, not ORDER BY random(): the same subscribers every run, so runs (and their
+    # picks, bench/digest_picks.py) compare.
     with reading(engine) as conn:
-        titles = (
-            conn.execute(sa.select(papers.c.title).order_by(sa.func.random()).limit(size * 2)).scalars().all()
+        pks = conn.execute(sa.select(papers.c.pk).order_by(papers.c.pk)).scalars().all()
+        chosen = rng.sample(list(pks), min(size * 2, len(pks)))
+        by_pk = dict(
+            conn.execute(sa.select(papers.c.pk, papers.c.title).where(papers.c.pk.in_(chosen))).all()
         )
+    titles = [by_pk[pk] for pk in chosen]
     pool = list(HAND_TOPICS)
     for title in titles:
         words = re.sub(r"[^\w\s-]", " ", title).split()
@@ -174,12 +179,12 @@ def add_libraries(
     if n <= 0 or size <= 0:
         return
     with reading(engine) as conn:
-        rows = conn.execute(
-            sa.select(papers.c.pk, papers.c.authors)
-            .where(listing_day_expr() < before)
-            .order_by(sa.func.random())
-            .limit(max(size * 20, 5_000))
+        every = conn.execute(
+            sa.select(papers.c.pk, papers.c.authors).where(listing_day_expr() < before).order_by(papers.c.pk)
         ).all()
+    # Drawn by `rng`, as the subscribers are: the same libraries every run (ORDER BY random() gave
+    # each run new ones, whose keyword rows were computed afresh, unlike a day's run after another).
+    rows = rng.sample(list(every), min(max(size * 20, 5_000), len(every)))
     pks = [int(r.pk) for r in rows]
     names = [str(r.authors[0]) for r in rows if r.authors]
     with transaction(engine) as conn:

@@ -81,3 +81,19 @@ def test_excluded_words_match_word_forms() -> None:
         picks=[("b", "like x"), ("d", "matches video"), ("d", "matches video")],
     )
     assert fresh.for_you == (("d", "matches video"),)
+
+
+def test_a_shared_view_cache_keeps_each_readers_reason() -> None:
+    """A run's view cache folds a paper once and shares it, but each reader's reason stays theirs,
+    and every message is byte for byte what rendering without the cache gives."""
+    from papertrend.digest.render import ViewCache
+    from papertrend.mail.message import to_bytes
+
+    paper = make_paper("2606.00003", "Agents paper")
+    cache: ViewCache = {}
+    reasons = ["like Saved one", "matches agents", "agents", "like Saved two", "like Saved one"]
+    for reason in [*reasons, ""]:
+        kw: dict[str, object] = {"trending": [paper], "for_you": [(paper, reason)] if reason else []}
+        assert to_bytes(digest(**kw, cache=cache)) == to_bytes(digest(**kw))
+    text, _ = parts(for_you=[(paper, "like Saved two")], cache=cache)
+    assert "Like Saved two" in text and "Like Saved one" not in text

@@ -248,3 +248,18 @@ def test_ten_thousand_paper_library_is_capped_and_quick() -> None:
     picks = rec.recommend(candidates=cands, profile=profile, background=BACKGROUND, limit=8)
     assert time.perf_counter() - t0 < 10
     assert {f"2401.{i:05d}" for i in range(5)} <= {p.paper_id for p in picks}
+
+
+def test_percentile_is_the_share_of_background_strictly_below() -> None:
+    """Searched in sorted order for speed, each score still gets its own share: ties count as not
+    below, scores in any order, float32 or float64."""
+    background = np.asarray([0.1, 0.2, 0.2, 0.3, 0.5, 0.5, 0.9], dtype=np.float32)
+    scores = np.asarray([0.5, 0.0, 0.2, 1.0, 0.2, 0.35, 0.9, 0.5], dtype=np.float32)
+    expected = [sum(b < s for b in background) / len(background) for s in scores]
+    assert rec.percentile(scores, background).tolist() == expected
+    many = RNG.standard_normal(3_500)
+    base = RNG.standard_normal(2_000)
+    plain = np.searchsorted(np.sort(base), many, side="left") / len(base)
+    assert np.array_equal(rec.percentile(many, base), plain)
+    assert rec.percentile(many[:0], base).shape == (0,)
+    assert rec.percentile(many[:3], base[:0]).tolist() == [0.0, 0.0, 0.0]

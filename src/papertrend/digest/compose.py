@@ -226,10 +226,36 @@ class Composer:
                     self._texts[paper.id] = paper
         return self._texts
 
+    def compose_all(self, *, due: Sequence[Due], sent: Mapping[int, set[str]]) -> list[Composed]:
+        """The papers of these editions: with the recommender, every edition's picks first and then
+        their texts in one read (one read per subscriber was 4% of compose, cProfile)."""
+        if self.recommender is None:
+            return [
+                self.compose(sub=d.sub, edition_date=d.edition_date, since=d.since, sent=sent[d.sub.id])
+                for d in due
+            ]
+        limit = self.n_for_you * DEPTH_FACTOR
+        picks = [
+            self.recommender.picks(sub=d.sub, since=d.since, sent=sent[d.sub.id], limit=limit) for d in due
+        ]
+        self.texts([pid for found in picks for pid, _ in found])
+        return [
+            self.compose(
+                sub=d.sub, edition_date=d.edition_date, since=d.since, sent=sent[d.sub.id], picks=found
+            )
+            for d, found in zip(due, picks, strict=True)
+        ]
+
     def compose(
-        self, *, sub: Subscription, edition_date: date, since: date, sent: set[str] | frozenset[str]
+        self,
+        *,
+        sub: Subscription,
+        edition_date: date,
+        since: date,
+        sent: set[str] | frozenset[str],
+        picks: Sequence[tuple[str, str]] | None = None,
     ) -> Composed:
-        """The papers of one edition."""
+        """The papers of one edition (`picks`: the recommender's for it, when already asked)."""
         prefs = sub.prefs
         # Ages are measured at the end of the edition's day, the same instant for every subscriber
         # of that window, so one ranking serves them all.
@@ -237,9 +263,10 @@ class Composer:
         top = self.trending_hits(since=since, until=edition_date, cadence=prefs.cadence, at=at)
         rule = Filter.of(prefs, stems=self._stems, tokenizer=self._tokenizer)
         if self.recommender is not None:
-            picks = self.recommender.picks(
-                sub=sub, since=since, sent=sent, limit=self.n_for_you * DEPTH_FACTOR
-            )
+            if picks is None:
+                picks = self.recommender.picks(
+                    sub=sub, since=since, sent=sent, limit=self.n_for_you * DEPTH_FACTOR
+                )
             texts = self.texts([h.paper_id for h in top] + [pid for pid, _ in picks])
             return select(
                 prefs=prefs,
@@ -324,10 +351,7 @@ def compose_due(
             sent = repository.sent_ids(conn=conn, subscription_ids=[d.sub.id for d in chunk])
         if composer.recommender is not None:
             composer.recommender.load([(d.sub, d.since) for d in chunk])
-        made = [
-            (d, composer.compose(sub=d.sub, edition_date=d.edition_date, since=d.since, sent=sent[d.sub.id]))
-            for d in chunk
-        ]
+        made = list(zip(chunk, composer.compose_all(due=chunk, sent=sent), strict=True))
         if dry_run:
             report.planned.extend(made)
             report.empty += sum(c.empty for _, c in made)

@@ -12,7 +12,7 @@ and each topic's vector. Per subscriber there are a few indexed reads and a few 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from papertrend.digest.records import Subscription
 from papertrend.library import foryou, keywords
 from papertrend.library import repository as repo
 from papertrend.library.recommend import MAX_POSITIVES, Background, Candidates, Matrix, recommend
+from papertrend.library.topics import StemIndex, content_words
 from papertrend.search.bm25 import Tokenizer
 from papertrend.search.embedder import Embedder, query_text
 
@@ -57,10 +58,20 @@ class CandidatePool:
 
     tokenizer: Tokenizer
     since: date | None = None
+    # The papers' stems indexed, for every window: which candidates name a topic.
+    index: StemIndex = field(default_factory=StemIndex)
     # pk → (day, id, vector, text, authors, categories, stems, stem set, author keys)
     papers: dict[
         int, tuple[date, str, Matrix, str, list[str], list[str], list[str], frozenset[str], list[str]]
     ] = field(default_factory=dict)
+
+    # The papers by pk as columns (pks, listing days, vectors, then one list per field of `papers`
+    # from the id on), made again only when papers were read: each of 12 windows taking its rows
+    # from `papers` one by one was 12% of making them (cProfile).
+    _columns: tuple[list[int], Any, Matrix, list[list[Any]]] | None = None
+    # Author key → pks of the papers naming them, for every window (keying each window's ~4,000
+    # papers again was another 5%).
+    authors: dict[str, list[int]] = field(default_factory=dict)
 
     def candidates(
         self, *, conn: Connection, model: str, dim: int, since: date
@@ -69,25 +80,35 @@ class CandidatePool:
         if self.since is None or since < self.since:
             self._read(conn=conn, model=model, dim=dim, since=since, before=self.since)
             self.since = since
-        pks = sorted(pk for pk, held in self.papers.items() if held[0] >= since)
-        got = [self.papers[pk] for pk in pks]
-        keys = [p[8] for p in got]
-        rows: dict[str, list[int]] = {}
-        for row, names in enumerate(keys):
-            for key in dict.fromkeys(names):
-                rows.setdefault(key, []).append(row)
+        if self._columns is None or len(self._columns[0]) != len(self.papers):
+            every = sorted(self.papers)
+            held = [self.papers[pk] for pk in every]
+            self._columns = (
+                every,
+                np.asarray([p[0].toordinal() for p in held], dtype=np.int64),
+                np.stack([p[2] for p in held]) if held else np.zeros((0, dim), np.float32),
+                [[p[i] for p in held] for i in range(len(held[0]))] if held else [[] for _ in range(9)],
+            )
+        every, days, matrix, columns = self._columns
+        chosen = np.flatnonzero(days >= since.toordinal())
+        at = chosen.tolist()
+        pks = [every[i] for i in at]
+        ids, texts, authors, categories, stems, sets, keys = (
+            [column[i] for i in at] for column in (columns[j] for j in (1, 3, 4, 5, 6, 7, 8))
+        )
         found = Candidates(
-            ids=[p[1] for p in got],
-            vectors=np.stack([p[2] for p in got]) if got else np.zeros((0, dim), np.float32),
-            texts=[p[3] for p in got],
-            authors=[p[4] for p in got],
-            categories=[p[5] for p in got],
-            stems=[p[6] for p in got],
-            stem_sets=[p[7] for p in got],
+            ids=ids,
+            vectors=matrix[chosen] if len(at) else np.zeros((0, dim), np.float32),
+            texts=texts,
+            authors=authors,
+            categories=categories,
+            stems=stems,
+            stem_sets=sets,
             author_keys=keys,
-            author_rows=rows,
+            author_rows=AuthorRows(self.authors, {pk: row for row, pk in enumerate(pks)}),
             named={},
             topic_rows={},
+            stem_rows=self.index.rows(pks),
         )
         return found, pks
 
@@ -100,10 +121,33 @@ class CandidatePool:
             stems = self.tokenizer(text)
             authors = list(r.authors or [])
             day = r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day))
+            held = frozenset(stems)
             self.papers[int(r.pk)] = (
-                day, str(r.id), vec, text, authors, list(r.categories or []), stems, frozenset(stems),
+                day, str(r.id), vec, text, authors, list(r.categories or []), stems, held,
                 [author_key(a) for a in authors],
             )  # fmt: skip
+            self.index.add(int(r.pk), held)
+            for key in dict.fromkeys(self.papers[int(r.pk)][8]):
+                self.authors.setdefault(key, []).append(int(r.pk))
+
+
+class AuthorRows(Mapping[str, list[int]]):
+    """A window's rows by author key (Candidates.author_rows), from the pool's pks by author key."""
+
+    def __init__(self, pks: dict[str, list[int]], row_of: dict[int, int]) -> None:
+        self._pks, self._row_of = pks, row_of
+
+    def __getitem__(self, key: str) -> list[int]:
+        rows = sorted(self._row_of[pk] for pk in self._pks[key] if pk in self._row_of)
+        if not rows:
+            raise KeyError(key)
+        return rows
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key in self._pks if any(pk in self._row_of for pk in self._pks[key]))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass
@@ -137,6 +181,10 @@ class LibraryRecommender:
     # The sampled papers' stems: how much of the store names a topic (recommend.COMMON_TOPIC), as
     # foryou.window gives the page.
     _sampled_stems: dict[int, list[str]] = field(default_factory=dict)
+    # And as sets, and indexed (topics.StemIndex): made once per paper, not once per window (12
+    # windows made 24,000 sets a run: 4% of compose, cProfile).
+    _sampled_sets: dict[int, frozenset[str]] = field(default_factory=dict)
+    _sampled_index: StemIndex = field(default_factory=StemIndex)
     # The share of the store naming each topic, found once per run from the first window's
     # background and shared by the others (they share most of their sample): each window finding it
     # again for 400 topics took compose from 9 to 30 ms CPU a digest (bench/digest.py, 1,000).
@@ -179,12 +227,16 @@ class LibraryRecommender:
         held = [self._sampled[pk] for pk in base_pks]
         for pk in base_pks:
             if pk not in self._sampled_stems:
-                self._sampled_stems[pk] = self._tokenizer(self._sampled[pk][2])
+                stems = self._sampled_stems[pk] = self._tokenizer(self._sampled[pk][2])
+                self._sampled_sets[pk] = frozenset(stems)
+                self._sampled_index.add(pk, self._sampled_sets[pk])
         base = Background(
             vectors=np.stack([v for _, v, _ in held]) if held else np.zeros((0, dim), np.float32),
             ids=[pid for pid, _, _ in held],
             stems=[self._sampled_stems[pk] for pk in base_pks],
             named=self._named,
+            stem_sets=[self._sampled_sets[pk] for pk in base_pks],
+            stem_rows=self._sampled_index.rows(base_pks),
         )
         fitted = words if len(cands.ids) and held else None
         if fitted is not None:
@@ -228,6 +280,11 @@ class LibraryRecommender:
         if new:
             rows = np.asarray(self.embedder.embed([query_text(t) for t in new]), dtype=np.float32)
             self._topics.update(zip(new, rows, strict=True))
+            # The stems these topics are named by, listed as papers are read (their content words:
+            # stopwords' lists held nearly every paper, 346,000 additions a run).
+            stems = set().union(*content_words(new, self._tokenizer))
+            self._pool.index.want(stems)
+            self._sampled_index.want(stems)
 
     def load(self, dues: Sequence[tuple[Subscription, date]]) -> None:
         """Read the accounts of a chunk of (subscriber, window start) in a few queries (not ~7 per

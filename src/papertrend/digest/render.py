@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -109,18 +109,26 @@ def _paper_view(
     key = (p.id, p.changed_at, topic or "")
     if cache is not None and key in cache:
         return cache[key]
-    view = PaperView(
-        title=one_line(p.title),
-        authors=authors_short([one_line(n) for n in p.authors]),
-        snippet=snippet(p.abstract),
-        page=f"{ctx.root}/papers/{quote(p.id, safe='./')}",
-        abs=f"https://arxiv.org/abs/{quote(p.id, safe='./')}",
-        pdf=_http(p.pdf_url) or f"https://arxiv.org/pdf/{quote(p.id, safe='./')}",
-        code=_http(p.code_url),
-        votes=p.hf_upvotes or 0,
-        topic=one_line(topic or "", 100),
-        id=p.id,
-    )
+    # "For you" reasons differ by reader ("like <their saved paper>"): the rest of the view is the
+    # paper's alone, folded once (68 one_line calls a digest before, most of them for authors).
+    plain_key = (p.id, p.changed_at, "")
+    plain = cache.get(plain_key) if cache is not None else None
+    if plain is None:
+        plain = PaperView(
+            title=one_line(p.title),
+            authors=authors_short([one_line(n) for n in p.authors]),
+            snippet=snippet(p.abstract),
+            page=f"{ctx.root}/papers/{quote(p.id, safe='./')}",
+            abs=f"https://arxiv.org/abs/{quote(p.id, safe='./')}",
+            pdf=_http(p.pdf_url) or f"https://arxiv.org/pdf/{quote(p.id, safe='./')}",
+            code=_http(p.code_url),
+            votes=p.hf_upvotes or 0,
+            topic="",
+            id=p.id,
+        )
+        if cache is not None:
+            cache[plain_key] = plain
+    view = replace(plain, topic=one_line(topic, 100)) if topic else plain
     if cache is not None:
         cache[key] = view
     return view

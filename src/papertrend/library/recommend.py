@@ -26,18 +26,20 @@ readers simulated from real authors.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from papertrend.library import topics
+from papertrend.library.inputs import SHRINK, Background, Candidates, Matrix, Profile
 from papertrend.library.topics import WordForms
 from papertrend.search.bm25 import Tokenizer
 
-Matrix = npt.NDArray[np.float32]
+# What ranking takes is in inputs.py (#11: no module over ~500 lines), named here too.
+__all__ = ["SHRINK", "Background", "Candidates", "Matrix", "Profile"]
 Kind = Literal["library", "topic", "author"]
 KINDS: tuple[Kind, ...] = ("library", "library", "topic", "author")  # by `recommend`'s codes
 
@@ -54,10 +56,6 @@ MIN_TRAIN = 5
 # the difference.
 NEGATIVE_WEIGHT = 5.0
 NEGATIVE_PULL = 0.5
-# Shrinkage of the background covariance in the per-reader linear model, in units of its mean
-# variance (bench/recommend.py, tuning readers: 0.3 → Recall@20 0.116, 1 → 0.120, 3 → 0.130,
-# 10 → 0.125, 100 → 0.127 for the vector model alone).
-SHRINK = 3.0
 # Weight of the vector model's score beside the keyword (TF-IDF) model's in "ours", both in
 # background standard deviations; at 0 "ours" would be the keyword model alone (the vector model not
 # computed), but the vector model carries "not interested" (the keyword model has no negatives).
@@ -81,107 +79,6 @@ MAX_POSITIVES = 2_000
 
 
 @dataclass(frozen=True, slots=True)
-class Candidates:
-    """The papers that may be recommended, one row each."""
-
-    ids: Sequence[str]
-    vectors: Matrix  # (n, d) unit rows
-    texts: Sequence[str]  # title and abstract
-    authors: Sequence[Sequence[str]]
-    categories: Sequence[Sequence[str]]
-    keywords: Any = None  # (n, v) sparse TF-IDF rows (library.keywords), or None
-    # Each text's stems, when the caller keeps them: the digest ranks one window for thousands of
-    # subscribers, and tokenising 1,562 abstracts for each was most of a subscriber's cost (#13).
-    stems: Sequence[list[str]] | None = None
-    stem_sets: Sequence[frozenset[str]] | None = None
-    # Each paper's author keys (service.author_key), for followed-author matching; the same reason.
-    author_keys: Sequence[Sequence[str]] | None = None
-    # Rows by author key, for the same reason.
-    author_rows: Mapping[str, Sequence[int]] | None = None
-    # Which rows name each topic, filled as topics are ranked: thousands of subscribers share a few
-    # hundred topics, and the word match is the same for all of them.
-    named: dict[str, npt.NDArray[np.bool_]] | None = None
-    # Each topic's scores against one background (its vectors, the topic's vector, the row), filled
-    # as topics are ranked: a topic's row depends on nothing else, and subscribers repeat topics.
-    topic_rows: dict[str, tuple[Matrix, Matrix, npt.NDArray[np.float64]]] | None = None
-
-    def with_stems(self, tokenizer: Tokenizer) -> Candidates:
-        """The same candidates with their texts' stems and authors' keys computed once."""
-        from papertrend.library.service import author_key
-
-        stems = [tokenizer(text) for text in self.texts]
-        keys = [[author_key(a) for a in names] for names in self.authors]
-        rows: dict[str, list[int]] = {}
-        for row, names in enumerate(keys):
-            for key in dict.fromkeys(names):
-                rows.setdefault(key, []).append(row)
-        return Candidates(
-            self.ids, self.vectors, self.texts, self.authors, self.categories, self.keywords,
-            stems, [frozenset(s) for s in stems], keys, rows, {}, {},
-        )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Background:
-    """Random stored papers: the negatives of the per-reader model and the yardstick of every score."""
-
-    vectors: Matrix
-    keywords: Any = None  # their TF-IDF rows, when candidates have them
-    # Their arXiv ids, when known: a reader's own papers in the sample are left out of their yardstick
-    # (a saved paper is its own nearest neighbour: 4 of them in a 300-paper sample put the floor out
-    # of reach; tests/integration/test_library_foryou.py).
-    ids: Sequence[str] = ()
-    # What every reader's linear model shares (`prepared`): the vectors' mean, the inverse of their
-    # shrunk covariance, and the keyword rows' mean.
-    mean: Matrix | None = None
-    inverse: Matrix | None = None
-    keyword_mean: Matrix | None = None
-    rows: Mapping[str, int] | None = None  # id → row
-    # Each background paper's stems (title and abstract), when the caller keeps them: how much of
-    # the store names a topic (COMMON_TOPIC). Without them every topic counts as specific.
-    stems: Sequence[list[str]] | None = None
-    # The share of the background naming each topic, filled as topics are ranked (shared by readers).
-    named: dict[str, float] = field(default_factory=dict)
-    # `stems` as sets, made once (`prepared`): building 2,000 of them for each topic was 22 of a
-    # digest run's 79 profiled seconds (#13).
-    stem_sets: Sequence[frozenset[str]] | None = None
-
-    def prepared(self) -> Background:
-        """The same background with what every reader's model shares computed once (~20 ms)."""
-        if self.inverse is not None:
-            return self
-        vecs = np.asarray(self.vectors, dtype=np.float64)
-        mean = vecs.mean(axis=0) if len(vecs) else np.zeros(vecs.shape[1])
-        centred = vecs - mean
-        cov = centred.T @ centred / max(len(vecs), 1)
-        shrink = SHRINK * (float(np.trace(cov)) / max(len(cov), 1) or 1.0)
-        inverse = np.linalg.inv(cov + shrink * np.eye(len(cov)))
-        kw = None if self.keywords is None or not self.keywords.shape[0] else self.keywords.mean(axis=0)
-        kw = None if kw is None else np.asarray(kw).ravel()
-        return Background(
-            self.vectors, self.keywords, self.ids, mean.astype(np.float32), inverse.astype(np.float32),
-            None if kw is None else kw.astype(np.float32), {pid: i for i, pid in enumerate(self.ids)},
-            self.stems, self.named, None if self.stems is None else [frozenset(s) for s in self.stems],
-        )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """What a reader told us, as vectors and words."""
-
-    positives: Matrix  # (m, d): saved and upvoted papers, most recent first
-    positive_titles: Sequence[str]
-    positive_keywords: Any = None  # their TF-IDF rows, when candidates have them
-    negatives: Matrix | None = None  # (k, d): "not interested"
-    topics: Sequence[str] = ()
-    topic_vectors: Matrix | None = None  # (t, d)
-    authors: Mapping[str, str] = field(default_factory=dict)  # followed: author_key → name
-    categories: frozenset[str] = frozenset()
-    exclude: Sequence[str] = ()
-    skip: frozenset[str] = frozenset()  # library, sent and "not interested" ids
-
-
-@dataclass(frozen=True, slots=True)
 class Pick:
     """One recommendation: the paper, its calibrated score (0–1) and why."""
 
@@ -198,7 +95,13 @@ def percentile(
     ranked = np.sort(np.asarray(background, dtype=np.float64))
     if not len(ranked):
         return np.zeros(len(scores))
-    return np.searchsorted(ranked, np.asarray(scores, dtype=np.float64), side="left") / len(ranked)
+    values = np.asarray(scores, dtype=np.float64)
+    # Searched in ascending order, each search starts near the last: 0.21 -> 0.11 ms for a window's
+    # 3,500 scores against 2,000 (sort included); each score's answer is the same in any order.
+    order = np.argsort(values, kind="stable")
+    found = np.empty(len(values), dtype=np.intp)
+    found[order] = np.searchsorted(ranked, values[order], side="left")
+    return found / len(ranked)
 
 
 def nearest_scores(vectors: Matrix, positives: Matrix, negatives: Matrix | None) -> npt.NDArray[np.float32]:
@@ -366,7 +269,8 @@ def _topic_scores(
         pct = percentile(sims[i], base[i])
         named = candidates.named.get(topic) if candidates.named is not None else None
         if named is None:
-            named = topics.naming(topic, content, stems, candidates.stem_sets, tokenizer)
+            index = candidates.stem_rows
+            named = topics.naming(topic, content, stems, candidates.stem_sets, tokenizer, index)
             if candidates.named is not None:
                 candidates.named[topic] = named
         below = np.minimum(pct * FLOOR, np.nextafter(FLOOR, 0))  # never reaches the floor unnamed
@@ -382,7 +286,9 @@ def _named_share(topic: str, content: frozenset[str], background: Background, to
         return 0.0
     share = background.named.get(topic)
     if share is None:
-        named = topics.naming(topic, content, background.stems, background.stem_sets, tokenizer)
+        named = topics.naming(
+            topic, content, background.stems, background.stem_sets, tokenizer, background.stem_rows
+        )
         share = background.named[topic] = float(named.mean())
     return share
 
@@ -452,6 +358,7 @@ def recommend(
     exclude = WordForms(profile.exclude, tokenizer=tok)
     wanted = profile.categories
     picks: list[Pick] = []
+    rows: list[int] = []  # each pick's row
     seen: set[str] = set(profile.skip)
     for row in np.argsort(-best, kind="stable"):
         if best[row] < floor or len(picks) >= limit:
@@ -473,16 +380,20 @@ def recommend(
             else ""
         )
         picks.append(Pick(pid, float(best[row]), KINDS[code], why))
-    return _library_reasons(picks, candidates, profile)
+        rows.append(int(row))
+    return _library_reasons(picks, rows, candidates, profile)
 
 
-def _library_reasons(picks: list[Pick], candidates: Candidates, profile: Profile) -> list[Pick]:
-    """ "like <saved paper>" for library picks: the nearest saved paper, computed for the picks only."""
+def _library_reasons(
+    picks: list[Pick], rows: list[int], candidates: Candidates, profile: Profile
+) -> list[Pick]:
+    """ "like <saved paper>" for library picks (at `rows` of the candidates): the nearest saved
+    paper, computed for the picks only."""
     lib = [p for p in picks if p.kind == "library"]
     if not lib:
         return picks
-    # By the picks, not a map of every candidate id: 1.4 ms a digest under load (cProfile).
-    vecs = candidates.vectors[[candidates.ids.index(p.paper_id) for p in lib]]
+    # By the picks' rows: finding each in the window's ids was 4% of `recommend` (cProfile).
+    vecs = candidates.vectors[[row for p, row in zip(picks, rows, strict=True) if p.kind == "library"]]
     nearest = (vecs @ profile.positives.T).argmax(axis=1)
     titles = {p.paper_id: profile.positive_titles[int(j)] for p, j in zip(lib, nearest, strict=True)}
     return [

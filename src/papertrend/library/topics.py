@@ -7,7 +7,8 @@ Split from library/recommend.py (#11: no module over ~500 lines); the digest's w
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -52,10 +53,22 @@ class WordForms:
                 continue
             if len(phrase) == 1:
                 return True
-            n = len(phrase)
-            if any(tuple(stems[i : i + n]) == phrase for i in range(len(stems) - n + 1)):
+            if _in_order(stems, list(phrase)):
                 return True
         return False
+
+
+def _in_order(stems: list[str], phrase: list[str]) -> bool:
+    """Whether the phrase occurs in the stems, word for word: found by list.index at each place the
+    first word is (a slice compared at every place was 6% of `recommend`, cProfile)."""
+    first, n, at = phrase[0], len(phrase), -1
+    while True:
+        try:
+            at = stems.index(first, at + 1)
+        except ValueError:
+            return False
+        if stems[at : at + n] == phrase:
+            return True
 
 
 def content_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[str]]:
@@ -66,15 +79,70 @@ def content_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset
     ]
 
 
+@dataclass
+class StemIndex:
+    """Which texts hold a stem (stem → keys, as papers' pks): a digest run's windows share most of
+    their papers, and testing each paper's stems for each topic was 1.5 million set tests in a
+    1,000-subscriber run (bench/digest.py, cProfile: 40% of `recommend`). Only stems asked for are
+    listed (`want`, or a first `holding`): the content words of a run's topics, not the ~70,000
+    stems its papers hold (listing every stem took longer than the tests it spared)."""
+
+    sets: dict[int, frozenset[str]] = field(default_factory=dict)  # key → its text's stems
+    postings: dict[str, set[int]] = field(default_factory=dict)
+
+    def add(self, key: int, stems: frozenset[str]) -> None:
+        """Index one text's stems under its key (a key is added once)."""
+        self.sets[key] = stems
+        for stem in stems & self.postings.keys():
+            self.postings[stem].add(key)
+
+    def want(self, stems: Iterable[str]) -> None:
+        """List these stems from now on, as texts are added (before adding them is cheapest)."""
+        for stem in stems:
+            self.holding(stem)
+
+    def holding(self, stem: str) -> set[int]:
+        """The keys of the texts holding this stem."""
+        found = self.postings.get(stem)
+        if found is None:
+            found = self.postings[stem] = {key for key, held in self.sets.items() if stem in held}
+        return found
+
+    def rows(self, keys: Sequence[int]) -> StemRows:
+        """The index over these texts (all indexed), each at its position in `keys`."""
+        return StemRows(self, {key: row for row, key in enumerate(keys)})
+
+
+@dataclass(frozen=True)
+class StemRows:
+    """A StemIndex seen through one list of texts (a window's candidates or background)."""
+
+    index: StemIndex
+    row_of: dict[int, int]
+
+    def holding(self, need: frozenset[str]) -> list[int]:
+        """The rows whose text holds every one of these stems, in order."""
+        found = sorted((self.index.holding(stem) for stem in need), key=len)
+        if not found:
+            return list(range(len(self.row_of)))
+        keys = found[0].intersection(*found[1:])
+        row_of = self.row_of
+        return sorted(row_of[k] for k in keys if k in row_of)
+
+
 def naming(
     topic: str,
     content: frozenset[str],
     stems: Sequence[list[str]],
     stem_sets: Sequence[frozenset[str]] | None,
     tokenizer: Tokenizer,
+    index: StemRows | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Which texts (by their stems) name the topic: its words in order in any word form, or for a
-    topic of more than PHRASE_WORDS content words, every one of them anywhere."""
+    topic of more than PHRASE_WORDS content words, every one of them anywhere. With `index` (the
+    texts' stems indexed) only the texts holding every word are looked at."""
+    if index is not None:
+        return _naming_indexed(topic, content, stems, tokenizer, index)
     sets = stem_sets if stem_sets is not None else [frozenset(s) for s in stems]
     if len(content) > PHRASE_WORDS:
         return np.asarray([content.issubset(s) for s in sets], dtype=bool)
@@ -89,3 +157,26 @@ def naming(
         ],
         dtype=bool,
     )
+
+
+def _naming_indexed(
+    topic: str, content: frozenset[str], stems: Sequence[list[str]], tokenizer: Tokenizer, index: StemRows
+) -> npt.NDArray[np.bool_]:
+    """`naming` by the index: the same answer, looking only at texts that hold every word."""
+    out = np.zeros(len(stems), dtype=bool)
+    if len(content) > PHRASE_WORDS:
+        out[index.holding(content)] = True
+        return out
+    forms = WordForms([topic], tokenizer=tokenizer)
+    # By the phrase's content words, when it has some: every text holds "for" or "of", and the
+    # ordered scan below checks the whole phrase anyway.
+    rows = sorted(
+        {
+            row
+            for phrase in forms.phrases
+            for row in index.holding(frozenset(phrase) & content or frozenset(phrase))
+        }
+    )
+    for row in rows:
+        out[row] = forms.matches_stems(stems[row])
+    return out
