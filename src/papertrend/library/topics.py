@@ -85,7 +85,7 @@ def surface_named(
     """`named` (by stems) kept only where the text holds every pattern (`surface_patterns`): run on
     the few texts that name the topic by stems, not on every candidate."""
     out = named.copy()
-    for row in np.nonzero(named)[0]:
+    for row in np.nonzero(named)[0].tolist():
         text = texts[row].lower()
         out[row] = all(p.search(text) for p in patterns)
     return out
