@@ -109,6 +109,24 @@ def test_topics_authors_and_reasons() -> None:
     }
 
 
+def test_a_topic_is_not_named_by_a_word_of_the_same_stem() -> None:
+    """The stemmer makes "generalization" and "generation" one stem ("gener"): a paper on image
+    generation does not name the topic "generalization"; "generalize" and "generalizing" do."""
+    vecs = np.tile(B, (4, 1)).astype(np.float32)  # all as close as can be (and no draw from RNG)
+    texts = ["Fast image generation", "How networks generalize", "Generalizing across tasks",
+             "Generative models and general methods"]  # fmt: skip
+    profile = rec.Profile(
+        positives=np.zeros((0, D), np.float32),
+        positive_titles=[],
+        topics=["generalization"],
+        topic_vectors=B[None, :],
+    )
+    picks = rec.recommend(
+        candidates=candidates(vecs, texts=texts), profile=profile, background=BACKGROUND, limit=8
+    )
+    assert {p.paper_id for p in picks} == {"2401.00001", "2401.00002"}
+
+
 def at_cosine(direction: np.ndarray, cosine: float) -> np.ndarray:
     """A unit vector at exactly this cosine from `direction`."""
     other = RNG.standard_normal(D)

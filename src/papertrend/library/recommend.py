@@ -271,6 +271,10 @@ def _topic_scores(
         if named is None:
             index = candidates.stem_rows
             named = topics.naming(topic, content, stems, candidates.stem_sets, tokenizer, index)
+            if len(candidates.texts) == len(named):
+                named = topics.surface_named(
+                    named, topics.surface_patterns(topic, tokenizer), candidates.texts
+                )
             if candidates.named is not None:
                 candidates.named[topic] = named
         below = np.minimum(pct * FLOOR, np.nextafter(FLOOR, 0))  # never reaches the floor unnamed

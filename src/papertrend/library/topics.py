@@ -71,6 +71,39 @@ def _in_order(stems: list[str], phrase: list[str]) -> bool:
             return True
 
 
+def surface_patterns(topic: str, tokenizer: Tokenizer) -> list[re.Pattern[str]]:
+    """For each content word of the topic, a pattern of the word's start that its forms share: the
+    common part of the word and its stem, or all but its last 3 letters when that is longer
+    ("generaliza" for "generalization", "generat" for "generation", "model" for "models"). The
+    stemmer makes "generalization", "generation", "general" and "generative" one stem ("gener"),
+    so a topic "generalization" was named by every paper about image generation. Words in
+    "-ization" keep all but 5 ("generaliz": generalize, generalizing)."""
+    words = [w for w in tokenizer.words(topic) if w not in STOPWORDS]
+    out = []
+    for word, stem in zip(words, tokenizer.stems(words), strict=True):
+        word = word.lower()
+        common = next(
+            (i for i, (a, b) in enumerate(zip(word, stem, strict=False)) if a != b), min(len(word), len(stem))
+        )
+        cut = 5 if word.endswith(("ization", "isation")) else 3
+        start = word[: max(common, len(word) - cut)]
+        if start:
+            out.append(re.compile(r"(?<![^\W_])" + re.escape(start)))
+    return out
+
+
+def surface_named(
+    named: npt.NDArray[np.bool_], patterns: Sequence[re.Pattern[str]], texts: Sequence[str]
+) -> npt.NDArray[np.bool_]:
+    """`named` (by stems) kept only where the text holds every pattern (`surface_patterns`): run on
+    the few texts that name the topic by stems, not on every candidate."""
+    out = named.copy()
+    for row in np.nonzero(named)[0].tolist():
+        text = texts[row].lower()
+        out[row] = all(p.search(text) for p in patterns)
+    return out
+
+
 def content_words(topics: Sequence[str], tokenizer: Tokenizer) -> list[frozenset[str]]:
     """Each topic's stems, stopwords left out."""
     return [
