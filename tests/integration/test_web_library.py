@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -17,11 +19,12 @@ from sqlalchemy.engine import Engine
 from papertrend.accounts import repository as accounts_repo
 from papertrend.config import Settings
 from papertrend.db import reading, transaction
+from papertrend.library import foryou, service
 from papertrend.library import repository as library_repo
-from papertrend.library import service
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import FAST_MODEL, get_embedder
 from papertrend.security import hash_token, new_token
+from papertrend.web import foryou as foryou_page
 from papertrend.web.cookies import SESSION_COOKIE
 from tests.integration.test_web_pages import (
     HOSTILE_AUTHOR,
@@ -306,3 +309,31 @@ def test_author_page_lists_their_papers_with_a_feed_and_follow(web: Web, engine:
     web.submit(f"/authors/{quote(author, safe='')}/follow", {"follow": "0"}, page="/")
     with reading(engine) as conn:
         assert service.followed_authors(conn=conn, user_id=uid) == []
+
+
+def test_an_old_for_you_window_is_served_while_a_thread_builds_the_next(
+    web: Web, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_in(web, engine)
+    web.submit(f"/papers/{TOP_ID}/save", {}, page="/")
+    built_in: list[str] = []
+    build = foryou.window
+
+    def window(**kwargs: Any) -> foryou.Window:
+        built_in.append(threading.current_thread().name)
+        return build(**kwargs)
+
+    monkeypatch.setattr(foryou, "window", window)
+    first = web.get("/for-you").text
+    state = web.app.state.papertrend
+    [key] = [k for k in state.caches if k[0] == "foryou-window"]
+    built_at, old = state.caches[key]
+    assert built_in and built_in[-1] != "foryou-window"  # the first window is built in the request
+    state.caches[key] = (built_at - foryou_page.WINDOW_SECONDS - 1, old)
+    assert web.get("/for-you").text == first  # served from the old window at once
+    for thread in threading.enumerate():
+        if thread.name == "foryou-window":
+            thread.join(timeout=60)
+    assert built_in[-1] == "foryou-window" and len(built_in) == 2
+    assert state.caches[key][1] is not old and state.caches[key][0] > built_at - 1
+    assert web.get("/for-you").text == first

@@ -7,6 +7,8 @@ digest, each pick with its reason; nothing above the calibrated floor shows one 
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from datetime import date, timedelta
 from typing import Annotated, Any
@@ -19,7 +21,7 @@ from sqlalchemy.engine import Connection
 from papertrend.accounts import repository as accounts_repo
 from papertrend.accounts.repository import User
 from papertrend.accounts.tokens import safe_next
-from papertrend.db import transaction
+from papertrend.db import reading, transaction
 from papertrend.digest import subscriptions as subs
 from papertrend.errors import NotFound
 from papertrend.library import foryou, service
@@ -35,6 +37,7 @@ from papertrend.web.library import saved_pks, signed_in, to_login
 from papertrend.web.templating import author_url, render
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("papertrend.web")
 
 FOR_YOU = 20
 # "For you" looks at the papers listed in the last week of the store (the digest's weekly window).
@@ -50,11 +53,36 @@ KEYWORDS_SECONDS = 6 * 3600.0
 AUTHOR_PAPERS = 100
 
 
+WindowKey = tuple[str, str, int, date]
+# One refresh at a time per process: a window takes seconds of CPU to build.
+_REFRESHING = threading.Lock()
+
+
 def _window(state: AppState, conn: Connection, model: str, dim: int, since: date) -> foryou.Window:
-    key = ("foryou-window", model, since)
+    key: WindowKey = ("foryou-window", model, dim, since)
     held = state.caches.get(key)
-    if held is not None and time.monotonic() - held[0] < WINDOW_SECONDS:
-        return held[1]  # type: ignore[no-any-return]
+    if held is None:
+        return _build_window(state, conn, key)
+    if time.monotonic() - held[0] >= WINDOW_SECONDS and _REFRESHING.acquire(blocking=False):
+        # The old window is served while a thread builds the next: built in the request, one reader
+        # every WINDOW_SECONDS waited 1.9–2.7 s for a page that otherwise takes 5–6 ms (p95,
+        # bench/foryou_page.py --until 2026-06-30, 200-paper library, 80k store).
+        threading.Thread(target=_refresh_window, args=(state, key), name="foryou-window", daemon=True).start()
+    return held[1]  # type: ignore[no-any-return]
+
+
+def _refresh_window(state: AppState, key: WindowKey) -> None:
+    try:
+        with reading(state.engine) as conn:
+            _build_window(state, conn, key)
+    except Exception:  # the old window keeps serving; the next visit after WINDOW_SECONDS tries again
+        log.exception("foryou.window_refresh_failed")
+    finally:
+        _REFRESHING.release()
+
+
+def _build_window(state: AppState, conn: Connection, key: WindowKey) -> foryou.Window:
+    _, model, dim, since = key
     fitted = state.caches.get(("foryou-keywords",))
     if fitted is None or time.monotonic() - fitted[0] >= KEYWORDS_SECONDS:
         found = foryou.vectorizer(conn=conn, cache=state.settings.data_dir / foryou.KEYWORD_FILE)
