@@ -25,10 +25,12 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import fusion_variants
 from beir import (
     Beir,
     BeirStore,
@@ -102,6 +104,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--store", type=Path, default=None, help="reuse a store this bench (or floor.py) built and embedded"
+    )
+    parser.add_argument(
+        "--variants", action="store_true", help="also the fusion variants tried and not kept (#14)"
     )
     args = parser.parse_args()
     beir = load_beir(data_dir(args.data, SCIFACT) / SCIFACT)
@@ -217,8 +222,51 @@ def run(
         for label, rank in rows.items():
             nd, mrr = evaluate(name, rank)
             print(f"  {label:<20} {nd:.4f}   {mrr:.4f}", flush=True)
-
+    if args.variants:
+        _variants(
+            searcher, store, texts, {n: (lists[n], sets[n][1]) for n in ("scifact train", "scifact test")}
+        )
     store.engine.dispose()
+
+
+def _variants(
+    searcher: Searcher,
+    store: BeirStore,
+    texts: dict[str, str],
+    splits: dict[str, tuple[Lists, dict[str, dict[str, int]]]],
+) -> None:
+    """nDCG@10 on train and test of each fusion variant tried for #14 (bench/fusion_variants.py)."""
+
+    def ndcg(rank: dict[str, list[Hit]], qrels: dict[str, dict[str, int]]) -> float:
+        return statistics.fmean(
+            ndcg_at([store.to_beir[h.paper_id] for h in hits], qrels[q], 10) for q, hits in rank.items()
+        )
+
+    def cell(name: str, variant: Callable[[str, list[Hit], list[Hit]], list[Hit]]) -> str:
+        lists, qrels = splits[name]
+        rank = {
+            q: (kw if query_shape(texts[q]) == "terms" else variant(q, kw, full))
+            for q, (kw, _sem, full) in lists.items()
+        }
+        return f"{ndcg(rank, qrels):.4f}"
+
+    rows: dict[str, Callable[[str, list[Hit], list[Hit]], list[Hit]]] = {
+        "product": lambda _q, kw, full: fusion_variants.product(kw, full)
+    }
+    for label, v in fusion_variants.VARIANTS.items():
+        rows[label] = lambda _q, kw, full, v=v: v(kw, full)
+    with reading(store.engine) as conn:
+        for docs, alpha in ((1, 0.25), (1, 0.5), (3, 0.5), (5, 0.25), (10, 0.25)):
+            fb = fusion_variants.Feedback(searcher=searcher, conn=conn, docs=docs, alpha=alpha)
+            rows[f"Rocchio, {docs} docs, alpha {alpha}"] = lambda q, kw, full, fb=fb: fb.rank(
+                kw, full, searcher.embed_query(texts[q])
+            )
+        print("\nfusion variants (#14)             train    test")
+        for label, variant in rows.items():
+            print(
+                f"  {label:<32} {cell('scifact train', variant)}   {cell('scifact test', variant)}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
