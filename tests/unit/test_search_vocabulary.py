@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import string
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 
 from papertrend.search.vocabulary import (
     CANDIDATE_DF,
+    MIN_LENGTH,
+    WORD,
     Tally,
     Unreadable,
     Vocabulary,
@@ -19,6 +22,7 @@ from papertrend.search.vocabulary import (
     count,
     encode_counts,
     merged,
+    words_of,
 )
 
 PAPERS = [
@@ -93,3 +97,12 @@ def test_a_missing_or_damaged_file_is_logged_and_asks_for_a_build(
     with caplog.at_level(logging.WARNING):
         assert held.open() is None and held.needs_build()
     assert "search.vocabulary_unreadable" in caplog.text
+
+
+@given(
+    st.text(alphabet=st.sampled_from("aZq_9 -é\u0130ßx\u00a0\u2003\n"), max_size=60) | st.just(""),
+    st.text(alphabet=string.printable, max_size=80) | st.text(max_size=40),
+)
+def test_the_ascii_shortcut_counts_the_words_the_unicode_class_finds(title: str, abstract: str) -> None:
+    text = f"{title} {abstract}".casefold()
+    assert words_of(title, abstract) == {w for w in WORD.findall(text) if len(w) >= MIN_LENGTH}

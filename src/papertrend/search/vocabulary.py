@@ -69,10 +69,20 @@ class Unreadable(Exception):
     """The file is not a vocabulary of this format (truncated, overwritten, older)."""
 
 
+# ASCII texts (99.7% of the listing's papers) take a plain letter class: the same words as WORD's
+# Unicode class, in 41 instead of 63 µs a paper (20k papers). The writer counts every paper it
+# indexes: a fresh SQLite ingest of the 74,728-paper listing went 7,000-7,224 → 4,828-5,225 papers/s
+# with counting, and 5,370-5,583 with this (bench/ingest.py --only listing, quiet 2 cores).
+_ASCII_WORD = re.compile(rf"[a-z]{{{MIN_LENGTH},}}")
+_LONG_WORD = re.compile(rf"[^\W\d_]{{{MIN_LENGTH},}}")
+
+
 def words_of(title: str | None, abstract: str | None) -> set[str]:
     """The distinct words of a paper's title and abstract that the vocabulary counts."""
-    text = f"{title or ''} {abstract or ''}".casefold()
-    return {w for w in WORD.findall(text) if len(w) >= MIN_LENGTH}
+    text = f"{title or ''} {abstract or ''}"
+    if text.isascii():
+        return set(_ASCII_WORD.findall(text.lower()))
+    return set(_LONG_WORD.findall(text.casefold()))
 
 
 def count(texts: Iterable[tuple[str | None, str | None]]) -> Counter[str]:
