@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -287,12 +287,6 @@ def count_and_last_change(*, conn: Connection) -> tuple[int, str]:
     total = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
     newest = conn.execute(sa.select(sa.func.max(papers.c.changed_at))).scalar()
     return int(total), str(newest or "")
-
-
-def iter_texts(*, conn: Connection, chunk: int = 2000) -> Iterator[Any]:
-    """Every paper's (pk, title, abstract, authors), by pk, streamed `chunk` rows at a time."""
-    stmt = sa.select(papers.c.pk, papers.c.title, papers.c.abstract, papers.c.authors).order_by(papers.c.pk)
-    yield from conn.execution_options(yield_per=chunk).execute(stmt)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_WORD = WORD
 # Words shorter than this are acronyms or stopwords more often than typos ("LLM", "RAG", "moe").
 MIN_LENGTH = 4
 # A word held by fewer papers than this is "rare"; a correction must be held by this many times more.
@@ -90,7 +89,7 @@ def suggestion(query: str, vocab: Vocabulary) -> str | None:
         return better.capitalize() if word[0].isupper() else better
 
     # Bounded like every query (search/query.py MAX_QUERY_CHARS): only its first words are looked at.
-    fixed = _WORD.sub(fix, query[:4096], count=16)
+    fixed = WORD.sub(fix, query[:4096], count=16)
     return fixed if changed else None
 
 
