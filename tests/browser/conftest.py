@@ -10,7 +10,7 @@ One browser for the package (all of tests/browser); each test gets its own datab
 (so the embedding model loads once), and its own browser contexts.
 
 test_pages.py saves screenshots of the main pages at desktop and 375 px phone width as
-`<page>-desktop.png` and `<page>-phone.png` in test-artifacts/screenshots/ (or under
+`<page>-desktop.png` and `<page>-phone.png` in test-artifacts/screenshots/<db>/ (or under
 $PAPERTREND_TEST_ARTIFACTS), to look at after a run.
 """
 
@@ -70,8 +70,8 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 # Issue #4 asks for pages readable 375 px wide: the narrowest phones in common use (iPhone SE, mini).
 PHONE: ViewportSize = {"width": 375, "height": 812}
 # Screenshots of the main pages for people to look at (a CI job can keep the folder as an artifact):
-# test-artifacts/screenshots/ at the repository root (ignored by git), or screenshots/ under this
-# variable's folder.
+# test-artifacts/screenshots/<db>/ at the repository root (ignored by git), or screenshots/<db>/
+# under this variable's folder.
 ARTIFACTS_ENV = "PAPERTREND_TEST_ARTIFACTS"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -198,10 +198,13 @@ def site(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path)
 
 
 @pytest.fixture(scope="session")
-def screenshots_dir() -> Path:
-    """Where screenshots go: $PAPERTREND_TEST_ARTIFACTS/screenshots, else test-artifacts/screenshots."""
+def screenshots_dir(pytestconfig: pytest.Config) -> Path:
+    """Where screenshots go: screenshots/<db>/ under $PAPERTREND_TEST_ARTIFACTS, else test-artifacts."""
     root = Path(os.environ.get(ARTIFACTS_ENV) or REPO_ROOT / "test-artifacts")
-    folder = root / "screenshots"
+    # One folder per database: `make test` runs the SQLite and PostgreSQL halves side by side, and
+    # save_screenshot's unlink of a stale file in a shared folder removed the other half's fresh
+    # home-desktop.png between its save and its check (CI, stop 20).
+    folder = root / "screenshots" / pytestconfig.getoption("--db")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, NewPage, Problems, Site, save_screenshot
@@ -191,6 +192,15 @@ def test_phone_viewport_has_no_horizontal_scroll(
     page.goto("/")
     box = page.get_by_label(BANNER).bounding_box()
     assert box is not None and box["width"] >= 150 and box["x"] + box["width"] <= PHONE["width"]
+
+
+def test_each_database_run_keeps_its_own_screenshots_folder(
+    screenshots_dir: Path, pytestconfig: pytest.Config
+) -> None:
+    """The SQLite and PostgreSQL halves of `make test` run side by side; a shared folder let one
+    half's unlink of a stale screenshot remove the other's fresh one (CI failure at stop 20)."""
+    db = pytestconfig.getoption("--db")
+    assert screenshots_dir.name == db and screenshots_dir.parent.name == "screenshots"
 
 
 def test_desktop_screenshots_of_the_main_pages(
