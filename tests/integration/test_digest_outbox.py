@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import threading
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -368,3 +368,27 @@ def test_cli_dry_run_and_preview(engine: Engine, settings: Settings, tmp_path: P
     assert result.exit_code == 0 and "1 sent" in result.output
     assert journal_for(settings).read()  # the maildir backend journaled its delivery
     assert runner.invoke(digest_app, ["preview", "nobody@example.org"]).exit_code == 1
+
+
+def test_a_sender_keeps_papers_between_batches_only_while_unchanged(engine: Engine) -> None:
+    """Batches share most of their papers, so the sender keeps them (#13); a paper changed since is
+    read again, and one deleted since is left out of the message."""
+    from papertrend.digest.records import Claimed, Composed
+    from papertrend.digest.sender import _papers_of
+    from papertrend.papers.models import Paper
+    from papertrend.papers.tables import papers
+
+    add_papers(engine, [paper("2606.00001", "First title", day=DAY), paper("2606.00002", "Other", day=DAY)])
+    sub = add_subscriber(engine, "keep@example.org", confirmed_at=CONFIRMED)
+    batch = [Claimed(1, sub, DAY, Composed(trending=("2606.00001", "2606.00002")), "<m@x>", 0, CONFIRMED)]
+    kept: dict[str, Paper] = {}
+    first = _papers_of(engine, batch, kept)
+    assert first["2606.00001"].title == "First title" and set(kept) == {"2606.00001", "2606.00002"}
+    assert _papers_of(engine, batch, kept)["2606.00001"] is first["2606.00001"]  # unchanged: kept
+    add_papers(
+        engine, [paper("2606.00001", "Second title", day=DAY)], now=datetime.now(UTC) + timedelta(hours=1)
+    )
+    with transaction(engine) as conn:
+        conn.execute(sa.delete(papers).where(papers.c.id == "2606.00002"))
+    again = _papers_of(engine, batch, kept)
+    assert again["2606.00001"].title == "Second title" and "2606.00002" not in again

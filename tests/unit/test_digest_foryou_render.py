@@ -86,11 +86,11 @@ def test_excluded_words_match_word_forms() -> None:
 def test_a_shared_view_cache_keeps_each_readers_reason() -> None:
     """A run's view cache folds a paper once and shares it, but each reader's reason stays theirs,
     and every message is byte for byte what rendering without the cache gives."""
-    from papertrend.digest.render import ViewCache
+    from papertrend.digest.render import RenderCache
     from papertrend.mail.message import to_bytes
 
     paper = make_paper("2606.00003", "Agents paper")
-    cache: ViewCache = {}
+    cache = RenderCache()
     reasons = ["like Saved one", "matches agents", "agents", "like Saved two", "like Saved one"]
     for reason in [*reasons, ""]:
         kw: dict[str, object] = {"trending": [paper], "for_you": [(paper, reason)] if reason else []}

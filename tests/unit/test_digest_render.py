@@ -23,7 +23,7 @@ from papertrend.digest.render import (
     render_digest,
     subject_for,
 )
-from papertrend.digest.subscriptions import Preferences, Subscription
+from papertrend.digest.subscriptions import Preferences, Subscription, link_token
 from papertrend.mail.message import MAIL_POLICY, WIRE_POLICY, MailContext, to_bytes
 from papertrend.papers.models import Paper
 
@@ -242,8 +242,9 @@ class _Events(HTMLParser):
 
 
 def test_templates_inlined_once_give_what_inlining_each_message_gave(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The HTML templates' CSS is inlined when they load (issue #5); inlining each rendered message,
-    # as before, must give the same document.
+    # The HTML templates' CSS is inlined when they load (issue #5), the paper blocks' with
+    # digest.html's style sheet (rendered once per run, #13); inlining each whole message, as
+    # before, must give the same document.
     plain = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -256,18 +257,31 @@ def test_templates_inlined_once_give_what_inlining_each_message_gave(monkeypatch
     seen: list[dict[str, object]] = []
     real = template.render
 
-    def capture(context: dict[str, object]) -> str:
+    def capture(context: dict[str, object], **papers: object) -> str:
         seen.append(context)
-        return real(context)
+        return real(context, **papers)
 
     monkeypatch.setattr(template, "render", capture)
     evil = make_paper("2606.00666", 'Tom & "Jerry" <i>x</i>', code_url="https://example.org/?a=1&b=2")
-    msg = reparse(digest(trending=[evil, make_paper("2606.00001", "Top paper")]))
+    trending = [evil, make_paper("2606.00001", "Top paper")]
+    mine = make_paper("2606.00003", "Agents & <b>friends</b>")
+    msg = reparse(digest(trending=trending, for_you=[(mine, "agents")]))
     html = msg.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
     [context] = seen
-    before = inliner.inline(plain.get_template("digest.html").render(context))
+    blocks = plain.get_template("digest_papers.html").module
+    not_interested = f"{CTX.root}/not-interested/" + link_token(
+        secret=CTX.secret, subscription=SUB, purpose="not_interested"
+    )
+    papers = {
+        "trending": [blocks.trending_paper(render_module._paper_view(CTX, p)) for p in trending],  # type: ignore[attr-defined]
+        "for_you": [blocks.for_you_paper(render_module._paper_view(CTX, mine, "agents"), not_interested)],  # type: ignore[attr-defined]
+    }
+    before = inliner.inline(plain.get_template("digest.html").render(context, **papers))
     assert _Events(html).events == _Events(before).events
-    assert "&lt;i&gt;x&lt;/i&gt;" in html  # still escaped: the inlined templates autoescape too
+    assert (
+        "&lt;i&gt;x&lt;/i&gt;" in html and "&lt;b&gt;friends" in html
+    )  # the inlined templates autoescape too
+    assert f'href="{not_interested}/2606.00003"' in html  # the reader's own link, put in after
 
 
 def test_bidirectional_overrides_from_a_source_never_reach_the_digest() -> None:

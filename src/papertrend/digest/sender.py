@@ -30,7 +30,7 @@ from papertrend.digest.outbox import (
     recover,
 )
 from papertrend.digest.records import Claimed
-from papertrend.digest.render import ViewCache, render_digest
+from papertrend.digest.render import RenderCache, render_digest
 from papertrend.leases import new_owner
 from papertrend.mail.journal import Journal
 from papertrend.mail.message import AddressError, MailContext
@@ -42,14 +42,20 @@ from papertrend.papers.models import Paper
 log = logging.getLogger("papertrend.digest")
 
 
-def _papers_of(engine: Engine, batch: Sequence[Claimed]) -> dict[str, Paper]:
+def _papers_of(engine: Engine, batch: Sequence[Claimed], kept: dict[str, Paper]) -> dict[str, Paper]:
+    """The batch's papers, current: a copy `kept` from an earlier batch is reused while its
+    `changed_at` holds (batches share most of their papers; reading each whole again was ~0.15 ms of
+    a digest's ~5 at 10,000 subscribers, #13). Papers deleted since composing are left out."""
     ids = list({pid for c in batch for pid in c.composed.paper_ids})
     with reading(engine) as conn:
-        return {p.id: p for p in paper_repository.get_many(conn=conn, paper_ids=ids)}
+        changed = paper_repository.changed_at_of(conn=conn, paper_ids=ids)
+        stale = [i for i in changed if i not in kept or kept[i].changed_at != changed[i]]
+        kept.update((p.id, p) for p in paper_repository.get_many(conn=conn, paper_ids=stale))
+    return {i: kept[i] for i in changed if i in kept}
 
 
 def render_claimed(
-    *, ctx: MailContext, claimed: Claimed, papers: dict[str, Paper], cache: ViewCache | None = None
+    *, ctx: MailContext, claimed: Claimed, papers: dict[str, Paper], cache: RenderCache | None = None
 ) -> EmailMessage:
     """The message of a claimed edition (papers deleted since composing are left out)."""
     trending = [papers[i] for i in claimed.composed.trending if i in papers]
@@ -87,7 +93,8 @@ class Sender:
     batch: int = CLAIM_BATCH
     owner: str = field(default_factory=new_owner)
     timings: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "deliver": 0.0, "record": 0.0})
-    views: ViewCache = field(default_factory=dict)
+    views: RenderCache = field(default_factory=RenderCache)
+    papers: dict[str, Paper] = field(default_factory=dict)  # kept between batches (`_papers_of`)
     stopped: bool = False
     _recorder: Connection | None = field(default=None, init=False, repr=False)
 
@@ -116,7 +123,7 @@ class Sender:
                 if not batch:
                     return
                 started = time.perf_counter()
-                papers = _papers_of(self.engine, batch)
+                papers = _papers_of(self.engine, batch, self.papers)
                 self.timings["render"] += time.perf_counter() - started
                 self._send_batch(batch, papers, outcomes)
         finally:

@@ -6,6 +6,7 @@ inlined.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import css_inline
@@ -13,10 +14,15 @@ import jinja2
 
 # One inliner for the process: it holds no per-message state. Remote stylesheets are never fetched.
 _inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
 
 
-def environment(folder: Path) -> jinja2.Environment:
-    """A Jinja environment over `folder`: autoescaped HTML, strict about undefined names."""
+def environment(folder: Path, styles_from: str | None = None) -> jinja2.Environment:
+    """A Jinja environment over `folder`: autoescaped HTML, strict about undefined names.
+
+    An HTML template without a `<style>` of its own is a fragment (parts rendered apart and put into
+    a document): its elements get the style sheet of the document `styles_from`, inlined as well.
+    """
 
     def source(name: str) -> str:
         """A template's source; an HTML template's with its CSS already inlined.
@@ -27,7 +33,12 @@ def environment(folder: Path) -> jinja2.Environment:
         the `<style>` block. css-inline keeps the `{{ }}` and `{% %}` tags as the text they are.
         """
         text = (folder / name).read_text(encoding="utf-8")
-        return _inliner.inline(text) if name.endswith(".html") else text
+        if not name.endswith(".html"):
+            return text
+        if _STYLE.search(text) or styles_from is None:
+            return _inliner.inline(text)
+        sheet = "\n".join(_STYLE.findall((folder / styles_from).read_text(encoding="utf-8")))
+        return _inliner.inline_fragment(text, sheet)
 
     return jinja2.Environment(
         loader=jinja2.FunctionLoader(source),

@@ -129,6 +129,18 @@ def get_many(*, conn: Connection, paper_ids: Sequence[str]) -> list[Paper]:
     return [found[i] for i in paper_ids if i in found]
 
 
+def changed_at_of(*, conn: Connection, paper_ids: Sequence[str]) -> dict[str, datetime]:
+    """Each stored paper's `changed_at` by id (unknown ids left out): whether a kept copy is current."""
+    ids = list(dict.fromkeys(paper_ids))
+    found: dict[str, datetime] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        stmt = sa.select(papers.c.id, papers.c.changed_at).where(
+            papers.c.id.in_(ids[start : start + _IN_CHUNK])
+        )
+        found.update((str(r.id), r.changed_at) for r in conn.execute(stmt))
+    return found
+
+
 def total_votes_expr() -> sa.ColumnElement[int]:
     """Hugging Face upvotes plus upvotes here: what listings sort by and pages show."""
     return sa.func.coalesce(papers.c.hf_upvotes, 0) + votes.count_expr()
