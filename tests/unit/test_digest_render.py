@@ -163,6 +163,25 @@ def test_hostile_titles_are_escaped_and_flattened() -> None:
     assert "javascript:" not in html
 
 
+def test_a_link_holding_the_not_interested_placeholder_is_dropped() -> None:
+    """A For-you block is rendered once per run with a NUL-fenced placeholder where each reader's
+    "Not interested" link goes (#13): a source's link with control characters is no link at all,
+    so it can never be taken for the placeholder."""
+    hostile = make_paper(
+        "2606.00667",
+        "Agents",
+        code_url="https://evil.test/\x00not-interested\x00",
+        pdf_url="https://bad.test/\x01",
+    )
+    parsed = reparse(digest(trending=[], for_you=[(hostile, "agents")]))
+    html = parsed.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    text = parsed.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    for body in (html, text):
+        assert "evil.test" not in body and "bad.test" not in body
+        assert body.count("/not-interested/") == 1
+    assert "https://arxiv.org/pdf/2606.00667" in html  # the PDF link falls back to arXiv's
+
+
 def test_the_email_package_refuses_cr_lf_in_any_header() -> None:
     msg = EmailMessage(policy=MAIL_POLICY)
     with pytest.raises(ValueError):

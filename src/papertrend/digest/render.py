@@ -31,8 +31,8 @@ SNIPPET_CHARS = 220
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _env = environment(TEMPLATES, styles_from="digest.html")
 # The reader's own "Not interested" link goes into a For-you paper's block after it is rendered: the
-# block is rendered once per run with this in its place. A NUL cannot come from a value: every value
-# is folded by one_line, which takes control characters out.
+# block is rendered once per run with this in its place. A NUL cannot come from a value: text is
+# folded by one_line and links checked by _http, which both keep control characters out.
 _NOT_INTERESTED = "\x00not-interested\x00"
 
 
@@ -60,7 +60,9 @@ def _http(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    return url if urlsplit(url).scheme.lower() in ("http", "https") and " " not in url else None
+    if " " in url or _CONTROL.search(url):  # no valid URL holds either
+        return None
+    return url if urlsplit(url).scheme.lower() in ("http", "https") else None
 
 
 def message_id_for(*, subscription_id: int, edition_date: date, secret: str, domain: str) -> str:
