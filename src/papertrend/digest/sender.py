@@ -93,7 +93,7 @@ class Sender:
     batch: int = CLAIM_BATCH
     owner: str = field(default_factory=new_owner)
     timings: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "deliver": 0.0, "record": 0.0})
-    views: RenderCache = field(default_factory=RenderCache)
+    rendered: RenderCache = field(default_factory=RenderCache)  # views and blocks, once per run
     papers: dict[str, Paper] = field(default_factory=dict)  # kept between batches (`_papers_of`)
     stopped: bool = False
     _recorder: Connection | None = field(default=None, init=False, repr=False)
@@ -230,7 +230,7 @@ class Sender:
     ) -> EmailMessage | None:
         started = time.perf_counter()
         try:
-            return render_claimed(ctx=self.ctx, claimed=item, papers=papers, cache=self.views)
+            return render_claimed(ctx=self.ctx, claimed=item, papers=papers, cache=self.rendered)
         except AddressError as exc:  # an address stored before today's rules (#12): never sendable
             log.warning("digest.invalid_address", extra={"edition": item.id, "error": str(exc)})
             outcomes.append(
