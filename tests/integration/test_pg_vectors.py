@@ -3,6 +3,7 @@ settings (issue #15), on a real PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -119,3 +120,60 @@ def test_the_build_allows_parallel_workers_for_its_own_transaction_only(engine: 
             conn.execute(sa.text(f"DROP INDEX {pg_vectors.index_name(MODEL, DIM)}"))
             assert pg_vectors.ensure_index(conn=conn, model=MODEL, dim=DIM)
             assert conn.execute(setting).scalar_one() == "12"
+
+
+def test_a_graph_larger_than_shared_buffers_is_reported_once_with_its_sizes(
+    engine: Engine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _store_papers(engine, 500)
+    with transaction(engine) as conn:
+        pg_vectors.ensure_index(conn=conn, model=MODEL, dim=DIM)
+    name = pg_vectors.index_name(MODEL, DIM)
+    with engine.connect() as conn:
+        index_bytes, buffer_bytes = pg_vectors.index_and_buffer_bytes(
+            conn=conn, model=MODEL, dim=DIM, storage=pg_vectors.STORAGE
+        )
+        assert index_bytes == conn.execute(sa.text(f"SELECT pg_relation_size('{name}')")).scalar_one() > 0
+        shown = conn.execute(sa.text("SELECT pg_size_bytes(current_setting('shared_buffers'))")).scalar_one()
+        assert buffer_bytes == shown
+        # This small graph fits the test server's buffers: nothing to say.
+        with caplog.at_level("WARNING", logger="papertrend.search.pg_vectors"):
+            PgVectorIndex(model=MODEL, dim=DIM).refresh(conn=conn)
+    assert not [r for r in caplog.records if r.getMessage() == "search.pgvector_buffers_short"]
+    note = pg_vectors.buffers_note(index_bytes=981 * 2**20, buffer_bytes=128 * 2**20)
+    assert note is not None and "981 MB" in note and "128 MB" in note and "shared_buffers" in note
+    assert pg_vectors.buffers_note(index_bytes=981 * 2**20, buffer_bytes=3 * 2**30) is None
+    # A 1M-paper graph on a default server (the sizes as the 1M bench store had them): said once.
+    monkeypatch.setattr(pg_vectors, "index_and_buffer_bytes", lambda **_: (981 * 2**20, 128 * 2**20))
+    index = PgVectorIndex(model=MODEL, dim=DIM)
+    with caplog.at_level("WARNING", logger="papertrend.search.pg_vectors"), engine.connect() as conn:
+        index.refresh(conn=conn)
+        index.refresh(conn=conn)
+    said = [r for r in caplog.records if r.getMessage() == "search.pgvector_buffers_short"]
+    assert len(said) == 1 and "981 MB" in said[0].__dict__["note"]
+
+
+def test_two_processes_building_the_graph_at_once_make_one_and_neither_fails(engine: Engine) -> None:
+    _store_papers(engine, 300)
+    first = engine.connect()
+    first.begin()
+    assert pg_vectors.ensure_index(conn=first, model=MODEL, dim=DIM)  # built, not yet committed
+    outcome: list[object] = []
+
+    def second() -> None:
+        try:
+            with transaction(engine) as conn:
+                outcome.append(pg_vectors.ensure_index(conn=conn, model=MODEL, dim=DIM))
+        except Exception as exc:  # the old code: duplicate key on pg_class's name once the first commits
+            outcome.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(timeout=1.0)
+    assert thread.is_alive()  # waiting for the first build's transaction
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    assert outcome == [False]
+    with engine.connect() as conn:
+        assert _indexes(conn) == {pg_vectors.index_name(MODEL, DIM)}

@@ -14,6 +14,7 @@ Filtered queries use pgvector 0.8's iterative index scans, which keep walking th
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from papertrend.search import filters as search_filters
 from papertrend.search.tables import embeddings
 from papertrend.search.vectors import F32, cosines, load, signature
 from papertrend.types import Filters
+
+log = logging.getLogger(__name__)
 
 # HNSW graph parameters (pgvector's defaults are m 16, ef_construction 64) and the candidate list a
 # query explores: at least EF_SEARCH, and twice the rows asked for. On the 80k bench store's 256-d
@@ -103,6 +106,12 @@ def ensure_index(*, conn: Connection, model: str, dim: int) -> bool:
     # halfvec came with pgvector 0.7; on an older server the graph holds float32 vectors.
     storage: Storage = STORAGE if _has_type(conn, STORAGE) else "vector"
     name = index_name(model, dim, storage)
+    # Embed processes that finish together would each see no index and build one: PostgreSQL then
+    # fails the later CREATE INDEX IF NOT EXISTS on pg_class's unique name (bench/embed_shared.py's
+    # kill round, the index dropped first). The builds of one index queue on a transaction-scoped
+    # lock, so the later one finds the index made.
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     if _index_exists(conn, name):
         return False
     _raise_build_memory(conn=conn, rows=signature(conn=conn, model=model).count, dim=dim)
@@ -158,6 +167,34 @@ def _raise_build_workers(*, conn: Connection) -> None:
         )
 
 
+def index_and_buffer_bytes(*, conn: Connection, model: str, dim: int, storage: Storage) -> tuple[int, int]:
+    """The size of the model's HNSW index and the server's shared_buffers, in bytes."""
+    row = conn.execute(
+        sa.text(
+            "SELECT pg_relation_size(to_regclass(:name)), pg_size_bytes(current_setting('shared_buffers'))"
+        ),
+        {"name": index_name(model, dim, storage)},
+    ).one()
+    return int(row[0] or 0), int(row[1])
+
+
+def buffers_note(*, index_bytes: int, buffer_bytes: int) -> str | None:
+    """Advice when the graph cannot stay in shared_buffers, else None.
+
+    A graph search touches ~12,500 buffers (1M papers, ef_search 300). Measured at 1M (981 MB graph,
+    bench/scale.py, quiet 2 cores): hybrid p95 54.7 ms with shared_buffers 128 MB (pages copied in
+    from the OS cache on every search) and 30.2 ms with 3 GB, once warm.
+    """
+    if index_bytes <= buffer_bytes:
+        return None
+    mb = 2**20
+    return (
+        f"the HNSW index ({index_bytes // mb} MB) is larger than shared_buffers ({buffer_bytes // mb} MB): "
+        "vector search copies its pages in from the OS cache on every query; give shared_buffers room "
+        "for it (docs/deploy.md)"
+    )
+
+
 class PgVectorIndex:
     """Nearest-neighbour search for one model, answered by PostgreSQL (same methods as VectorIndex)."""
 
@@ -169,6 +206,7 @@ class PgVectorIndex:
         self._count = 0
         self._storage: Storage | None = None
         self._looked = -LOOK_AGAIN_SECONDS
+        self._noted = False
 
     @property
     def kind(self) -> str:
@@ -182,6 +220,12 @@ class PgVectorIndex:
     def _look(self, conn: Connection) -> None:
         self._storage = storage_in_use(conn=conn, model=self.model, dim=self.dim)
         self._looked = time.monotonic()
+        if self._storage is not None and not self._noted:
+            self._noted = True  # once a process: the sizes change slowly, and it is advice
+            sizes = index_and_buffer_bytes(conn=conn, model=self.model, dim=self.dim, storage=self._storage)
+            note = buffers_note(index_bytes=sizes[0], buffer_bytes=sizes[1])
+            if note:
+                log.warning("search.pgvector_buffers_short", extra={"note": note})
 
     def __len__(self) -> int:
         return self._count
