@@ -177,3 +177,19 @@ def test_two_processes_building_the_graph_at_once_make_one_and_neither_fails(eng
     assert outcome == [False]
     with engine.connect() as conn:
         assert _indexes(conn) == {pg_vectors.index_name(MODEL, DIM)}
+
+
+def test_exact_cosines_of_given_papers_are_computed_in_the_server(engine: Engine) -> None:
+    pks, matrix = _store_papers(engine, 50)
+    query = matrix[3] + 0.5 * matrix[9]  # not a unit vector: the cosine divides by its norm
+    index = PgVectorIndex(model=MODEL, dim=DIM)
+    wanted = [pks[9], pks[3], pks[20], 10**9]  # 10**9: no such paper, left out
+    with engine.connect() as conn:
+        found = index.similarities(conn=conn, query=query, pks=wanted)
+        zero = index.similarities(conn=conn, query=np.zeros(DIM, dtype=np.float32), pks=wanted)
+        assert index.similarities(conn=conn, query=query, pks=[]) == []
+    expected = {pks[i]: float(matrix[i] @ query / np.linalg.norm(query)) for i in (3, 9, 20)}
+    assert [pk for pk, _ in found] == sorted(expected)
+    for pk, score in found:
+        assert score == pytest.approx(expected[pk], abs=1e-5)
+    assert zero == [(pk, 0.0) for pk in sorted(expected)]
