@@ -45,11 +45,13 @@ from papertrend.web.params import (
     DateQ,
     MonthQ,
     SinceQ,
+    SubmitterQ,
     UntilQ,
     WeekQ,
     clean_query,
     parse_categories,
     parse_filters,
+    parse_submitter,
     require_known,
 )
 from papertrend.web.search_holder import VectorState
@@ -144,19 +146,13 @@ def daily_papers(
     p: PageQ = 0,
     limit: LimitQ = 50,
     category: CategoriesQ = None,
-    submitter: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            description="Only papers this Hugging Face user put on its daily page (`submittedBy.user`).",
-        ),
-    ] = None,
+    submitter: SubmitterQ = None,
 ) -> list[DailyPaper]:
     """Papers of a day, week or month (default: the latest day that has papers), in any of the
     categories given (a category no stored paper has is a 400), or only those one Hugging Face user
     put on its daily page."""
     period: Period | None = listings.parse_period(day=date_, week=week, month=month)
+    submitter = parse_submitter(submitter)
     cats = require_known(conn=conn, filters=Filters(categories=parse_categories(category))).categories
     if period is None:
         latest = repository.latest_day(conn=conn)
