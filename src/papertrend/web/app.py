@@ -11,7 +11,7 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
@@ -36,7 +36,7 @@ from papertrend.web import (
     preferences,
     subscribe,
 )
-from papertrend.web.deps import AppState
+from papertrend.web.deps import AppState, refuse_nul
 from papertrend.web.errors import add_error_handlers
 from papertrend.web.lifespan import lifespan_for
 from papertrend.web.middleware import DOCS_ASSETS, DOCS_PATH, HeadAsGet, SecurityAndAccessLog
@@ -77,6 +77,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan_for(state),
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.papertrend = state
     # Added first, so it runs inside the access log and security headers: hits are logged and get them.
