@@ -155,9 +155,6 @@ def test_a_graph_larger_than_shared_buffers_is_reported_once_with_its_sizes(
 
 def test_two_processes_building_the_graph_at_once_make_one_and_neither_fails(engine: Engine) -> None:
     _store_papers(engine, 300)
-    first = engine.connect()
-    first.begin()
-    assert pg_vectors.ensure_index(conn=first, model=MODEL, dim=DIM)  # built, not yet committed
     outcome: list[object] = []
 
     def second() -> None:
@@ -168,11 +165,14 @@ def test_two_processes_building_the_graph_at_once_make_one_and_neither_fails(eng
             outcome.append(exc)
 
     thread = threading.Thread(target=second)
-    thread.start()
-    thread.join(timeout=1.0)
-    assert thread.is_alive()  # waiting for the first build's transaction
-    first.commit()
-    first.close()
+    # Closed (and so its lock released) even when an assertion fails, so the thread never waits on.
+    with engine.connect() as first:
+        first.begin()
+        assert pg_vectors.ensure_index(conn=first, model=MODEL, dim=DIM)  # built, not yet committed
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive()  # waiting for the first build's transaction
+        first.commit()
     thread.join(timeout=30)
     assert outcome == [False]
     with engine.connect() as conn:

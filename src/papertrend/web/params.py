@@ -77,10 +77,12 @@ CategoriesQ = Annotated[
 ]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The characters no name or id holds: C0 controls and DEL (NUL breaks PostgreSQL's text).
+_CONTROLS = r"\x00-\x1f\x7f"
+_CONTROL = re.compile(f"[{_CONTROLS}]")
 # A Hugging Face user name as `submitter=` takes it: any text but control characters (NUL breaks
 # PostgreSQL's text: `?submitter=%00` was a 500 there, found by schemathesis at 300 examples a route).
-SUBMITTER_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+SUBMITTER_PATTERN = f"^[^{_CONTROLS}]+$"
 SubmitterQ = Annotated[
     str | None,
     Query(
@@ -105,7 +107,7 @@ MAX_AUTHOR_CHARS = 100
 # most MAX_AUTHORS comma-separated names. The limit is per value because OpenAPI can state it there;
 # a total over all values it cannot, and a schema-valid request must never be refused (CI of stop 21:
 # schemathesis sent one value of six names).
-AUTHOR_PATTERN = rf"^[^\x00-\x1f\x7f,]*(,[^\x00-\x1f\x7f,]*){{0,{MAX_AUTHORS - 1}}}$"
+AUTHOR_PATTERN = f"^[^{_CONTROLS},]*(,[^{_CONTROLS},]*){{0,{MAX_AUTHORS - 1}}}$"
 AuthorsQ = Annotated[
     list[str] | None,
     Query(
