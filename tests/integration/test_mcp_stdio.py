@@ -143,6 +143,9 @@ HOSTILE_CALLS: list[tuple[str, dict[str, object], str]] = [
     ("daily_papers", {"date": "2026-08-21", "month": "2026-08"}, "only one of date, week or month"),
     ("trending", {"window": "decade"}, "window"),
     ("author_papers", {"author": "z" * 10_000}, "at most 200 characters"),
+    # A NUL reached PostgreSQL's text and failed the call there, saying nothing of why.
+    ("author_papers", {"author": "ab\x00c"}, "may not hold control characters"),
+    ("search_papers", {"query": "agents", "author": "x\x00y"}, "may not hold control characters"),
     ("no_such_tool", {}, "no_such_tool"),
 ]
 

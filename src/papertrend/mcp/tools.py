@@ -21,7 +21,7 @@ from papertrend.papers import listings, repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.listings import TrendSort, Window, period_of
 from papertrend.papers.markdown import SIMILAR_PAPERS, paper_markdown
-from papertrend.papers.models import Paper, authors_short
+from papertrend.papers.models import Paper, authors_short, has_control_chars
 from papertrend.rank import TrendParams
 from papertrend.types import Filters, Hit, Mode, Sort
 
@@ -83,6 +83,14 @@ def _key(paper_id: str) -> str:
         raise ToolError(exc.message) from None
 
 
+def _author(text: str) -> str:
+    """An author name as the tools take it, whitespace-normalised; control characters are refused."""
+    if has_control_chars(text):
+        # As `author=` on the site: a NUL reached PostgreSQL's text and failed the call there.
+        raise ToolError("author may not hold control characters")
+    return " ".join(text.split())
+
+
 @dataclass
 class Library:
     """The store the tools answer from."""
@@ -115,7 +123,7 @@ class Library:
             raise ToolError("query is empty: say in a few words what the papers are about")
         if since and until and since > until:
             raise ToolError(f"since={since} is after until={until}")
-        author_name = " ".join((author or "").split())
+        author_name = _author(author or "")
         filters = Filters(
             since=since,
             until=until,
@@ -207,7 +215,7 @@ class Library:
 
     def author_papers(self, *, author: str, limit: int) -> str:
         """An author's papers, newest first."""
-        name = " ".join(author.split())
+        name = _author(author)
         if len(name) < 2:
             raise ToolError("author is empty: give a name, e.g. 'Yann LeCun' or a surname")
         # Authors are indexed for keyword search; the filter keeps only papers one of whose author

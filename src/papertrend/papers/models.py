@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -16,6 +17,17 @@ _BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 def without_bidi_controls(text: str) -> str:
     """Source text with the bidirectional override, embedding and isolate characters removed."""
     return text if text.isascii() else text.translate(_BIDI_CONTROLS)
+
+
+# The characters no name or id holds, as a regex class body: C0 controls and DEL. NUL breaks
+# PostgreSQL's text (`?author=%00` on the site, `author_papers` over MCP: both failed there).
+CONTROL_CHARS = r"\x00-\x1f\x7f"
+_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
+
+
+def has_control_chars(text: str) -> bool:
+    """Whether a name or id given by a user holds a control character (see CONTROL_CHARS)."""
+    return _CONTROL.search(text) is not None
 
 
 @dataclass(slots=True)

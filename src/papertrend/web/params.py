@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from papertrend.errors import BadRequest
 from papertrend.papers.listings import FIRST_DAY, LAST_DAY, parse_day
+from papertrend.papers.models import CONTROL_CHARS, has_control_chars
 from papertrend.search import filters as search_filters
 from papertrend.types import Filters
 
@@ -77,12 +78,9 @@ CategoriesQ = Annotated[
 ]
 
 
-# The characters no name or id holds: C0 controls and DEL (NUL breaks PostgreSQL's text).
-_CONTROLS = r"\x00-\x1f\x7f"
-_CONTROL = re.compile(f"[{_CONTROLS}]")
 # A Hugging Face user name as `submitter=` takes it: any text but control characters (NUL breaks
 # PostgreSQL's text: `?submitter=%00` was a 500 there, found by schemathesis at 300 examples a route).
-SUBMITTER_PATTERN = f"^[^{_CONTROLS}]+$"
+SUBMITTER_PATTERN = f"^[^{CONTROL_CHARS}]+$"
 SubmitterQ = Annotated[
     str | None,
     Query(
@@ -96,7 +94,7 @@ SubmitterQ = Annotated[
 
 def parse_submitter(value: str | None) -> str | None:
     """The `submitter=` user name, refused when it holds control characters."""
-    if value is not None and _CONTROL.search(value):
+    if value is not None and has_control_chars(value):
         raise BadRequest("submitter= may not hold control characters")
     return value
 
@@ -107,7 +105,7 @@ MAX_AUTHOR_CHARS = 100
 # most MAX_AUTHORS comma-separated names. The limit is per value because OpenAPI can state it there;
 # a total over all values it cannot, and a schema-valid request must never be refused (CI of stop 21:
 # schemathesis sent one value of six names).
-AUTHOR_PATTERN = f"^[^{_CONTROLS},]*(,[^{_CONTROLS},]*){{0,{MAX_AUTHORS - 1}}}$"
+AUTHOR_PATTERN = f"^[^{CONTROL_CHARS},]*(,[^{CONTROL_CHARS},]*){{0,{MAX_AUTHORS - 1}}}$"
 AuthorsQ = Annotated[
     list[str] | None,
     Query(
@@ -132,7 +130,7 @@ def parse_authors(values: Sequence[str] | None) -> tuple[str, ...]:
     for value in values:
         if len(value) > MAX_AUTHOR_CHARS:
             raise BadRequest(f"author= values are at most {MAX_AUTHOR_CHARS} characters")
-        if _CONTROL.search(value):
+        if has_control_chars(value):
             raise BadRequest("author= values may not hold control characters")
         # A comma separates names, as the search form's one field lists them.
         parts = value.split(",")
