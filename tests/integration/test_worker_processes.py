@@ -27,6 +27,7 @@ from tests.replay import ReplayServer, Reply
 
 RSS = "arxiv_api_fixtures/rss/rss_arxiv_org_2026-04-27/arxiv_cs_ai.xml"
 HF_DAY = "hf_daily_papers/samples/2026-08-21.json"
+API_ANSWER = "arxiv_api_fixtures/api_atom/recorded_2026_arxiv_py/id_2104.12255v1_s0_m100_6ae69987ffe1.body.xml"
 LEASE_SECONDS = 5
 
 
@@ -43,6 +44,11 @@ def start_worker(
             "PAPERTREND_DATA_DIR": str(tmp_path / name),  # each worker as if on its own machine
             "PAPERTREND_HF_BASE_URL": replay.url,
             "PAPERTREND_ARXIV_RSS_URL": f"{replay.url}/rss",
+            # The categories job looks HF papers up in arXiv's API (#14): here, not on the network.
+            # With the default address the workers' lookups failed and retried for ~15 s first, and
+            # under load the embed job had not run by the end of the test (fresh-clone suite, load 13).
+            "PAPERTREND_ARXIV_API_URL": f"{replay.url}/api/query",
+            "PAPERTREND_ARXIV_API_INTERVAL": "0",
             "PAPERTREND_RSS_CATEGORIES": '["cs.AI"]',
             "PAPERTREND_EMBEDDING_MODEL": "wordllama",
             "PAPERTREND_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
@@ -86,6 +92,7 @@ def test_ingest_runs_once_and_survives_a_killed_worker(
     # The first answer stalls, so the first worker is surely mid-job when it is killed.
     replay.add("/api/daily_papers", Reply(day, delay=30), Reply(day))
     replay.add("/rss/cs.AI", fixture_data / RSS)
+    replay.add("/api/query", fixture_data / API_ANSWER)  # a recorded answer for any lookup
 
     first = start_worker("first")
     wait_for("the first worker to take the ingest", lambda: bool(replay.requests))
@@ -125,4 +132,6 @@ def test_ingest_runs_once_and_survives_a_killed_worker(
     assert n_papers > 0 and n_vectors <= n_papers and n_claims == 0
     assert embed_lease is None
     for name in ("second", "third"):
-        assert "job embed: embed wordllama:" in (tmp_path / f"{name}.log").read_text(), name
+        log = (tmp_path / f"{name}.log").read_text()
+        assert "job embed: embed wordllama:" in log, name
+        assert "arxiv.org" not in log, name  # no worker reached for the network
