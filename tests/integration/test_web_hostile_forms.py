@@ -21,10 +21,8 @@ from sqlalchemy.engine import Engine
 from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.library import service
-from papertrend.search.embed_job import embed_missing
-from papertrend.search.embedder import FAST_MODEL, get_embedder
-from tests.integration.test_web_library import sign_in
-from tests.integration.test_web_pages import TOP_ID, Web, load_papers, make_web
+from tests.integration.test_web_library import library_web, sign_in
+from tests.integration.test_web_pages import TOP_ID, Web
 
 # (address, the form's fields); {v} is the hostile value in the path, {c} the reader's collection.
 FORMS = (
@@ -60,19 +58,7 @@ TEXT = st.one_of(
 
 @pytest.fixture
 def web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Web:
-    load_papers(engine, fixture_data, tmp_path / "data")
-    embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
-    # A closed port: an import naming unknown ids fails to fetch them at once, without a network.
-    return make_web(
-        settings.model_copy(
-            update={
-                "embedding_model": FAST_MODEL,
-                "arxiv_api_url": "http://127.0.0.1:9/api/query",
-                "http_retries": 0,
-            }
-        ),
-        engine,
-    )
+    return library_web(settings, engine, fixture_data, tmp_path)
 
 
 def _saved_collection(engine: Engine, user_id: int) -> int:

@@ -43,6 +43,11 @@ OTHER_ID = "2608.18580"
 
 @pytest.fixture
 def web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Web:
+    return library_web(settings, engine, fixture_data, tmp_path)
+
+
+def library_web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Web:
+    """The web tests' papers, embedded with the fast model, and the app with arXiv's API on a closed port."""
     load_papers(engine, fixture_data, tmp_path / "data")
     embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
     # A closed port: an import that names unknown ids fails to fetch them at once, without a network.

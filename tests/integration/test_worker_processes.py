@@ -27,7 +27,9 @@ from tests.replay import ReplayServer, Reply
 
 RSS = "arxiv_api_fixtures/rss/rss_arxiv_org_2026-04-27/arxiv_cs_ai.xml"
 HF_DAY = "hf_daily_papers/samples/2026-08-21.json"
-API_ANSWER = "arxiv_api_fixtures/api_atom/recorded_2026_arxiv_py/id_2104.12255v1_s0_m100_6ae69987ffe1.body.xml"
+API_ANSWER = (
+    "arxiv_api_fixtures/api_atom/recorded_2026_arxiv_py/id_2104.12255v1_s0_m100_6ae69987ffe1.body.xml"
+)
 LEASE_SECONDS = 5
 
 
