@@ -7,7 +7,6 @@ NUL in `author` reached PostgreSQL's text and failed the call with no reason giv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -48,11 +47,11 @@ CALLS = (
 
 
 @pytest.fixture
-def server(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Iterator[MCPServer]:
+def server(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> MCPServer:
     embedded_store(engine, fixture_data, tmp_path / "data")
     tuned = settings.model_copy(update={"embedding_model": FAST_MODEL})
     search = SearchHolder(settings=tuned, engine=engine)
-    yield build_server(library_for(settings=tuned, search=search))
+    return build_server(library_for(settings=tuned, search=search))
 
 
 @hypothesis.settings(max_examples=25, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
