@@ -308,11 +308,12 @@ def _pks_of(conn: Connection, paper_ids: Sequence[str]) -> dict[int, str]:
     return found
 
 
-def holding(*, conn: Connection, query: str, paper_ids: Sequence[str]) -> list[str]:
+def holding(*, conn: Connection, query: str, paper_ids: Sequence[str], every_word: bool = False) -> list[str]:
     """The papers, in order, that hold every quoted phrase of `query` and none of its excluded words
-    or phrases: what search by meaning must keep too, in every sort and feed (#14)."""
+    or phrases: what search by meaning must keep too, in every sort and feed (#14). With `every_word`,
+    only those holding every one of its words too (in any form or spelling, as match "all" asks)."""
     parsed = parse_query(query)
-    if not parsed.phrases and not parsed.excluded:
+    if not every_word and not parsed.phrases and not parsed.excluded:
         return list(paper_ids)
     ids = list(dict.fromkeys(paper_ids))
     by_pk = _pks_of(conn, ids)
@@ -322,7 +323,14 @@ def holding(*, conn: Connection, query: str, paper_ids: Sequence[str]) -> list[s
     index.fresh(conn=conn)
     subset = tantivy.Query.term_set_query(index.schema, "pk", list(by_pk))
     clauses = [(tantivy.Occur.Must, subset)]
-    clauses += [(_MUST, q) for q in (_anywhere(index, u) for u in parsed.phrases) if q is not None]
-    ranked = _ranked(index, _excluding(index, parsed, clauses), limit=len(by_pk), allowed=None)
+    if every_word:
+        required = to_tantivy(index, parsed, match="all")  # phrases and exclusions included
+        if required is None:
+            return []
+        wanted = tantivy.Query.boolean_query([*clauses, (_MUST, required)])
+    else:
+        clauses += [(_MUST, q) for q in (_anywhere(index, u) for u in parsed.phrases) if q is not None]
+        wanted = _excluding(index, parsed, clauses)
+    ranked = _ranked(index, wanted, limit=len(by_pk), allowed=None)
     kept = {by_pk[pk] for pk, _ in ranked}
     return [pid for pid in paper_ids if pid in kept]

@@ -90,7 +90,7 @@ class SearchHolder:
         with reading(self.engine) as conn:
             hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
             if sort == "date":
-                hits = relevant_newest_first(conn=conn, hits=hits, mode="keyword")
+                hits = relevant_newest_first(conn=conn, query=query, hits=hits, mode="keyword")
         return hits[:limit], "keyword"
 
     def warm(self) -> None:
