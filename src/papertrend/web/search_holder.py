@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.search import keyword
+from papertrend.search.language import guess
 from papertrend.search.service import relevant_newest_first
 from papertrend.search.suggest import VocabularyHolder
 from papertrend.types import Filters, Hit, Mode, Sort
@@ -113,7 +114,11 @@ class SearchHolder:
         return searcher.embedder if searcher is not None else None
 
     def did_you_mean(self, *, query: str) -> str | None:
-        """The query with its rare or unknown words corrected from the corpus's words, or None (#14)."""
+        """The query with its rare or unknown words corrected from the corpus's words, or None (#14);
+        None for a query in another language: the corpus's words are English, so their nearest
+        spellings are no corrections ("apprentissage par renforcement" was offered "… par reinforcement")."""
+        if guess(query) is not None:
+            return None
         with reading(self.engine) as conn:
             return self.vocabulary.suggest(conn=conn, query=query)
 

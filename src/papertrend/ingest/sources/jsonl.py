@@ -9,6 +9,7 @@ Two shapes are read, told apart per record:
 from __future__ import annotations
 
 import gzip
+import os
 import zlib
 from collections.abc import Iterator
 from datetime import date
@@ -123,6 +124,11 @@ def record_to_paper(record: Any, *, source: str, where: str, parsed: Parsed) -> 
     )
 
 
+def as_text(path: Path) -> str:
+    """A path as text any store or terminal takes: bytes that are not UTF-8 written as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 @register_source("jsonl")
 class JsonlSource:
     """Stream one file; the cursor is the number of lines already stored."""
@@ -133,10 +139,13 @@ class JsonlSource:
 
     def __init__(self, *, path: str | Path, batch_lines: int = BATCH_LINES) -> None:
         self.path = Path(path)
+        # What reports, cursors and messages call the file: a name may hold bytes that are not UTF-8,
+        # which neither the database nor the terminal take (they would raise), written as \xNN here.
+        self.label = as_text(self.path)
         self.batch_lines = batch_lines
 
     def cursor_key(self) -> str:
-        return str(self.path.resolve())
+        return as_text(self.path.resolve())
 
     def _fingerprint(self) -> dict[str, int]:
         st = self.path.stat()
@@ -144,9 +153,9 @@ class JsonlSource:
 
     def fetch(self, cursor: Cursor | None) -> Iterator[RawBatch]:
         if self.path.is_dir():
-            raise SourceError(f"{self.path}: is a directory, not a JSON-lines file")
+            raise SourceError(f"{self.label}: is a directory, not a JSON-lines file")
         if not self.path.is_file():
-            raise SourceError(f"{self.path}: no such file")
+            raise SourceError(f"{self.label}: no such file")
         fingerprint = self._fingerprint()
         skip = 0
         if cursor and {k: cursor.get(k) for k in fingerprint} == fingerprint:
@@ -162,15 +171,15 @@ class JsonlSource:
                         continue
                     batch.append(line)
                     if len(batch) >= self.batch_lines:
-                        yield RawBatch((first, batch), str(self.path), {"line": lineno, **fingerprint})
+                        yield RawBatch((first, batch), self.label, {"line": lineno, **fingerprint})
                         batch, first = [], lineno + 1
         except (OSError, EOFError, zlib.error) as exc:
             # A truncated or corrupt gzip: store the whole lines read so far, then fail the run.
             if batch:
-                yield RawBatch((first, batch), str(self.path), {"line": lineno, **fingerprint})
-            raise SourceError(f"{self.path}: unreadable after line {lineno} ({exc})") from exc
+                yield RawBatch((first, batch), self.label, {"line": lineno, **fingerprint})
+            raise SourceError(f"{self.label}: unreadable after line {lineno} ({exc})") from exc
         if batch:
-            yield RawBatch((first, batch), str(self.path), {"line": lineno, **fingerprint})
+            yield RawBatch((first, batch), self.label, {"line": lineno, **fingerprint})
 
     def parse(self, raw: RawBatch) -> Parsed:
         first, lines = raw.payload
