@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
 from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.digest import subscriptions as subs
+from papertrend.digest.cli import digest_app
 from papertrend.digest.compose import Composer
 from papertrend.digest.foryou import LibraryRecommender
 from papertrend.digest.ranking import keyword_ranker
@@ -99,3 +101,24 @@ def test_not_interested_link_shows_a_page_and_acts_on_post(store: Engine, settin
     assert stranger.get(f"/not-interested/{sub.id}.forged/{FOLLOWED_PAPER}").status_code == 404
     manage = subs.link_token(secret=settings.secret_key, subscription=sub, purpose="manage")
     assert stranger.get(f"/not-interested/{manage}/{FOLLOWED_PAPER}").status_code == 404
+
+
+def test_the_preview_shows_the_picks_the_run_sends(
+    store: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `digest preview` built its composer without the recommender: it showed topic searches padding
+    # "For you" ("Because you follow …", off topic) while `digest run` sent the library's picks.
+    monkeypatch.setenv("PAPERTREND_EMBEDDING_MODEL", FAST_MODEL)
+    add_subscriber(store, EMAIL, confirmed_at=NOW, prefs=subs.Preferences(topics=("agents",)))
+    web = make_web(settings, store)
+    uid = sign_in(web, store, EMAIL)
+    with reading(store) as conn:
+        followed = repository.get(conn=conn, paper_id=FOLLOWED_PAPER)
+    assert followed is not None
+    with transaction(store) as conn:
+        service.follow(conn=conn, user_id=uid, name=followed.authors[0], now=NOW)
+    day = followed.listing_day
+    shown = CliRunner().invoke(digest_app, ["preview", EMAIL, "--now", f"{day}T23:00:00+00:00"])
+    assert shown.exit_code == 0, shown.output
+    assert f"By {followed.authors[0]}" in shown.output
+    assert "Because you follow" not in shown.output

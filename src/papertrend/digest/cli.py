@@ -21,17 +21,15 @@ from sqlalchemy.engine import Engine
 from papertrend import migrate
 from papertrend.config import Settings
 from papertrend.db import create_engine, reading
-from papertrend.digest import digest_settings, repository
-from papertrend.digest.compose import Composer
+from papertrend.digest import repository
 from papertrend.digest.ranking import RankerMode, make_ranker
 from papertrend.digest.render import message_id_for, render_digest
 from papertrend.digest.repository import sent_ids
-from papertrend.digest.run import run_digest
+from papertrend.digest.run import make_composer, run_digest
 from papertrend.digest.schedule import edition_for, window_since
 from papertrend.digest.subscriptions import get_by_email
 from papertrend.mail.message import mail_context, to_bytes
 from papertrend.papers import repository as paper_repository
-from papertrend.rank import TrendParams
 
 digest_app = typer.Typer(no_args_is_help=True, help="The daily email: send due editions, preview one.")
 console = Console()
@@ -126,7 +124,6 @@ def preview_command(
     settings = Settings()
     engine = _engine(settings)
     when = parse_now(now)
-    ds = digest_settings(settings)
     ctx = mail_context(settings)
     try:
         with reading(engine) as conn:
@@ -141,13 +138,10 @@ def preview_command(
             previous = repository.previous_edition(conn=conn, subscription_id=sub.id, before=day)
             sent = sent_ids(conn=conn, subscription_ids=[sub.id])[sub.id]
         since = window_since(edition_date=day, cadence=sub.prefs.cadence, previous=previous)
-        composer = Composer(
-            engine=engine,
-            ranker=make_ranker(settings, engine, mode=_check_mode(mode)),
-            n_trending=ds.digest_trending,
-            n_for_you=ds.digest_for_you,
-            trend=TrendParams(gravity=settings.trending_gravity, offset_hours=settings.trending_offset_hours),
-        )
+        # The composer `digest run` uses: the preview showed topic searches padding "For you" while
+        # the run sent the library recommender's picks (#13).
+        ranker = make_ranker(settings, engine, mode=_check_mode(mode))
+        composer = make_composer(engine=engine, settings=settings, ranker=ranker)
         composed = composer.compose(sub=sub, edition_date=day, since=since, sent=sent)
         with reading(engine) as conn:
             papers = {p.id: p for p in paper_repository.get_many(conn=conn, paper_ids=composed.paper_ids)}

@@ -46,6 +46,25 @@ class RunReport:
         return "; ".join(parts)
 
 
+def make_composer(
+    *, engine: Engine, settings: Settings, ranker: Ranker, recommender: Recommender | None = None
+) -> Composer:
+    """The composer of `digest run` and `digest preview` alike: "For you" from the library recommender
+    (digest/foryou.py) whenever a model is loaded, the ranker's unless one is passed; keyword-only
+    runs keep ranking topics by words (#13)."""
+    ds = digest_settings(settings)
+    if recommender is None and isinstance(ranker, WindowRanker) and ranker.embedder is not None:
+        recommender = LibraryRecommender(engine=engine, embedder=ranker.embedder, cache_dir=settings.data_dir)
+    return Composer(
+        engine=engine,
+        ranker=ranker,
+        recommender=recommender,
+        n_trending=ds.digest_trending,
+        n_for_you=ds.digest_for_you,
+        trend=TrendParams(gravity=settings.trending_gravity, offset_hours=settings.trending_offset_hours),
+    )
+
+
 def run_digest(
     *,
     engine: Engine,
@@ -56,11 +75,8 @@ def run_digest(
     mailer_factory: Callable[[], Mailer] | None = None,
     recommender: Recommender | None = None,
 ) -> RunReport:
-    """Compose every due edition and deliver everything due: safe to run at any time, any number of times.
-
-    "For you" comes from the library recommender (digest/foryou.py) whenever a model is loaded: the
-    ranker's, unless one is passed; keyword-only runs keep ranking topics by words (#13).
-    """
+    """Compose every due edition and deliver everything due: safe to run at any time, any number of
+    times; "For you" as `make_composer` makes it."""
     ds = digest_settings(settings)
     now = now or datetime.now(UTC)
     ctx = mail_context(settings)
@@ -69,16 +85,7 @@ def run_digest(
     if not dry_run:
         with transaction(engine) as conn:
             purged = purge_expired(conn=conn, now=now)
-    if recommender is None and isinstance(ranker, WindowRanker) and ranker.embedder is not None:
-        recommender = LibraryRecommender(engine=engine, embedder=ranker.embedder, cache_dir=settings.data_dir)
-    composer = Composer(
-        engine=engine,
-        ranker=ranker,
-        recommender=recommender,
-        n_trending=ds.digest_trending,
-        n_for_you=ds.digest_for_you,
-        trend=TrendParams(gravity=settings.trending_gravity, offset_hours=settings.trending_offset_hours),
-    )
+    composer = make_composer(engine=engine, settings=settings, ranker=ranker, recommender=recommender)
     started, cpu = time.perf_counter(), time.process_time()
     composed = compose_due(
         engine=engine, composer=composer, now=now, secret=ctx.secret, domain=ctx.domain, dry_run=dry_run
