@@ -315,6 +315,9 @@ def test_week_and_month_listings(web: Web) -> None:
     assert "March 2025" in month.text
     assert f"{2 * ARXIV_PER_DAY} papers" in month.text
     assert "/papers?month=2026-08" in month.hrefs()
+    # "/" is the same listing: its month was silently ignored (the latest day was shown).
+    assert "March 2025" in page(web, "/?month=2025-03").text
+    assert "is not a month" in page(web, "/?month=2025-1x", status=400).text
 
 
 def test_a_day_without_papers_says_so_and_links_onwards(web: Web) -> None:

@@ -160,12 +160,8 @@ def _daily(
     return render(request, "daily.html", context)
 
 
+# "/" is the listing too: `/?month=2026-06` showed the latest day, the month silently ignored.
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, conn: ConnDep, p: PageQ = 0, category: CategoriesQ = None) -> HTMLResponse:
-    """The latest day that has papers."""
-    return _daily(request, conn, period=None, page=p, categories=parse_categories(category))
-
-
 @router.get("/papers", response_class=HTMLResponse)
 def papers_listing(
     request: Request,
@@ -176,7 +172,8 @@ def papers_listing(
     p: PageQ = 0,
     category: CategoriesQ = None,
 ) -> HTMLResponse:
-    """Papers of a day, an ISO week or a month, most upvoted first, in any of the categories given."""
+    """Papers of a day, an ISO week or a month (the latest day with papers when none is given), most
+    upvoted first, in any of the categories given."""
     period = listings.parse_period(day=date_, week=week, month=month)
     return _daily(request, conn, period=period, page=p, categories=parse_categories(category))
 
