@@ -9,11 +9,14 @@ from urllib.parse import quote, unquote
 
 import hypothesis
 import pytest
+import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
+from papertrend.db import transaction
+from papertrend.papers.tables import papers
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import FAST_MODEL, get_embedder
 from tests.integration.test_web_pages import TOP_ID, Web, load_papers, make_web, page
@@ -78,6 +81,8 @@ def test_author_filter_in_the_api_the_page_and_the_feed(web: Web) -> None:
         ("/feeds/search.atom?q=agents&author=Nobody+Zzyzx", "Nobody Zzyzx"),
         ("/api/daily_papers?date=2025-03-18&category=cs.ZZ", "cs.ZZ"),
         ("/feeds/daily.atom?date=2025-03-18&category=cs.ZZ", "cs.ZZ"),
+        ("/api/trending?category=cs.ZZ", "cs.ZZ"),
+        ("/feeds/trending.atom?category=cs.ZZ", "cs.ZZ"),
     ],
 )
 def test_unknown_filter_values_are_a_clear_400(web: Web, url: str, named: str) -> None:
@@ -92,6 +97,8 @@ def test_unknown_filter_values_are_a_visible_note_on_pages(web: Web) -> None:
     assert "No paper here has an author named like 'Nobody Zzyzx'" in html.text
     listing = page(web, "/papers?date=2025-03-18&category=cs.ZZ")
     assert "No paper here is in category 'cs.ZZ'" in listing.text
+    trending = page(web, "/papers/trending?category=cs.ZZ")
+    assert "No paper here is in category 'cs.ZZ'" in trending.text
 
 
 def test_listings_and_their_feeds_filter_by_category(web: Web) -> None:
@@ -109,6 +116,22 @@ def test_listings_and_their_feeds_filter_by_category(web: Web) -> None:
     assert feed.status_code == 200 and feed.text.count("<entry>") == expected
 
 
+def test_trending_and_its_feed_filter_by_category(web: Web, engine: Engine) -> None:
+    # `?category=` on trending was silently ignored: the page, the API and the feed showed everything.
+    week = [d["paper"]["id"] for d in _json(web, "/api/trending?window=week&limit=100")]
+    tagged = week[1:3]
+    with transaction(engine) as conn:
+        conn.execute(sa.update(papers).where(papers.c.id.in_(tagged)).values(categories=["cs.MA"]))
+    only = _json(web, "/api/trending?window=week&limit=100&category=cs.MA")
+    assert [d["paper"]["id"] for d in only] == tagged  # in their trending order
+    html = page(web, "/papers/trending?window=week&category=cs.MA")
+    assert "2 papers in cs.MA listed" in html.text
+    assert "/papers/trending?window=week&sort=trending" in html.hrefs()  # back to all categories
+    assert "/papers/trending?window=month&sort=trending&category=cs.MA" in html.hrefs()
+    feed = web.get("/feeds/trending.atom?window=week&category=cs.MA")
+    assert feed.status_code == 200 and feed.text.count("<entry>") == 2
+
+
 # Every new parameter (#14), on pages, the API and feeds: hostile text never makes a 5xx.
 HOSTILE_URLS = (
     "/search?q=agents&mode=keyword&author={v}",
@@ -119,6 +142,9 @@ HOSTILE_URLS = (
     "/papers?date=2025-03-18&category={v}",
     "/api/daily_papers?date=2025-03-18&category={v}",
     "/feeds/daily.atom?date=2025-03-18&category={v}",
+    "/papers/trending?category={v}",
+    "/api/trending?category={v}",
+    "/feeds/trending.atom?category={v}",
 )
 HOSTILE_TEXT = st.one_of(
     st.text(max_size=60),

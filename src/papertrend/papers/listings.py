@@ -360,14 +360,23 @@ def ranked_period(
 
 
 def ranked_window(
-    *, conn: Connection, window: Window, sort: TrendSort, now: datetime, params: TrendParams
+    *,
+    conn: Connection,
+    window: Window,
+    sort: TrendSort,
+    now: datetime,
+    params: TrendParams,
+    categories: Sequence[str] = (),
 ) -> tuple[Period | None, list[Hit]]:
-    """The trending window ending on the latest listed day, ranked; (None, []) when nothing is stored."""
+    """The trending window ending on the latest listed day, ranked (papers in any of `categories`, when
+    given); (None, []) when nothing is stored."""
     latest = latest_day(conn=conn)
     if latest is None:
         return None, []
     period = window_period(window, latest=latest)
-    return period, ranked_period(conn=conn, period=period, sort=sort, now=now, params=params)
+    return period, ranked_period(
+        conn=conn, period=period, sort=sort, now=now, params=params, categories=categories
+    )
 
 
 def _like_escape(text: str) -> str:

@@ -28,7 +28,7 @@ from papertrend.papers.listings import Period, TrendSort, Window, period_of
 from papertrend.papers.models import Paper
 from papertrend.search.language import guess
 from papertrend.search.tantivy_index import IndexState
-from papertrend.types import Filters, Hit, Mode, Sort
+from papertrend.types import Hit, Mode, Sort
 from papertrend.web import cursor
 from papertrend.web.api_models import (
     API_ERRORS,
@@ -49,7 +49,7 @@ from papertrend.web.params import (
     UntilQ,
     WeekQ,
     clean_query,
-    parse_categories,
+    known_categories,
     parse_filters,
     parse_submitter,
     require_known,
@@ -153,7 +153,7 @@ def daily_papers(
     put on its daily page."""
     period: Period | None = listings.parse_period(day=date_, week=week, month=month)
     submitter = parse_submitter(submitter)
-    cats = require_known(conn=conn, filters=Filters(categories=parse_categories(category))).categories
+    cats = known_categories(conn=conn, category=category)
     if period is None:
         latest = repository.latest_day(conn=conn)
         if latest is None:
@@ -205,10 +205,13 @@ def trending(
     sort: TrendSort = "trending",
     p: PageQ = 0,
     limit: LimitQ = 50,
+    category: CategoriesQ = None,
 ) -> list[DailyPaper]:
-    """Papers of the window ranked by trending score (see the trending page for the formula)."""
+    """Papers of the window ranked by trending score (see the trending page for the formula), in any
+    of the categories given."""
+    cats = known_categories(conn=conn, category=category)
     _period, hits = listings.ranked_window(
-        conn=conn, window=window, sort=sort, now=state.clock(), params=state.trend
+        conn=conn, window=window, sort=sort, now=state.clock(), params=state.trend, categories=cats
     )
     return items(conn, hits[p * limit : (p + 1) * limit], base_url=state.settings.base_url)
 

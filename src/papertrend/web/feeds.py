@@ -17,7 +17,7 @@ from papertrend import __version__
 from papertrend.papers import listings, repository
 from papertrend.papers.listings import Period, Window, period_of
 from papertrend.papers.models import Paper
-from papertrend.types import Filters, Mode, Sort
+from papertrend.types import Mode, Sort
 from papertrend.web.api_models import ERRORS
 from papertrend.web.deps import ConnDep, StateDep
 from papertrend.web.params import (
@@ -29,7 +29,7 @@ from papertrend.web.params import (
     UntilQ,
     WeekQ,
     clean_query,
-    parse_categories,
+    known_categories,
     parse_filters,
     require_known,
 )
@@ -118,10 +118,13 @@ def _self_path(request: Request) -> str:
 @router.get(
     "/trending.atom", response_class=Response, responses={200: {"content": {"application/atom+xml": {}}}}
 )
-def trending_feed(request: Request, conn: ConnDep, state: StateDep, window: Window = "day") -> Response:
-    """Trending papers of the last day, week or month."""
+def trending_feed(
+    request: Request, conn: ConnDep, state: StateDep, window: Window = "day", category: CategoriesQ = None
+) -> Response:
+    """Trending papers of the last day, week or month, in any of the categories given."""
+    cats = known_categories(conn=conn, category=category)
     period, hits = listings.ranked_window(
-        conn=conn, window=window, sort="trending", now=state.clock(), params=state.trend
+        conn=conn, window=window, sort="trending", now=state.clock(), params=state.trend, categories=cats
     )
     papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in hits[:FEED_SIZE]])
     span = (
@@ -133,8 +136,8 @@ def trending_feed(request: Request, conn: ConnDep, state: StateDep, window: Wind
         atom(
             base_url=state.settings.base_url,
             self_path=_self_path(request),
-            page_path=query_url("/papers/trending", window=window),
-            title=f"Papertrend: trending papers ({window})",
+            page_path=query_url("/papers/trending", window=window, category=cats),
+            title=f"Papertrend: trending papers ({window}{', ' + ', '.join(cats) if cats else ''})",
             subtitle=f"Papers listed {span}, ranked by trending score." if span else "No papers yet.",
             papers=papers,
             now=state.clock(),
@@ -157,7 +160,7 @@ def daily_feed(
     """Papers of a day, week or month (default: the latest day that has papers), most upvoted first,
     in any of the categories given; a category no stored paper has is a 400."""
     period: Period | None = listings.parse_period(day=date_, week=week, month=month)
-    cats = require_known(conn=conn, filters=Filters(categories=parse_categories(category))).categories
+    cats = known_categories(conn=conn, category=category)
     if period is None:
         latest = repository.latest_day(conn=conn)
         period = period_of("day", latest) if latest else None

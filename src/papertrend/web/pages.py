@@ -186,13 +186,22 @@ def trending_page(
     window: Window = "day",
     sort: TrendSort = "trending",
     p: PageQ = 0,
+    category: CategoriesQ = None,
 ) -> HTMLResponse:
-    """Papers of the last day, week or month ranked by trending score, votes or age."""
+    """Papers of the last day, week or month ranked by trending score, votes or age, in any of the
+    categories given."""
+    # A category no stored paper has is named on the page and left out, as on the listings (#14).
+    kept, filter_notes = known_only(conn=conn, filters=Filters(categories=parse_categories(category)))
+    cats = list(kept.categories)
     period, hits = listings.ranked_window(
-        conn=conn, window=window, sort=sort, now=state.clock(), params=state.trend
+        conn=conn, window=window, sort=sort, now=state.clock(), params=state.trend, categories=cats
     )
     shown = hits[p * TRENDING_SIZE : (p + 1) * TRENDING_SIZE]
     papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in shown])
+
+    def url(path: str = "/papers/trending", **params: object) -> str:
+        return query_url(path, **{"window": window, "sort": sort, "category": cats, **params})
+
     context = {
         "title": "Trending papers",
         "period": period,
@@ -204,25 +213,20 @@ def trending_page(
         "offset": p * TRENDING_SIZE,
         "window": window,
         "sort": sort,
+        "categories": ", ".join(cats),
+        "filter_notes": filter_notes,
+        "unfiltered_url": url(category=None) if cats else None,
         "formula": explain(state.trend),
-        "windows": [(w, label, query_url("/papers/trending", window=w, sort=sort)) for w, label in WINDOWS],
-        "sorts": [(s, label, query_url("/papers/trending", window=window, sort=s)) for s, label in SORTS],
-        "prev_page_url": query_url("/papers/trending", window=window, sort=sort, p=p - 1) if p > 0 else None,
-        "next_page_url": (
-            query_url("/papers/trending", window=window, sort=sort, p=p + 1)
-            if (p + 1) * TRENDING_SIZE < len(hits)
-            else None
-        ),
+        "windows": [(w, label, url(window=w)) for w, label in WINDOWS],
+        "sorts": [(s, label, url(sort=s)) for s, label in SORTS],
+        "prev_page_url": url(p=p - 1) if p > 0 else None,
+        "next_page_url": url(p=p + 1) if (p + 1) * TRENDING_SIZE < len(hits) else None,
         "alternates": [
-            {
-                "type": "application/json",
-                "title": "JSON",
-                "href": query_url("/api/trending", window=window, sort=sort, p=p or None),
-            },
+            {"type": "application/json", "title": "JSON", "href": url("/api/trending", p=p or None)},
             {
                 "type": "application/atom+xml",
                 "title": "Trending papers (Atom)",
-                "href": query_url("/feeds/trending.atom", window=window),
+                "href": url("/feeds/trending.atom", sort=None),
             },
         ],
     }

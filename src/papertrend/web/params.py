@@ -194,6 +194,12 @@ def require_known(*, conn: Connection, filters: Filters) -> Filters:
     return filters
 
 
+def known_categories(*, conn: Connection, category: Sequence[str] | None) -> tuple[str, ...]:
+    """The categories of `category=` values; BadRequest for a malformed one or one no stored paper has
+    (API, feeds)."""
+    return require_known(conn=conn, filters=Filters(categories=parse_categories(category))).categories
+
+
 def known_only(*, conn: Connection, filters: Filters) -> tuple[Filters, list[str]]:
     """The filters without categories or authors no stored paper has, and a note on each (pages)."""
     missing = search_filters.unknown(conn=conn, filters=filters)
