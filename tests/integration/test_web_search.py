@@ -184,6 +184,13 @@ def test_search_pages_are_numbered_and_the_count_is_true(web: Web) -> None:
     expected = [f"/papers/{d['paper']['id']}" for d in everyone[3:6]]
     assert [h for h in dict.fromkeys(shown) if h in expected] == expected
     assert f"page 2 of {pages}" in second.text
+    # Newest first orders only the relevant of the top results: "82 results" for a query thousands
+    # of papers match read as if those were all of them.
+    by_date = _json(web, "/api/papers/search?q=agents+models&mode=keyword&limit=100&sort=date")
+    dated = web.get("/search?q=agents+models&mode=keyword&limit=100&sort=date").text
+    n = len(by_date)
+    said = f"The {n} most relevant result{'s' if n != 1 else ''} for <strong>agents models</strong>"
+    assert f"{said}, newest first" in dated
 
 
 def test_a_query_in_another_language_is_told_so(web: Web) -> None:
