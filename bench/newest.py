@@ -37,13 +37,15 @@ from papertrend.search.embedder import DEFAULT_MODEL, get_embedder
 from papertrend.types import Filters, Mode
 
 D = date.fromisoformat
-MOE = r"(mixture[- ]of[- ]experts|\bMoE).*\brout|\brout.*(mixture[- ]of[- ]experts|\bMoE)"
 LLM = r"(LLM|language model)"
 
 
 def both(a: str, b: str) -> str:
     """A pattern for a text naming both, in either order."""
     return f"({a}).*({b})|({b}).*({a})"
+
+
+MOE = both(r"mixture[- ]of[- ]experts|\bMoE", r"\brout")
 
 
 # (query, what "on topic" means, filters)
@@ -83,19 +85,18 @@ QUERIES: list[tuple[str, str, Filters]] = [
     ),
     (
         "graph neural networks for molecules",
-        r"(graph neural|\bGNN).*(molecul|chemi|drug)|(molecul|chemi|drug).*(graph neural|\bGNN)",
+        both(r"graph neural|\bGNN", "molecul|chemi|drug"),
         Filters(),
     ),
     (
         "retrieval augmented generation hallucination",
-        r"(retrieval[- ]augmented|\bRAG\b).*hallucinat|hallucinat.*(retrieval[- ]augmented|\bRAG\b)",
+        both(r"retrieval[- ]augmented|\bRAG\b", "hallucinat"),
         Filters(),
     ),
-    ("federated learning privacy", r"federated.*(privacy|private)|(privacy|private).*federated", Filters()),
+    ("federated learning privacy", both("federated", "privacy|private"), Filters()),
     (
         "vision language model hallucination",
-        r"(vision[- ]language|multimodal|\bLVLM|\bVLM|\bMLLM).*hallucinat"
-        r"|hallucinat.*(vision[- ]language|multimodal|\bLVLM|\bVLM|\bMLLM)",
+        both(r"vision[- ]language|multimodal|\bLVLM|\bVLM|\bMLLM", "hallucinat"),
         Filters(),
     ),
     (
@@ -104,22 +105,21 @@ QUERIES: list[tuple[str, str, Filters]] = [
         Filters(),
     ),
     ("sparse autoencoders interpretability", r"sparse auto-?encoder|\bSAEs?\b", Filters()),
-    ("quantization of large language models", rf"quantiz.*{LLM}|{LLM}.*quantiz", Filters()),
+    ("quantization of large language models", both("quantiz", LLM), Filters()),
     (
         "autonomous driving trajectory prediction",
-        r"(autonomous driving|driving|vehicle).*trajector|trajector.*(autonomous driving|driving|vehicle)",
+        both("autonomous driving|driving|vehicle", "trajector"),
         Filters(),
     ),
     (
         "speech recognition low resource languages",
-        r"(speech recognition|\bASR\b).*(low[- ]resource|under-?resourced)"
-        r"|(low[- ]resource|under-?resourced).*(speech recognition|\bASR\b)",
+        both(r"speech recognition|\bASR\b", r"low[- ]resource|under-?resourced"),
         Filters(),
     ),
     ("machine unlearning", r"unlearn", Filters()),
     (
         "time series forecasting transformer",
-        r"(time[- ]series|forecast).*transformer|transformer.*(time[- ]series|forecast)",
+        both(r"time[- ]series|forecast", "transformer"),
         Filters(),
     ),
     ("jailbreak attacks on LLMs", r"jailbreak", Filters()),
@@ -131,7 +131,7 @@ QUERIES: list[tuple[str, str, Filters]] = [
     ),
     (
         "world models for robotics",
-        r"world model.*(robot|manipulat|embodied)|(robot|manipulat|embodied).*world model",
+        both("world model", "robot|manipulat|embodied"),
         Filters(),
     ),
     ("in-context learning in transformers", r"in[- ]context learning", Filters()),
@@ -155,7 +155,7 @@ QUERIES: list[tuple[str, str, Filters]] = [
     ),
     (
         "tokenization for multilingual models",
-        r"tokeni[sz].*(multilingual|languages|cross-lingual)|(multilingual|languages|cross-lingual).*tokeni[sz]",
+        both(r"tokeni[sz]", "multilingual|languages|cross-lingual"),
         Filters(),
     ),
     (

@@ -22,6 +22,7 @@ from papertrend.digest.ranking import keyword_ranker
 from papertrend.library import repository as library_repo
 from papertrend.library import service
 from papertrend.papers import repository
+from papertrend.papers.models import Paper
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import FAST_MODEL, get_embedder
 from tests.digest_support import add_subscriber
@@ -51,20 +52,27 @@ def compose(engine: Engine, sub: subs.Subscription) -> tuple[tuple[str, ...], tu
     return made.trending, made.for_you
 
 
-def test_library_and_followed_authors_reach_the_digest_with_reasons(
-    store: Engine, settings: Settings
-) -> None:
-    sub = add_subscriber(store, EMAIL, confirmed_at=NOW, prefs=subs.Preferences())
-    # A subscriber with no account, no topics and no library gets no "For you" at all: no padding.
-    assert compose(store, sub)[1] == ()
+def follow_an_author(store: Engine, settings: Settings) -> tuple[Web, int, Paper]:
+    """EMAIL signed in, following the first author of FOLLOWED_PAPER: the web client, user id, paper."""
     web = make_web(settings, store)
     uid = sign_in(web, store, EMAIL)
     with reading(store) as conn:
         followed = repository.get(conn=conn, paper_id=FOLLOWED_PAPER)
     assert followed is not None
     with transaction(store) as conn:
-        service.save(conn=conn, user_id=uid, paper_id=TOP_ID, now=NOW)
         service.follow(conn=conn, user_id=uid, name=followed.authors[0], now=NOW)
+    return web, uid, followed
+
+
+def test_library_and_followed_authors_reach_the_digest_with_reasons(
+    store: Engine, settings: Settings
+) -> None:
+    sub = add_subscriber(store, EMAIL, confirmed_at=NOW, prefs=subs.Preferences())
+    # A subscriber with no account, no topics and no library gets no "For you" at all: no padding.
+    assert compose(store, sub)[1] == ()
+    _, uid, followed = follow_an_author(store, settings)
+    with transaction(store) as conn:
+        service.save(conn=conn, user_id=uid, paper_id=TOP_ID, now=NOW)
     _, for_you = compose(store, sub)
     picks = dict(for_you)
     assert picks.get(FOLLOWED_PAPER) == f"by {followed.authors[0]}"
@@ -75,13 +83,7 @@ def test_library_and_followed_authors_reach_the_digest_with_reasons(
 
 def test_not_interested_link_shows_a_page_and_acts_on_post(store: Engine, settings: Settings) -> None:
     sub = add_subscriber(store, EMAIL, confirmed_at=NOW, prefs=subs.Preferences())
-    web: Web = make_web(settings, store)
-    uid = sign_in(web, store, EMAIL)
-    with reading(store) as conn:
-        followed = repository.get(conn=conn, paper_id=FOLLOWED_PAPER)
-    assert followed is not None
-    with transaction(store) as conn:
-        service.follow(conn=conn, user_id=uid, name=followed.authors[0], now=NOW)
+    web, uid, followed = follow_an_author(store, settings)
     assert FOLLOWED_PAPER in dict(compose(store, sub)[1])
 
     token = subs.link_token(secret=settings.secret_key, subscription=sub, purpose="not_interested")
@@ -110,13 +112,7 @@ def test_the_preview_shows_the_picks_the_run_sends(
     # "For you" ("Because you follow …", off topic) while `digest run` sent the library's picks.
     monkeypatch.setenv("PAPERTREND_EMBEDDING_MODEL", FAST_MODEL)
     add_subscriber(store, EMAIL, confirmed_at=NOW, prefs=subs.Preferences(topics=("agents",)))
-    web = make_web(settings, store)
-    uid = sign_in(web, store, EMAIL)
-    with reading(store) as conn:
-        followed = repository.get(conn=conn, paper_id=FOLLOWED_PAPER)
-    assert followed is not None
-    with transaction(store) as conn:
-        service.follow(conn=conn, user_id=uid, name=followed.authors[0], now=NOW)
+    _, _, followed = follow_an_author(store, settings)
     day = followed.listing_day
     shown = CliRunner().invoke(digest_app, ["preview", EMAIL, "--now", f"{day}T23:00:00+00:00"])
     assert shown.exit_code == 0, shown.output
