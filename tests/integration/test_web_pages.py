@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import httpx
@@ -266,6 +267,10 @@ def test_home_lists_the_latest_day_most_upvoted_first(web: Web) -> None:
         html.hrefs()
     )
     assert "Rujun Han and 14 more" in html.text
+    # On an author's page their own name shows even when it falls past the first three.
+    tenth = web.get(f"/api/papers/{TOP_ID}").json()["authors"][9]["name"]
+    theirs = page(web, f"/authors/{quote(tenth, safe='')}")
+    assert f"Rujun Han , …, {tenth} and 13 more" in theirs.text  # the text of each link, spaced
     assert "LLM agents learn by interacting with environments" in html.text
     assert "▲ 163" in html.text
     hrefs = html.hrefs()

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from papertrend import __version__
+from papertrend.library.service import author_key
 from papertrend.papers.models import Paper, authors_short, without_bidi_controls
 from papertrend.web.banner import banner_for
 from papertrend.web.cookies import CSRF_FIELD, csrf_token, current_user, give_csrf_cookie
@@ -54,12 +55,20 @@ def snippet(text: str, chars: int = 320) -> str:
     return text[:chars].rsplit(" ", 1)[0].rstrip(",.;:") + " …"
 
 
-def authors_split(names: list[str], keep: int = 3) -> tuple[list[str], int]:
-    """The author names to show and how many more there are, as `authors_short` counts them (#13)."""
+def authors_split(names: list[str], keep: int = 3, focus: str | None = None) -> tuple[list[str | None], int]:
+    """The author names to show and how many more there are, as `authors_short` counts them (#13). On
+    an author's page (`focus`) their own name is shown too when it falls past the first `keep`, after
+    a gap (None): "V-JEPA 2.1" listed "Lorenzo Mur-Labadia, Matthew Muckley, Amir Bar and 6 more" on
+    Yann LeCun's page."""
     clean = [" ".join(without_bidi_controls(n).split()) for n in names]
     if len(clean) <= keep + 1:
-        return clean, 0
-    return clean[:keep], len(clean) - keep
+        return list(clean), 0
+    shown: list[str | None] = list(clean[:keep])
+    key = author_key(focus) if focus else None
+    at = next((i for i, n in enumerate(clean) if i >= keep and author_key(n) == key), None)
+    if at is not None:
+        shown += [None, clean[at]] if at > keep else [clean[at]]
+    return shown, len(clean) - sum(n is not None for n in shown)
 
 
 def author_url(name: str) -> str:
