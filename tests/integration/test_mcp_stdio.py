@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -117,6 +118,19 @@ def test_each_tool_answers_from_the_store(store: Path) -> None:
         month = text_of(await client.call_tool("trending", {"window": "month", "sort": "upvotes"}))
         assert f"\n1. {OLD_ID} " in month  # 300 upvotes, four days before the sample day
 
+        # Categories filter the listings and trending too, as they do on the site (#14).
+        everything = text_of(await client.call_tool("daily_papers", {"date": "2025-03-18", "limit": 100}))
+        some = text_of(
+            await client.call_tool(
+                "daily_papers", {"date": "2025-03-18", "limit": 100, "categories": ["cs.CL"]}
+            )
+        )
+        assert some.startswith("Papers of date 2025-03-18 in cs.CL, by trending:")
+        listed = [len(re.findall(r"^\d+\. ", text, re.M)) for text in (some, everything)]
+        assert 0 < listed[0] < listed[1], listed
+        in_cv = text_of(await client.call_tool("trending", {"window": "month", "categories": ["cs.CV"]}))
+        assert in_cv.startswith("Trending papers in cs.CV, ")
+
         by_author = text_of(await client.call_tool("author_papers", {"author": "Chengsong Huang"}))
         assert f"\n1. {TOP_ID} " in by_author
 
@@ -142,6 +156,8 @@ HOSTILE_CALLS: list[tuple[str, dict[str, object], str]] = [
     ("daily_papers", {"week": "2026-W60"}, "is not an ISO week"),
     ("daily_papers", {"date": "2026-08-21", "month": "2026-08"}, "only one of date, week or month"),
     ("trending", {"window": "decade"}, "window"),
+    ("trending", {"categories": ["cs.ZZ"]}, "no paper here is in category 'cs.ZZ'"),
+    ("daily_papers", {"categories": ["cs.ZZ", "cs.CL"]}, "no paper here is in category 'cs.ZZ'"),
     ("author_papers", {"author": "z" * 10_000}, "at most 200 characters"),
     # A NUL reached PostgreSQL's text and failed the call there, saying nothing of why.
     ("author_papers", {"author": "ab\x00c"}, "may not hold control characters"),

@@ -40,6 +40,9 @@ PaperId = Annotated[
 Limit = Annotated[int, Field(ge=1, le=50, description="How many papers to return (1–50).")]
 CATEGORY = r"^[A-Za-z][A-Za-z-]*(\.[A-Za-z][A-Za-z-]*)?$"
 Category = Annotated[str, Field(pattern=CATEGORY, max_length=32, description="e.g. cs.CL")]
+Categories = Annotated[
+    list[Category], Field(max_length=10, description="arXiv categories; any of them matches.")
+]
 Author = Annotated[str, Field(min_length=2, max_length=200, description="An author's name or surname.")]
 
 INSTRUCTIONS = (
@@ -72,9 +75,7 @@ def build_server(library: Library) -> MCPServer:
         ] = "hybrid",
         since: Annotated[date | None, Field(description="Listed on or after this day, YYYY-MM-DD.")] = None,
         until: Annotated[date | None, Field(description="Listed on or before this day, YYYY-MM-DD.")] = None,
-        categories: Annotated[
-            list[Category], Field(max_length=10, description="arXiv categories; any of them matches.")
-        ] = [],  # noqa: B006 — the SDK copies defaults into the schema; it never mutates them
+        categories: Categories = [],  # noqa: B006 — the SDK copies defaults into the schema; it never mutates them
         author: Annotated[
             str | None,
             Field(max_length=200, description="Only papers with an author whose name contains this."),
@@ -118,8 +119,11 @@ def build_server(library: Library) -> MCPServer:
         month: Annotated[str | None, Field(max_length=20, description="A month, YYYY-MM.")] = None,
         sort: Annotated[TrendSort, Field(description="trending (default), upvotes or newest.")] = "trending",
         limit: Annotated[int, Field(ge=1, le=100, description="How many papers to return (1–100).")] = 20,
+        categories: Categories = [],  # noqa: B006
     ) -> str:
-        return library.daily_papers(day=date, week=week, month=month, sort=sort, limit=limit)
+        return library.daily_papers(
+            day=date, week=week, month=month, sort=sort, limit=limit, categories=categories
+        )
 
     @server.tool(
         description="What is trending now: papers of the last day, 7 days or 30 days with papers, "
@@ -130,8 +134,9 @@ def build_server(library: Library) -> MCPServer:
         window: Annotated[Window, Field(description="day (default), week or month.")] = "day",
         sort: Annotated[TrendSort, Field(description="trending (default), upvotes or newest.")] = "trending",
         limit: Limit = 10,
+        categories: Categories = [],  # noqa: B006
     ) -> str:
-        return library.trending(window=window, sort=sort, limit=limit)
+        return library.trending(window=window, sort=sort, limit=limit, categories=categories)
 
     @server.tool(description="An author's stored papers, newest first.", annotations=READ_ONLY)
     def author_papers(author: Author, limit: Limit = 10) -> str:

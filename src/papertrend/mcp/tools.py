@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Protocol
 
 from mcp.server.mcpserver.exceptions import ToolError
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from papertrend.db import reading
 from papertrend.errors import AppError
@@ -23,6 +23,7 @@ from papertrend.papers.listings import TrendSort, Window, period_of
 from papertrend.papers.markdown import SIMILAR_PAPERS, paper_markdown
 from papertrend.papers.models import Paper, authors_short, has_control_chars
 from papertrend.rank import TrendParams
+from papertrend.search import filters as search_filters
 from papertrend.types import Filters, Hit, Mode, Sort
 
 # A model reads every character it is given: the first few lines of an abstract tell it enough to
@@ -174,9 +175,17 @@ class Library:
         )
 
     def daily_papers(
-        self, *, day: str | None, week: str | None, month: str | None, sort: TrendSort, limit: int
+        self,
+        *,
+        day: str | None,
+        week: str | None,
+        month: str | None,
+        sort: TrendSort,
+        limit: int,
+        categories: Sequence[str] = (),
     ) -> str:
-        """The papers of a day, ISO week or month (default: the latest day with papers)."""
+        """The papers of a day, ISO week or month (default: the latest day with papers), in any of the
+        categories given."""
         with reading(self.engine) as conn:
             try:
                 period = listings.parse_period(day=day, week=week, month=month)
@@ -187,27 +196,30 @@ class Library:
                 if latest is None:
                     return "No papers are stored yet."
                 period = period_of("day", latest)
+            cats = _known_categories(conn, categories)
             hits = listings.ranked_period(
-                conn=conn, period=period, sort=sort, now=self.clock(), params=self.trend
+                conn=conn, period=period, sort=sort, now=self.clock(), params=self.trend, categories=cats
             )
         kind, value = period.param
         return paper_list(
-            f"Papers of {kind} {value}, by {sort}",
+            f"Papers of {kind} {value}{_in(cats)}, by {sort}",
             self._papers(hits[:limit]),
             base_url=self.base_url,
             empty="Try another date, or omit it for the latest day.",
         )
 
-    def trending(self, *, window: Window, sort: TrendSort, limit: int) -> str:
-        """The trending papers of the last day, 7 days or 30 days that have papers."""
+    def trending(self, *, window: Window, sort: TrendSort, limit: int, categories: Sequence[str] = ()) -> str:
+        """The trending papers of the last day, 7 days or 30 days that have papers, in any of the
+        categories given."""
         with reading(self.engine) as conn:
+            cats = _known_categories(conn, categories)
             period, hits = listings.ranked_window(
-                conn=conn, window=window, sort=sort, now=self.clock(), params=self.trend
+                conn=conn, window=window, sort=sort, now=self.clock(), params=self.trend, categories=cats
             )
         if period is None:
             return "No papers are stored yet."
         return paper_list(
-            f"Trending papers, {period.start} to {period.end}, by {sort}",
+            f"Trending papers{_in(cats)}, {period.start} to {period.end}, by {sort}",
             self._papers(hits[:limit]),
             base_url=self.base_url,
             empty="Try a longer window.",
@@ -229,3 +241,16 @@ class Library:
             base_url=self.base_url,
             empty="Names match as written on arXiv; try the surname alone.",
         )
+
+
+def _known_categories(conn: Connection, categories: Sequence[str]) -> tuple[str, ...]:
+    # A category no stored paper has is a tool error naming it, as a 400 is in the API (#14).
+    cats = tuple(dict.fromkeys(categories))
+    notes = search_filters.unknown_notes(search_filters.unknown(conn=conn, filters=Filters(categories=cats)))
+    if notes:
+        raise ToolError("; ".join(notes))
+    return cats
+
+
+def _in(categories: Sequence[str]) -> str:
+    return f" in {', '.join(categories)}" if categories else ""

@@ -51,6 +51,13 @@ def unknown(*, conn: Connection, filters: Filters) -> Filters:
     )
 
 
+def unknown_notes(missing: Filters) -> list[str]:
+    """What to say of each category or author (`unknown`'s answer) that no stored paper has."""
+    return [f"no paper here is in category {c!r}" for c in missing.categories] + [
+        f"no paper here has an author named like {a!r}" for a in missing.authors
+    ]
+
+
 def _ordinal(value: Any) -> int:
     if value is None:
         return _NO_DAY

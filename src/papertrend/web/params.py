@@ -180,15 +180,9 @@ def parse_filters(
     )
 
 
-def _notes(missing: Filters) -> list[str]:
-    return [f"no paper here is in category {c!r}" for c in missing.categories] + [
-        f"no paper here has an author named like {a!r}" for a in missing.authors
-    ]
-
-
 def require_known(*, conn: Connection, filters: Filters) -> Filters:
     """The filters, or BadRequest naming each category or author no stored paper has (API, feeds)."""
-    notes = _notes(search_filters.unknown(conn=conn, filters=filters))
+    notes = search_filters.unknown_notes(search_filters.unknown(conn=conn, filters=filters))
     if notes:
         raise BadRequest("; ".join(notes))
     return filters
@@ -210,7 +204,9 @@ def known_only(*, conn: Connection, filters: Filters) -> tuple[Filters, list[str
         categories=tuple(c for c in filters.categories if c not in missing.categories),
         authors=tuple(a for a in filters.authors if a not in missing.authors),
     )
-    return kept, [f"{n[0].upper()}{n[1:]}, so that filter was left out." for n in _notes(missing)]
+    return kept, [
+        f"{n[0].upper()}{n[1:]}, so that filter was left out." for n in search_filters.unknown_notes(missing)
+    ]
 
 
 def clean_query(q: str | None) -> str:
