@@ -157,6 +157,12 @@ HOSTILE_CALLS: list[tuple[str, dict[str, object], str]] = [
     ("daily_papers", {"date": "2026-08-21", "month": "2026-08"}, "only one of date, week or month"),
     ("trending", {"window": "decade"}, "window"),
     ("trending", {"categories": ["cs.ZZ"]}, "no paper here is in category 'cs.ZZ'"),
+    ("search_papers", {"query": "agents", "categories": ["cs.ZZ"]}, "no paper here is in category 'cs.ZZ'"),
+    (
+        "search_papers",
+        {"query": "agents", "author": "Nobody Zzyzx"},
+        "no paper here has an author named like",
+    ),
     ("daily_papers", {"categories": ["cs.ZZ", "cs.CL"]}, "no paper here is in category 'cs.ZZ'"),
     ("author_papers", {"author": "z" * 10_000}, "at most 200 characters"),
     # A NUL reached PostgreSQL's text and failed the call there, saying nothing of why.

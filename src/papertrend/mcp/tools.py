@@ -131,6 +131,8 @@ class Library:
             categories=tuple(dict.fromkeys(categories)),
             authors=(author_name,) if author_name else (),
         )
+        with reading(self.engine) as conn:
+            _known(conn, filters)
         try:
             hits, used = self.search.search(query=text, mode=mode, limit=limit, filters=filters, sort=sort)
         except AppError as exc:
@@ -243,13 +245,16 @@ class Library:
         )
 
 
-def _known_categories(conn: Connection, categories: Sequence[str]) -> tuple[str, ...]:
-    # A category no stored paper has is a tool error naming it, as a 400 is in the API (#14).
-    cats = tuple(dict.fromkeys(categories))
-    notes = search_filters.unknown_notes(search_filters.unknown(conn=conn, filters=Filters(categories=cats)))
+def _known(conn: Connection, filters: Filters) -> Filters:
+    # A category or author no stored paper has is a tool error naming it, as a 400 is in the API (#14).
+    notes = search_filters.unknown_notes(search_filters.unknown(conn=conn, filters=filters))
     if notes:
         raise ToolError("; ".join(notes))
-    return cats
+    return filters
+
+
+def _known_categories(conn: Connection, categories: Sequence[str]) -> tuple[str, ...]:
+    return _known(conn, Filters(categories=tuple(dict.fromkeys(categories)))).categories
 
 
 def _in(categories: Sequence[str]) -> str:
