@@ -68,7 +68,7 @@ def test_author_filter_in_the_api_the_page_and_the_feed(web: Web) -> None:
     feed = web.get(f"/feeds/search.atom?q=agents&mode=keyword&sort=relevance&author={surname}")
     assert feed.status_code == 200
     assert feed.text.count("<entry>") == len(found)
-    # The feed's default date sort keeps the relevant ones of them (above the floor, #14).
+    # The feed's default date sort keeps the relevant ones of them (`service.relevant`, #14).
     newest = web.get(f"/feeds/search.atom?q=agents&mode=keyword&author={surname}").text
     assert 0 < newest.count("<entry>") <= len(found)
 
