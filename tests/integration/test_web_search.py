@@ -136,8 +136,10 @@ def test_trending_and_its_feed_filter_by_category(web: Web, engine: Engine) -> N
 HOSTILE_URLS = (
     "/search?q=agents&mode=keyword&author={v}",
     "/search?q={v}&mode=keyword",
+    "/search?q={v}&mode=keyword&sort=date",
     "/api/papers/search?q=agents&mode=keyword&author={v}",
     "/api/papers/search?q={v}&mode=keyword",
+    "/api/papers/search?q={v}+agents&mode=keyword&sort=date",
     "/feeds/search.atom?q=agents&mode=keyword&author={v}",
     "/papers?date=2025-03-18&category={v}",
     "/api/daily_papers?date=2025-03-18&category={v}",
