@@ -329,6 +329,9 @@ def test_a_day_without_papers_says_so_and_links_onwards(web: Web) -> None:
     html = page(web, "/papers?date=2025-03-19")
     assert "No papers were listed on Wednesday, 19 March 2025" in html.text
     assert "/papers?date=2025-03-18" in html.hrefs() and "/papers?date=2025-03-21" in html.hrefs()
+    past = page(web, "/papers?date=2025-03-18&p=7")
+    assert "There is no page 8: the" in past.text and "No papers were listed" not in past.text
+    assert "/papers?date=2025-03-18" in past.hrefs()
 
 
 @pytest.mark.parametrize(

@@ -186,6 +186,10 @@ def test_search_pages_are_numbered_and_the_count_is_true(web: Web) -> None:
     expected = [f"/papers/{d['paper']['id']}" for d in everyone[3:6]]
     assert [h for h in dict.fromkeys(shown) if h in expected] == expected
     assert f"page 2 of {pages}" in second.text
+    # A page past the last said "No papers match agents models … check the spelling".
+    past = page(web, f"/search?q=agents+models&mode=keyword&limit=3&p={pages + 5}")
+    assert f"There is no page {pages + 6}" in past.text and "No papers match" not in past.text
+    assert "/search?q=agents+models&mode=keyword&sort=relevance&limit=3" in past.hrefs()
     # Newest first orders only the relevant of the top results: "82 results" for a query thousands
     # of papers match read as if those were all of them.
     by_date = _json(web, "/api/papers/search?q=agents+models&mode=keyword&limit=100&sort=date")

@@ -133,6 +133,7 @@ def _daily(
         "unfiltered_url": _period_url(period) if cats else None,
         "prev_url": _period_url(period_of(period.kind, before) if before else None, category=cats),
         "next_url": _period_url(period_of(period.kind, after) if after else None, category=cats),
+        "first_page_url": _period_url(period, category=cats) or "/",
         "prev_page_url": _period_url(period, category=cats, p=page - 1) if page > 0 else None,
         "next_page_url": (
             _period_url(period, category=cats, p=page + 1) if (page + 1) * PAGE_SIZE < total else None
@@ -285,6 +286,7 @@ def search_page(
         "offset": p * limit,
         "pages": 1,
         "page_links": [],
+        "first_page_url": None,
         "prev_page_url": None,
         "next_page_url": None,
         "alternates": [],
@@ -333,6 +335,7 @@ def search_page(
         capped=len(hits) >= SEARCH_DEPTH,
         pages=pages,
         page_links=page_links(page=p, pages=pages, url_of=lambda n: _search_url(params, sort, limit, n)),
+        first_page_url=_search_url(params, sort, limit, 0),
         prev_page_url=_search_url(params, sort, limit, p - 1) if p > 0 else None,
         next_page_url=_search_url(params, sort, limit, p + 1) if p + 1 < pages else None,
         alternates=[
