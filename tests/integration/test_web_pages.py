@@ -391,6 +391,9 @@ def test_trending_windows_and_sort_switch(web: Web) -> None:
     month = page(web, "/papers/trending?window=month")
     assert OLD_ID in _ranked_ids(month)
     assert "2503.11731" not in _ranked_ids(month)
+    past = page(web, "/papers/trending?window=month&p=40")
+    assert "There is no page 41: the ranking fills 1 page." in past.text
+    assert "/papers/trending?window=month&sort=trending" in past.hrefs()
     page(web, "/papers/trending?window=year", status=422)
     page(web, "/papers/trending?sort=random", status=422)
 

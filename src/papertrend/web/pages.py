@@ -199,6 +199,7 @@ def trending_page(
     )
     shown = hits[p * TRENDING_SIZE : (p + 1) * TRENDING_SIZE]
     papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in shown])
+    pages = max(1, -(-len(hits) // TRENDING_SIZE))
 
     def url(path: str = "/papers/trending", **params: object) -> str:
         return query_url(path, **{"window": window, "sort": sort, "category": cats, **params})
@@ -220,7 +221,10 @@ def trending_page(
         "formula": explain(state.trend),
         "windows": [(w, label, url(window=w)) for w, label in WINDOWS],
         "sorts": [(s, label, url(sort=s)) for s, label in SORTS],
-        "prev_page_url": url(p=p - 1) if p > 0 else None,
+        "page": p,
+        "pages": pages,
+        "first_page_url": url(),
+        "prev_page_url": url(p=p - 1) if 0 < p <= pages else None,
         "next_page_url": url(p=p + 1) if (p + 1) * TRENDING_SIZE < len(hits) else None,
         "alternates": [
             {"type": "application/json", "title": "JSON", "href": url("/api/trending", p=p or None)},
