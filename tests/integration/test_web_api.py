@@ -156,6 +156,12 @@ def test_search(web: Web) -> None:
     assert get_json(web, "/api/papers/search?q=%20%20") == []
 
 
+def test_search_refuses_a_page_parameter_rather_than_answering_page_one_again(web: Web) -> None:
+    for name in ("p", "page", "offset"):
+        refused = get_json(web, f"/api/papers/search?q=agents&{name}=2", status=400)
+        assert f"`{name}` is not supported here" in refused["error"] and "limit" in refused["error"]
+
+
 def test_trending(web: Web) -> None:
     day = get_json(web, "/api/trending")
     assert ids(day)[0] == TOP_ID and OLD_ID not in ids(day)

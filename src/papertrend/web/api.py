@@ -218,6 +218,7 @@ def trending(
 
 @router.get("/papers/search", response_model=list[DailyPaper])
 def search(
+    request: Request,
     conn: ConnDep,
     state: StateDep,
     response: Response,
@@ -234,6 +235,11 @@ def search(
     """Search by meaning and words; `X-Search-Mode` says which mode answered, `X-Did-You-Mean`
     (percent-encoded UTF-8, when present) a correction of rare or unknown words from the corpus, and
     `X-Query-Language` the language a query not in English seems to be in (results may be poor)."""
+    # The answer is the `limit` best, as Hugging Face's: a page parameter, ignored, gave a client
+    # paging through results the first page again and again.
+    refuse_unsupported(
+        request, {n: "search has no pages; ask for up to 120 with limit" for n in ("p", "page", "offset")}
+    )
     filters = parse_filters(since=since, until=until, categories=category, authors=author)
     require_known(conn=conn, filters=filters)
     query = clean_query(q)
