@@ -148,3 +148,40 @@ def test_upsert_many_keeps_the_author_index_and_counts_true(engine: Engine) -> N
         NOW + timedelta(days=1),
         NOW,
     )
+
+
+def test_an_author_page_finds_every_paper_of_the_name_among_thousands_of_near_names(engine: Engine) -> None:
+    # The author page pre-filtered papers whose author list held each word of the name anywhere,
+    # newest first, at most 2,000: "song" and "han" are in thousands of other names (Mei Song, Li
+    # Hanwen, Zhang), so an older paper by Song Han fell past the cut and the page missed it.
+    from papertrend.web.foryou import author_papers
+
+    near = [
+        PaperIn(
+            id=f"2507.{n:05d}",
+            version=1,
+            title=f"Near {n}",
+            source="jsonl",
+            authors=["Mei Song", "Li Hanwen"],
+            listed_on=date(2025, 7, 20),
+        )
+        for n in range(1, 2_101)
+    ]
+    own = [
+        PaperIn(
+            id=f"2401.{n:05d}",
+            version=1,
+            title=f"Own {n}",
+            source="jsonl",
+            authors=["Ada Lovelace", "Song Han"],
+            listed_on=date(2024, 1, 10 + n),
+        )
+        for n in range(1, 4)
+    ]
+    accented = PaperIn(id="2402.00001", version=1, title="A", source="jsonl", authors=["José García"])
+    with transaction(engine) as conn:
+        repository.upsert_many(conn=conn, items=[*near, *own, accented], now=NOW)
+    with reading(engine) as conn:
+        assert [p.id for p in author_papers(conn, "song han", 100)] == ["2401.00003", "2401.00002", "2401.00001"]
+        assert [p.id for p in author_papers(conn, "José García", 100)] == ["2402.00001"]
+        assert author_papers(conn, "Han Song", 100) == []

@@ -7,7 +7,6 @@ pure: pages, the JSON API and the feeds read `?date=`, `?week=` and `?month=` th
 from __future__ import annotations
 
 import calendar
-import json
 import re
 import threading
 from collections import OrderedDict
@@ -25,6 +24,7 @@ from papertrend.ingest.tables import ingest_runs
 from papertrend.papers import votes
 from papertrend.papers.models import Paper
 from papertrend.papers.repository import (
+    by_authors,
     count_and_last_change,
     in_categories,
     latest_day,
@@ -379,28 +379,20 @@ def ranked_window(
     )
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def papers_with_author(*, conn: Connection, name: str, limit: int = 2_000) -> list[Paper]:
+    """Papers one of whose author names holds `name` (any case), newest first (#13).
 
-
-def papers_with_author_words(*, conn: Connection, words: list[str], limit: int = 2_000) -> list[Paper]:
-    """Papers whose author list holds every one of these words (any case), newest first (#13).
-
-    A coarse, index-free pre-filter for author pages: the caller keeps the papers where one author's
-    name matches exactly. Words are looked for both as typed and as JSON escapes them (SQLite stores
-    "Müller" as "M\\u00fcller").
+    A pre-filter for author pages, answered by the author filter's trigram index (`by_authors`); the
+    caller keeps the papers where one author's name matches exactly. It was LIKE over every paper's
+    JSON author list: 130 ms an author page at 80k (a scan, ~5 s at 3M), 1.0 ms through the index.
     """
-    text = sa.func.lower(sa.cast(papers.c.authors, sa.Text))
-    where = []
-    for word in (w.lower() for w in words if w):
-        forms = {word, json.dumps(word)[1:-1]}
-        where.append(sa.or_(*(text.like(f"%{_like_escape(f)}%", escape="\\") for f in forms)))
-    if not where:
+    text = " ".join(name.split())
+    if not text:
         return []
     day = listing_day_expr()
     stmt = (
         select_with_votes()
-        .where(*where)
+        .where(by_authors([text]))
         .order_by(day.desc().nulls_last(), papers.c.published_at.desc().nulls_last(), papers.c.id.desc())
         .limit(limit)
     )

@@ -237,7 +237,7 @@ def _clean_author(name: str) -> str:
 def author_papers(conn: Connection, name: str, limit: int = AUTHOR_PAPERS) -> list[Paper]:
     """The papers one of whose authors is `name` (matched as followed authors are), newest first."""
     key = service.author_key(name)
-    found = listings.papers_with_author_words(conn=conn, words=name.split())
+    found = listings.papers_with_author(conn=conn, name=name)
     return [p for p in found if any(service.author_key(a) == key for a in p.authors)][:limit]
 
 
