@@ -182,6 +182,10 @@ def test_an_author_page_finds_every_paper_of_the_name_among_thousands_of_near_na
     with transaction(engine) as conn:
         repository.upsert_many(conn=conn, items=[*near, *own, accented], now=NOW)
     with reading(engine) as conn:
-        assert [p.id for p in author_papers(conn, "song han", 100)] == ["2401.00003", "2401.00002", "2401.00001"]
+        assert [p.id for p in author_papers(conn, "song han", 100)] == [
+            "2401.00003",
+            "2401.00002",
+            "2401.00001",
+        ]
         assert [p.id for p in author_papers(conn, "José García", 100)] == ["2402.00001"]
         assert author_papers(conn, "Han Song", 100) == []

@@ -51,6 +51,38 @@ def test_a_query_in_another_language_gets_no_did_you_mean(web: Web) -> None:
     assert "x-did-you-mean" not in web.get("/api" + url.replace("/search", "/papers/search")).headers
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        TOP_ID,
+        f"arXiv:{TOP_ID}v2",
+        f" https://arxiv.org/abs/{TOP_ID} ",
+        f"https://huggingface.co/papers/{TOP_ID}",
+        f"https://doi.org/10.48550/arXiv.{TOP_ID}",
+    ],
+)
+def test_an_arxiv_id_typed_into_search_finds_that_paper(web: Web, typed: str) -> None:
+    # Researchers paste ids and URLs into search boxes: "2601.19653" was searched as words, and
+    # "LongCat-Flash-Thinking-2601" came first while the paper itself was nowhere (#14).
+    for mode in ("hybrid", "keyword"):
+        response = web.get(f"/search?q={quote(typed)}&mode={mode}&category=cs.ZZ")
+        assert response.status_code == 303 and response.headers["location"] == f"/papers/{TOP_ID}"
+        found = _json(web, f"/api/papers/search?q={quote(typed)}&mode={mode}")
+        assert [f["paper"]["id"] for f in found] == [TOP_ID]
+    feed = web.get(f"/feeds/search.atom?q={quote(typed)}").text
+    assert feed.count("<entry>") == 1 and TOP_ID in feed
+
+
+def test_an_arxiv_id_not_stored_says_so_and_shows_no_unrelated_papers(web: Web) -> None:
+    html = page(web, "/search?q=arXiv%3A2601.19653")
+    assert "arXiv:2601.19653 is not stored here" in html.text
+    assert "https://arxiv.org/abs/2601.19653" in html.hrefs() and "/library#import" in html.hrefs()
+    assert not [h for h in html.hrefs() if h.startswith("/papers/2")]
+    assert _json(web, "/api/papers/search?q=2601.19653") == []
+    # Words with an id's digits in them are still words.
+    assert "is not stored here" not in page(web, "/search?q=agents+2601.19653").text
+
+
 def _json(web: Web, url: str, status: int = 200) -> Any:
     response = web.get(url)
     assert response.status_code == status, (url, response.status_code, response.text[:300])

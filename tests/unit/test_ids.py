@@ -30,6 +30,12 @@ from papertrend.papers.ids import ArxivId, parse_arxiv_id
         ("math.GT/0309136", "math/0309136", None),
         ("arXiv:cond-mat/0207270v1", "cond-mat/0207270", 1),
         ("http://arxiv.org/abs/astro-ph/0601001v1", "astro-ph/0601001", 1),
+        ("10.48550/arXiv.2401.01234", "2401.01234", None),
+        ("https://doi.org/10.48550/arXiv.2401.01234", "2401.01234", None),
+        ("https://huggingface.co/papers/2401.01234", "2401.01234", None),
+        ("huggingface.co/papers/2401.01234v2", "2401.01234", 2),
+        ("https://www.alphaxiv.org/abs/2401.01234", "2401.01234", None),
+        ("https://www.alphaxiv.org/overview/2401.01234v1", "2401.01234", 1),
     ],
 )
 def test_spellings_map_to_one_key(text: str, key: str, version: int | None) -> None:
@@ -48,6 +54,8 @@ def test_spellings_map_to_one_key(text: str, key: str, version: int | None) -> N
         "hep-th/990100",
         "10.1000/xyz",
         "https://example.org/abs/2401.01234",
+        "https://huggingface.co/models/2401.01234",
+        "10.48550/zenodo.2401.01234",
         "2401.01234v",
         "2401.01234vx",
         "../../etc/passwd",

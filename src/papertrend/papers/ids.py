@@ -11,9 +11,15 @@ from papertrend.errors import InvalidPaperId
 _NEW = re.compile(r"(?P<key>\d{4}\.\d{4,5})(?:v(?P<version>\d+))?")
 # Old style: archive[.SUBJECT-CLASS]/YYMMNNN, e.g. hep-th/9901001, math.GT/0309136.
 _OLD = re.compile(r"(?P<archive>[a-z]+(?:-[a-z]+)*)(?:\.[A-Za-z-]{2,})?/(?P<num>\d{7})(?:v(?P<version>\d+))?")
-# What may stand before the id: arXiv: / oai:arXiv.org: prefixes and abs|pdf|html URLs on any arXiv host.
+# What may stand before the id: arXiv: / oai:arXiv.org: prefixes, abs|pdf|html URLs on any arXiv host,
+# arXiv's DOI (10.48550/arXiv.ID, bare or as a doi.org URL), and the paper URLs of Hugging Face and
+# alphaXiv: what researchers copy from the pages they read (#14: pasted into search or an import).
 _PREFIX = re.compile(
-    r"^(?:arxiv:|oai:arxiv\.org:|(?:https?://)?(?:[a-z]+\.)?arxiv\.org/(?:abs|pdf|html|api)/)",
+    r"^(?:arxiv:|oai:arxiv\.org:|10\.48550/arxiv\.|(?:https?://)?(?:"
+    r"(?:[a-z]+\.)?arxiv\.org/(?:abs|pdf|html|api)/"
+    r"|(?:dx\.)?doi\.org/10\.48550/arxiv\."
+    r"|(?:www\.)?huggingface\.co/papers/"
+    r"|(?:www\.)?alphaxiv\.org/(?:abs|overview)/))",
     re.IGNORECASE,
 )
 

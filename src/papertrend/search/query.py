@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from papertrend.errors import InvalidPaperId
+from papertrend.papers.ids import parse_arxiv_id
 from papertrend.search.language import ENGLISH_STOPWORDS, foreign_stopwords, guess
 from papertrend.search.spelling import variants
 
@@ -236,3 +238,15 @@ def query_shape(text: str) -> Shape:
     if len(words) <= MAX_TERMS_WORDS and not any(w.casefold() in STOPWORDS for w in words):
         return "terms"
     return "sentence"
+
+
+def typed_paper_id(text: str) -> str | None:
+    """The paper's key when the whole query is one arXiv id, in any spelling papers/ids.py reads."""
+    # Researchers paste ids and URLs into search boxes: "2601.19653" was searched as words and
+    # found "LongCat-Flash-Thinking-2601" first and the paper nowhere (#14).
+    if len(text) > 300 or not any(ch.isdigit() for ch in text):
+        return None
+    try:
+        return parse_arxiv_id(text).key
+    except InvalidPaperId:
+        return None

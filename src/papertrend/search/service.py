@@ -21,7 +21,7 @@ from papertrend.search import hybrid, keyword, vectors
 from papertrend.search.embedder import Embedder, query_text
 from papertrend.search.index import open_index
 from papertrend.search.language import guess
-from papertrend.search.query import query_shape
+from papertrend.search.query import query_shape, typed_paper_id
 from papertrend.search.vectors import F32
 from papertrend.types import Filters, Hit, Mode, Sort
 
@@ -112,6 +112,15 @@ def _sharing_words(by_meaning: Sequence[Hit], by_words: Sequence[Hit]) -> list[H
     return [h for h in by_meaning if h.paper_id in found]
 
 
+def named_paper(*, conn: Connection, query: str) -> list[Hit] | None:
+    """For a query that is one arXiv id: that paper alone, whatever the filters, or [] when it is not
+    stored; None for any other query."""
+    paper_id = typed_paper_id(query)
+    if paper_id is None:
+        return None
+    return [Hit(paper_id, 1.0)] if repository.pk_of(conn=conn, paper_id=paper_id) is not None else []
+
+
 def newest_first(*, conn: Connection, hits: Sequence[Hit]) -> list[Hit]:
     """The same hits, newest first (relevance breaks ties)."""
     if not hits:
@@ -196,6 +205,9 @@ class Searcher:
         """Best-first hits for a user's query; `sort="date"` orders the relevant ones newest first."""
         depth = max(limit, self.tuning.candidates)
         with reading(self.engine) as conn:
+            named = named_paper(conn=conn, query=query)
+            if named is not None:
+                return named
             if mode == "keyword":
                 hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
             elif mode == "semantic":

@@ -25,6 +25,7 @@ from papertrend.rank import explain
 from papertrend.search.language import guess
 from papertrend.search.language import note as language_note
 from papertrend.search.marks import marked
+from papertrend.search.query import typed_paper_id
 from papertrend.types import Filters, Mode, Sort
 from papertrend.web import markdown
 from papertrend.web.cookies import current_user
@@ -256,7 +257,7 @@ def search_page(
     sort: Sort = "relevance",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     p: PageQ = 0,
-) -> HTMLResponse:
+) -> Response:
     """Search by meaning and words, with date, category and author filters, a page at a time."""
     query = clean_query(q)
     filters, filter_notes = known_only(
@@ -297,12 +298,19 @@ def search_page(
         "did_you_mean": None,
         "language_note": None,
         "filter_notes": filter_notes,
+        "missing_id": None,
     }
     if not query:
         return render(request, "search.html", context)
     # Every candidate is read (the search reads this many anyway) so the page can say how many
     # there are and number its pages (#14); only the shown page's papers are loaded.
     hits, used = state.search.search(query=query, mode=mode, limit=SEARCH_DEPTH, filters=filters, sort=sort)
+    paper_id = typed_paper_id(query)
+    if paper_id is not None:
+        if hits:  # an id pasted into the search box wants that paper's page
+            return RedirectResponse(f"/papers/{paper_id}", status_code=303)
+        context["missing_id"] = paper_id
+        return render(request, "search.html", context)
     shown = hits[p * limit : (p + 1) * limit]
     papers = repository.get_many(conn=conn, paper_ids=[h.paper_id for h in shown])
     pages = max(1, -(-len(hits) // limit))

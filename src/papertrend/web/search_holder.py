@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.search import keyword, language
-from papertrend.search.service import relevant_newest_first
+from papertrend.search.service import named_paper, relevant_newest_first
 from papertrend.search.suggest import VocabularyHolder
 from papertrend.types import Filters, Hit, Mode, Sort
 
@@ -80,7 +80,10 @@ class SearchHolder:
     def search(
         self, *, query: str, mode: Mode, limit: int, filters: Filters, sort: Sort
     ) -> tuple[list[Hit], Mode]:
-        """Best-first hits and the mode that produced them (keyword when the model is unavailable)."""
+        """Best-first hits and the mode that produced them (keyword when the model is unavailable).
+
+        A query that is one arXiv id finds that paper alone, whatever the filters, or nothing.
+        """
         if mode != "keyword":
             searcher = self._get()
             if searcher is not None:
@@ -88,6 +91,9 @@ class SearchHolder:
         # Keyword search needs no model: read it straight from the index.
         depth = max(limit, 100) if sort == "date" else limit
         with reading(self.engine) as conn:
+            named = named_paper(conn=conn, query=query)
+            if named is not None:
+                return named, mode
             hits = keyword.search(conn=conn, query=query, limit=depth, filters=filters)
             if sort == "date":
                 hits = relevant_newest_first(conn=conn, query=query, hits=hits, mode="keyword")
