@@ -83,6 +83,15 @@ def test_an_arxiv_id_not_stored_says_so_and_shows_no_unrelated_papers(web: Web) 
     assert "is not stored here" not in page(web, "/search?q=agents+2601.19653").text
 
 
+def test_a_search_for_a_persons_name_links_their_author_page(web: Web) -> None:
+    # "yann lecun" listed his papers with nothing to say that the query named a person (#14).
+    name = _json(web, f"/api/papers/{TOP_ID}")["authors"][0]["name"]
+    html = page(web, f"/search?q={quote(name.lower())}")
+    assert f"/authors/{quote(name, safe='')}" in html.hrefs()
+    assert f"All papers by {name}" in html.text
+    assert "All papers by" not in page(web, "/search?q=agents+for+coding").text
+
+
 def _json(web: Web, url: str, status: int = 200) -> Any:
     response = web.get(url)
     assert response.status_code == status, (url, response.status_code, response.text[:300])

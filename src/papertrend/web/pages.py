@@ -239,6 +239,14 @@ def trending_page(
     return render(request, "trending.html", context)
 
 
+def _author_named(query: str, papers: Sequence[Paper]) -> str | None:
+    """A shown paper's author whose name is the whole query ("yann lecun"), spelled as the paper does."""
+    # Read off the papers already loaded, so it costs no query: the author's papers rank first for
+    # their name, which search matches in the author field.
+    key = library_service.author_key(query)
+    return next((a for p in papers for a in p.authors if library_service.author_key(a) == key), None)
+
+
 def _search_url(params: dict[str, Any], sort: Sort, limit: int, page: int) -> str:
     return query_url("/search", **params, sort=sort, limit=limit if limit != 20 else None, p=page or None)
 
@@ -299,6 +307,7 @@ def search_page(
         "language_note": None,
         "filter_notes": filter_notes,
         "missing_id": None,
+        "author_named": None,
     }
     if not query:
         return render(request, "search.html", context)
@@ -332,6 +341,7 @@ def search_page(
             else None
         ),
         papers=papers,
+        author_named=_author_named(query, papers),
         my_saved=saved_pks(request, conn, papers),
         scores={h.paper_id: h.score for h in shown},
         used_mode=used,
