@@ -24,7 +24,7 @@ from papertrend.search.keyword import (
 )
 from papertrend.search.keyword_writer import text_hash, values
 from papertrend.search.query import ranking_terms
-from papertrend.search.tantivy_index import KeywordIndex
+from papertrend.search.tantivy_index import KeywordIndex, analyzer, forms
 
 _DOCS = [
     ("State of the art graph neural networks", "We survey the state of the art.", "Ada Lovelace"),
@@ -65,6 +65,30 @@ def matches(index: KeywordIndex, query: str, mode: Match = "any") -> list[int]:
 
 
 # --- parsing -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("token", "looked_up"),
+    [
+        ("LLMs", ["llms", "llm"]),
+        ("GNN", ["gnn", "gnns"]),
+        ("3", ["3"]),  # not "3s" (seconds), which ranked "0.3s per image" first for "llama 3"
+        ("3s", ["3s"]),
+        ("3D", ["3d"]),
+        ("GPT4", ["gpt4"]),
+    ],
+)
+def test_only_words_are_looked_up_in_their_plural_or_singular_too(token: str, looked_up: list[str]) -> None:
+    assert forms(analyzer(), token) == looked_up
+
+
+def test_a_number_finds_the_number_not_a_duration() -> None:
+    docs = [
+        ("Segmentation at 0.3s per image", "Clustering, 1.3s per image.", "Ada Lovelace"),
+        ("Llama 3 herd", "The Llama 3 models.", "Alan Turing"),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        assert matches(build(Path(tmp), docs), "llama 3") == [2]
 
 
 def test_plain_words_are_optional_terms_or_ed() -> None:

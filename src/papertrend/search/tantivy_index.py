@@ -96,7 +96,9 @@ def forms(analyzer: tantivy.TextAnalyzer, token: str) -> list[str]:
     English keeps them apart. It leaves an s after no vowel ("LLMs", "GNNs" stay "llms", "gnns"),
     where FTS5's Porter stemmer took it off, so "LLM's" and "GNN" found "LLMs" and "GNNs"."""
     stems = analyzer.analyze(token)
-    if len(stems) != 1:
+    if len(stems) != 1 or not token.isalpha():
+        # Only words have plurals: "3" looked up "3s" too (seconds: "0.3s per image"), a rare term
+        # whose weight put a brain-tumour paper first for "llama 3" on the 80k store (#14).
         return stems
     other = token[:-1] if token[-1:] in ("s", "S") and len(token) > 2 else f"{token}s"
     return list(dict.fromkeys([*stems, *analyzer.analyze(other)[:1]]))
