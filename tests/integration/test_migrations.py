@@ -111,6 +111,28 @@ def test_the_databases_keyword_index_goes_at_0017_and_comes_back_on_downgrade(en
     assert _database_keyword_index(engine) is None
 
 
+def test_0018_keeps_only_arxiv_categories_and_leaves_changed_at(engine: Engine) -> None:
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    mixed = ["eess.IV", "cs.AI", "94A29, 94A08, 68T01", "I.4.2; E.4; I.2.10", "cs.CV, cs.MM", "na"]
+    cfg = migrate.alembic_config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0017")
+        conn.commit()
+    with transaction(engine) as conn:
+        for n, categories in enumerate((mixed, ["hep-th"], []), start=3):
+            conn.execute(
+                papers.insert(),
+                dict(id=f"2611.0000{n}", title="t", authors=[], categories=categories, sources=[],
+                     first_seen_at=now, changed_at=now),
+            )  # fmt: skip
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(papers.c.categories, papers.c.changed_at).order_by(papers.c.id)).all()
+    assert [r.categories for r in rows] == [["eess.IV", "cs.AI", "cs.CV", "cs.MM"], ["hep-th"], []]
+    assert {r.changed_at.replace(tzinfo=UTC) for r in rows} == {now}
+
+
 @pytest.mark.sqlite_only
 def test_sqlite_pragmas(engine: Engine) -> None:
     with engine.connect() as conn:

@@ -27,6 +27,7 @@ from papertrend.ingest.base import (
 )
 from papertrend.ingest.http import PoliteClient
 from papertrend.ingest.sources._xml import child, child_text, children, parse_xml
+from papertrend.papers.categories import arxiv_categories
 from papertrend.papers.models import PaperIn, Rejected
 
 NAME = "arxiv-api"
@@ -198,7 +199,7 @@ def entry_to_paper(entry: ET.Element, *, where: str, parsed: Parsed) -> PaperIn 
         source=NAME,
         abstract=child_text(entry, "summary"),
         authors=[name for a in children(entry, "author") if (name := child_text(a, "name"))],
-        categories=list(dict.fromkeys(c for c in categories if c)),  # primary first, no repeats
+        categories=arxiv_categories(categories),  # primary first, no repeats, no ACM or MSC classes
         comment=text_or_none(child_text(entry, "comment")),
         journal_ref=text_or_none(child_text(entry, "journal_ref")),
         doi=first_doi(child_text(entry, "doi")),

@@ -31,6 +31,7 @@ from papertrend.ingest.base import (
 from papertrend.ingest.http import PoliteClient
 from papertrend.ingest.sources._xml import child, child_text, children, descendants, local_name, parse_xml
 from papertrend.ingest.sources.arxiv_api import first_doi
+from papertrend.papers.categories import arxiv_categories
 from papertrend.papers.models import PaperIn, Rejected
 
 log = logging.getLogger(__name__)
@@ -245,7 +246,7 @@ def record_to_paper(record: ET.Element, *, where: str, parsed: Parsed) -> PaperI
         title=title,
         source=NAME,
         abstract=child_text(meta, "abstract"),
-        categories=list(dict.fromkeys(child_text(meta, "categories").split())),  # primary first
+        categories=arxiv_categories([child_text(meta, "categories")]),  # primary first
         comment=text_or_none(child_text(meta, "comments")),
         journal_ref=text_or_none(child_text(meta, "journal-ref")),
         doi=first_doi(child_text(meta, "doi")),

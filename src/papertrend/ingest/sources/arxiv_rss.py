@@ -28,6 +28,7 @@ from papertrend.ingest.base import (
 from papertrend.ingest.http import PoliteClient
 from papertrend.ingest.sources._xml import child, child_text, children, parse_xml
 from papertrend.ingest.sources.arxiv_oai import split_authors
+from papertrend.papers.categories import arxiv_categories
 from papertrend.papers.models import PaperIn, Rejected
 
 NAME = "arxiv-rss"
@@ -121,7 +122,7 @@ class ArxivRssSource:
             parsed.rejected.append(Rejected(NAME, raw_id, f"{arxiv_id.key}: missing title"))
             return None
         categories = [clean_text("".join(c.itertext())) for c in children(item, "category")]
-        categories = [c for c in categories if c] or [feed_category]
+        categories = arxiv_categories(categories) or [feed_category]
         if announce in _PRIMARY_HERE and feed_category in categories:
             categories.remove(feed_category)
             categories.insert(0, feed_category)

@@ -29,6 +29,7 @@ from papertrend.ingest.base import (
     register_source,
     rfc2822_datetime,
 )
+from papertrend.papers.categories import arxiv_categories
 from papertrend.papers.models import PaperIn, Rejected
 
 BATCH_LINES = 2000
@@ -87,7 +88,7 @@ def record_to_paper(record: Any, *, source: str, where: str, parsed: Parsed) -> 
     categories = record.get("categories")
     versions = record.get("versions")
     if isinstance(categories, str) or isinstance(versions, list):  # Kaggle snapshot
-        cats = categories.split() if isinstance(categories, str) else []
+        cats = arxiv_categories([categories]) if isinstance(categories, str) else []
         created = [rfc2822_datetime(v.get("created")) for v in (versions or []) if isinstance(v, dict)]
         latest = versions[-1].get("version", "") if versions and isinstance(versions[-1], dict) else ""
         version = int(latest[1:]) if isinstance(latest, str) and latest[1:].isdigit() else arxiv_id.version
@@ -115,7 +116,7 @@ def record_to_paper(record: Any, *, source: str, where: str, parsed: Parsed) -> 
         source=source,
         abstract=clean_text(record.get("abstract")),
         authors=clean_texts([a for a in authors if isinstance(a, str)]) if isinstance(authors, list) else [],
-        categories=[c for c in categories if isinstance(c, str)] if isinstance(categories, list) else [],
+        categories=arxiv_categories(categories) if isinstance(categories, list) else [],
         comment=_text_or_none(record.get("comment")),
         journal_ref=_text_or_none(record.get("journal_ref")),
         doi=_text_or_none(record.get("doi")),
