@@ -92,6 +92,23 @@ def test_a_search_for_a_persons_name_links_their_author_page(web: Web) -> None:
     assert "All papers by" not in page(web, "/search?q=agents+for+coding").text
 
 
+def test_a_category_typed_into_search_becomes_its_filter(web: Web) -> None:
+    # "cs.CL" searched as words found papers on quantum CSS codes first on the 80k store (#14).
+    alone = web.get("/search?q=cs.CL")
+    assert alone.status_code == 303 and alone.headers["location"] == "/papers?category=cs.CL"
+    assert page(web, alone.headers["location"]).text
+    moved = web.get("/search?q=agents+cs.cl&mode=keyword&category=cs.AI")
+    assert moved.status_code == 303
+    assert (
+        moved.headers["location"]
+        == "/search?q=agents&category=cs.AI&category=cs.CL&mode=keyword&sort=relevance"
+    )
+    assert 'name="category" value="cs.AI, cs.CL"' in web.get(moved.headers["location"]).text
+    # Words with a dot or a hyphen that are no category stay words.
+    for words in ("state-of-the-art", "GPT-4o fine-tuning", "physics"):
+        assert web.get(f"/search?q={quote(words)}&mode=keyword").status_code == 200
+
+
 def _json(web: Web, url: str, status: int = 200) -> Any:
     response = web.get(url)
     assert response.status_code == status, (url, response.status_code, response.text[:300])

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from papertrend.errors import InvalidPaperId
+from papertrend.papers.categories import category_code
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.search.language import ENGLISH_STOPWORDS, foreign_stopwords, guess
 from papertrend.search.spelling import variants
@@ -250,3 +251,13 @@ def typed_paper_id(text: str) -> str | None:
         return parse_arxiv_id(text).key
     except InvalidPaperId:
         return None
+
+
+def typed_categories(text: str) -> tuple[str, tuple[str, ...]]:
+    """The query without the arXiv categories typed into it ("cs.CL agents"), and those categories."""
+    # "cs.CL" searched as words found papers on quantum CSS codes first on the 80k store (#14).
+    words, found = [], []
+    for word in text.split():
+        code = category_code(word) if "." in word or "-" in word else None
+        (found if code is not None else words).append(code or word)
+    return " ".join(words), tuple(dict.fromkeys(found))

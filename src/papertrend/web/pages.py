@@ -25,7 +25,7 @@ from papertrend.rank import explain
 from papertrend.search.language import guess
 from papertrend.search.language import note as language_note
 from papertrend.search.marks import marked
-from papertrend.search.query import typed_paper_id
+from papertrend.search.query import typed_categories, typed_paper_id
 from papertrend.types import Filters, Mode, Sort
 from papertrend.web import markdown
 from papertrend.web.cookies import current_user
@@ -268,6 +268,13 @@ def search_page(
 ) -> Response:
     """Search by meaning and words, with date, category and author filters, a page at a time."""
     query = clean_query(q)
+    rest, typed = typed_categories(query)
+    if typed:  # "cs.CL agents" means agents in cs.CL: the category becomes the filter it names
+        categories = [*(category or []), *typed]
+        if not rest:
+            return RedirectResponse(query_url("/papers", category=categories), status_code=303)
+        moved = {"q": rest, "since": since, "until": until, "category": categories, "author": author}
+        return RedirectResponse(query_url("/search", **moved, mode=mode, sort=sort), status_code=303)
     filters, filter_notes = known_only(
         conn=conn, filters=parse_filters(since=since, until=until, categories=category, authors=author)
     )
