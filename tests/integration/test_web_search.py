@@ -174,6 +174,17 @@ def test_listings_and_their_feeds_filter_by_category(web: Web) -> None:
     assert feed.status_code == 200 and feed.text.count("<entry>") == expected
 
 
+def test_a_category_listing_opens_on_its_latest_day_and_steps_through_its_days(web: Web) -> None:
+    # The store's latest day held only Hugging Face papers (no category yet): "/papers?category=cs.CV"
+    # showed that day, empty, and Previous stepped through days without a cs.CV paper.
+    html = page(web, "/papers?category=cs.CV")
+    assert "21 March 2025" in html.text and "No papers were listed" not in html.text
+    assert "/papers?date=2025-03-18&category=cs.CV" in html.hrefs()  # the category's previous day
+    assert "/?category=cs.CV" not in html.hrefs()  # this is its latest day
+    older = page(web, "/papers?date=2025-03-18&category=cs.CV")
+    assert "/papers?date=2025-03-21&category=cs.CV" in older.hrefs() and "/?category=cs.CV" in older.hrefs()
+
+
 def test_trending_and_its_feed_filter_by_category(web: Web, engine: Engine) -> None:
     # `?category=` on trending was silently ignored: the page, the API and the feed showed everything.
     week = [d["paper"]["id"] for d in _json(web, "/api/trending?window=week&limit=100")]

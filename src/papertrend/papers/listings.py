@@ -188,18 +188,16 @@ def _as_date(value: object) -> date | None:
     return date.fromisoformat(str(value))
 
 
-def day_before(*, conn: Connection, day: date) -> date | None:
-    """The latest listing day before `day` that has papers."""
-    return _as_date(
-        conn.execute(sa.select(sa.func.max(listing_day_expr())).where(listing_day_expr() < day)).scalar()
-    )
+def day_before(*, conn: Connection, day: date, categories: Sequence[str] = ()) -> date | None:
+    """The latest listing day before `day` that has papers (in any of `categories`, if given)."""
+    where = [listing_day_expr() < day, *([in_categories(categories)] if categories else [])]
+    return _as_date(conn.execute(sa.select(sa.func.max(listing_day_expr())).where(*where)).scalar())
 
 
-def day_after(*, conn: Connection, day: date) -> date | None:
-    """The earliest listing day after `day` that has papers."""
-    return _as_date(
-        conn.execute(sa.select(sa.func.min(listing_day_expr())).where(listing_day_expr() > day)).scalar()
-    )
+def day_after(*, conn: Connection, day: date, categories: Sequence[str] = ()) -> date | None:
+    """The earliest listing day after `day` that has papers (in any of `categories`, if given)."""
+    where = [listing_day_expr() > day, *([in_categories(categories)] if categories else [])]
+    return _as_date(conn.execute(sa.select(sa.func.min(listing_day_expr())).where(*where)).scalar())
 
 
 def _midnight(day: date) -> datetime:
