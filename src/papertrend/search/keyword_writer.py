@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 import zlib
@@ -52,9 +53,36 @@ class SyncReport:
     full: bool = False
 
 
+# A word of letters joined by hyphens ("pre-training", "multi-modal", "state-of-the-art"; not "GPT-4o"),
+# found among the whitespace-separated words that hold a hyphen, cut at punctuation: 17 µs an abstract
+# against 59 µs for one regex over the whole text, the same words on 20,000 abstracts.
+_COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+_PUNCTUATION = re.compile(r"[^\w-]+")
+
+
+def joined_compounds(text: str) -> str:
+    """Each hyphenated word of `text` written whole, in order, repeats kept ("pre-training" → "pretraining").
+
+    ML writes both ways about equally (80k store: pretraining 1,923 papers, pre-training 1,764;
+    multimodal 9,065, multi-modal 2,246), and the tokenizer splits at the hyphen, so "pretraining"
+    did not find "pre-training" (#14). Indexed beside the text, the whole form finds both spellings.
+    """
+    if "-" not in text:
+        return ""
+    return " ".join(
+        part.replace("-", "")
+        for word in text.split()
+        if "-" in word
+        for part in _PUNCTUATION.split(word)
+        if "-" in part and _COMPOUND.fullmatch(part)
+    )
+
+
 def values(title: str, abstract: str, authors: Sequence[str], *, title_repeats: int) -> list[str]:
-    """The values of a paper's text field (tantivy_index.TEXT says why the title repeats)."""
-    return [*([title] * title_repeats), abstract, *authors]
+    """The values of a paper's text field (tantivy_index.TEXT says why the title repeats), then its
+    hyphenated words written whole (`joined_compounds`), the title's as often as the title."""
+    joined = " ".join([*([joined_compounds(title)] * title_repeats), joined_compounds(abstract)]).strip()
+    return [*([title] * title_repeats), abstract, *authors, *([joined] if joined else [])]
 
 
 def text_hash(title: str, abstract: str, authors: Sequence[str]) -> int:

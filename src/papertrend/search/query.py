@@ -157,6 +157,9 @@ def parse_query(text: str) -> ParsedQuery:
             negative = word.startswith(_EXCLUDE) and len(word) > 1 and word[1].isalpha()
             for unit in _word_units(word[1:] if negative else word):
                 add(excluded if negative else terms, unit)
+                whole = joined(unit) if negative else None
+                if whole is not None:  # "-multi-modal" excludes "multimodal" too (#14)
+                    add(excluded, whole)
 
     start = 0
     for open_at, close_at in _quote_spans(text):
@@ -194,10 +197,18 @@ def _dedup(units: Sequence[Unit]) -> list[Unit]:
     return list(seen.values())
 
 
+def joined(unit: Unit) -> Unit | None:
+    """A hyphenated word of letters written whole ("pre-training" → "pretraining"), as the index also
+    holds it (keyword_writer.joined_compounds); None for anything else."""
+    return ("".join(unit),) if len(unit) > 1 and all(t.isalpha() for t in unit) else None
+
+
 def alternatives(unit: Unit) -> tuple[Unit, ...]:
-    """The unit and, for a single word, its other spellings: any of them satisfies it (#14)."""
+    """The unit and its other spellings, any of which satisfies it (#14): a single word's British or
+    American form, a hyphenated word written whole."""
     if len(unit) != 1:
-        return (unit,)
+        whole = joined(unit)
+        return (unit,) if whole is None else (unit, whole)
     return (unit, *((v,) for v in variants(unit[0])))
 
 
@@ -211,7 +222,8 @@ def ranking_terms(parsed: ParsedQuery, mode: Match) -> list[Unit]:
     if mode == "any":
         # Any-mode splits a joined word into its tokens: on SciFact's train split that beat
         # matching "IL-10" or "0-dimensional" as a phrase (nDCG@10 0.705 against 0.696).
-        units = _dedup([(t,) for unit in parsed.terms for t in unit])[:MAX_UNITS]
+        # A hyphenated word also ranks by its whole form, so "pre-training" finds "pretraining".
+        units = _dedup([(t,) for unit in parsed.terms for t in (*unit, *(joined(unit) or ()))])[:MAX_UNITS]
     else:
         # In all-mode every word is required, so a joined word must occur as written.
         units = list(parsed.terms)
