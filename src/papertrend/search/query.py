@@ -268,7 +268,8 @@ def typed_paper_id(text: str) -> str | None:
 def typed_categories(text: str) -> tuple[str, tuple[str, ...]]:
     """The query without the arXiv categories typed into it ("cs.CL agents"), and those categories."""
     # "cs.CL" searched as words found papers on quantum CSS codes first on the 80k store (#14).
-    words, found = [], []
+    words: list[str] = []
+    found: list[str] = []
     for word in text.split():
         code = category_code(word) if "." in word or "-" in word else None
         (found if code is not None else words).append(code or word)
