@@ -156,28 +156,11 @@ def test_an_author_page_finds_every_paper_of_the_name_among_thousands_of_near_na
     # Hanwen, Zhang), so an older paper by Song Han fell past the cut and the page missed it.
     from papertrend.web.foryou import author_papers
 
-    near = [
-        PaperIn(
-            id=f"2507.{n:05d}",
-            version=1,
-            title=f"Near {n}",
-            source="jsonl",
-            authors=["Mei Song", "Li Hanwen"],
-            listed_on=date(2025, 7, 20),
-        )
-        for n in range(1, 2_101)
-    ]
-    own = [
-        PaperIn(
-            id=f"2401.{n:05d}",
-            version=1,
-            title=f"Own {n}",
-            source="jsonl",
-            authors=["Ada Lovelace", "Song Han"],
-            listed_on=date(2024, 1, 10 + n),
-        )
-        for n in range(1, 4)
-    ]
+    def listed(key: str, authors: list[str], day: date) -> PaperIn:
+        return PaperIn(id=key, version=1, title=key, source="jsonl", authors=authors, listed_on=day)
+
+    near = [listed(f"2507.{n:05d}", ["Mei Song", "Li Hanwen"], date(2025, 7, 20)) for n in range(1, 2_101)]
+    own = [listed(f"2401.{n:05d}", ["Ada Lovelace", "Song Han"], date(2024, 1, 10 + n)) for n in range(1, 4)]
     accented = PaperIn(id="2402.00001", version=1, title="A", source="jsonl", authors=["José García"])
     with transaction(engine) as conn:
         repository.upsert_many(conn=conn, items=[*near, *own, accented], now=NOW)
