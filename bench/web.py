@@ -5,7 +5,7 @@ connections, with the ~85k papers loaded.
                                   [--routes home,trending,search,api] [--model wordllama]
 
 1. The store: a copy of bench/latency.py's 85k store (the arXiv listing file plus the Hugging Face
-   archive, vectors of `--model`) under var/bench/web-85k/, with 50,000 upvotes by 2,000 users spread
+   archive, vectors of `--model`) under var/bench/web-85k/ (web-85k-MODEL/ for another model), with 50,000 upvotes by 2,000 users spread
    over the last month of papers, so trending and "most upvoted" have our own votes to count. Built
    once and reused (delete the folder to rebuild).
 2. The server: `papertrend serve --no-worker --workers N` in its own process, as a user runs it.
@@ -67,8 +67,9 @@ VOTERS = 2_000
 
 
 def prepare(model: str) -> Path:
-    """var/bench/web-85k/: the latency bench's 85k store plus our own upvotes, made once."""
-    folder = ROOT / "var" / "bench" / "web-85k"
+    """var/bench/web-85k[-MODEL]/: the latency bench's 85k store plus our own upvotes, made once per
+    model (one folder for all measured `--model minilm` on WordLlama's vectors: no MiniLM vector)."""
+    folder = ROOT / "var" / "bench" / ("web-85k" if model == "wordllama" else f"web-85k-{model}")
     if (folder / "ready").exists():
         return folder
     source = build("85k", model, get_embedder(model).dim)
