@@ -17,6 +17,7 @@ One engine keeps one ranking, one query translation and one set of tests.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -40,6 +41,7 @@ from papertrend.search.query import (
     Unit,
     alternatives,
     parse_query,
+    ranking_groups,
     ranking_terms,
 )
 from papertrend.search.tantivy_index import (
@@ -166,6 +168,31 @@ def _terms(index: KeywordIndex, unit: Unit) -> list[tantivy.Query]:
     return [tantivy.Query.term_query(index.schema, TEXT, f) for token in unit for f in _forms(index, token)]
 
 
+def _one_word(index: KeywordIndex, group: Sequence[Unit]) -> list[tantivy.Query]:
+    """Term queries for one word's forms and spellings, each weighted to the idf of them together.
+
+    Each form scored with its own idf let the rarer one win: "optimizer" also looks up "optimiser",
+    whose stem "optimis" only British papers hold, so "pretraining optimizer" ranked papers on prompt
+    "Optimisation" first on the 80k store (#14). BM25's idf is a factor of the score, so boosting a
+    form by idf(together) / idf(its own), the forms' document counts summed, scores each as the word.
+    """
+    stems = list(dict.fromkeys(f for unit in group for token in unit for f in _forms(index, token)))
+    queries = [tantivy.Query.term_query(index.schema, TEXT, s) for s in stems]
+    if len(stems) < 2:
+        return queries
+    searcher = index.searcher()
+    total = int(searcher.num_docs)
+    counts = [int(searcher.doc_freq(TEXT, s)) for s in stems]
+    together = _idf(min(total, sum(counts)), total)
+    weighted = zip(queries, counts, strict=True)
+    return [tantivy.Query.boost_query(q, together / _idf(n, total)) for q, n in weighted if n]
+
+
+def _idf(docs: int, total: int) -> float:
+    """BM25's idf, as tantivy computes it."""
+    return math.log(1.0 + (total - docs + 0.5) / (docs + 0.5))
+
+
 def _ranking(index: KeywordIndex, unit: Unit) -> tantivy.Query | None:
     """The unit's words as one query (see _terms)."""
     return _should(_terms(index, unit))
@@ -199,21 +226,23 @@ def to_tantivy(index: KeywordIndex, parsed: ParsedQuery, *, match: Match) -> tan
         if required is not None:
             # Required as written; its words rank like loose words, as FTS5 scored them.
             clauses += [(_MUST, required), (_SHOULD, _ranking(index, phrase))]
-    for unit in ranking_terms(parsed, match):
-        if match == "any":
-            # Flat: a boolean query of term queries alone lets tantivy skip papers that cannot reach
-            # the top (block-max WAND). With each word's forms nested in a boolean of their own,
-            # keyword search at 1M papers (bench/scale.py, limit 100) took p50 88.8 / p95 204 ms at
-            # load 12; flat, 13.5 / 34.4 ms at load 9.
-            clauses += [(_SHOULD, q) for q in _terms(index, unit)]
-            continue
-        # Every word required, in any of its spellings (#14); a joined word as the phrase it forms.
-        spellings = [_ranking(index, a) if len(a) == 1 else _anywhere(index, a) for a in alternatives(unit)]
-        required = _should([q for q in spellings if q is not None])
-        if required is not None:
-            clauses.append((_MUST, required))
-            if len(unit) > 1:
-                clauses.append((_SHOULD, _ranking(index, unit)))
+    if match == "any":
+        # Flat: a boolean query of term queries alone lets tantivy skip papers that cannot reach
+        # the top (block-max WAND). With each word's forms nested in a boolean of their own,
+        # keyword search at 1M papers (bench/scale.py, limit 100) took p50 88.8 / p95 204 ms at
+        # load 12; flat, 13.5 / 34.4 ms at load 9.
+        for group in ranking_groups(parsed):
+            clauses += [(_SHOULD, q) for q in _one_word(index, group)]
+    else:
+        for unit in ranking_terms(parsed, match):
+            # Every word required, in any of its spellings (#14); a joined word as the phrase it forms.
+            ways = alternatives(unit)
+            spellings = [_ranking(index, a) if len(a) == 1 else _anywhere(index, a) for a in ways]
+            required = _should([q for q in spellings if q is not None])
+            if required is not None:
+                clauses.append((_MUST, required))
+                if len(unit) > 1:
+                    clauses.append((_SHOULD, _ranking(index, unit)))
     kept = [(occur, q) for occur, q in clauses if q is not None]
     if not kept:
         return None

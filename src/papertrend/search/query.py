@@ -235,8 +235,26 @@ def ranking_terms(parsed: ParsedQuery, mode: Match) -> list[Unit]:
     # (halving query time on SciFact). A query of nothing but stopwords still searches them.
     chosen = kept if kept or parsed.phrases else units
     if mode == "any":
-        chosen = _dedup([alt for unit in chosen for alt in alternatives(unit)])[:MAX_UNITS]
+        return [unit for group in _grouped(chosen) for unit in group][:MAX_UNITS]
     return chosen
+
+
+def _grouped(units: Sequence[Unit]) -> list[tuple[Unit, ...]]:
+    groups: list[tuple[Unit, ...]] = []
+    seen: set[Unit] = set()
+    for unit in units:
+        group = tuple(a for a in alternatives(unit) if a not in seen)
+        seen.update(group)
+        if group:
+            groups.append(group)
+    return groups
+
+
+def ranking_groups(parsed: ParsedQuery) -> list[tuple[Unit, ...]]:
+    """Any mode's words to rank by (`ranking_terms`), each with its other spellings: one word each."""
+    kept = set(ranking_terms(parsed, "any"))
+    groups = [tuple(u for u in group if u in kept) for group in _grouped(ranking_terms(parsed, "any"))]
+    return [g for g in groups if g]
 
 
 Shape = Literal["terms", "sentence"]
