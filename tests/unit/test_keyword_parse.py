@@ -120,6 +120,23 @@ def test_a_words_spellings_and_forms_score_as_one_word() -> None:
         assert sorted(matches(index, "optimiser")) == [1, 2, 3, 4, 5, 6]
 
 
+def test_greek_letters_and_their_names_find_the_same_papers() -> None:
+    # "β-VAE" and "beta-VAE", "Aβ" and "Abeta": papers and readers write both (#14).
+    docs = [
+        ("β-VAE disentangles", "We train a β-VAE.", "Ada Lovelace"),
+        ("beta-VAE revisited", "A beta-VAE study.", "Alan Turing"),
+        ("Neutrophils make IL-1β", "Aβ oligomers too.", "Grace Hopper"),
+        ("Nothing Greek", "Plain words.", "Emmy Noether"),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        index = build(Path(tmp), docs)
+        assert sorted(matches(index, "β-VAE")) == sorted(matches(index, "beta-VAE")) == [1, 2]
+        assert matches(index, "IL-1beta") == matches(index, "IL-1β") == [3]
+        assert matches(index, "Abeta") == [3]
+    # The language is told from the query as typed, not from its letters' names.
+    assert parse_query("μηχανική μάθηση για γράφους").language == "Greek script"
+
+
 def test_a_number_finds_the_number_not_a_duration() -> None:
     docs = [
         ("Segmentation at 0.3s per image", "Clustering, 1.3s per image.", "Ada Lovelace"),

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from papertrend.db import reading
 from papertrend.papers.tables import papers
+from papertrend.search.spelling import greek_named
 
 if TYPE_CHECKING:
     from papertrend.search.tantivy_index import KeywordIndex
@@ -79,8 +80,10 @@ def joined_compounds(text: str) -> str:
 
 
 def values(title: str, abstract: str, authors: Sequence[str], *, title_repeats: int) -> list[str]:
-    """The values of a paper's text field (tantivy_index.TEXT says why the title repeats), then its
-    hyphenated words written whole (`joined_compounds`), the title's as often as the title."""
+    """The values of a paper's text field (tantivy_index.TEXT says why the title repeats), Greek letters
+    by name (`spelling.greek_named`), then its hyphenated words written whole (`joined_compounds`), the
+    title's as often as the title."""
+    title, abstract = greek_named(title), greek_named(abstract)
     joined = " ".join([*([joined_compounds(title)] * title_repeats), joined_compounds(abstract)]).strip()
     return [*([title] * title_repeats), abstract, *authors, *([joined] if joined else [])]
 

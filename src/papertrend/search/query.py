@@ -33,7 +33,7 @@ from papertrend.errors import InvalidPaperId
 from papertrend.papers.categories import category_code
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.search.language import ENGLISH_STOPWORDS, foreign_stopwords, guess
-from papertrend.search.spelling import variants
+from papertrend.search.spelling import greek_named, variants
 
 Match = Literal["any", "all"]
 # One searchable unit: a word as unicode61 splits it, e.g. ("graph",) or ("state", "of", "the", "art").
@@ -140,6 +140,8 @@ def _quote_spans(text: str) -> list[tuple[int, int]]:
 def parse_query(text: str) -> ParsedQuery:
     """Split a user's query into terms, quoted phrases and exclusions; never raises."""
     text = unicodedata.normalize("NFC", text[: MAX_QUERY_CHARS * 2])[:MAX_QUERY_CHARS]
+    language = guess(text)
+    text = greek_named(text)  # as the index reads them: "β-VAE" finds "beta-VAE" (#14)
     terms: dict[Unit, None] = {}
     phrases: dict[Unit, None] = {}
     excluded: dict[Unit, None] = {}
@@ -178,7 +180,7 @@ def parse_query(text: str) -> ParsedQuery:
         if len(unit) == 1:
             excluded.update(((v,), None) for v in variants(unit[0]))
     return ParsedQuery(
-        terms=tuple(terms), phrases=tuple(phrases), excluded=tuple(excluded), language=guess(text)
+        terms=tuple(terms), phrases=tuple(phrases), excluded=tuple(excluded), language=language
     )
 
 

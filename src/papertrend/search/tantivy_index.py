@@ -60,8 +60,9 @@ TEXT = "text"
 TITLE_REPEATS = 3
 TOKENIZER = "papertrend"
 # Bumped when the schema, the analyzer or what is indexed changes: an index of another version is
-# rebuilt. 3: hyphenated words also written whole (keyword_writer.joined_compounds).
-FORMAT = 3
+# rebuilt. 3: hyphenated words also written whole (keyword_writer.joined_compounds); 4: Greek letters
+# by name (spelling.greek_named).
+FORMAT = 4
 STATE_FILE = "papertrend-state.json"
 # How often a long-lived process looks for changed papers.
 CHECK_EVERY_S = 5.0
