@@ -254,9 +254,9 @@ def _grouped(units: Sequence[Unit]) -> list[tuple[Unit, ...]]:
 
 def ranking_groups(parsed: ParsedQuery) -> list[tuple[Unit, ...]]:
     """Any mode's words to rank by (`ranking_terms`), each with its other spellings: one word each."""
-    kept = set(ranking_terms(parsed, "any"))
-    groups = [tuple(u for u in group if u in kept) for group in _grouped(ranking_terms(parsed, "any"))]
-    return [g for g in groups if g]
+    terms = ranking_terms(parsed, "any")  # the alternatives are in it already, each after its word
+    kept = set(terms)
+    return [g for g in (tuple(u for u in group if u in kept) for group in _grouped(terms)) if g]
 
 
 Shape = Literal["terms", "sentence"]
