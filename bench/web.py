@@ -5,9 +5,9 @@ connections, with the ~85k papers loaded.
                                   [--routes home,trending,search,api] [--model wordllama]
 
 1. The store: a copy of bench/latency.py's 85k store (the arXiv listing file plus the Hugging Face
-   archive, vectors of `--model`) under var/bench/web-85k/ (web-85k-MODEL/ for another model), with 50,000 upvotes by 2,000 users spread
-   over the last month of papers, so trending and "most upvoted" have our own votes to count. Built
-   once and reused (delete the folder to rebuild).
+   archive, vectors of `--model`) under var/bench/web-85k/ (web-85k-MODEL/ for another model), with
+   50,000 upvotes by 2,000 users spread over the last month of papers, so trending and "most upvoted"
+   have our own votes to count. Built once and reused (delete the folder to rebuild).
 2. The server: `papertrend serve --no-worker --workers N` in its own process, as a user runs it.
 3. The load: one asyncio client holding `--connections` keep-alive HTTP/1.1 connections, each
    sending its next request as soon as the last answer is in (a closed loop, like wrk), for a warm-up
