@@ -183,6 +183,9 @@ def test_a_category_listing_opens_on_its_latest_day_and_steps_through_its_days(w
     assert "/?category=cs.CV" not in html.hrefs()  # this is its latest day
     older = page(web, "/papers?date=2025-03-18&category=cs.CV")
     assert "/papers?date=2025-03-21&category=cs.CV" in older.hrefs() and "/?category=cs.CV" in older.hrefs()
+    # Without a category, Latest is "/" (an empty category list once made it "/?").
+    unfiltered = web.get("/papers?date=2025-03-18").text
+    assert 'href="/">Latest' in unfiltered and 'href="/?"' not in unfiltered
 
 
 def test_trending_and_its_feed_filter_by_category(web: Web, engine: Engine) -> None:

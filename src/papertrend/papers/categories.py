@@ -46,16 +46,17 @@ def category_code(text: str) -> str | None:
 
 
 def arxiv_categories(values: Iterable[Any]) -> list[str]:
-    """The arXiv categories among a source's values, in order, once each; other classes dropped.
+    """The arXiv categories among a source's values, as the source spells them, in order, once each;
+    other classes dropped.
 
-    A value may hold several, separated by commas, semicolons or spaces ("cs.CV, cs.MM").
+    A value may hold several, separated by commas, semicolons or spaces ("cs.CV, cs.MM"). Case is
+    kept: a source's category is stored as given, and category filters compare it exactly.
     """
     found: dict[str, None] = {}
     for value in values:
         if not isinstance(value, str):
             continue
         for part in _SEPARATORS.split(value):
-            code = category_code(part) if part else None
-            if code is not None:
-                found[code] = None
+            if part and category_code(part) is not None:
+                found[part] = None
     return list(found)

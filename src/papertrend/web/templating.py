@@ -78,7 +78,7 @@ def author_url(name: str) -> str:
 
 def query_url(path: str, **params: object) -> str:
     """`path?…` with the parameters that are not None or empty."""
-    kept = {k.rstrip("_"): v for k, v in params.items() if v not in (None, "", ())}
+    kept = {k.rstrip("_"): v for k, v in params.items() if v is not None and v != "" and v != () and v != []}
     return f"{path}?{urlencode(kept, doseq=True)}" if kept else path
 
 
