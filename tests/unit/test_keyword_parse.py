@@ -22,7 +22,7 @@ from papertrend.search.keyword import (
     parse_query,
     to_tantivy,
 )
-from papertrend.search.keyword_writer import text_hash, values
+from papertrend.search.keyword_writer import joined_compounds, text_hash, values
 from papertrend.search.query import ranking_terms
 from papertrend.search.tantivy_index import KeywordIndex, analyzer, forms
 
@@ -80,6 +80,22 @@ def matches(index: KeywordIndex, query: str, mode: Match = "any") -> list[int]:
 )
 def test_only_words_are_looked_up_in_their_plural_or_singular_too(token: str, looked_up: list[str]) -> None:
     assert forms(analyzer(), token) == looked_up
+
+
+@pytest.mark.parametrize(
+    ("text", "whole"),
+    [
+        ("Pre-training of multi-modal LLMs", "Pretraining multimodal"),
+        ("(state-of-the-art), T-cell; e-mail.", "stateoftheart Tcell email"),
+        ("GPT-4o-mini x86-64 3-D well--known -foo bar- a-b-", ""),  # digits, doubled or loose hyphens
+        ("pre-training\nof multi-modal\tdata\u00a0self-attention", "pretraining multimodal selfattention"),
+        ("naïve-bayes é-à", "naïvebayes éà"),
+        ("no hyphen here", ""),
+        ("x-", ""),
+    ],
+)
+def test_joined_compounds(text: str, whole: str) -> None:
+    assert joined_compounds(text) == whole
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -55,10 +55,20 @@ class SyncReport:
 
 
 # A word of letters joined by hyphens ("pre-training", "multi-modal", "state-of-the-art"; not "GPT-4o"),
-# found among the whitespace-separated words that hold a hyphen, cut at punctuation: 17 µs an abstract
-# against 59 µs for one regex over the whole text, the same words on 20,000 abstracts.
+# cut at any other character from the text between the spaces around each hyphen: found from the
+# hyphens, not by reading every word, 8.7 µs a paper on 20,000 listing papers against 19.3 µs splitting
+# every word and 59 µs for one regex over the text (the same words on all 74,728).
 _COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
 _PUNCTUATION = re.compile(r"[^\w-]+")
+
+
+def _whole(word: str) -> Iterator[str]:
+    if _COMPOUND.fullmatch(word):
+        yield word.replace("-", "")
+        return
+    for part in _PUNCTUATION.split(word):
+        if "-" in part and _COMPOUND.fullmatch(part):
+            yield part.replace("-", "")
 
 
 def joined_compounds(text: str) -> str:
@@ -70,13 +80,14 @@ def joined_compounds(text: str) -> str:
     """
     if "-" not in text:
         return ""
-    return " ".join(
-        part.replace("-", "")
-        for word in text.split()
-        if "-" in word
-        for part in _PUNCTUATION.split(word)
-        if "-" in part and _COMPOUND.fullmatch(part)
-    )
+    out: list[str] = []
+    at = text.find("-")
+    while at != -1:
+        end = text.find(" ", at)
+        end = len(text) if end == -1 else end
+        out.extend(_whole(text[text.rfind(" ", 0, at) + 1 : end]))
+        at = text.find("-", end)
+    return " ".join(out)
 
 
 def values(title: str, abstract: str, authors: Sequence[str], *, title_repeats: int) -> list[str]:
