@@ -73,6 +73,11 @@ def test_an_arxiv_id_typed_into_search_finds_that_paper(web: Web, typed: str) ->
     assert feed.count("<entry>") == 1 and TOP_ID in feed
 
 
+def test_the_empty_search_page_says_what_may_be_typed(web: Web) -> None:
+    text = page(web, "/search").text
+    assert "Paste an arXiv id or link" in text and "cs.CL agents" in text
+
+
 def test_an_arxiv_id_not_stored_says_so_and_shows_no_unrelated_papers(web: Web) -> None:
     html = page(web, "/search?q=arXiv%3A2601.19653")
     assert "arXiv:2601.19653 is not stored here" in html.text
