@@ -208,6 +208,11 @@ def test_cli_ingest_embed_search_and_similar(settings: Settings, fixture_data: P
     assert shown.exit_code == 0 and "A Comprehensive Survey on Knowledge Distillation" in shown.output
     nothing = runner.invoke(app, ["search", "knowledge distillation", "--since", "2031-01-01"])
     assert nothing.exit_code == 0 and "No results" in nothing.output
+    # An id searches for that paper: found alone, or named as missing with the command that fetches it.
+    one = runner.invoke(app, ["search", "https://huggingface.co/papers/2503.12014", "--json"])
+    assert [r["id"] for r in json.loads(one.output)] == ["2503.12014"]
+    missing = runner.invoke(app, ["search", "arXiv:2601.99999", "--mode", "keyword"])
+    assert missing.exit_code == 0 and "ingest arxiv-api --id 2601.99999" in missing.output
     bad = runner.invoke(app, ["search", "x", "--mode", "magic"])
     assert bad.exit_code == 2
     similar = runner.invoke(app, ["papers", "similar", "2503.11742", "--json"])

@@ -16,6 +16,7 @@ from papertrend.papers.models import authors_short
 from papertrend.search import keyword
 from papertrend.search.embed_job import BATCH, GPU_CLAIM, EmbedReport, embed_missing
 from papertrend.search.embedder import Embedder, get_embedder
+from papertrend.search.query import typed_paper_id
 from papertrend.search.service import Searcher, searcher_from_settings
 from papertrend.types import Filters, Hit, Mode, Sort
 
@@ -162,6 +163,12 @@ def search_command(
     hits = searcher(ctx).search(
         query=query, mode=cast(Mode, mode), limit=limit, filters=filters, sort=cast(Sort, sort)
     )
+    paper_id = typed_paper_id(query)
+    if paper_id is not None and not hits and not as_json:
+        console.print(
+            f"arXiv:{paper_id} is not stored here; fetch it with: papertrend ingest arxiv-api --id {paper_id}"
+        )
+        return
     print_hits(ctx, hits, as_json=as_json)
 
 
