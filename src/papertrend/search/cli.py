@@ -165,7 +165,8 @@ def search_command(
     )
     paper_id = typed_paper_id(query)
     if paper_id is not None and not hits and not as_json:
-        console.print(
+        # One line, whatever the terminal's width: it ends in a command to copy.
+        typer.echo(
             f"arXiv:{paper_id} is not stored here; fetch it with: papertrend ingest arxiv-api --id {paper_id}"
         )
         return
