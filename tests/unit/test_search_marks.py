@@ -89,3 +89,20 @@ def test_words_are_marked_by_the_stemmer_keyword_search_uses() -> None:
     assert mark("GNNs, an organ, organizations", query_stems("GNN organization")) == (
         "<mark>GNNs</mark>, an organ, <mark>organizations</mark>"
     )
+
+
+def test_a_hyphenated_word_is_marked_whole_when_search_matched_it_whole() -> None:
+    # "pretraining" finds "pre-training" (the index holds hyphenated words whole too, #14): the mark
+    # shows why, as one mark over the word.
+    m = marked(
+        title="Pre-training at scale",
+        abstract="We study pre-training, pretraining and pre-trained GPT-4o-mini with self-attention.",
+        query="pretraining",
+    )
+    assert str(m.title) == "<mark>Pre-training</mark> at scale"
+    assert str(m.lead) == (
+        "We study <mark>pre-training</mark>, <mark>pretraining</mark> and <mark>pre-trained</mark> "
+        "GPT-4o-mini with self-attention."
+    )
+    # Typed with its hyphen, the word's mark covers the whole word, not its parts one by one.
+    assert str(mark("Multi-modal data", query_stems("multi-modal"))) == "<mark>Multi-modal</mark> data"
