@@ -222,7 +222,18 @@ def search(
     conn: ConnDep,
     state: StateDep,
     response: Response,
-    q: Annotated[str, Query(min_length=1, max_length=4096, description="What you are looking for.")],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=4096,
+            description=(
+                'What you are looking for: words, "quoted phrases", -excluded words. One arXiv id or paper '
+                "link (2401.01234, an arxiv.org or huggingface.co/papers URL) returns that paper alone, or "
+                "nothing when it is not stored here."
+            ),
+        ),
+    ],
     # Hugging Face's own bounds for this route's limit (1 to 120).
     limit: Annotated[int, Query(ge=1, le=120, description="How many results, at most.")] = 20,
     since: SinceQ = None,
