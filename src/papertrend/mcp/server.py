@@ -26,15 +26,21 @@ MAX_ID_CHARS = 200
 
 Query = Annotated[
     str,
-    Field(min_length=1, max_length=MAX_QUERY_CHARS, description="What the papers are about, in plain words."),
+    Field(
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        description="What the papers are about, in plain words; one arXiv id or paper link finds that "
+        "paper alone.",
+    ),
 ]
 PaperId = Annotated[
     str,
     Field(
         min_length=1,
         max_length=MAX_ID_CHARS,
-        description="An arXiv id in any spelling: 2401.01234, 2401.01234v2, arXiv:2401.01234, hep-th/9901001 "
-        "or an arxiv.org/abs or /pdf URL.",
+        description="An arXiv id in any spelling: 2401.01234, 2401.01234v2, arXiv:2401.01234, "
+        "hep-th/9901001, an arxiv.org/abs or /pdf URL, a huggingface.co/papers or alphaxiv.org URL, "
+        "or arXiv's DOI.",
     ),
 ]
 Limit = Annotated[int, Field(ge=1, le=50, description="How many papers to return (1–50).")]
