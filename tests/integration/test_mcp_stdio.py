@@ -128,6 +128,9 @@ def test_each_tool_answers_from_the_store(store: Path) -> None:
         assert some.startswith("Papers of date 2025-03-18 in cs.CL, by trending:")
         listed = [len(re.findall(r"^\d+\. ", text, re.M)) for text in (some, everything)]
         assert 0 < listed[0] < listed[1], listed
+        # Without a date, a category's own latest day, not the store's (which has no cs.CL paper).
+        latest_cl = text_of(await client.call_tool("daily_papers", {"categories": ["cs.CL"]}))
+        assert latest_cl.startswith("Papers of date 2025-03-18 in cs.CL, by trending: 1 paper.\n1. ")
         in_cv = text_of(await client.call_tool("trending", {"window": "month", "categories": ["cs.CV"]}))
         assert in_cv.startswith("Trending papers in cs.CV, ")
 

@@ -188,6 +188,10 @@ def test_a_category_listing_opens_on_its_latest_day_and_steps_through_its_days(w
     assert "/?category=cs.CV" not in html.hrefs()  # this is its latest day
     older = page(web, "/papers?date=2025-03-18&category=cs.CV")
     assert "/papers?date=2025-03-21&category=cs.CV" in older.hrefs() and "/?category=cs.CV" in older.hrefs()
+    # The API and the feed open on the category's latest day too, not on the store's empty one.
+    listed = _json(web, "/api/daily_papers?category=cs.CV&limit=100")
+    assert listed and all("cs.CV" in d["paper"]["categories"] for d in listed)
+    assert web.get("/feeds/daily.atom?category=cs.CV").text.count("<entry>") == len(listed)
     # Without a category, Latest is "/" (an empty category list once made it "/?").
     unfiltered = web.get("/papers?date=2025-03-18").text
     assert 'href="/">Latest' in unfiltered and 'href="/?"' not in unfiltered

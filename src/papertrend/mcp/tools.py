@@ -193,12 +193,12 @@ class Library:
                 period = listings.parse_period(day=day, week=week, month=month)
             except AppError as exc:
                 raise ToolError(exc.message) from None
+            cats = _known_categories(conn, categories)
             if period is None:
-                latest = repository.latest_day(conn=conn)
+                latest = repository.latest_day(conn=conn, categories=cats)
                 if latest is None:
                     return "No papers are stored yet."
                 period = period_of("day", latest)
-            cats = _known_categories(conn, categories)
             hits = listings.ranked_period(
                 conn=conn, period=period, sort=sort, now=self.clock(), params=self.trend, categories=cats
             )

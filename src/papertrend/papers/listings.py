@@ -367,8 +367,8 @@ def ranked_window(
     categories: Sequence[str] = (),
 ) -> tuple[Period | None, list[Hit]]:
     """The trending window ending on the latest listed day, ranked (papers in any of `categories`, when
-    given); (None, []) when nothing is stored."""
-    latest = latest_day(conn=conn)
+    given: the window then ends on their latest day); (None, []) when nothing is stored."""
+    latest = latest_day(conn=conn, categories=categories)
     if latest is None:
         return None, []
     period = window_period(window, latest=latest)

@@ -268,9 +268,14 @@ def list_for_days(
     return [_to_paper(r) for r in conn.execute(stmt).mappings()]
 
 
-def latest_day(*, conn: Connection) -> date | None:
-    """The most recent listing day that has any paper."""
-    value = conn.execute(sa.select(sa.func.max(listing_day_expr()))).scalar()
+def latest_day(*, conn: Connection, categories: Sequence[str] = ()) -> date | None:
+    """The most recent listing day that has any paper (in any of `categories`, when given).
+
+    A category's latest day may be older than the store's: only Hugging Face's papers, which have no
+    category yet, were on the 80k store's last day, so "cs.CL" opened on an empty day (#14).
+    """
+    stmt = sa.select(sa.func.max(listing_day_expr()))
+    value = conn.execute(stmt.where(in_categories(categories)) if categories else stmt).scalar()
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value))

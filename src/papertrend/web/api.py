@@ -155,7 +155,7 @@ def daily_papers(
     submitter = parse_submitter(submitter)
     cats = known_categories(conn=conn, category=category)
     if period is None:
-        latest = repository.latest_day(conn=conn)
+        latest = repository.latest_day(conn=conn, categories=cats)
         if latest is None:
             return []
         period = period_of("day", latest)

@@ -162,7 +162,7 @@ def daily_feed(
     period: Period | None = listings.parse_period(day=date_, week=week, month=month)
     cats = known_categories(conn=conn, category=category)
     if period is None:
-        latest = repository.latest_day(conn=conn)
+        latest = repository.latest_day(conn=conn, categories=cats)
         period = period_of("day", latest) if latest else None
     papers = (
         listings.papers_for_days(

@@ -6,7 +6,6 @@ Every page works with JavaScript off. GET routes never change data (DESIGN §6, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -95,11 +94,7 @@ def _daily(
     # A category no stored paper has is named on the page and left out, never silently ignored (#14).
     kept, filter_notes = known_only(conn=conn, filters=Filters(categories=categories))
     cats = list(kept.categories)
-    latest = repository.latest_day(conn=conn)
-    if cats and latest is not None:
-        # The category's latest day: the store's may hold none of it (only Hugging Face's papers,
-        # which have no category yet, were on the 80k store's last day: "cs.CL" showed an empty day).
-        latest = listings.day_before(conn=conn, day=latest + timedelta(days=1), categories=cats) or latest
+    latest = repository.latest_day(conn=conn, categories=cats)
     if period is None and latest is not None:
         period = period_of("day", latest)
     if period is None:
