@@ -22,8 +22,9 @@ from papertrend.search.keyword import (
     parse_query,
     to_tantivy,
 )
-from papertrend.search.keyword_writer import joined_compounds, text_hash, values
+from papertrend.search.keyword_writer import text_hash, values
 from papertrend.search.query import ranking_terms
+from papertrend.search.spelling import joined_compounds
 from papertrend.search.tantivy_index import KeywordIndex, analyzer, forms
 
 _DOCS = [

@@ -11,8 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from papertrend.errors import InvalidPaperId
-from papertrend.papers.ids import ArxivId, parse_arxiv_id
+from papertrend.papers.ids import ArxivId, arxiv_id_or_none
 
 # A candidate token after one of arXiv's markers; parse_arxiv_id decides whether it is an id.
 _TOKEN = r"([A-Za-z.-]*/?\d{4}\.?\d{3,5}(?:v\d+)?)"
@@ -35,10 +34,7 @@ class Reference:
 
 
 def _parse(token: str) -> ArxivId | None:
-    try:
-        return parse_arxiv_id(token.rstrip(".,;)]}"))
-    except InvalidPaperId:
-        return None
+    return arxiv_id_or_none(token.rstrip(".,;)]}"))
 
 
 def arxiv_id_in(text: str) -> ArxivId | None:

@@ -35,6 +35,14 @@ class ArxivId:
         return f"{self.key}v{self.version}" if self.version else self.key
 
 
+def arxiv_id_or_none(text: str) -> ArxivId | None:
+    """`parse_arxiv_id`, or None for text that is no arXiv id."""
+    try:
+        return parse_arxiv_id(text)
+    except InvalidPaperId:
+        return None
+
+
 def parse_arxiv_id(text: str) -> ArxivId:
     """Parse any accepted spelling of an arXiv id; raise InvalidPaperId with the reason otherwise."""
     raw = text.strip()

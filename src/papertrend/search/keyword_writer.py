@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 import time
 import zlib
@@ -30,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from papertrend.db import reading
 from papertrend.papers.tables import papers
-from papertrend.search.spelling import greek_named
+from papertrend.search.spelling import greek_named, joined_compounds
 
 if TYPE_CHECKING:
     from papertrend.search.tantivy_index import KeywordIndex
@@ -54,46 +53,10 @@ class SyncReport:
     full: bool = False
 
 
-# A word of letters joined by hyphens ("pre-training", "multi-modal", "state-of-the-art"; not "GPT-4o"),
-# cut at any other character from the text between the spaces around each hyphen: found from the
-# hyphens, not by reading every word, 8.7 µs a paper on 20,000 listing papers against 19.3 µs splitting
-# every word and 59 µs for one regex over the text (the same words on all 74,728).
-_COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
-_PUNCTUATION = re.compile(r"[^\w-]+")
-
-
-def _whole(word: str) -> Iterator[str]:
-    if _COMPOUND.fullmatch(word):
-        yield word.replace("-", "")
-        return
-    for part in _PUNCTUATION.split(word):
-        if "-" in part and _COMPOUND.fullmatch(part):
-            yield part.replace("-", "")
-
-
-def joined_compounds(text: str) -> str:
-    """Each hyphenated word of `text` written whole, in order, repeats kept ("pre-training" → "pretraining").
-
-    ML writes both ways about equally (80k store: pretraining 1,923 papers, pre-training 1,764;
-    multimodal 9,065, multi-modal 2,246), and the tokenizer splits at the hyphen, so "pretraining"
-    did not find "pre-training" (#14). Indexed beside the text, the whole form finds both spellings.
-    """
-    if "-" not in text:
-        return ""
-    out: list[str] = []
-    at = text.find("-")
-    while at != -1:
-        end = text.find(" ", at)
-        end = len(text) if end == -1 else end
-        out.extend(_whole(text[text.rfind(" ", 0, at) + 1 : end]))
-        at = text.find("-", end)
-    return " ".join(out)
-
-
 def values(title: str, abstract: str, authors: Sequence[str], *, title_repeats: int) -> list[str]:
     """The values of a paper's text field (tantivy_index.TEXT says why the title repeats), Greek letters
-    by name (`spelling.greek_named`), then its hyphenated words written whole (`joined_compounds`), the
-    title's as often as the title."""
+    by name (`spelling.greek_named`), then its hyphenated words written whole
+    (`spelling.joined_compounds`), the title's as often as the title."""
     title, abstract = greek_named(title), greek_named(abstract)
     joined = " ".join([*([joined_compounds(title)] * title_repeats), joined_compounds(abstract)]).strip()
     return [*([title] * title_repeats), abstract, *authors, *([joined] if joined else [])]

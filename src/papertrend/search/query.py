@@ -29,9 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from papertrend.errors import InvalidPaperId
 from papertrend.papers.categories import category_code
-from papertrend.papers.ids import parse_arxiv_id
+from papertrend.papers.ids import arxiv_id_or_none
 from papertrend.search.language import ENGLISH_STOPWORDS, foreign_stopwords, guess
 from papertrend.search.spelling import greek_named, variants
 
@@ -201,7 +200,7 @@ def _dedup(units: Sequence[Unit]) -> list[Unit]:
 
 def joined(unit: Unit) -> Unit | None:
     """A hyphenated word of letters written whole ("pre-training" → "pretraining"), as the index also
-    holds it (keyword_writer.joined_compounds); None for anything else."""
+    holds it (spelling.joined_compounds); None for anything else."""
     return ("".join(unit),) if len(unit) > 1 and all(t.isalpha() for t in unit) else None
 
 
@@ -222,41 +221,36 @@ def ranking_terms(parsed: ParsedQuery, mode: Match) -> list[Unit]:
     for any of `alternatives(unit)` where it requires the unit.
     """
     if mode == "any":
-        # Any-mode splits a joined word into its tokens: on SciFact's train split that beat
-        # matching "IL-10" or "0-dimensional" as a phrase (nDCG@10 0.705 against 0.696).
-        # A hyphenated word also ranks by its whole form, so "pre-training" finds "pretraining".
-        units = _dedup([(t,) for unit in parsed.terms for t in (*unit, *(joined(unit) or ()))])[:MAX_UNITS]
-    else:
-        # In all-mode every word is required, so a joined word must occur as written.
-        units = list(parsed.terms)
+        return [unit for group in ranking_groups(parsed) for unit in group]
+    return _loose(parsed, list(parsed.terms))  # every word required: a joined word as written
+
+
+def ranking_groups(parsed: ParsedQuery) -> list[tuple[Unit, ...]]:
+    """Any mode's words to rank by, each with its other spellings: one group scores as one word."""
+    # Any-mode splits a joined word into its tokens: on SciFact's train split that beat matching
+    # "IL-10" or "0-dimensional" as a phrase (nDCG@10 0.705 against 0.696). A hyphenated word also
+    # ranks by its whole form, so "pre-training" finds "pretraining".
+    units = _dedup([(t,) for unit in parsed.terms for t in (*unit, *(joined(unit) or ()))])[:MAX_UNITS]
+    groups: list[tuple[Unit, ...]] = []
+    seen: set[Unit] = set()
+    room = MAX_UNITS
+    for unit in _loose(parsed, units):
+        group = tuple(a for a in alternatives(unit) if a not in seen)[:room]
+        seen.update(group)
+        room -= len(group)
+        if group:
+            groups.append(group)
+    return groups
+
+
+def _loose(parsed: ParsedQuery, units: list[Unit]) -> list[Unit]:
     # A query in another language leaves its stopwords out too: "pour la" matched every French
     # abstract, whatever its subject (#14).
     foreign = foreign_stopwords(parsed.language)
     kept = [u for u in units if not (len(u) == 1 and (_is_stopword(u[0]) or u[0].casefold() in foreign))]
     # Stopwords match nearly every paper: they add nothing to bm25 but cost a pass over the index
     # (halving query time on SciFact). A query of nothing but stopwords still searches them.
-    chosen = kept if kept or parsed.phrases else units
-    if mode == "any":
-        return [unit for group in _grouped(chosen) for unit in group][:MAX_UNITS]
-    return chosen
-
-
-def _grouped(units: Sequence[Unit]) -> list[tuple[Unit, ...]]:
-    groups: list[tuple[Unit, ...]] = []
-    seen: set[Unit] = set()
-    for unit in units:
-        group = tuple(a for a in alternatives(unit) if a not in seen)
-        seen.update(group)
-        if group:
-            groups.append(group)
-    return groups
-
-
-def ranking_groups(parsed: ParsedQuery) -> list[tuple[Unit, ...]]:
-    """Any mode's words to rank by (`ranking_terms`), each with its other spellings: one word each."""
-    terms = ranking_terms(parsed, "any")  # the alternatives are in it already, each after its word
-    kept = set(terms)
-    return [g for g in (tuple(u for u in group if u in kept) for group in _grouped(terms)) if g]
+    return kept if kept or parsed.phrases else units
 
 
 Shape = Literal["terms", "sentence"]
@@ -277,12 +271,8 @@ def typed_paper_id(text: str) -> str | None:
     """The paper's key when the whole query is one arXiv id, in any spelling papers/ids.py reads."""
     # Researchers paste ids and URLs into search boxes: "2601.19653" was searched as words and
     # found "LongCat-Flash-Thinking-2601" first and the paper nowhere (#14).
-    if len(text) > 300 or not any(ch.isdigit() for ch in text):
-        return None
-    try:
-        return parse_arxiv_id(text).key
-    except InvalidPaperId:
-        return None
+    found = arxiv_id_or_none(text) if len(text) <= 300 else None
+    return found.key if found else None
 
 
 def typed_categories(text: str) -> tuple[str, tuple[str, ...]]:

@@ -1,4 +1,5 @@
-"""British and American spellings of one word, so either finds the same papers (#14).
+"""A word's other written forms, so either finds the same papers (#14): British and American
+spellings, Greek letters by name (`greek_named`), hyphenated words written whole (`joined_compounds`).
 
 "LLM agents that simulate human behaviour" and "… behavior" shared 2 of their top 10 papers on the
 80k store: BM25 sees two unrelated words and MiniLM two different token sequences. Keyword search
@@ -13,6 +14,7 @@ and checked by hand, so a false pair such as four/for or tour/tor can never be m
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 
@@ -85,3 +87,40 @@ _GREEK = str.maketrans(
 def greek_named(text: str) -> str:
     """The text with each Greek letter written as its name ("IL-1β" → "IL-1beta")."""
     return text if text.isascii() else text.translate(_GREEK)
+
+
+# A word of letters joined by hyphens: "pre-training", "multi-modal", "state-of-the-art"; not "GPT-4o".
+COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+
+
+def _joins(ch: str) -> bool:
+    return ch.isalnum() or ch in "-_"
+
+
+def compound_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where the text's hyphenated words of letters are, in order."""
+    # Found from the hyphens, in the text between the spaces around each, not by reading every word:
+    # joined_compounds takes 14 µs a listing paper this way, 19 µs splitting every word and 59 µs with
+    # one regex over the text (the same words on all 74,728).
+    at = text.find("-")
+    while at != -1:
+        start = text.rfind(" ", 0, at) + 1
+        end = text.find(" ", at)
+        end = len(text) if end == -1 else end
+        for m in COMPOUND.finditer(text, start, end):
+            a, b = m.span()
+            if (a == start or not _joins(text[a - 1])) and (b == end or not _joins(text[b])):
+                yield a, b
+        at = text.find("-", end)
+
+
+def joined_compounds(text: str) -> str:
+    """Each hyphenated word of `text` written whole, in order, repeats kept ("pre-training" → "pretraining").
+
+    ML writes both ways about equally (80k store: pretraining 1,923 papers, pre-training 1,764;
+    multimodal 9,065, multi-modal 2,246), and the tokenizer splits at the hyphen, so "pretraining"
+    did not find "pre-training" (#14). The keyword index holds the whole forms beside the text.
+    """
+    if "-" not in text:
+        return ""
+    return " ".join(text[a:b].replace("-", "") for a, b in compound_spans(text))

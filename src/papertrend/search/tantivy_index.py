@@ -60,7 +60,7 @@ TEXT = "text"
 TITLE_REPEATS = 3
 TOKENIZER = "papertrend"
 # Bumped when the schema, the analyzer or what is indexed changes: an index of another version is
-# rebuilt. 3: hyphenated words also written whole (keyword_writer.joined_compounds); 4: Greek letters
+# rebuilt. 3: hyphenated words also written whole (spelling.joined_compounds); 4: Greek letters
 # by name (spelling.greek_named).
 FORMAT = 4
 STATE_FILE = "papertrend-state.json"
