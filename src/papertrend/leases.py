@@ -6,7 +6,7 @@ A worker takes a job's row with one conditional UPDATE — free (no lease, or an
 once exactly one gets it: PostgreSQL re-checks the condition on the row the other just changed,
 SQLite serialises the two write transactions. While the job runs a heartbeat keeps extending the
 lease; a worker killed mid-job stops renewing it, and once it expires the next worker to ask takes
-the job over at once, since its last run never finished.
+the job over at once, since its last run never finished; on the dead worker's own host, at once.
 """
 
 from __future__ import annotations
@@ -97,11 +97,16 @@ class Leases:
         t = job_leases.c
         with transaction(self.engine) as conn:
             conn.execute(insert_for(conn, job_leases).values(name=name).on_conflict_do_nothing())
+            holder, until = conn.execute(sa.select(t.owner, t.lease_until).where(t.name == name)).one()
+            # A holder on this host whose process died gives its lease up at once, not when it
+            # expires: a killed ingest kept the host's keyword index unwritable for 2 minutes, so the
+            # rerun indexed nothing. Matched by owner, so of two takers one wins.
+            dead = [t.owner == holder] if holder is not None and owner_gone(holder, until, now) else []
             taken = conn.execute(
                 job_leases.update()
                 .where(
                     t.name == name,
-                    sa.or_(t.lease_until.is_(None), t.lease_until <= now),
+                    sa.or_(t.lease_until.is_(None), t.lease_until <= now, *dead),
                     sa.or_(
                         t.started_at.is_(None),
                         t.started_at <= now - every,

@@ -3,6 +3,9 @@ dead worker's job is taken over once its lease expires — on SQLite and on Post
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -64,6 +67,24 @@ def test_a_dead_workers_job_is_taken_over_when_its_lease_expires(engine: Engine)
     assert not dead.renew(name="ingest")
     dead.release(name="ingest", ok=True, summary="late")
     assert _row(engine, "ingest").owner == "alive"
+
+
+def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(engine: Engine) -> None:
+    clock = Clock()
+    # A real process of this host that held the lease and died (a killed ingest), and a live one.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        host = socket.gethostname()
+        for holder, taken in ((alive.pid, False), (gone.pid, True)):
+            owner = f"{host}:{holder}:abcd"
+            assert Leases(engine=engine, owner=owner, now=clock).acquire(name=f"index-{holder}", every=HOUR)
+            clock.t += timedelta(seconds=5)  # well within its 2-minute lease
+            assert Leases(engine=engine, now=clock).acquire(name=f"index-{holder}", every=HOUR) is taken
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_of_simultaneous_workers_exactly_one_gets_the_job(engine: Engine) -> None:
