@@ -22,6 +22,7 @@ from papertrend.db import create_engine, reading
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.ingest.sources.jsonl import JsonlSource
 from papertrend.migrate import upgrade
+from papertrend.search import keyword
 from tests.integration.helpers import CLOCK_COLUMNS, dump_papers
 from tests.pgcluster import Cluster
 
@@ -48,6 +49,7 @@ def _count(engine: Engine) -> int:
 
 def _ingest_killed_at(url: str, path: Path, at_least: int) -> int:
     """Start the CLI in a real process, SIGKILL it once `at_least` papers are stored; return the count."""
+    # PAPERTREND_DATA_DIR (the keyword index) comes from the test's environment, as the rerun's does.
     env = {**os.environ, "PAPERTREND_DATABASE_URL": url, "PAPERTREND_ENV": "test"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "papertrend", "ingest", "jsonl", str(path)],
@@ -97,7 +99,11 @@ def clean_run(
         url = pg_cluster.create_database()
     engine = create_engine(url)
     upgrade(engine)
-    report = run_ingest(engine=engine, source=JsonlSource(path=listing))
+    with pytest.MonkeyPatch.context() as env:
+        # The keyword index under a folder of the run's own: under ./var (the default), one run's
+        # index met the next run's database of the same path.
+        env.setenv("PAPERTREND_DATA_DIR", str(tmp_path_factory.mktemp("clean-data")))
+        report = run_ingest(engine=engine, source=JsonlSource(path=listing))
     assert report.ok
     assert report.added == TOTAL
     yield report.added, dump_papers(engine, ignore=IGNORE)
@@ -113,8 +119,11 @@ def test_sigkill_then_rerun_equals_a_clean_run(
     listing: Path,
     clean_run: tuple[int, dict[str, dict[str, object]]],
     when: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     total, clean = clean_run
+    monkeypatch.setenv("PAPERTREND_DATA_DIR", str(tmp_path / "data"))
     kill_after = round(KILL_AT[when] * total)
     url = new_database_url("killed")
     stored = _ingest_killed_at(url, listing, kill_after)
@@ -125,4 +134,7 @@ def test_sigkill_then_rerun_equals_a_clean_run(
     # Resumed from the saved cursor: nothing stored before the kill is read again, nothing is lost.
     assert (report.added, report.updated, report.unchanged) == (total - stored, 0, 0)
     assert dump_papers(engine, ignore=IGNORE) == clean
+    # The keyword index the killed run left behind caught up too: every paper, once.
+    index = keyword.open_index(engine=engine)
+    assert index.documents == total and index.vocabulary.open() is not None
     engine.dispose()

@@ -7,6 +7,7 @@ Same real papers and fixtures as test_keyword_search.py.
 from __future__ import annotations
 
 import gzip
+import logging
 import subprocess
 import sys
 from datetime import timedelta
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import sqlalchemy as sa
+import tantivy
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
@@ -119,6 +122,31 @@ def test_one_writer_per_host_under_a_lease(db: Engine, tmp_path: Path, real: lis
     assert ids(db, "numbat") == []
     other.release(name=index.lease_name, ok=True, summary="")
     assert ids(db, "numbat") == ["2601.09998"]
+
+
+def test_an_index_of_another_schema_without_its_state_file_is_rebuilt(
+    db: Engine,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As an older version leaves it when its first build is killed before the state file is written
+    # (tests/integration/test_ingest_crash.py hit it): the new schema failed to open ("An index
+    # exists but the schema does not match") and every command and search with it.
+    path = keyword.open_index(engine=db).path
+    for child in path.iterdir():
+        child.unlink()
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("pk", indexed=True, fast=True)
+    builder.add_text_field("text")
+    old = tantivy.Index(builder.build(), path=str(path))
+    writer = old.writer(heap_size=15_000_000, num_threads=1)
+    writer.add_document(tantivy.Document(pk=1, text=["an older index"]))
+    writer.commit()
+    del writer, old
+    with caplog.at_level(logging.WARNING):
+        index = KeywordIndex(path=path)
+    assert "keyword.index_rebuilt: its schema changed" in caplog.text
+    report = index.sync(engine=db)
+    assert report is not None and report.written == index.documents == 46
 
 
 def test_reindex_rebuilds_it_from_the_database(db: Engine) -> None:  # noqa: F811

@@ -169,7 +169,14 @@ class KeywordIndex:
         ):
             log.warning("keyword.index_rebuilt: its format changed", extra={"path": str(self.path)})
             self._wipe()
-        index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        try:
+            index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        except ValueError:
+            # An index of another schema with no state file: its first build was killed before the
+            # state was written, by a version with another FORMAT. Derived data: built again.
+            log.warning("keyword.index_rebuilt: its schema changed", extra={"path": str(self.path)})
+            self._wipe()
+            index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
         index.register_tokenizer(TOKENIZER, self.analyzer)
         # Every commit, by this process or another on the host, is picked up within a second.
         index.config_reader(reload_policy="commit")
