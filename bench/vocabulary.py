@@ -10,15 +10,16 @@ load is printed beside it) and, from /proc/self/smaps_rollup, the growth of Anon
 other process can share) and of Private_Clean + Private_Dirty (adds file pages only this process has
 mapped so far; the page cache shares them with every process that maps the file):
 
-- build: the writer's rebuild from the database (every title and abstract read, counted, written to
-  DIR/vocabulary.bin), with the file's size and the builder's peak RSS;
-- merge: adding 1,000 papers' words to that file, as the writer does after an ingest;
+- build: what the keyword writer spends on the file: every title and abstract written to a tantivy
+  index's `words` field (tantivy's threads count them), then the file written from its term
+  dictionary (DIR/vocabulary.bin, `dict_cpu_s` of it), with the file's size and the builder's peak
+  RSS;
 - open: a process mapping the file and answering `--queries` title openings, as typed and with a
   letter dropped (bench/spelling.py's queries): time to ready, memory, "did you mean" p50/p95;
 - before (`--before`): the same process counting the store itself into a dict, as each web process
   did until #15, answering the same queries; their suggestions must equal the file's.
 
-It ends with one line: `papers=… words=… candidates=… file_mb=… build_cpu_s=… merge_cpu_s=…
+It ends with one line: `papers=… words=… candidates=… file_mb=… build_cpu_s=… dict_cpu_s=…
 open_ms=… open_anon_mb=… suggest_p50_ms=… before_cpu_s=… before_anon_mb=… same=… load=…`.
 """
 
@@ -49,17 +50,26 @@ path = os.path.join(out, V.FILE)
 m0, c0, t0 = mem(), time.process_time(), time.perf_counter()
 result = {}
 if step == "build":
-    tally = V.count_database(engine)
-    data = tally.encode()
-    V.VocabularyFile(__import__("pathlib").Path(path)).write(data)
-    result = {"papers": tally.papers, "words": len(tally.keys), "file_mb": len(data) / 2**20,
-              "candidates": len(tally.candidates)}
-elif step == "merge":
+    import tempfile, tantivy
+    from papertrend.search import tantivy_index as T
+    index = tantivy.Index(T.schema(), path=tempfile.mkdtemp(dir=out))
+    index.register_tokenizer(T.TOKENIZER, T.analyzer())
+    index.register_tokenizer(T.WORDS_TOKENIZER, T.words_analyzer())
+    writer = index.writer(heap_size=T.WRITER_HEAP, num_threads=T.WRITER_THREADS)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT title, abstract FROM papers ORDER BY pk DESC LIMIT 1000")).all()
-    old = V.Vocabulary(open(path, "rb").read())
-    c0, t0 = time.process_time(), time.perf_counter()
-    V.merged(old, V.count(rows), papers=len(rows), stale=0)
+        stmt = sa.text("SELECT pk, title, abstract FROM papers")
+        rows = conn.execution_options(yield_per=5000).execute(stmt)
+        for pk, title, abstract in rows:
+            writer.add_document(tantivy.Document(pk=pk, **{T.WORDS: [title or "", abstract or ""]}))
+    writer.commit()
+    writer.wait_merging_threads()
+    index.reload()
+    c1 = time.process_time()
+    data = V.of_index(index.searcher(), T.WORDS)
+    V.VocabularyFile(__import__("pathlib").Path(path)).write(data)
+    built = V.Vocabulary(data)
+    result = {"papers": built.papers, "words": len(built), "file_mb": len(data) / 2**20,
+              "candidates": len(built.candidates()), "dict_cpu_s": time.process_time() - c1}
 elif step == "open":
     vocab = V.VocabularyFile(__import__("pathlib").Path(path)).open()
     assert vocab is not None
@@ -69,7 +79,7 @@ elif step == "before":
     with engine.connect() as conn:
         rows = conn.execution_options(yield_per=2000).execute(sa.text("SELECT title, abstract FROM papers"))
         for title, abstract in rows:
-            df.update(set(suggest._WORD.findall(f"{title or ''} {abstract or ''}".casefold())))
+            df.update(V.words_of(title, abstract))
     by_initial = {}
     for word in df:
         if len(word) >= suggest.MIN_LENGTH - 1:
@@ -135,7 +145,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, dict[str, Any], str]] = []
-    for step in ("build", "merge", "open", *(["before"] if args.before else [])):
+    for step in ("build", "open", *(["before"] if args.before else [])):
         got = run(step, args.store.resolve(), args.out, args.queries)
         rows.append((step, got, load()))
         print(
@@ -160,7 +170,7 @@ def main() -> None:
         f"papers={build['papers']} words={build['words']} candidates={build['candidates']} "
         f"file_mb={build['file_mb']:.1f} build_cpu_s={build['cpu_s']:.1f} "
         f"build_peak_rss_mb={build['peak_rss_mb']:.0f} "
-        f"merge_cpu_s={by['merge']['cpu_s']:.2f} open_ms={opened['wall_s'] * 1000:.1f} "
+        f"dict_cpu_s={build['dict_cpu_s']:.2f} open_ms={opened['wall_s'] * 1000:.1f} "
         f"open_anon_mb={opened['anon_after_queries_mb']:.1f} "
         f"open_private_mb={opened['private_after_queries_mb']:.1f} "
         f"suggest_p50_ms={opened['p50_ms']:.2f} suggest_p95_ms={opened['p95_ms']:.2f} "

@@ -6,17 +6,17 @@ import gzip
 import logging
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote
 
 import orjson
 import pytest
 import sqlalchemy as sa
+import tantivy
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
-from papertrend.db import reading
+from papertrend.db import reading, transaction
 from papertrend.ingest.base import make_source
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.search import keyword, vocabulary
@@ -46,12 +46,9 @@ def _suggest(holder: VocabularyHolder, engine: Engine, query: str) -> str | None
         return holder.suggest(conn=conn, query=query)
 
 
-# Counted in batches of 2 papers too, so that a batch joins the tally in the middle of a writer's turn.
-@pytest.mark.parametrize("batch", [vocabulary.FLUSH_PAPERS, 2])
 def test_the_vocabulary_follows_the_papers_without_reading_them_again(
-    batch: int, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vocabulary, "FLUSH_PAPERS", batch)
     _ingest(engine, tmp_path / "a.jsonl", ["Transformers for vision"] * 3, 1)
     index = keyword.open_index(engine=engine)
     holder = VocabularyHolder(engine=engine, index=index)
@@ -59,27 +56,29 @@ def test_the_vocabulary_follows_the_papers_without_reading_them_again(
     assert _suggest(holder, engine, "quokkas") is None
     first = holder.vocabulary
     assert first is not None and first.papers == 3
-    # The ingest's index writer adds the new papers' words to the file; the holder maps the new file.
+    # The file is written from the index's own words: no paper is read from the database for it.
+    monkeypatch.setattr(vocabulary, "count", None)
+    monkeypatch.setattr(vocabulary, "words_of", None)
     _ingest(engine, tmp_path / "b.jsonl", ["Quokkas in the wild"] * 3, 10)
     assert _suggest(holder, engine, "qokkas") == "quokkas"
     assert holder.vocabulary is not first and holder.vocabulary is not None
-    assert holder.vocabulary.papers == 6 and holder.vocabulary.stale == 0
+    assert holder.vocabulary.papers == 6
 
 
-@pytest.mark.parametrize("batch", [vocabulary.FLUSH_PAPERS, 3])
-def test_a_changed_text_is_rebuilt_from_the_database_past_the_stale_fraction(
-    batch: int, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(vocabulary, "FLUSH_PAPERS", batch)
+def test_a_changed_or_deleted_paper_no_longer_counts_its_old_words(engine: Engine, tmp_path: Path) -> None:
     _ingest(engine, tmp_path / "a.jsonl", ["Quokkas in the wild"] * 3 + ["Wombats at home"] * 7, 1)
     index = keyword.open_index(engine=engine)
     vocab = index.vocabulary.open()
     assert vocab is not None and vocab.count("quokkas") == 3
-    # One paper of ten rewritten: 10% stale, past the 5% that a merge would keep; counted again.
+    # One paper rewritten (its old document is only marked deleted in its segment), one deleted.
     _ingest(engine, tmp_path / "b.jsonl", ["Numbats in the wild"], 1)
+    with transaction(engine) as conn:
+        conn.execute(sa.text("DELETE FROM papers WHERE id = '2601.00010'"))
+    assert keyword.sync(engine=engine) is not None
     vocab = index.vocabulary.open()
-    assert vocab is not None and vocab.stale == 0 and vocab.papers == 10
+    assert vocab is not None and vocab.papers == 9
     assert (vocab.count("quokkas"), vocab.count("numbats"), vocab.count("wild")) == (2, 1, 3)
+    assert (vocab.count("wombats"), vocab.count("home")) == (6, 6)
 
 
 def test_upvotes_and_stars_never_touch_the_vocabulary(
@@ -126,7 +125,7 @@ def test_a_missing_or_corrupt_file_is_logged_and_rebuilt_and_no_search_fails(
     assert "Did you mean agents for coding" in html.text
     if damage == "corrupt":
         assert "search.vocabulary_unreadable" in caplog.text
-    assert "search.vocabulary_rebuilt" in caplog.text
+    assert "search.vocabulary_built" in caplog.text
     with reading(engine) as conn:
         total = conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one()
     vocab = keyword.open_index(engine=engine).vocabulary.open()
@@ -155,14 +154,14 @@ def test_a_web_process_is_ready_while_its_sync_thread_rebuilds_the_vocabulary(
     words.vocabulary.path.unlink()  # as after an upgrade: the index is synced, its vocabulary not yet
     counting = threading.Event()
     release = threading.Event()
-    rebuild = vocabulary.count_database
+    build = vocabulary.of_index
 
-    def slow(engine: Engine) -> vocabulary.Tally:
+    def slow(searcher: tantivy.Searcher, field: str) -> bytes:
         counting.set()
         release.wait(30)
-        return rebuild(engine)
+        return build(searcher, field)
 
-    monkeypatch.setattr(vocabulary, "count_database", slow)
+    monkeypatch.setattr(vocabulary, "of_index", slow)
     words.state_now = "building"  # as a web process starts (lifespan's start_keyword_index)
     words.start(engine=engine)
     try:
@@ -184,20 +183,22 @@ def test_a_web_process_is_ready_while_its_sync_thread_rebuilds_the_vocabulary(
 def test_a_failure_counting_words_never_fails_the_index_and_is_counted_again(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(vocabulary, "FLUSH_PAPERS", 2)
-    add, calls = vocabulary.Tally.add, []
+    build, calls = vocabulary.of_index, []
 
-    def fails_once(self: vocabulary.Tally, batch: Counter[str], *, papers: int) -> None:
-        calls.append(papers)
+    def fails_once(searcher: tantivy.Searcher, field: str) -> bytes:
+        calls.append(field)
         if len(calls) == 1:
-            raise MemoryError("as a tally too big for the host would")
-        add(self, batch, papers=papers)
+            raise MemoryError("as a dictionary too big for the host would")
+        return build(searcher, field)
 
-    monkeypatch.setattr(vocabulary.Tally, "add", fails_once)
-    with caplog.at_level(logging.INFO):
-        _ingest(engine, tmp_path / "a.jsonl", ["Transformers for vision"] * 3 + ["Quokkas at dawn"] * 2, 1)
+    monkeypatch.setattr(vocabulary, "of_index", fails_once)
+    monkeypatch.setattr(vocabulary.VocabularyFile, "RETRY_S", 0.0)
+    caplog.set_level(logging.INFO)
+    _ingest(engine, tmp_path / "a.jsonl", ["Transformers for vision"] * 3 + ["Quokkas at dawn"] * 2, 1)
     index = keyword.open_index(engine=engine)
-    assert index.documents == 5
-    assert "search.vocabulary_failed" in caplog.text and "search.vocabulary_rebuilt" in caplog.text
+    assert index.documents == 5 and "search.vocabulary_failed" in caplog.text
+    assert index.vocabulary.open() is None and index.vocabulary.needs_build()
+    assert keyword.sync(engine=engine) is not None  # the next sync writes it, with nothing to index
+    assert "search.vocabulary_built" in caplog.text
     vocab = index.vocabulary.open()
     assert vocab is not None and vocab.papers == 5 and vocab.count("transformers") == 3

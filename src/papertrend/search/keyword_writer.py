@@ -113,9 +113,6 @@ class Session:
         self.handled: dict[int, int] = {}
         self.read = self.written = 0
         self.new = 0  # papers written that the index did not hold
-        # "Did you mean"'s counts (search/vocabulary.py): the words of papers new to the index, and
-        # how many indexed papers changed text (their old words stay counted until a rebuild).
-        self.words = index.vocabulary.counting(complete=self.empty)
         self._committed: set[int] | None = None  # the pks the index held when the session began
 
     def write_rows(self, rows: Sequence[Any]) -> None:
@@ -137,12 +134,12 @@ class Session:
                 continue
             if old is not None:
                 self.writer.delete_documents_by_term("pk", pk)
-                self.words.changed()
             else:
                 self.new += 1
-                self.words.new(row.title, abstract)
             text = values(row.title, abstract, authors, title_repeats=repeats)
-            self.writer.add_document(tantivy.Document(pk=pk, hash=digest, text=text))
+            # `words`: "did you mean"'s, counted from the index after the commit (search/vocabulary.py).
+            words = [row.title, abstract]
+            self.writer.add_document(tantivy.Document(pk=pk, hash=digest, text=text, words=words))
             self.handled[pk] = digest
             self.written += 1
 
@@ -162,7 +159,6 @@ class Session:
         if full:
             self.writer.delete_all_documents()
             self.empty, self.handled = True, {}
-            self.words.reset()
             state.signature = state.watermark = ""
         deleted = 0
         with reading(engine) as conn:
@@ -193,8 +189,7 @@ class Session:
             state.generation += 1
             self.index.index.reload()
         # After the commit: a reader never counts a word that no search can find yet.
-        self.words.changed(deleted)
-        self.words.finish(engine)
+        self.index.write_vocabulary(changed=bool(self.written or deleted or full))
         state.written += self.written
         state.signature = f"{count}|{newest.isoformat() if newest else ''}"
         state.watermark = newest.isoformat() if newest else state.watermark
@@ -237,9 +232,10 @@ class TextRow(NamedTuple):
 class Follower:
     """Indexes an ingest's committed batches on a thread (KeywordIndex.following)."""
 
-    def __init__(self, index: KeywordIndex, engine: Engine) -> None:
+    def __init__(self, index: KeywordIndex, engine: Engine, *, threads: int) -> None:
         self.index = index
         self.engine = engine
+        self.threads = threads  # tantivy's indexing threads (tantivy_index.INGEST_WRITER_THREADS)
         self._batches: queue.Queue[list[str] | list[TextRow] | None] = queue.Queue()
         self._report: SyncReport | None = None
         self._thread = threading.Thread(target=self._run, name="keyword-follow", daemon=True)
@@ -265,7 +261,7 @@ class Follower:
     def _run(self) -> None:
         drained = False
         try:
-            with self.index.writing(self.engine) as session:
+            with self.index.writing(self.engine, threads=self.threads) as session:
                 while (batch := self._batches.get()) is not None:
                     if session is None or not batch:
                         continue

@@ -20,7 +20,7 @@ from rapidfuzz.distance import OSA
 from sqlalchemy.engine import Connection, Engine
 
 from papertrend.search.query import STOPWORDS
-from papertrend.search.vocabulary import CANDIDATE_DF, WORD, Vocabulary, count, encode_counts
+from papertrend.search.vocabulary import CANDIDATE_DF, WORD, Vocabulary, count, encode_counts, lower
 
 if TYPE_CHECKING:
     from papertrend.search.tantivy_index import KeywordIndex
@@ -45,7 +45,7 @@ def vocabulary_of(texts: list[str]) -> Vocabulary:
 
 def correction(word: str, vocab: Vocabulary) -> str | None:
     """The corpus's most common word within a few edits of a rare `word`, or None."""
-    key = word.casefold()
+    key = lower(word)  # as the index lower-cases its words (search/vocabulary.py)
     if len(key) < MIN_LENGTH or not key.isalpha() or key in STOPWORDS:
         return None
     seen = vocab.count(key)

@@ -59,10 +59,14 @@ log = logging.getLogger(__name__)
 TEXT = "text"
 TITLE_REPEATS = 3
 TOKENIZER = "papertrend"
+# "Did you mean"'s words (search/vocabulary.py): each paper's title and abstract split into runs of
+# letters and digits and lower-cased, nothing else; doc ids only (no counts, no positions).
+WORDS = "words"
+WORDS_TOKENIZER = "papertrend-words"
 # Bumped when the schema, the analyzer or what is indexed changes: an index of another version is
 # rebuilt. 3: hyphenated words also written whole (spelling.joined_compounds); 4: Greek letters
-# by name (spelling.greek_named).
-FORMAT = 4
+# by name (spelling.greek_named); 5: the `words` field.
+FORMAT = 5
 STATE_FILE = "papertrend-state.json"
 # How often a long-lived process looks for changed papers.
 CHECK_EVERY_S = 5.0
@@ -70,6 +74,11 @@ CHECK_EVERY_S = 5.0
 WRITER_HEAP = 128_000_000
 # Tantivy's writer threads: one per core of the 2-core machines this runs on (more only queue).
 WRITER_THREADS = 2
+# An ingest's own threads (parsing, the database) keep one core busy beside the index: with one
+# indexing thread the 74,728-paper listing's fresh SQLite ingest took 13.4-13.9 s against 14.6-15.1 s
+# with two (fewer segments to merge, 21.5 against 23 CPU s); a rebuild alone (`reindex`) takes two
+# (8.3 against 12.0 s).
+INGEST_WRITER_THREADS = 1
 # A filter allowing at most this many papers is handed to tantivy as a set of pks; a wider one is
 # applied to a ranking read deeper instead. On a 20k-paper index at load ~18, a set of 1,000 pks cost
 # 16 ms a query, 20,000 cost 102 ms, while reading the best 2,000 unfiltered took 1 ms.
@@ -93,6 +102,13 @@ def analyzer() -> tantivy.TextAnalyzer:
     )
 
 
+def words_analyzer() -> tantivy.TextAnalyzer:
+    """The `words` field's: runs of letters and digits, lower-cased (vocabulary.words_of in Python)."""
+    # Tantivy's regex tokenizer ([^\W\d_]{3,}, as Python counted) cost its threads 8.5 CPU s more
+    # over the 74,728-paper listing; the simple one 3.5 s, and vocabulary.counted drops the rest.
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.lowercase()).build()
+
+
 def forms(analyzer: tantivy.TextAnalyzer, token: str) -> list[str]:
     """The stems a loose word is looked up by: its own, and its plural's or singular's where Snowball
     English keeps them apart. It leaves an s after no vowel ("LLMs", "GNNs" stay "llms", "gnns"),
@@ -111,6 +127,7 @@ def schema() -> tantivy.Schema:
     builder.add_integer_field("pk", indexed=True, fast=True)
     builder.add_integer_field("hash", fast=True)
     builder.add_text_field(TEXT, tokenizer_name=TOKENIZER, index_option="position")
+    builder.add_text_field(WORDS, tokenizer_name=WORDS_TOKENIZER, index_option="basic")
     return builder.build()
 
 
@@ -178,6 +195,7 @@ class KeywordIndex:
             self._wipe()
             index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
         index.register_tokenizer(TOKENIZER, self.analyzer)
+        index.register_tokenizer(WORDS_TOKENIZER, words_analyzer())
         # Every commit, by this process or another on the host, is picked up within a second.
         index.config_reader(reload_policy="commit")
         return index
@@ -264,7 +282,9 @@ class KeywordIndex:
                 return
 
     @contextmanager
-    def writing(self, engine: Engine, *, wait: bool = True) -> Iterator[Session | None]:
+    def writing(
+        self, engine: Engine, *, wait: bool = True, threads: int = WRITER_THREADS
+    ) -> Iterator[Session | None]:
         """This host's writer: the lease and tantivy's writer lock, or None while another process (or,
         with `wait=False`, another thread of this one) holds them."""
         if not self._sync_lock.acquire(blocking=wait):
@@ -277,7 +297,7 @@ class KeywordIndex:
                     yield None
                     return
                 try:
-                    writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=WRITER_THREADS)
+                    writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=threads)
                 except ValueError:  # tantivy's lock, held by a process that took no lease
                     yield None
                     return
@@ -320,13 +340,18 @@ class KeywordIndex:
     def following(self, engine: Engine) -> Iterator[Follower]:
         """For an ingest run: index each batch's papers on a thread as soon as they are committed, so
         tantivy's indexing overlaps the ingest's own work, then catch up and commit once at the end."""
-        follower = Follower(self, engine)
+        follower = Follower(self, engine, threads=INGEST_WRITER_THREADS)
         try:
             yield follower
         finally:
             report = follower.close()
             if report is not None:
                 self._synced(report)
+
+    def write_vocabulary(self, *, changed: bool) -> None:
+        """After a commit: "did you mean"'s file from the index's words, if the index `changed` or the
+        file is missing (search/vocabulary.py)."""
+        self.vocabulary.update(searcher=self.searcher(), field=WORDS, changed=changed)
 
     def hashes(self, pks: Sequence[int]) -> dict[int, int]:
         """The text digest the index holds for each of these papers (absent: not indexed)."""
@@ -355,6 +380,7 @@ class KeywordIndex:
 
 __all__ = [
     "TEXT",
+    "WORDS",
     "IndexState",
     "KeywordIndex",
     "State",

@@ -1,21 +1,23 @@
 """ "Did you mean"'s vocabulary on disk (#15): each corpus word with the number of papers holding it.
 
 It used to be counted in every web process at start (every title and abstract read: 6.2 CPU s and
-+14.6 MB at 80k, 78.9 CPU s and +61 MB at 1M; bench/vocabulary.py). It is now derived
-data beside the keyword index (search/tantivy_index.py), written by the host's one keyword writer in
-the same turn as the index (search/keyword_writer.py), and memory-mapped by every process, which
++14.6 MB at 80k, 78.9 CPU s and +61 MB at 1M; bench/vocabulary.py). It is now derived data beside
+the keyword index (search/tantivy_index.py), written by the host's one keyword writer after each
+commit that changed the index (search/keyword_writer.py), and memory-mapped by every process, which
 shares its pages through the page cache and reloads it when the file is replaced.
+
+The counts come from the index itself: its `words` field holds each paper's title and abstract split
+into words and lower-cased (no stemming), so tantivy's term dictionary is this table, counted by the
+writer's own threads. Counting them in Python as papers were written cost a fresh SQLite ingest of
+the 74,728-paper listing 3.1 CPU s under the GIL, 18.1 → 14.5 s of wall (bench/ingest.py); the field
+costs tantivy's threads ~3.5 CPU s beside the ingest and reading the dictionary 0.24 s at 80k. Only
+live papers are counted (a changed or deleted paper's old words are not), so the file is exact.
 
 What it holds, and why that is enough for search/suggest.py:
 - every word of three letters or more as a 64-bit hash (blake2b) with its paper count, sorted: how
   rare a typed word is, looked up by binary search (745 of 80k's 118,917 words are shorter: never asked);
 - the words held by at least `CANDIDATE_DF` papers as text, grouped by (first letter, length): only
   they can be offered as a correction (suggest.RARE_DF), and they are 28% of the words at 80k.
-
-Counts follow the papers incrementally: a paper new to the index adds its words. A paper whose text
-changed, or that was deleted, is not subtracted (the index keeps no text to subtract): its old words
-stay counted, and it is counted as stale. Past `STALE_FRACTION` stale papers the file is rebuilt
-from the database.
 """
 
 from __future__ import annotations
@@ -36,29 +38,24 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
-from papertrend.db import reading
-from papertrend.papers.tables import papers
+import tantivy
 
 log = logging.getLogger(__name__)
 
 FILE = "vocabulary.bin"
 MAGIC = b"PTVOCAB\x00"
-# Bumped when the layout or what is counted changes: a file of another format is rebuilt.
-FORMAT = 1
+# Bumped when the layout or what is counted changes: a file of another format is rebuilt. 2: counted
+# from the index's words (alphanumeric runs, letters only kept), no stale count.
+FORMAT = 2
+# A query's words, as suggest.py corrects them.
 WORD = re.compile(r"[^\W\d_]+")
+# Words as the index's `words` field splits them (tantivy's simple tokenizer: runs of letters and
+# digits); only those of letters alone are counted ("gpt4" is not a word to offer).
+_RUN = re.compile(r"[^\W_]+")
 # Shorter words are never corrected nor offered (suggest.MIN_LENGTH - 1).
 MIN_LENGTH = 3
 # Only words held by this many papers can be offered as a correction (suggest.RARE_DF).
 CANDIDATE_DF = 3
-# A stale count is an old abstract's words still counted, or a deleted paper's. A suggestion moves
-# only when a count crosses RARE_DF or the 20-fold margin of suggest.py, or when two candidates at
-# the same edit distance are within the error of each other: at 5% stale papers both are rare, and a
-# rebuild (1M papers: 81.6 CPU s) is paid at most once per 5% of the corpus revised.
-STALE_FRACTION = 0.05
-_STREAM = 5000
 _HEADER = struct.Struct("<8sI")
 
 U64 = npt.NDArray[np.uint64]
@@ -69,20 +66,22 @@ class Unreadable(Exception):
     """The file is not a vocabulary of this format (truncated, overwritten, older)."""
 
 
-# ASCII texts (99.7% of the listing's papers) take a plain letter class: the same words as WORD's
-# Unicode class, in 41 instead of 63 µs a paper (20k papers). The writer counts every paper it
-# indexes: a fresh SQLite ingest of the 74,728-paper listing went 7,000-7,224 → 4,828-5,225 papers/s
-# with counting, and 5,370-5,583 with this (bench/ingest.py --only listing, quiet 2 cores).
-_ASCII_WORD = re.compile(rf"[a-z]{{{MIN_LENGTH},}}")
-_LONG_WORD = re.compile(rf"[^\W\d_]{{{MIN_LENGTH},}}")
+def lower(word: str) -> str:
+    """A word lower-cased as tantivy's filter does it, letter by letter: "ΑΣ" is "ασ" (Python's
+    str.lower writes a final sigma, "ας")."""
+    return word.lower() if word.isascii() else "".join(c.lower() for c in word)
+
+
+def counted(word: str) -> bool:
+    """Whether a word of the index's `words` field is one the vocabulary counts."""
+    return len(word) >= MIN_LENGTH and word.isalpha()
 
 
 def words_of(title: str | None, abstract: str | None) -> set[str]:
-    """The distinct words of a paper's title and abstract that the vocabulary counts."""
-    text = f"{title or ''} {abstract or ''}"
-    if text.isascii():
-        return set(_ASCII_WORD.findall(text.lower()))
-    return set(_LONG_WORD.findall(text.casefold()))
+    """The distinct words of a paper's title and abstract that the vocabulary counts, as the index's
+    `words` field finds them (split, then lower-cased)."""
+    runs = (lower(w) for w in _RUN.findall(f"{title or ''} {abstract or ''}"))
+    return {w for w in runs if counted(w)}
 
 
 def count(texts: Iterable[tuple[str | None, str | None]]) -> Counter[str]:
@@ -103,7 +102,7 @@ def _group_key(word: str) -> tuple[str, int, str]:
     return (word[0], len(word), word)
 
 
-def encode(*, keys: U64, df: U32, candidates: list[str], papers: int, stale: int) -> bytes:
+def encode(*, keys: U64, df: U32, candidates: list[str], papers: int) -> bytes:
     """The file's bytes: keys sorted with their counts, and the candidates grouped by (letter, length)."""
     order = np.argsort(keys, kind="stable")
     keys, df = np.ascontiguousarray(keys[order], dtype="<u8"), np.ascontiguousarray(df[order], dtype="<u4")
@@ -124,7 +123,6 @@ def encode(*, keys: U64, df: U32, candidates: list[str], papers: int, stale: int
         "format": FORMAT,
         "candidate_df": CANDIDATE_DF,
         "papers": papers,
-        "stale": stale,
         "words": len(keys),
         "groups": groups,
     }
@@ -135,12 +133,20 @@ def encode(*, keys: U64, df: U32, candidates: list[str], papers: int, stale: int
     )
 
 
-def encode_counts(df: Counter[str], *, papers: int, stale: int = 0) -> bytes:
+def encode_counts(df: Counter[str] | dict[str, int], *, papers: int) -> bytes:
     """The file's bytes for a word → paper-count table."""
     words = list(df)
     counts = np.fromiter((df[w] for w in words), dtype=np.uint32, count=len(words))
     candidates = [w for w in words if df[w] >= CANDIDATE_DF]
-    return encode(keys=hash_words(words), df=counts, candidates=candidates, papers=papers, stale=stale)
+    return encode(keys=hash_words(words), df=counts, candidates=candidates, papers=papers)
+
+
+def of_index(searcher: tantivy.Searcher, field: str) -> bytes:
+    """The file's bytes for the live papers of an index whose `field` holds their words."""
+    # Filtered by every document, a term counts live papers only: without it, the dictionary still
+    # counts a changed paper's old text until tantivy merges its segment (0.24 against 0.17 s at 80k).
+    terms = searcher.terms_with_prefix(field, "", filter_query=tantivy.Query.all_query())
+    return encode_counts({w: n for w, n in terms if n and counted(w)}, papers=int(searcher.num_docs))
 
 
 class Vocabulary:
@@ -169,7 +175,6 @@ class Vocabulary:
         except (struct.error, ValueError, KeyError, TypeError) as exc:
             raise Unreadable(f"{type(exc).__name__}: {exc}") from exc
         self.papers = int(header["papers"])
-        self.stale = int(header["stale"])
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -196,134 +201,10 @@ class Vocabulary:
         return [w for key in self.groups for w in self.group(*key)]
 
 
-class Tally:
-    """Word counts as the file holds them, grown batch by batch: only a batch's words and the words
-    that can be offered are held as text, so counting 1M papers at once peaked at 211 MB in a Counter
-    of every word and now stays near (see FLUSH_PAPERS) what the file itself holds."""
-
-    def __init__(self, *, papers: int = 0, stale: int = 0) -> None:
-        self.keys: U64 = np.zeros(0, dtype=np.uint64)
-        self.df: U32 = np.zeros(0, dtype=np.uint32)
-        self.candidates: list[str] = []
-        self.papers, self.stale = papers, stale
-
-    @classmethod
-    def of(cls, vocab: Vocabulary) -> Tally:
-        """A tally holding what a file holds, to add papers to."""
-        tally = cls(papers=vocab.papers, stale=vocab.stale)
-        tally.keys, tally.df = np.array(vocab.keys, dtype=np.uint64), np.array(vocab.df, dtype=np.uint32)
-        tally.candidates = vocab.candidates()
-        return tally
-
-    def add(self, batch: Counter[str], *, papers: int) -> None:
-        """Add a batch of papers' word counts; a word reaching CANDIDATE_DF is in the batch, so its
-        text is at hand."""
-        self.papers += papers
-        if not batch:
-            return
-        words = list(batch)
-        keys = hash_words(words)
-        counts = np.fromiter((batch[w] for w in words), dtype=np.uint32, count=len(words))
-        at = np.searchsorted(self.keys, keys)
-        clipped = np.minimum(at, max(len(self.keys) - 1, 0))
-        known = (self.keys[clipped] == keys) if len(self.keys) else np.zeros(len(keys), dtype=bool)
-        before = np.where(known, self.df[clipped] if len(self.keys) else 0, 0)
-        self.df[at[known]] += counts[known]
-        self.candidates += [
-            w for w, b, c in zip(words, before, counts, strict=True) if b < CANDIDATE_DF <= b + c
-        ]
-        fresh = np.argsort(keys[~known])
-        new_keys, new_counts = keys[~known][fresh], counts[~known][fresh]
-        where = np.searchsorted(self.keys, new_keys)
-        self.keys, self.df = np.insert(self.keys, where, new_keys), np.insert(self.df, where, new_counts)
-
-    def encode(self) -> bytes:
-        return encode(
-            keys=self.keys, df=self.df, candidates=self.candidates, papers=self.papers, stale=self.stale
-        )
-
-
-def merged(old: Vocabulary, added: Counter[str], *, papers: int, stale: int) -> bytes:
-    """The file's bytes with the counts of papers new since `old` added in."""
-    tally = Tally.of(old)
-    tally.add(added, papers=papers)
-    tally.stale += stale
-    return tally.encode()
-
-
-# Papers counted into one batch before it joins the tally: 20k papers hold ~50k distinct words
-# (80k: 118k words), a few MB as a Counter; each join re-sorts the tally's arrays (1M: 7 MB).
-FLUSH_PAPERS = 20_000
-
-
-class Counting:
-    """The words of the papers one writer's turn adds to the index, counted as they are written."""
-
-    def __init__(self, file: VocabularyFile, *, complete: bool) -> None:
-        self.file = file
-        self.reset(complete=complete)
-
-    def reset(self, *, complete: bool = True) -> None:
-        """Start again (a full rebuild of the index: every paper passes through this turn)."""
-        self.complete = complete  # every stored paper passes through this turn (a first build)
-        self.batch: Counter[str] = Counter()
-        self.batch_papers = self.added = self.stale = 0
-        self.tally: Tally | None = Tally() if complete else None
-        self.skipped = False  # the file was unreadable or a batch failed: rebuilt from the database
-
-    def new(self, title: str | None, abstract: str | None) -> None:
-        """A paper new to the index: its words are counted."""
-        self.added += 1
-        if not self.skipped:
-            self.batch.update(words_of(title, abstract))
-            self.batch_papers += 1
-            if self.batch_papers >= FLUSH_PAPERS:
-                try:
-                    self.flush()
-                except Exception:  # never fail the index's sync for derived counts: rebuilt at its end
-                    log.exception("search.vocabulary_failed: counted again from the database")
-                    self.skipped, self.batch, self.batch_papers = True, Counter(), 0
-
-    def changed(self, n: int = 1) -> None:
-        """Indexed papers whose text changed or that went: their old words stay counted."""
-        self.stale += n
-
-    def flush(self) -> None:
-        """Add the batch counted so far to the tally (started from the file, unless a first build)."""
-        if self.tally is None:
-            old = self.file.open()
-            if old is None:
-                self.skipped, self.batch, self.batch_papers = True, Counter(), 0
-                return
-            self.tally = Tally.of(old)
-        self.tally.add(self.batch, papers=self.batch_papers)
-        self.batch, self.batch_papers = Counter(), 0
-
-    def finish(self, engine: Engine) -> Update | None:
-        """Bring the file up to this turn (VocabularyFile.update)."""
-        return self.file.update(engine=engine, counting=self)
-
-
-def count_database(engine: Engine) -> Tally:
-    """Every stored paper's words, streamed and counted in batches."""
-    tally, n = Tally(), 0
-    batch: Counter[str] = Counter()
-    with reading(engine) as conn:
-        rows = conn.execution_options(yield_per=_STREAM).execute(sa.select(papers.c.title, papers.c.abstract))
-        for title, abstract in rows:
-            batch.update(words_of(title, abstract))
-            n += 1
-            if n % FLUSH_PAPERS == 0:
-                tally.add(batch, papers=FLUSH_PAPERS)
-                batch = Counter()
-    tally.add(batch, papers=n % FLUSH_PAPERS)
-    return tally
-
-
 @dataclass(frozen=True)
 class Update:
-    """What the writer did to the file: "unchanged", "merged", "built" (from the papers it indexed
-    whole) or "rebuilt" (from the database); with the words it holds and its seconds."""
+    """What the writer did to the file: "unchanged" or "built" (from the index), with the words it
+    holds and its seconds."""
 
     action: str
     words: int = 0
@@ -333,8 +214,8 @@ class Update:
 class VocabularyFile:
     """One database's vocabulary file on this host: opened by readers, written by the index's writer."""
 
-    # After a failed write, the writer tries again no sooner than this: a full rebuild reads every
-    # paper, and a full disk should not make each 5-second sync read them all again.
+    # After a failed write, the writer tries again no sooner than this: a full disk should not make
+    # each 5-second sync read the whole term dictionary again.
     RETRY_S = 600.0
 
     def __init__(self, path: Path) -> None:
@@ -375,45 +256,24 @@ class VocabularyFile:
         """Whether the file is missing or unreadable and the writer has not just failed to write it."""
         return self.open() is None and time.monotonic() - self._failed_at >= self.RETRY_S
 
-    def counting(self, *, complete: bool) -> Counting:
-        """Count the papers a writer's turn adds (`complete`: every stored paper passes through it)."""
-        return Counting(self, complete=complete)
-
     def write(self, data: bytes) -> None:
         tmp = self.path.with_name(f".{FILE}.{os.getpid()}")
         tmp.write_bytes(data)
         tmp.replace(self.path)
 
-    def update(self, *, engine: Engine, counting: Counting) -> Update | None:
-        """Follow the index's writer: add the papers `counting` saw, or build the file from them
-        (a first build), or rebuild it from the database (missing, unreadable, or past STALE_FRACTION
-        stale papers). None when it failed (logged)."""
+    def update(self, *, searcher: tantivy.Searcher, field: str, changed: bool) -> Update | None:
+        """Follow the index's writer after a commit: write the file from the index's words when the
+        index `changed` or the file is missing or unreadable. None when it failed (logged)."""
         t0 = time.perf_counter()
         try:
-            old = None if counting.complete else self.open()
-            added, stale = counting.added, counting.stale
-            if counting.complete and not counting.skipped:
-                counting.flush()
-                assert counting.tally is not None
-                tally, action = counting.tally, "built"
-            elif (
-                old is None
-                or counting.skipped
-                or old.stale + stale > STALE_FRACTION * max(old.papers + added, 1)
-            ):
-                tally, action = count_database(engine), "rebuilt"
-            elif added or stale:
-                counting.flush()
-                tally, action = counting.tally or Tally.of(old), "merged"
-                tally.stale += stale
-            else:
+            old = self.open()
+            if old is not None and not changed:
                 return Update("unchanged", len(old))
-            self.write(tally.encode())
+            self.write(of_index(searcher, field))
             done = self.open()
-            words = len(done) if done is not None else 0
-            report = Update(action, words, time.perf_counter() - t0)
-            if action != "merged":
-                log.info("search.vocabulary_" + action, extra={**report.__dict__, "path": str(self.path)})
+            report = Update("built", len(done) if done is not None else 0, time.perf_counter() - t0)
+            if old is None:
+                log.info("search.vocabulary_built", extra={**report.__dict__, "path": str(self.path)})
             return report
         except Exception:  # derived data: searches go on without "did you mean" until the next try
             self._failed_at = time.monotonic()
