@@ -6,7 +6,8 @@ A worker takes a job's row with one conditional UPDATE — free (no lease, or an
 once exactly one gets it: PostgreSQL re-checks the condition on the row the other just changed,
 SQLite serialises the two write transactions. While the job runs a heartbeat keeps extending the
 lease; a worker killed mid-job stops renewing it, and once it expires the next worker to ask takes
-the job over at once, since its last run never finished; on the dead worker's own host, at once.
+the job over at once, since its last run never finished. A host's own job (`host_local`: the keyword
+index's writer) is taken from a holder whose process died on this host at once.
 """
 
 from __future__ import annotations
@@ -91,17 +92,23 @@ class Leases:
         self.owner = owner or new_owner()
         self.now = now
 
-    def acquire(self, *, name: str, every: timedelta) -> bool:
-        """Take the job `name` if no live lease holds it and it is due; True when taken."""
+    def acquire(self, *, name: str, every: timedelta, host_local: bool = False) -> bool:
+        """Take the job `name` if no live lease holds it and it is due; True when taken.
+        `host_local`: the job is this host's alone (its name holds the host), so a holder whose
+        process died is taken over at once, not when its lease expires."""
         now = self.now()
         t = job_leases.c
         with transaction(self.engine) as conn:
             conn.execute(insert_for(conn, job_leases).values(name=name).on_conflict_do_nothing())
-            holder, until = conn.execute(sa.select(t.owner, t.lease_until).where(t.name == name)).one()
-            # A holder on this host whose process died gives its lease up at once, not when it
-            # expires: a killed ingest kept the host's keyword index unwritable for 2 minutes, so the
-            # rerun indexed nothing. Matched by owner, so of two takers one wins.
-            dead = [t.owner == holder] if holder is not None and owner_gone(holder, until, now) else []
+            dead = []
+            if host_local:
+                # A killed ingest kept the host's keyword index unwritable for its 2-minute lease, so
+                # the rerun indexed nothing. Only for a host's own jobs: workers sharing a host name
+                # but not a process table (containers) must wait for expiry. Matched by owner, so of
+                # two takers one wins.
+                holder, until = conn.execute(sa.select(t.owner, t.lease_until).where(t.name == name)).one()
+                if holder is not None and owner_gone(holder, until, now):
+                    dead = [t.owner == holder]
             taken = conn.execute(
                 job_leases.update()
                 .where(
@@ -141,12 +148,12 @@ class Leases:
             log.warning("job %s: lease was lost while it ran (another worker may have taken it over)", name)
 
     @contextmanager
-    def hold(self, *, name: str, every: timedelta) -> Iterator[bool]:
+    def hold(self, *, name: str, every: timedelta, host_local: bool = False) -> Iterator[bool]:
         """Hold `name` for the duration of the block when it can be taken; yields whether it was.
 
         An exception in the block is recorded as a failed run and re-raised.
         """
-        if not self.acquire(name=name, every=every):
+        if not self.acquire(name=name, every=every, host_local=host_local):
             yield False
             return
         stop = threading.Event()

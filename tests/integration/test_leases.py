@@ -69,7 +69,7 @@ def test_a_dead_workers_job_is_taken_over_when_its_lease_expires(engine: Engine)
     assert _row(engine, "ingest").owner == "alive"
 
 
-def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(engine: Engine) -> None:
+def test_a_host_local_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(engine: Engine) -> None:
     clock = Clock()
     # A real process of this host that held the lease and died (a killed ingest), and a live one.
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -77,11 +77,18 @@ def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(engine: En
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         host = socket.gethostname()
-        for holder, taken in ((alive.pid, False), (gone.pid, True)):
+        for holder, local, taken in (
+            (alive.pid, True, False),
+            (gone.pid, False, False),
+            (gone.pid, True, True),
+        ):
+            name = f"index-{holder}-{local}"
             owner = f"{host}:{holder}:abcd"
-            assert Leases(engine=engine, owner=owner, now=clock).acquire(name=f"index-{holder}", every=HOUR)
+            assert Leases(engine=engine, owner=owner, now=clock).acquire(name=name, every=HOUR)
             clock.t += timedelta(seconds=5)  # well within its 2-minute lease
-            assert Leases(engine=engine, now=clock).acquire(name=f"index-{holder}", every=HOUR) is taken
+            # A job of any worker waits for the lease to expire (a container may share the host name).
+            took = Leases(engine=engine, now=clock).acquire(name=name, every=HOUR, host_local=local)
+            assert took is taken
     finally:
         alive.kill()
         alive.wait()

@@ -292,7 +292,7 @@ class KeywordIndex:
             return
         try:
             leases = Leases(engine=engine, lease=timedelta(minutes=2))
-            with leases.hold(name=self.lease_name, every=timedelta(0)) as held:
+            with leases.hold(name=self.lease_name, every=timedelta(0), host_local=True) as held:
                 if not held:
                     yield None
                     return
