@@ -32,7 +32,6 @@ import struct
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +101,18 @@ def _group_key(word: str) -> tuple[str, int, str]:
     return (word[0], len(word), word)
 
 
-def encode(*, keys: U64, df: U32, candidates: list[str], papers: int) -> bytes:
-    """The file's bytes: keys sorted with their counts, and the candidates grouped by (letter, length)."""
+def encode_counts(df: Counter[str] | dict[str, int], *, papers: int) -> bytes:
+    """The file's bytes for a word → paper-count table: keys sorted with their counts, and the
+    candidates grouped by (letter, length)."""
+    words = list(df)
+    keys = hash_words(words)
+    counts = np.fromiter((df[w] for w in words), dtype=np.uint32, count=len(words))
     order = np.argsort(keys, kind="stable")
-    keys, df = np.ascontiguousarray(keys[order], dtype="<u8"), np.ascontiguousarray(df[order], dtype="<u4")
+    keys = np.ascontiguousarray(keys[order], dtype="<u8")
+    counts = np.ascontiguousarray(counts[order], dtype="<u4")
     groups: list[list[Any]] = []
     blob = bytearray()
-    ordered = sorted(candidates, key=_group_key)
+    ordered = sorted((w for w in words if df[w] >= CANDIDATE_DF), key=_group_key)
     start = 0
     while start < len(ordered):
         initial, length = ordered[start][0], len(ordered[start])
@@ -129,16 +133,15 @@ def encode(*, keys: U64, df: U32, candidates: list[str], papers: int) -> bytes:
     head = json.dumps(header, ensure_ascii=False).encode()
     pad = -(_HEADER.size + len(head)) % 8
     return b"".join(
-        (_HEADER.pack(MAGIC, len(head) + pad), head, b" " * pad, keys.tobytes(), df.tobytes(), bytes(blob))
+        (
+            _HEADER.pack(MAGIC, len(head) + pad),
+            head,
+            b" " * pad,
+            keys.tobytes(),
+            counts.tobytes(),
+            bytes(blob),
+        )
     )
-
-
-def encode_counts(df: Counter[str] | dict[str, int], *, papers: int) -> bytes:
-    """The file's bytes for a word → paper-count table."""
-    words = list(df)
-    counts = np.fromiter((df[w] for w in words), dtype=np.uint32, count=len(words))
-    candidates = [w for w in words if df[w] >= CANDIDATE_DF]
-    return encode(keys=hash_words(words), df=counts, candidates=candidates, papers=papers)
 
 
 def of_index(searcher: tantivy.Searcher, field: str) -> bytes:
@@ -201,16 +204,6 @@ class Vocabulary:
         return [w for key in self.groups for w in self.group(*key)]
 
 
-@dataclass(frozen=True)
-class Update:
-    """What the writer did to the file: "unchanged" or "built" (from the index), with the words it
-    holds and its seconds."""
-
-    action: str
-    words: int = 0
-    seconds: float = 0.0
-
-
 class VocabularyFile:
     """One database's vocabulary file on this host: opened by readers, written by the index's writer."""
 
@@ -261,21 +254,19 @@ class VocabularyFile:
         tmp.write_bytes(data)
         tmp.replace(self.path)
 
-    def update(self, *, searcher: tantivy.Searcher, field: str, changed: bool) -> Update | None:
+    def update(self, *, searcher: tantivy.Searcher, field: str, changed: bool) -> None:
         """Follow the index's writer after a commit: write the file from the index's words when the
-        index `changed` or the file is missing or unreadable. None when it failed (logged)."""
+        index `changed` or the file is missing or unreadable (a failure is logged)."""
         t0 = time.perf_counter()
         try:
             old = self.open()
             if old is not None and not changed:
-                return Update("unchanged", len(old))
+                return
             self.write(of_index(searcher, field))
-            done = self.open()
-            report = Update("built", len(done) if done is not None else 0, time.perf_counter() - t0)
             if old is None:
-                log.info("search.vocabulary_built", extra={**report.__dict__, "path": str(self.path)})
-            return report
+                done = self.open()
+                report = {"words": len(done) if done is not None else 0, "seconds": time.perf_counter() - t0}
+                log.info("search.vocabulary_built", extra={**report, "path": str(self.path)})
         except Exception:  # derived data: searches go on without "did you mean" until the next try
             self._failed_at = time.monotonic()
             log.exception("search.vocabulary_failed", extra={"path": str(self.path)})
-            return None
