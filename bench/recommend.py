@@ -7,8 +7,9 @@
 1. Library → next papers. Readers simulated from the arXiv listing file: at each cutoff day, an
    author with at least 5 papers in the 120 days before and one in the 14 days after; their (up to
    50) latest earlier papers are the library, their papers of the next 14 days the relevant ones,
-   every paper listed in those 14 days a candidate. Rankers see titles and abstracts only (author
-   names are hidden from all of them). Recall@20 and nDCG@20 for: the library centroid (cosine);
+   every paper listed in those 14 days a candidate. Author names are hidden from every ranker;
+   arxiv-sanity's recipe sees titles and abstracts, ours also the arXiv comment and categories
+   (library/metadata.py). Recall@20 and nDCG@20 for: the library centroid (cosine);
    arxiv-sanity's recipe (TF-IDF 1–2-grams as arxiv-sanity-lite builds it + LinearSVC C=0.01,
    class_weight balanced, every other paper of the store as negatives); nearest saved paper; the
    per-reader logistic regression over the vectors; and ours (papertrend.library.recommend, auto).
@@ -42,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from papertrend.library import keywords
+from papertrend.library import keywords, metadata
 from papertrend.library import recommend as rec
 from papertrend.library.foryou import KEYWORD_REFIT, KEYWORD_SAMPLE
 from recommend_data import DATA, Corpus, load, vectors
@@ -78,6 +79,11 @@ def arxiv_sanity(x, positives: np.ndarray, candidates: np.ndarray) -> np.ndarray
     clf = LinearSVC(class_weight="balanced", max_iter=10000, tol=1e-6, C=0.01)
     clf.fit(x, y)
     return np.asarray(clf.decision_function(x[candidates]))
+
+
+def meta_rows(corpus: Corpus, rows: Sequence[int] | np.ndarray):  # type: ignore[no-untyped-def]
+    """The metadata rows (library.metadata: arXiv comment and categories) of these papers."""
+    return metadata.rows([metadata.text(corpus.comments[r], corpus.categories[r]) for r in rows])
 
 
 def held_out(author: str) -> bool:
@@ -137,10 +143,11 @@ def library_bench(
             vectors=vecs[bg_rows],
             keywords=keywords.rows(vectorizer, bg_texts),
             ids=[corpus.ids[r] for r in bg_rows],
+            meta=metadata.Block.of(meta_rows(corpus, bg_rows)),
         ).prepared()
         cands = rec.Candidates(
             ids=[], vectors=vecs[window], texts=[], authors=[], categories=[],
-            keywords=keywords.rows(vectorizer, cand_texts),
+            keywords=keywords.rows(vectorizer, cand_texts), meta=metadata.Block.of(meta_rows(corpus, window)),
         )  # fmt: skip
         print(
             f"  cutoff {cutoff}: store {len(store):,}, candidates {len(window):,}, "
@@ -159,6 +166,7 @@ def library_bench(
                 positive_keywords=keywords.rows(
                     vectorizer, [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in library]
                 ),
+                positive_meta=meta_rows(corpus, library),
                 skip=frozenset(corpus.ids[r] for r in library),
             )
             centroid = pos.mean(axis=0)
@@ -177,6 +185,7 @@ def library_bench(
                 "nearest": lib("nearest"),
                 "linear": lib("linear"),
                 "keywords": lib("keywords"),
+                "metadata": lib("metadata"),
                 "ours": lib("auto"),
             }
             for name, s in runs.items():

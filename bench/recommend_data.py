@@ -41,6 +41,7 @@ class Corpus:
     days: np.ndarray  # ordinal of the listing day (HF: the daily-page day)
     hf_keywords: dict[int, list[str]]  # row → ai_keywords, for HF papers that have them
     hf_day: dict[int, int]  # row → ordinal of its HF daily-page day
+    comments: list[str]  # the arXiv comment ("" for none and for Hugging Face-only papers)
 
     def texts(self) -> list[str]:
         from papertrend.search.embedder import document_text
@@ -56,6 +57,7 @@ def load(data: Path) -> Corpus:
     authors: list[list[str]] = []
     cats: list[list[str]] = []
     days: list[int] = []
+    comments: list[str] = []
     row_of: dict[str, int] = {}
     with gzip.open(data / LISTING, "rb") as fh:
         for line in fh:
@@ -67,6 +69,7 @@ def load(data: Path) -> Corpus:
             authors.append(list(rec.get("authors") or []))
             cats.append(list(rec.get("categories") or []))
             days.append(date.fromisoformat(rec["first_listed"]).toordinal())
+            comments.append(" ".join((rec.get("comment") or "").split()))
     keywords: dict[int, list[str]] = {}
     hf_day: dict[int, int] = {}
     with gzip.open(data / HF_FLAT, "rb") as fh:
@@ -81,10 +84,11 @@ def load(data: Path) -> Corpus:
                 authors.append(list(rec.get("authors") or []))
                 cats.append([])
                 days.append(date.fromisoformat(rec["date"]).toordinal())
+                comments.append("")
             hf_day.setdefault(row, date.fromisoformat(rec["date"]).toordinal())
             if rec.get("ai_keywords"):
                 keywords[row] = [str(k) for k in rec["ai_keywords"]]
-    return Corpus(ids, titles, abstracts, authors, cats, np.asarray(days), keywords, hf_day)
+    return Corpus(ids, titles, abstracts, authors, cats, np.asarray(days), keywords, hf_day, comments)
 
 
 def vectors(corpus: Corpus, *, model: str, device: str = "cpu") -> np.ndarray:

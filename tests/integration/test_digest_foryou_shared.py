@@ -17,7 +17,7 @@ from papertrend.accounts import repository as accounts
 from papertrend.db import reading, transaction
 from papertrend.digest import subscriptions as subs
 from papertrend.digest.foryou import LibraryRecommender
-from papertrend.library import foryou, keywords, service
+from papertrend.library import foryou, keywords, metadata, service
 from papertrend.library import repository as repo
 from papertrend.library.recommend import MAX_POSITIVES, Background, recommend
 from papertrend.papers import repository as papers_repo
@@ -64,6 +64,10 @@ def store(engine: Engine) -> Engine:
             PaperIn(
                 id=f"2608.{i:05d}", title=title, abstract=abstract, source="t", listed_on=day,
                 authors=[f"Author {i % 90}", f"Writer {cluster}"],
+                # Comments and categories that follow the theme now and then: the metadata scores
+                # (library/metadata.py) take part in the picks compared below.
+                comment=f"Accepted to Venue {cluster}" if i % 3 == 0 else None,
+                categories=[f"cs.{'CV' if cluster % 2 else 'CL'}", *(["cs.LG"] if i % 5 == 0 else [])],
             )
         )  # fmt: skip
     with transaction(engine) as conn:
@@ -111,14 +115,18 @@ def _alone(
         # names needs closer picks (recommend.COMMON_TOPIC).
         tokenize = Tokenizer()
         base = Background(
-            vectors=np.stack([v for _, v, _ in rows]), ids=ids, stems=[tokenize(t) for _, _, t in rows]
+            vectors=np.stack([r[1] for r in rows]),
+            ids=ids,
+            stems=[tokenize(r[2]) for r in rows],
+            meta=metadata.Block.of(metadata.rows([r[3] for r in rows])),
         )
         if vec is not None:
             cands = replace(cands, keywords=keywords.rows(vec, cands.texts))
-            base = replace(base, keywords=keywords.rows(vec, [t for _, _, t in rows]))
+            base = replace(base, keywords=keywords.rows(vec, [r[2] for r in rows]))
         uid = repo.user_ids_for_emails(conn=conn, emails=[sub.email])[sub.email]
         reader = foryou.readers(conn=conn, user_ids=[uid], model=emb.name, dim=emb.dim)[uid]
         texts = repo.paper_texts(conn=conn, paper_pks=reader.positive_pks[:MAX_POSITIVES])
+        metas = repo.paper_meta(conn=conn, paper_pks=reader.positive_pks[:MAX_POSITIVES])
     mine = [pk for pk in reader.positive_pks[:MAX_POSITIVES] if pk in texts]
     profile = foryou.profile_of(
         reader,
@@ -129,6 +137,7 @@ def _alone(
         positive_keywords=keywords.rows(vec, [texts[pk] for pk in mine])
         if vec is not None and mine
         else None,
+        positive_meta=metadata.rows([metas[pk] for pk in mine]) if mine else None,
     )
     found = recommend(candidates=cands, profile=profile, background=base.prepared(), limit=32)
     return [(p.paper_id, p.reason) for p in found]

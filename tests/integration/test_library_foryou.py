@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from papertrend.accounts import repository as accounts
 from papertrend.db import transaction
 from papertrend.library import foryou, service
+from papertrend.library import recommend as rec
 from papertrend.library import repository as repo
 from papertrend.papers import repository as papers_repo
 from papertrend.papers.models import PaperIn
@@ -143,3 +144,59 @@ def test_the_keyword_vectorizer_is_kept_until_the_store_grows(engine: Engine, tm
     with engine.connect() as conn:
         grown = foryou.vectorizer(conn=conn, cache=cache)
     assert any(t.startswith("epsilon") for t in grown.vocabulary_)  # 15% more papers: refitted
+
+
+def test_comments_and_categories_reach_the_model_from_the_database(engine: Engine) -> None:
+    """The window reads candidates' and background papers' arXiv comments and categories, the
+    reader's library brings its own (library/metadata.py): of two new papers alike in words and
+    vectors, the one whose comment and categories are the library's scores higher."""
+    rng = np.random.default_rng(5)
+    words = [f"alpha{i % 37} beta{i % 53} gamma{i % 71} delta{i % 13}" for i in range(300)]
+    old = [
+        PaperIn(id=f"2510.{i:05d}", title=f"Old {i}", abstract=w, source="t", listed_on=date(2025, 10, 1),
+                comment=f"{i % 20} pages", categories=["cs.CL"] if i % 2 else ["cs.CV", "cs.LG"])
+        for i, w in enumerate(words)
+    ]  # fmt: skip
+    saved = [
+        PaperIn(id=f"2510.{300 + i:05d}", title=f"Lesion segmentation {i}",
+                abstract="lesion segmentation mri", source="t", listed_on=date(2025, 10, 1),
+                comment="Accepted to MICCAI 2026", categories=["eess.IV", "cs.CV"])
+        for i in range(6)
+    ]  # fmt: skip
+    twin = dict(
+        title="Lesion segmentation",
+        abstract="lesion segmentation mri",
+        source="t",
+        listed_on=date(2026, 11, 30),
+    )
+    fresh = [
+        PaperIn(id="2611.00000", comment="Accepted to MICCAI 2026", categories=["eess.IV", "cs.CV"], **twin),  # type: ignore[arg-type]
+        PaperIn(id="2611.00001", comment="8 pages", categories=["cs.CL"], **twin),  # type: ignore[arg-type]
+    ]
+    every = [*old, *saved, *fresh]
+    a = unit(rng.standard_normal(D))
+    vecs = np.vstack([unit(rng.standard_normal((300, D))), unit(a + 0.1 * rng.standard_normal((6, D))), a, a])
+    with transaction(engine) as conn:
+        papers_repo.upsert_many(conn=conn, items=every, now=NOW)
+        pks = repo.pks_for_ids(conn=conn, paper_ids=[p.id for p in every])
+        vectors.store(conn=conn, model=MODEL, paper_pks=[pks[p.id] for p in every], vectors=vecs, now=NOW)
+        ada = accounts.user_for_login(conn=conn, email="ada@example.org", now=NOW).id
+        for p in saved:
+            service.save(conn=conn, user_id=ada, paper_id=p.id, now=NOW)
+    with engine.connect() as conn:
+        win = foryou.window(
+            conn=conn, model=MODEL, dim=D, since=date(2026, 11, 1), words=foryou.vectorizer(conn=conn)
+        )
+        reader = foryou.readers(conn=conn, user_ids=[ada], model=MODEL, dim=D)[ada]
+        profile = foryou.profile_of(
+            reader,
+            dim=D,
+            positive_keywords=win.library_keywords(conn=conn, paper_pks=reader.positive_pks),
+            positive_meta=win.library_meta(conn=conn, paper_pks=reader.positive_pks),
+        )
+    assert win.candidates.meta is not None and win.candidates.meta.comments.shape[0] == 2
+    assert win.background.meta is not None and win.background.meta.comments.shape[0] == 306
+    assert profile.positive_meta is not None and profile.positive_meta.shape[0] == 6
+    scores = rec.library_scores(candidates=win.candidates, profile=profile, background=win.background)[0]
+    by_id = dict(zip(win.candidates.ids, scores, strict=True))
+    assert by_id["2611.00000"] > by_id["2611.00001"] + 0.5

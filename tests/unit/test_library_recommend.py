@@ -4,11 +4,12 @@ one twice, followed authors, categories, excluded word forms, and the per-reader
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from papertrend.library import keywords
+from papertrend.library import keywords, metadata
 from papertrend.library import recommend as rec
 from papertrend.library.topics import WordForms
 from papertrend.search.bm25 import Tokenizer
@@ -312,3 +313,41 @@ def test_picks_of_equal_score_keep_the_candidates_order() -> None:
     picks = rec.recommend(candidates=cands, profile=profile, background=BACKGROUND, limit=3)
     assert [p.paper_id for p in picks] == ["2401.00000", "2401.00003", "2401.00006"]
     assert all(p.score == 1.0 and p.reason == "by Ada Lovelace" for p in picks)
+
+
+def test_comment_and_categories_lift_a_paper_like_the_librarys() -> None:
+    """Twins in vectors and words: the one whose comment and categories are the library's ranks
+    first under "ours" (library/metadata.py), and without metadata rows nothing changes."""
+    texts = ["video diffusion synthesis"] * 2 + [f"graph theory lemma {i}" for i in range(20)]
+    bg_texts = [f"unrelated topic number {i} proof" for i in range(200)]
+    vec = keywords.fit(texts + bg_texts)
+    twin = near(A, 1, 0.05)
+    vecs = np.vstack([twin, twin, unit(RNG.standard_normal((20, D)))])
+    meta_texts = [metadata.text("Project page: https://lab.github.io/x", ["cs.CV", "cs.GR"])]
+    meta_texts += [metadata.text("10 pages, 4 figures", ["cs.CL"])] * 21
+    bg_meta = [
+        metadata.text(f"{i % 30} pages", ["cs.CL"] if i % 2 else ["cs.CV", "cs.LG"]) for i in range(200)
+    ]
+    cands = rec.Candidates(
+        [f"2401.{i:05d}" for i in range(22)], vecs, texts, [["X"]] * 22, [["cs.CV"]] * 22,
+        keywords.rows(vec, texts), meta=metadata.Block.of(metadata.rows(meta_texts)),
+    )  # fmt: skip
+    bg = rec.Background(
+        vectors=BACKGROUND.vectors[:200],
+        keywords=keywords.rows(vec, bg_texts),
+        meta=metadata.Block.of(metadata.rows(bg_meta)),
+    )
+    saved = [metadata.text(f"Project page: https://lab.github.io/p{i}", ["cs.CV", "cs.GR"]) for i in range(5)]
+    profile = library(
+        near(A, rec.MIN_TRAIN, 0.05),
+        positive_keywords=keywords.rows(vec, ["video diffusion synthesis"] * rec.MIN_TRAIN),
+        positive_meta=metadata.rows(saved),
+    )
+    with_meta = rec.library_scores(candidates=cands, profile=profile, background=bg)[0]
+    assert with_meta[0] > with_meta[1] + 0.5
+    alone = rec.library_scores(candidates=cands, profile=profile, background=bg, method="metadata")[0]
+    assert alone[0] == alone.max() and alone[1] < alone[0]
+    plain = rec.library_scores(
+        candidates=replace(cands, meta=None), profile=replace(profile, positive_meta=None), background=bg
+    )[0]
+    assert plain[0] == pytest.approx(plain[1])  # twins: only the metadata told them apart

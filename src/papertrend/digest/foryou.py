@@ -24,7 +24,7 @@ from threadpoolctl import ThreadpoolController
 
 from papertrend.db import reading
 from papertrend.digest.records import Subscription
-from papertrend.library import foryou, keywords
+from papertrend.library import foryou, keywords, metadata
 from papertrend.library import repository as repo
 from papertrend.library.recommend import MAX_POSITIVES, Background, Candidates, Matrix, recommend
 from papertrend.library.topics import StemIndex, content_words
@@ -64,6 +64,9 @@ class CandidatePool:
     papers: dict[
         int, tuple[date, str, Matrix, str, list[str], list[str], list[str], frozenset[str], list[str]]
     ] = field(default_factory=dict)
+    # Their metadata rows (comments and categories) by pk, and those of the run's background and
+    # library papers (LibraryRecommender): one matrix for all of them.
+    meta: metadata.Rows = field(default_factory=metadata.Rows)
 
     # The papers by pk as columns (pks, listing days, vectors, then one list per field of `papers`
     # from the id on), made again only when papers were read: each of 12 windows taking its rows
@@ -109,6 +112,7 @@ class CandidatePool:
             named={},
             topic_rows={},
             stem_rows=self.index.rows(pks),
+            meta=metadata.Block.of(self.meta.get(pks)) if pks else None,
         )
         return found, pks
 
@@ -116,6 +120,7 @@ class CandidatePool:
         from papertrend.library.service import author_key
 
         rows, vecs = foryou.candidate_rows(conn=conn, model=model, dim=dim, since=since, before=before)
+        self.meta.ensure({int(r.pk): metadata.text(r.comment, r.categories) for r in rows})
         for r, vec in zip(rows, vecs, strict=True):
             text = keywords.text(r.title, r.abstract)
             stems = self.tokenizer(text)
@@ -173,11 +178,11 @@ class LibraryRecommender:
     _fitted: bool = False
     _rows: keywords.RowStore | None = None
     # One random order of the store for every window's background (foryou.sample_order), and the
-    # sampled papers' (id, vector, text), read once for all windows.
+    # sampled papers' (id, vector, text, metadata text), read once for all windows.
     _order: list[tuple[int, date]] | None = None
     _order_days: Any = None
     _pool: CandidatePool = field(default_factory=lambda: CandidatePool(MemoTokenizer()))
-    _sampled: dict[int, tuple[str, Matrix, str]] = field(default_factory=dict)
+    _sampled: dict[int, tuple[str, Matrix, str, str]] = field(default_factory=dict)
     # The sampled papers' stems: how much of the store names a topic (recommend.COMMON_TOPIC), as
     # foryou.window gives the page.
     _sampled_stems: dict[int, list[str]] = field(default_factory=dict)
@@ -230,13 +235,15 @@ class LibraryRecommender:
                 stems = self._sampled_stems[pk] = self._tokenizer(self._sampled[pk][2])
                 self._sampled_sets[pk] = frozenset(stems)
                 self._sampled_index.add(pk, self._sampled_sets[pk])
+        self._pool.meta.ensure({pk: self._sampled[pk][3] for pk in base_pks})
         base = Background(
-            vectors=np.stack([v for _, v, _ in held]) if held else np.zeros((0, dim), np.float32),
-            ids=[pid for pid, _, _ in held],
+            vectors=np.stack([h[1] for h in held]) if held else np.zeros((0, dim), np.float32),
+            ids=[h[0] for h in held],
             stems=[self._sampled_stems[pk] for pk in base_pks],
             named=self._named,
             stem_sets=[self._sampled_sets[pk] for pk in base_pks],
             stem_rows=self._sampled_index.rows(base_pks),
+            meta=metadata.Block.of(self._pool.meta.get(base_pks)) if base_pks else None,
         )
         fitted = words if len(cands.ids) and held else None
         if fitted is not None:
@@ -261,6 +268,14 @@ class LibraryRecommender:
             cache = self.cache_dir / foryou.KEYWORD_FILE if self.cache_dir is not None else None
             self._vectorizer, self._fitted = foryou.vectorizer(conn=conn, cache=cache), True
         return self._vectorizer
+
+    def library_meta(self, paper_pks: Sequence[int]) -> Any:
+        """The metadata rows of these library papers (in this order, papers not stored left out)."""
+        unseen = [pk for pk in dict.fromkeys(paper_pks) if pk not in self._pool.meta.index]
+        if unseen:
+            with reading(self.engine) as conn:
+                self._pool.meta.ensure(repo.paper_meta(conn=conn, paper_pks=unseen))
+        return self._pool.meta.get(paper_pks)
 
     def library_keywords(self, paper_pks: Sequence[int]) -> Any:
         """The keyword rows of these library papers (in this order, papers not stored left out), or None."""
@@ -302,6 +317,7 @@ class LibraryRecommender:
         if self._vectorizer is not None:
             if pks:
                 self.library_keywords(pks)
+                self.library_meta(pks)
             self.row_store(self._vectorizer).save()  # when rows were computed: the next run reads them
 
     def picks(
@@ -318,12 +334,14 @@ class LibraryRecommender:
         if key not in self._readers:
             self.load([(sub, since)])
         reader = self._readers[key]
-        rows = None
+        rows = meta = None
         if reader is not None and win.vectorizer is not None:
             rows = self.library_keywords(reader.positive_pks[:MAX_POSITIVES])
+            meta = self.library_meta(reader.positive_pks[:MAX_POSITIVES])
         profile = foryou.profile_of(
             reader,
             positive_keywords=rows,
+            positive_meta=meta,
             dim=self.embedder.dim,
             topics=prefs.topics,
             topic_vectors=topic_vectors,
@@ -335,7 +353,11 @@ class LibraryRecommender:
             # Library-based recommendations switched off on "Your email" (#13): the saved and
             # upvoted papers stop steering "For you"; topics and followed authors still do.
             profile = replace(
-                profile, positives=profile.positives[:0], positive_titles=[], positive_keywords=None
+                profile,
+                positives=profile.positives[:0],
+                positive_titles=[],
+                positive_keywords=None,
+                positive_meta=None,
             )
         if not len(profile.positives) and not profile.topics and not profile.authors:
             return []

@@ -10,6 +10,7 @@ paper's row is computed the first time a reader needs it and kept with the windo
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from threadpoolctl import ThreadpoolController
 
-from papertrend.library import keywords, service
+from papertrend.library import keywords, metadata, service
 from papertrend.library import repository as repo
 from papertrend.library.recommend import (
     MAX_POSITIVES,
@@ -66,7 +67,15 @@ def _background(
     *, conn: Connection, model: str, dim: int, before: date, skip: Sequence[int] = (), size: int = BACKGROUND
 ) -> tuple[Background, list[str]]:
     stmt = (
-        sa.select(embeddings.c.paper_pk, embeddings.c.vector, papers.c.id, papers.c.title, papers.c.abstract)
+        sa.select(
+            embeddings.c.paper_pk,
+            embeddings.c.vector,
+            papers.c.id,
+            papers.c.title,
+            papers.c.abstract,
+            papers.c.comment,
+            papers.c.categories,
+        )
         .join(papers, papers.c.pk == embeddings.c.paper_pk)
         .where(embeddings.c.model == model, listing_day_expr() < before)
         .order_by(sa.func.random())
@@ -76,7 +85,9 @@ def _background(
     rows = [r for r in conn.execute(stmt) if int(r.paper_pk) not in unwanted][:size]
     texts = [keywords.text(r.title, r.abstract) for r in rows]
     base = Background(
-        vectors=vectors.from_blobs([r.vector for r in rows], dim), ids=[str(r.id) for r in rows]
+        vectors=vectors.from_blobs([r.vector for r in rows], dim),
+        ids=[str(r.id) for r in rows],
+        meta=metadata.Block.of(metadata.rows([metadata.text(r.comment, r.categories) for r in rows])),
     )
     return base, texts
 
@@ -97,11 +108,10 @@ class Window:
     # Readers already read for this window, by (user id, repository.library_version): the page reads
     # one cheap version row instead of the library's five queries (#13: a third of the page's time).
     # With each, its library's keyword rows stacked (stacking 200 rows took 22 ms a page).
-    readers: dict[tuple[int, tuple[Any, ...]], tuple[Reader, Any]] = field(default_factory=dict)
-
-    def missing(self, paper_pks: Sequence[int]) -> bool:
-        """Whether some of these papers' keyword rows are still to be computed (and read)."""
-        return self.vectorizer is not None and any(pk not in self.rows for pk in paper_pks)
+    readers: dict[tuple[int, tuple[Any, ...]], tuple[Reader, Any, Any]] = field(default_factory=dict)
+    # Library papers' metadata rows (comments and categories), computed once per paper.
+    meta: metadata.Rows = field(default_factory=metadata.Rows)
+    _adding: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def library_keywords(self, *, conn: Connection | None, paper_pks: Sequence[int]) -> Any:
         """The TF-IDF rows of these papers (in this order; papers not stored left out), or None;
@@ -111,14 +121,26 @@ class Window:
         missing = [pk for pk in dict.fromkeys(paper_pks) if pk not in self.rows]
         if missing and conn is not None:
             found = repo.paper_texts(conn=conn, paper_pks=missing)
-            pks = list(found)
-            if pks:
-                block = keywords.rows(self.vectorizer, [found[pk] for pk in pks])
-                start = 0 if self.matrix is None else self.matrix.shape[0]
-                self.matrix = block if self.matrix is None else sp.vstack([self.matrix, block]).tocsr()
-                self.rows.update({pk: start + i for i, pk in enumerate(pks)})
+            # As metadata.Rows: requests on several threads add one at a time, matrix before index.
+            with self._adding:
+                pks = [pk for pk in found if pk not in self.rows]
+                if pks:
+                    block = keywords.rows(self.vectorizer, [found[pk] for pk in pks])
+                    start = 0 if self.matrix is None else self.matrix.shape[0]
+                    self.matrix = block if self.matrix is None else sp.vstack([self.matrix, block]).tocsr()
+                    self.rows.update({pk: start + i for i, pk in enumerate(pks)})
         mine = [self.rows[pk] for pk in paper_pks if pk in self.rows]
         return self.matrix[mine] if mine else None
+
+    def library_meta(self, *, conn: Connection, paper_pks: Sequence[int]) -> Any:
+        """The metadata rows of these papers (in this order; papers not stored left out), or None
+        when the candidates have none."""
+        if self.candidates.meta is None:
+            return None
+        self.meta.ensure(
+            repo.paper_meta(conn=conn, paper_pks=[pk for pk in paper_pks if pk not in self.meta.index])
+        )
+        return self.meta.get(paper_pks)
 
 
 def vectorizer(*, conn: Connection, size: int = KEYWORD_SAMPLE, cache: Path | None = None) -> Any:
@@ -173,19 +195,20 @@ def candidates_since(*, conn: Connection, model: str, dim: int, since: date) -> 
         texts=[keywords.text(r.title, r.abstract) for r in rows],
         authors=[list(r.authors or []) for r in rows],
         categories=[list(r.categories or []) for r in rows],
+        meta=metadata.Block.of(metadata.rows([metadata.text(r.comment, r.categories) for r in rows])),
     )
 
 
 def candidate_rows(
     *, conn: Connection, model: str, dim: int, since: date, before: date | None = None
 ) -> tuple[list[sa.Row[Any]], Matrix]:
-    """The rows (pk, day, id, title, abstract, authors, categories) and vectors of papers listed on
+    """The rows (pk, day, id, title, abstract, authors, categories, comment) and vectors of papers listed on
     or after `since` (and before `before`) that have a vector of `model`, by pk."""
     day = listing_day_expr()
     stmt = (
         sa.select(
             papers.c.pk, day.label("day"), papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors,
-            papers.c.categories, embeddings.c.vector,
+            papers.c.categories, papers.c.comment, embeddings.c.vector,
         )
         .join(embeddings, sa.and_(embeddings.c.paper_pk == papers.c.pk, embeddings.c.model == model))
         .where(day >= since, *([day < before] if before is not None else []))
@@ -218,14 +241,21 @@ def sample_order(*, conn: Connection, model: str, seed: str | None = None) -> li
 
 def background_texts(
     *, conn: Connection, model: str, dim: int, paper_pks: Sequence[int]
-) -> dict[int, tuple[str, Matrix, str]]:
-    """pk → (arXiv id, vector, text) of these papers' `model` vectors, for a background sample."""
-    out: dict[int, tuple[str, Matrix, str]] = {}
+) -> dict[int, tuple[str, Matrix, str, str]]:
+    """pk → (arXiv id, vector, text, metadata text) of these papers' `model` vectors, for a
+    background sample."""
+    out: dict[int, tuple[str, Matrix, str, str]] = {}
     pks = sorted({int(p) for p in paper_pks})
     for start in range(0, len(pks), 500):
         stmt = (
             sa.select(
-                embeddings.c.paper_pk, embeddings.c.vector, papers.c.id, papers.c.title, papers.c.abstract
+                embeddings.c.paper_pk,
+                embeddings.c.vector,
+                papers.c.id,
+                papers.c.title,
+                papers.c.abstract,
+                papers.c.comment,
+                papers.c.categories,
             )
             .join(papers, papers.c.pk == embeddings.c.paper_pk)
             .where(embeddings.c.model == model, embeddings.c.paper_pk.in_(pks[start : start + 500]))
@@ -233,7 +263,9 @@ def background_texts(
         rows = conn.execute(stmt).all()
         vecs = vectors.from_blobs([r.vector for r in rows], dim)
         for r, vec in zip(rows, vecs, strict=True):
-            out[int(r.paper_pk)] = (str(r.id), vec, keywords.text(r.title, r.abstract))
+            out[int(r.paper_pk)] = (
+                str(r.id), vec, keywords.text(r.title, r.abstract), metadata.text(r.comment, r.categories),
+            )  # fmt: skip
     return out
 
 
@@ -294,12 +326,14 @@ def profile_of(
     categories: Sequence[str] = (),
     sent: frozenset[str] = frozenset(),
     positive_keywords: Any = None,
+    positive_meta: Any = None,
 ) -> Profile:
     """A reader's Profile; a subscriber without an account (`reader` None) has topics only."""
     return Profile(
         positives=reader.positives if reader is not None else np.zeros((0, dim), np.float32),
         positive_titles=reader.positive_titles if reader is not None else [],
         positive_keywords=positive_keywords,
+        positive_meta=positive_meta,
         negatives=reader.negatives if reader is not None else None,
         topics=list(topics),
         topic_vectors=topic_vectors,
@@ -340,9 +374,10 @@ def for_you(
     held = win.readers.get(key)
     if held is None:
         reader = readers(conn=conn, user_ids=[user_id], model=model, dim=dim)[user_id]
-        rows = win.library_keywords(conn=conn, paper_pks=reader.positive_pks[:MAX_POSITIVES])
-        held = win.readers[key] = (reader, rows)
-    reader, rows = held
+        mine = reader.positive_pks[:MAX_POSITIVES]
+        rows = win.library_keywords(conn=conn, paper_pks=mine)
+        held = win.readers[key] = (reader, rows, win.library_meta(conn=conn, paper_pks=mine))
+    reader, rows, meta = held
     profile = profile_of(
         reader,
         dim=dim,
@@ -352,6 +387,7 @@ def for_you(
         categories=categories,
         sent=sent,
         positive_keywords=rows,
+        positive_meta=meta,
     )
     # One BLAS thread: the products are small, and a busy machine's threads made them 10× slower.
     with _THREADS.limit(limits=1):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from papertrend.library import topics
+from papertrend.library import metadata, topics
 from papertrend.search.bm25 import Tokenizer
 
 Matrix = npt.NDArray[np.float32]
@@ -48,6 +48,8 @@ class Candidates:
     topic_rows: dict[str, tuple[Matrix, Matrix, npt.NDArray[np.float64]]] | None = None
     # The texts' stems indexed (topics.StemIndex), when the caller keeps them: which rows name a topic.
     stem_rows: topics.StemRows | None = None
+    # Their arXiv comments and categories as rows (library.metadata), when the caller has them.
+    meta: metadata.Block | None = None
 
     def with_stems(self, tokenizer: Tokenizer) -> Candidates:
         """The same candidates with their texts' stems and authors' keys computed once."""
@@ -61,7 +63,7 @@ class Candidates:
                 rows.setdefault(key, []).append(row)
         return Candidates(
             self.ids, self.vectors, self.texts, self.authors, self.categories, self.keywords,
-            stems, [frozenset(s) for s in stems], keys, rows, {}, {},
+            stems, [frozenset(s) for s in stems], keys, rows, {}, {}, None, self.meta,
         )  # fmt: skip
 
 
@@ -90,6 +92,7 @@ class Background:
     # digest run's 79 profiled seconds (#13).
     stem_sets: Sequence[frozenset[str]] | None = None
     stem_rows: topics.StemRows | None = None  # `stems` indexed, as Candidates.stem_rows
+    meta: metadata.Block | None = None  # their comments and categories, as Candidates.meta
 
     def prepared(self) -> Background:
         """The same background with what every reader's model shares computed once (~20 ms)."""
@@ -109,7 +112,7 @@ class Background:
             self.stems, self.named,
             self.stem_sets if self.stem_sets is not None or self.stems is None
             else [frozenset(s) for s in self.stems],
-            self.stem_rows,
+            self.stem_rows, self.meta,
         )  # fmt: skip
 
 
@@ -120,6 +123,7 @@ class Profile:
     positives: Matrix  # (m, d): saved and upvoted papers, most recent first
     positive_titles: Sequence[str]
     positive_keywords: Any = None  # their TF-IDF rows, when candidates have them
+    positive_meta: Any = None  # their metadata rows (library.metadata), when candidates have them
     negatives: Matrix | None = None  # (k, d): "not interested"
     topics: Sequence[str] = ()
     topic_vectors: Matrix | None = None  # (t, d)

@@ -369,6 +369,20 @@ def paper_texts(*, conn: Connection, paper_pks: Sequence[int]) -> dict[int, str]
     return out
 
 
+def paper_meta(*, conn: Connection, paper_pks: Sequence[int]) -> dict[int, str]:
+    """pk → arXiv comment and categories of these stored papers (metadata.text)."""
+    from papertrend.library.metadata import text
+
+    out: dict[int, str] = {}
+    pks = sorted({int(p) for p in paper_pks})
+    for start in range(0, len(pks), _IN_CHUNK):
+        stmt = sa.select(papers.c.pk, papers.c.comment, papers.c.categories).where(
+            papers.c.pk.in_(pks[start : start + _IN_CHUNK])
+        )
+        out.update({int(pk): text(comment, categories) for pk, comment, categories in conn.execute(stmt)})
+    return out
+
+
 def user_ids_for_emails(*, conn: Connection, emails: Sequence[str]) -> dict[str, int]:
     """The accounts of these addresses (compared case-insensitively, as accounts' get_user_by_email
     compares them): lower-cased address → user id."""
