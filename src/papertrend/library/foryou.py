@@ -55,6 +55,13 @@ KEYWORD_FILE = "foryou-keywords.npz"
 KEYWORD_ROWS_FILE = "foryou-keyword-rows.npz"
 
 
+# What a background sample reads of each paper: its vector, id, text and metadata.
+_SAMPLED = (
+    embeddings.c.paper_pk, embeddings.c.vector, papers.c.id, papers.c.title, papers.c.abstract,
+    papers.c.comment, papers.c.categories,
+)  # fmt: skip
+
+
 def background(
     *, conn: Connection, model: str, dim: int, before: date, skip: Sequence[int] = (), size: int = BACKGROUND
 ) -> Background:
@@ -67,15 +74,7 @@ def _background(
     *, conn: Connection, model: str, dim: int, before: date, skip: Sequence[int] = (), size: int = BACKGROUND
 ) -> tuple[Background, list[str]]:
     stmt = (
-        sa.select(
-            embeddings.c.paper_pk,
-            embeddings.c.vector,
-            papers.c.id,
-            papers.c.title,
-            papers.c.abstract,
-            papers.c.comment,
-            papers.c.categories,
-        )
+        sa.select(*_SAMPLED)
         .join(papers, papers.c.pk == embeddings.c.paper_pk)
         .where(embeddings.c.model == model, listing_day_expr() < before)
         .order_by(sa.func.random())
@@ -248,15 +247,7 @@ def background_texts(
     pks = sorted({int(p) for p in paper_pks})
     for start in range(0, len(pks), 500):
         stmt = (
-            sa.select(
-                embeddings.c.paper_pk,
-                embeddings.c.vector,
-                papers.c.id,
-                papers.c.title,
-                papers.c.abstract,
-                papers.c.comment,
-                papers.c.categories,
-            )
+            sa.select(*_SAMPLED)
             .join(papers, papers.c.pk == embeddings.c.paper_pk)
             .where(embeddings.c.model == model, embeddings.c.paper_pk.in_(pks[start : start + 500]))
         )
