@@ -86,7 +86,6 @@ def cutoff_readers(args: tuple[Path, str, int, int, int]) -> dict[bool, list[Rea
     data, model, index, n_readers, seed = args
     corpus = load(data)
     vecs = vectors(corpus, model=model)
-    com = dict(zip(corpus.ids, corpus.comments, strict=True))
     rng = random.Random(seed + index)
     t = CUTOFFS[index].toordinal()
     listed = np.asarray([bool(c) for c in corpus.categories])
@@ -103,14 +102,14 @@ def cutoff_readers(args: tuple[Path, str, int, int, int]) -> dict[bool, list[Rea
     ).fit_transform([corpus.titles[r] + " " + corpus.abstracts[r] for r in store])
     notes = TfidfVectorizer(
         token_pattern=r"(?u)\b[a-zA-Z0-9]{2,}\b", ngram_range=(1, 2), sublinear_tf=True, min_df=3
-    ).fit_transform([com.get(corpus.ids[r], "") for r in store])
-    metas = [meta_tokens(com.get(corpus.ids[r], ""), corpus.categories[r]) for r in store]
+    ).fit_transform([corpus.comments[r] for r in store])
+    metas = [meta_tokens(corpus.comments[r], corpus.categories[r]) for r in store]
     at = {int(r): i for i, r in enumerate(store)}
     cand = np.asarray([at[int(r)] for r in window])
     older = [i for i, r in enumerate(store) if corpus.days[r] < t]
     bg = np.asarray(rng.sample(older, min(BACKGROUND, len(older))))
     v = vecs[store]
-    meta = metadata.rows([metadata.text(com.get(corpus.ids[r], ""), corpus.categories[r]) for r in store])
+    meta = metadata.rows([metadata.text(corpus.comments[r], corpus.categories[r]) for r in store])
     background = rec.Background(
         vectors=v[bg],
         keywords=x[bg],

@@ -3,9 +3,12 @@ and a missing or broken file reads as none."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
-from papertrend.library import keywords
+import numpy as np
+
+from papertrend.library import keywords, metadata
 
 TEXTS = [f"alpha{i % 37} beta{i % 53} gamma{i % 71} delta{i % 13} paper {i}" for i in range(900)]
 
@@ -56,3 +59,46 @@ def test_kept_rows_are_read_back_and_recomputed_when_a_text_changes(tmp_path: Pa
     assert keywords.RowStore(path, keywords.version(other)).index == {}
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     assert keywords.RowStore(tmp_path / "bad.npz", version).index == {}
+
+
+def test_paper_rows_are_computed_once_and_returned_in_the_asked_order() -> None:
+    kept = keywords.PaperRows()
+    kept.ensure({7: metadata.text("ICLR 2026", ["cs.LG"]), 3: metadata.text("", ["cs.CV"])}, metadata.rows)
+    first = kept.matrix
+    kept.ensure({7: metadata.text("changed: ignored, the row is kept", [])}, metadata.rows)
+    assert kept.matrix is first
+    got = kept.get([3, 99, 7])  # 99 has no row: left out
+    assert got.shape[0] == 2
+    np.testing.assert_allclose(
+        got.toarray(),
+        metadata.rows([metadata.text("", ["cs.CV"]), metadata.text("ICLR 2026", ["cs.LG"])]).toarray(),
+    )
+    assert kept.get([99]) is None
+
+
+def test_paper_rows_added_from_many_threads_are_all_kept_and_right() -> None:
+    """The page's requests share a window's rows: rows added at once from several threads are never
+    lost nor read before they are there."""
+    kept = keywords.PaperRows()
+    texts = {pk: metadata.text(f"venue {pk % 17} pages {pk}", [f"cs.X{pk % 5}"]) for pk in range(2_000)}
+    errors: list[BaseException] = []
+
+    def add(first: int) -> None:
+        try:
+            for start in range(first, 2_000, 80):
+                chunk = {pk: texts[pk] for pk in range(start, min(start + 10, 2_000))}
+                kept.ensure(chunk, metadata.rows)
+                got = kept.get(list(chunk))
+                assert got is not None and got.shape[0] == len(chunk)
+        except BaseException as exc:  # reported below, from the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(10 * i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert kept.matrix.shape[0] == len(kept.index) == 2_000
+    want = metadata.rows([texts[pk] for pk in range(2_000)])
+    assert (kept.get(list(range(2_000))) != want).nnz == 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from papertrend.library import metadata
@@ -61,46 +59,3 @@ def test_block_counts_categories_and_keeps_the_mean() -> None:
     np.testing.assert_allclose(block.categories.toarray(), category_part(rows))
     empty = metadata.Block.of(metadata.rows([]))
     assert empty.comments.shape == (0, metadata.COMMENT_WIDTH) and not empty.comment_mean.any()
-
-
-def test_rows_are_computed_once_and_returned_in_the_asked_order() -> None:
-    kept = metadata.Rows()
-    kept.ensure({7: metadata.text("ICLR 2026", ["cs.LG"]), 3: metadata.text("", ["cs.CV"])})
-    first = kept.matrix
-    kept.ensure({7: metadata.text("changed: ignored, the row is kept", [])})
-    assert kept.matrix is first
-    got = kept.get([3, 99, 7])  # 99 has no row: left out
-    assert got.shape[0] == 2
-    np.testing.assert_allclose(
-        got.toarray(),
-        metadata.rows([metadata.text("", ["cs.CV"]), metadata.text("ICLR 2026", ["cs.LG"])]).toarray(),
-    )
-    assert kept.get([99]) is None
-
-
-def test_rows_added_from_many_threads_are_all_kept_and_right() -> None:
-    """The page's requests share a window's rows: rows added at once from several threads are never
-    lost nor read before they are there."""
-    kept = metadata.Rows()
-    texts = {pk: metadata.text(f"venue {pk % 17} pages {pk}", [f"cs.X{pk % 5}"]) for pk in range(2_000)}
-    errors: list[BaseException] = []
-
-    def add(first: int) -> None:
-        try:
-            for start in range(first, 2_000, 80):
-                chunk = {pk: texts[pk] for pk in range(start, min(start + 10, 2_000))}
-                kept.ensure(chunk)
-                got = kept.get(list(chunk))
-                assert got is not None and got.shape[0] == len(chunk)
-        except BaseException as exc:  # reported below, from the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=add, args=(10 * i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    assert kept.matrix.shape[0] == len(kept.index) == 2_000
-    want = metadata.rows([texts[pk] for pk in range(2_000)])
-    assert (kept.get(list(range(2_000))) != want).nnz == 0

@@ -66,7 +66,7 @@ class CandidatePool:
     ] = field(default_factory=dict)
     # Their metadata rows (comments and categories) by pk, and those of the run's background and
     # library papers (LibraryRecommender): one matrix for all of them.
-    meta: metadata.Rows = field(default_factory=metadata.Rows)
+    meta: keywords.PaperRows = field(default_factory=keywords.PaperRows)
 
     # The papers by pk as columns (pks, listing days, vectors, then one list per field of `papers`
     # from the id on), made again only when papers were read: each of 12 windows taking its rows
@@ -120,7 +120,7 @@ class CandidatePool:
         from papertrend.library.service import author_key
 
         rows, vecs = foryou.candidate_rows(conn=conn, model=model, dim=dim, since=since, before=before)
-        self.meta.ensure({int(r.pk): metadata.text(r.comment, r.categories) for r in rows})
+        self.meta.ensure({int(r.pk): metadata.text(r.comment, r.categories) for r in rows}, metadata.rows)
         for r, vec in zip(rows, vecs, strict=True):
             text = keywords.text(r.title, r.abstract)
             stems = self.tokenizer(text)
@@ -235,7 +235,7 @@ class LibraryRecommender:
                 stems = self._sampled_stems[pk] = self._tokenizer(self._sampled[pk][2])
                 self._sampled_sets[pk] = frozenset(stems)
                 self._sampled_index.add(pk, self._sampled_sets[pk])
-        self._pool.meta.ensure({pk: self._sampled[pk][3] for pk in base_pks})
+        self._pool.meta.ensure({pk: self._sampled[pk][3] for pk in base_pks}, metadata.rows)
         base = Background(
             vectors=np.stack([h[1] for h in held]) if held else np.zeros((0, dim), np.float32),
             ids=[h[0] for h in held],
@@ -274,7 +274,7 @@ class LibraryRecommender:
         unseen = [pk for pk in dict.fromkeys(paper_pks) if pk not in self._pool.meta.index]
         if unseen:
             with reading(self.engine) as conn:
-                self._pool.meta.ensure(repo.paper_meta(conn=conn, paper_pks=unseen))
+                self._pool.meta.ensure(repo.paper_meta(conn=conn, paper_pks=unseen), metadata.rows)
         return self._pool.meta.get(paper_pks)
 
     def library_keywords(self, paper_pks: Sequence[int]) -> Any:

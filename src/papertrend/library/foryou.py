@@ -10,7 +10,6 @@ paper's row is computed the first time a reader needs it and kept with the windo
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from threadpoolctl import ThreadpoolController
@@ -100,45 +98,34 @@ class Window:
     candidates: Candidates
     background: Background
     vectorizer: Any = None
-    # Library papers' keyword rows: pk → row of `matrix`. One matrix indexed per reader, not rows
-    # stacked per reader: stacking 50 one-row matrices took 43 ms a subscriber on the busy machine.
-    rows: dict[int, int] = field(default_factory=dict)
-    matrix: Any = None
+    # Library papers' keyword rows, computed once per paper.
+    keyword_rows: keywords.PaperRows = field(default_factory=keywords.PaperRows)
     # Readers already read for this window, by (user id, repository.library_version): the page reads
     # one cheap version row instead of the library's five queries (#13: a third of the page's time).
     # With each, its library's keyword rows stacked (stacking 200 rows took 22 ms a page).
     readers: dict[tuple[int, tuple[Any, ...]], tuple[Reader, Any, Any]] = field(default_factory=dict)
-    # Library papers' metadata rows (comments and categories), computed once per paper.
-    meta: metadata.Rows = field(default_factory=metadata.Rows)
-    _adding: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # And their metadata rows (comments and categories).
+    meta: keywords.PaperRows = field(default_factory=keywords.PaperRows)
 
     def library_keywords(self, *, conn: Connection | None, paper_pks: Sequence[int]) -> Any:
         """The TF-IDF rows of these papers (in this order; papers not stored left out), or None;
-        `conn` reads the texts of papers not seen yet (none needed when `missing` is False)."""
-        if self.vectorizer is None:
+        `conn` reads the texts of papers not seen yet."""
+        vectorizer = self.vectorizer
+        if vectorizer is None:
             return None
-        missing = [pk for pk in dict.fromkeys(paper_pks) if pk not in self.rows]
+        missing = [pk for pk in dict.fromkeys(paper_pks) if pk not in self.keyword_rows.index]
         if missing and conn is not None:
             found = repo.paper_texts(conn=conn, paper_pks=missing)
-            # As metadata.Rows: requests on several threads add one at a time, matrix before index.
-            with self._adding:
-                pks = [pk for pk in found if pk not in self.rows]
-                if pks:
-                    block = keywords.rows(self.vectorizer, [found[pk] for pk in pks])
-                    start = 0 if self.matrix is None else self.matrix.shape[0]
-                    self.matrix = block if self.matrix is None else sp.vstack([self.matrix, block]).tocsr()
-                    self.rows.update({pk: start + i for i, pk in enumerate(pks)})
-        mine = [self.rows[pk] for pk in paper_pks if pk in self.rows]
-        return self.matrix[mine] if mine else None
+            self.keyword_rows.ensure(found, lambda texts: keywords.rows(vectorizer, texts))
+        return self.keyword_rows.get(paper_pks)
 
     def library_meta(self, *, conn: Connection, paper_pks: Sequence[int]) -> Any:
         """The metadata rows of these papers (in this order; papers not stored left out), or None
         when the candidates have none."""
         if self.candidates.meta is None:
             return None
-        self.meta.ensure(
-            repo.paper_meta(conn=conn, paper_pks=[pk for pk in paper_pks if pk not in self.meta.index])
-        )
+        missing = [pk for pk in paper_pks if pk not in self.meta.index]
+        self.meta.ensure(repo.paper_meta(conn=conn, paper_pks=missing), metadata.rows)
         return self.meta.get(paper_pks)
 
 

@@ -16,8 +16,7 @@ measures each signal alone and the weights of the two.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +95,7 @@ class Block:
 
     @classmethod
     def of(cls, matrix: Any) -> Block:
-        """A block of these rows (`rows` or `Rows.get`)."""
+        """A block of these rows (`rows`, or `keywords.PaperRows.get` of them)."""
         m = matrix.tocsr()
         comments, categories = m[:, :COMMENT_WIDTH].tocsr(), m[:, COMMENT_WIDTH:].tocsr()
         counts = np.diff(categories.indptr).astype(np.float64)  # binary rows: a column is a category
@@ -106,35 +105,3 @@ class Block:
             else np.zeros(COMMENT_WIDTH, np.float32)
         )
         return cls(comments, categories, counts, mean)
-
-
-class Rows:
-    """Metadata rows of papers kept by pk in one matrix (stacking many one-row matrices per reader
-    took 43 ms a subscriber, #13): a paper's row is computed the first time it is asked for."""
-
-    def __init__(self) -> None:
-        self.index: dict[int, int] = {}
-        self.matrix: Any = None
-        # The page's requests share a window's rows from several threads: one adds at a time, and
-        # the matrix grows before the index names its new rows, so `get` never sees a row too soon.
-        self._adding = threading.Lock()
-
-    def ensure(self, texts: Mapping[int, str]) -> None:
-        """Rows for these papers (pk → `text`) that have none yet."""
-        import scipy.sparse as sp
-
-        if all(pk in self.index for pk in texts):
-            return
-        with self._adding:
-            missing = [pk for pk in texts if pk not in self.index]
-            if not missing:
-                return
-            block = rows([texts[pk] for pk in missing])
-            start = 0 if self.matrix is None else self.matrix.shape[0]
-            self.matrix = block if self.matrix is None else sp.vstack([self.matrix, block], format="csr")
-            self.index.update({pk: start + i for i, pk in enumerate(missing)})
-
-    def get(self, paper_pks: Sequence[int]) -> Any:
-        """The rows of these papers (those without a row left out), in this order, or None."""
-        mine = [self.index[pk] for pk in paper_pks if pk in self.index]
-        return self.matrix[mine] if mine else None
