@@ -52,6 +52,7 @@ CUTOFFS = [date(2025, 9, 1), date(2025, 11, 3), date(2026, 1, 12), date(2026, 3,
 HISTORY_DAYS, WINDOW_DAYS, LIBRARY_MAX, MIN_LIBRARY = 120, 14, 50, 5
 K = 20
 BACKGROUND = 2_000
+ARXIV_SANITY_TERMS = 20_000  # its vectorizer's max_features (compute.py)
 
 
 def recall_ndcg(ranked: Sequence[int], relevant: set[int], k: int = K) -> tuple[float, float]:
@@ -63,11 +64,10 @@ def recall_ndcg(ranked: Sequence[int], relevant: set[int], k: int = K) -> tuple[
 
 
 def tfidf_for(corpus: Corpus, rows: np.ndarray):  # type: ignore[no-untyped-def]
-    """arxiv-sanity-lite's TF-IDF (compute.py; library/keywords.py), over the store's title + abstract:
-    the vectorizer and the rows."""
+    """arxiv-sanity-lite's TF-IDF (compute.py: 1–2-grams, 20k terms seen in 5+ papers) over the
+    store's title + abstract: its rows."""
     texts = [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in rows]
-    vectorizer = keywords.fit(texts)
-    return vectorizer, keywords.rows(vectorizer, texts)
+    return keywords.rows(keywords.fit(texts, max_features=ARXIV_SANITY_TERMS, min_df=5), texts)
 
 
 def arxiv_sanity(x, positives: np.ndarray, candidates: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -123,22 +123,20 @@ def library_bench(
         eligible.sort()
         chosen = rng.sample(eligible, min(n_readers, len(eligible)))
         t0 = time.perf_counter()
-        store_vectorizer, x = tfidf_for(corpus, store)
+        x = tfidf_for(corpus, store)
         pos_in_store = {int(r): i for i, r in enumerate(store)}
         cand_local = np.asarray([pos_in_store[int(r)] for r in window])
         # What the digest holds per window (library/foryou.py): one background of older papers, and
         # the keyword vectorizer fitted on up to KEYWORD_SAMPLE random stored papers (the whole
-        # 120-day store, arxiv-sanity's own fit, while it is within KEYWORD_REFIT of that size, as
-        # a kept vectorizer is reused in production until the store grows that much).
+        # 120-day store while it is within KEYWORD_REFIT of that size, as a kept vectorizer is
+        # reused in production until the store grows that much).
         older = [int(r) for r in store if corpus.days[r] < t]
         bg_rows = rng.sample(older, min(BACKGROUND, len(older)))
         cand_texts = [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in window]
         bg_texts = [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in bg_rows]
-        if len(store) <= KEYWORD_SAMPLE * (1 + KEYWORD_REFIT):
-            vectorizer = store_vectorizer
-        else:
-            sample = rng.sample(list(store), KEYWORD_SAMPLE)
-            vectorizer = keywords.fit([keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in sample])
+        small = len(store) <= KEYWORD_SAMPLE * (1 + KEYWORD_REFIT)
+        fitted_on = store if small else rng.sample(list(store), KEYWORD_SAMPLE)
+        vectorizer = keywords.fit([keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in fitted_on])
         background = rec.Background(
             vectors=vecs[bg_rows],
             keywords=keywords.rows(vectorizer, bg_texts),

@@ -43,6 +43,7 @@ from recommend import (
     arxiv_sanity,
     held_out,
     recall_ndcg,
+    tfidf_for,
 )
 from recommend_data import DATA, Corpus, load, vectors
 
@@ -97,6 +98,7 @@ def cutoff_readers(args: tuple[Path, str, int, int, int]) -> dict[bool, list[Rea
             by_author.setdefault(a, []).append(int(r))
     texts = [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in store]
     x = keywords.rows(keywords.fit(texts), texts).tocsr()
+    x_sanity = tfidf_for(corpus, store).tocsr()
     chars = TfidfVectorizer(
         analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=5, max_df=0.5, max_features=200_000
     ).fit_transform([corpus.titles[r] + " " + corpus.abstracts[r] for r in store])
@@ -162,7 +164,7 @@ def cutoff_readers(args: tuple[Path, str, int, int, int]) -> dict[bool, list[Rea
             )
             f["length"] = np.asarray([len(corpus.abstracts[store[i]]) for i in cand], dtype=float)
             f["n_categories"] = np.asarray([len(cats[i]) for i in cand], dtype=float)
-            svc = arxiv_sanity(x, lib, cand) if held else np.zeros(len(cand))
+            svc = arxiv_sanity(x_sanity, lib, cand) if held else np.zeros(len(cand))
             readers.append((np.stack([f[s] for s in SIGNALS]).astype(np.float32), relevant, svc))
         out[held] = readers
     print(

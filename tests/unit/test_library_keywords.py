@@ -22,6 +22,29 @@ def test_a_saved_vectorizer_gives_the_same_rows(tmp_path: Path) -> None:
     assert abs(keywords.rows(fitted, TEXTS[:20]) - keywords.rows(held[0], TEXTS[:20])).max() == 0
 
 
+def test_a_file_of_another_recipe_reads_as_none_so_the_vectorizer_is_fitted_again(tmp_path: Path) -> None:
+    fitted = keywords.fit(TEXTS)
+    path = tmp_path / "kw.npz"
+    keywords.save(fitted, path, papers=900)
+    with np.load(path) as held:
+        kept = dict(held)
+    np.savez(path, **{**kept, "recipe": np.asarray(["tfidf-20k-mindf5"])})
+    assert keywords.load(path) is None
+    # The format before RECIPE: terms as a numpy string array, no recipe.
+    terms = sorted(fitted.vocabulary_, key=fitted.vocabulary_.get)
+    np.savez(path, terms=np.asarray(terms, dtype=str), idf=fitted.idf_, papers=np.asarray([900]))
+    assert keywords.load(path) is None
+
+
+def test_the_vocabulary_keeps_terms_of_two_papers_beyond_twenty_thousand() -> None:
+    # arxiv-sanity's recipe keeps 20k terms seen in 5+ papers; ours keeps a name two papers share.
+    texts = [f"w{i} w{i + 1} common{i % 7} filler{i % 11}" for i in range(30_000)]
+    texts += ["the zorblax benchmark", "zorblax again"]
+    fitted = keywords.fit(texts)
+    assert len(fitted.vocabulary_) > 20_000 and "zorblax" in fitted.vocabulary_
+    assert "zorblax" not in keywords.fit(texts, max_features=20_000, min_df=5).vocabulary_
+
+
 def test_missing_or_broken_files_read_as_none(tmp_path: Path) -> None:
     assert keywords.load(tmp_path / "none.npz") is None
     (tmp_path / "bad.npz").write_bytes(b"not a zip")

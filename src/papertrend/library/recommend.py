@@ -147,6 +147,8 @@ def keyword_weights(positives: Any, background: Background) -> Matrix:
     on tuning readers: Recall@20 0.157 against the LinearSVC's 0.156, for no fit at all."""
     base = background.prepared()
     assert base.keyword_mean is not None
+    # In the rows' float32 (keywords.py): with a float64 vector scipy copies the rows' values up to
+    # float64 for each product.
     return np.asarray(row_mean(positives) - base.keyword_mean, dtype=np.float32)
 
 
