@@ -3,6 +3,7 @@
     .venv/bin/python bench/recommend.py [--data DIR] [--model wordllama|minilm] [--readers 60]
                                         [--subscribers 10000] [--cost-sample 500]
                                         [--cutoffs 0,1] [--skip library,topic,cost] [--tuning]
+                                        [--vocabulary 100000:2]
 
 1. Library → next papers. Readers simulated from the arXiv listing file: at each cutoff day, an
    author with at least 5 papers in the 120 days before and one in the 14 days after; their (up to
@@ -100,6 +101,7 @@ def library_bench(
     *,
     tuning: bool = False,
     cutoffs: Sequence[date] = CUTOFFS,
+    vocabulary: tuple[int, int] = (keywords.MAX_FEATURES, keywords.MIN_DF),
 ) -> dict[str, tuple[float, float]]:
     listed = np.asarray([bool(c) for c in corpus.categories])  # papers of the arXiv listing file
     scores: dict[str, list[tuple[float, float]]] = {}
@@ -136,7 +138,9 @@ def library_bench(
         bg_texts = [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in bg_rows]
         small = len(store) <= KEYWORD_SAMPLE * (1 + KEYWORD_REFIT)
         fitted_on = store if small else rng.sample(list(store), KEYWORD_SAMPLE)
-        vectorizer = keywords.fit([keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in fitted_on])
+        terms, min_df = vocabulary
+        fitted_texts = [keywords.text(corpus.titles[r], corpus.abstracts[r]) for r in fitted_on]
+        vectorizer = keywords.fit(fitted_texts, max_features=terms, min_df=min_df)
         background = rec.Background(
             vectors=vecs[bg_rows],
             keywords=keywords.rows(vectorizer, bg_texts),
@@ -464,7 +468,13 @@ def main() -> None:
     parser.add_argument(
         "--tuning", action="store_true", help="library part over the tuning readers (for tuning only)"
     )
+    parser.add_argument(
+        "--vocabulary",
+        default=f"{keywords.MAX_FEATURES}:{keywords.MIN_DF}",
+        help="ours' keyword vocabulary, TERMS:MIN_DF (20000:5 is arxiv-sanity's, ours before #13's 100000:2)",
+    )
     args = parser.parse_args()
+    terms, min_df = (int(n) for n in args.vocabulary.split(":"))
     skip = set(filter(None, args.skip.split(",")))
     rng = random.Random(13)
     t0 = time.perf_counter()
@@ -476,7 +486,9 @@ def main() -> None:
     )
     cutoffs = [CUTOFFS[int(i)] for i in args.cutoffs.split(",")] if args.cutoffs else CUTOFFS
     lib = (
-        library_bench(corpus, vecs, args.readers, rng, cutoffs=cutoffs, tuning=args.tuning)
+        library_bench(
+            corpus, vecs, args.readers, rng, cutoffs=cutoffs, tuning=args.tuning, vocabulary=(terms, min_df)
+        )
         if "library" not in skip
         else {}
     )

@@ -23,11 +23,11 @@ def text(title: str, abstract: str | None) -> str:
 
 # The vocabulary: terms in at least MIN_DF of the fitted papers, the MAX_FEATURES most frequent.
 # Rare terms (a group's method, dataset or benchmark names) are what tell one author's next paper
-# from their field's. bench: 400 tuning / 400 held-out readers (minilm, /tmp harness over
-# bench/recommend.py's readers), "ours" Recall@20 paired against ours with arxiv-sanity's 20k terms
-# seen in 5+ papers (0.218 / 0.191):
+# from their field's. bench/recommend.py's readers (minilm), 400 tuning / 400 held-out, "ours"
+# Recall@20 paired against ours with arxiv-sanity's 20k terms seen in 5+ papers (0.218 / 0.191):
 # 100k / min_df 2 +0.020 ± 0.006 / +0.008 ± 0.005; no cap (281k terms) +0.022 / +0.010 at 138
-# nonzeros a row against 117; min_df 1 (1.2M terms) +0.014 / +0.007; 100k / min_df 5 +0.013 / +0.002.
+# nonzeros a row against 117; min_df 1 (1.2M terms) +0.014 / +0.007; 100k / min_df 5 +0.013 / +0.002
+# (docs/library.md). `bench/recommend.py --vocabulary 20000:5` ranks with the old one.
 MAX_FEATURES = 100_000
 MIN_DF = 2
 # What `save` writes beside the terms: a kept file of another recipe is refitted, not reused.
