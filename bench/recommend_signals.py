@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from papertrend.library import keywords, metadata
+from papertrend.library import keywords, metadata, models
 from papertrend.library import recommend as rec
 from recommend import (
     BACKGROUND,
@@ -159,8 +159,8 @@ def cutoff_readers(args: tuple[Path, str, int, int, int]) -> dict[bool, list[Rea
                 p_bg = (bg_df[tok] + 0.5) / (len(bg) + 1)
                 ratio[tok] = math.log((lib_df[tok] + 2 * p_bg) / (len(lib) + 2) / p_bg)
             f["comment_nb"] = np.asarray([sum(ratio[tok] for tok in metas[i]) for i in cand])
-            f["meta_comment"], f["meta_categories"] = rec.metadata_scores(
-                cand_meta, rec.metadata_model(meta[lib], background)
+            f["meta_comment"], f["meta_categories"] = models.metadata_scores(
+                cand_meta, models.metadata_model(meta[lib], background)
             )
             f["length"] = np.asarray([len(corpus.abstracts[store[i]]) for i in cand], dtype=float)
             f["n_categories"] = np.asarray([len(cats[i]) for i in cand], dtype=float)

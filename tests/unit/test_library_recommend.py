@@ -284,19 +284,20 @@ def test_percentile_is_the_share_of_background_strictly_below() -> None:
     assert rec.percentile(many[:3], base[:0]).tolist() == [0.0, 0.0, 0.0]
 
 
-def test_row_mean_is_scipys_mean_bit_for_bit() -> None:
-    """The keyword model's library mean (one np.add.at) equals scipy's, so a faster digest picks the
-    same papers (#13); rows in any order and repeated entries included."""
-    import scipy.sparse as sp
-
-    rng = np.random.default_rng(3)
-    for n in (1, 5, 50):
-        rows = sp.random(n, 2_000, density=0.05, format="csr", dtype=np.float32, random_state=rng)
-        expected = np.asarray(rows.mean(axis=0)).ravel()
-        got = rec.row_mean(rows)
-        assert got.dtype == expected.dtype and np.array_equal(got, expected)
-    picked = rows[[7, 3, 7, 0]]
-    assert np.array_equal(rec.row_mean(picked), np.asarray(picked.mean(axis=0)).ravel())
+def test_percentile_at_least_a_floor_is_exact_where_it_can_reach_it() -> None:
+    """With `at_least` (the floor), a score whose share reaches it gets the full search's share bit
+    for bit, ties and a share of exactly the floor included; every other score stays below it."""
+    base = np.round(RNG.standard_normal(2_000), 2)  # ties
+    many = np.concatenate([RNG.standard_normal(3_500), base[-40:], np.sort(base)[[1989, 1990, 1991]]])
+    full = rec.percentile(many, base)
+    for floor in (0.995, 0.5, 1.0, 1.5):
+        cut = rec.percentile(many, base, at_least=floor)
+        reach = full >= floor
+        assert np.array_equal(cut[reach], full[reach])
+        assert (cut[~reach] < floor).all()
+    assert (full == rec.FLOOR).any()  # the boundary itself was tested
+    assert np.array_equal(rec.percentile(many, base, at_least=0.0), full)
+    assert rec.percentile(many[:3], base[:0], at_least=0.995).tolist() == [0.0, 0.0, 0.0]
 
 
 def test_picks_of_equal_score_keep_the_candidates_order() -> None:

@@ -131,3 +131,6 @@ class Profile:
     categories: frozenset[str] = frozenset()
     exclude: Sequence[str] = ()
     skip: frozenset[str] = frozenset()  # library, sent and "not interested" ids
+    # The linear model's scores of the candidates and of every background paper, when computed with
+    # other readers' (models.linear_scores: the digest's readers of a window in one product).
+    linear: tuple[Matrix, Matrix] | None = None

@@ -28,13 +28,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from papertrend.library import metadata, topics
+from papertrend.library import topics
 from papertrend.library.inputs import SHRINK, Background, Candidates, Matrix, Profile
+from papertrend.library.models import (
+    keyword_weights,
+    linear_model,
+    metadata_model,
+    metadata_scores,
+    nearest_scores,
+)
 from papertrend.library.topics import WordForms
 from papertrend.search.bm25 import Tokenizer
 
@@ -51,11 +58,6 @@ FLOOR = 0.995
 # for the nearest saved paper, 0.285 for the fused model (at 8 they had the nearest paper). Libraries
 # under 5 papers are not in the bench.
 MIN_TRAIN = 5
-# "Not interested" papers count this many times a background paper in the linear model; in
-# nearest-neighbour mode a candidate closer to one of them than to the library loses this share of
-# the difference.
-NEGATIVE_WEIGHT = 5.0
-NEGATIVE_PULL = 0.5
 # Weight of the vector model's score beside the keyword (TF-IDF) model's in "ours", both in
 # background standard deviations; at 0 "ours" would be the keyword model alone (the vector model not
 # computed), but the vector model carries "not interested" (the keyword model has no negatives).
@@ -98,89 +100,45 @@ class Pick:
 
 
 def percentile(
-    scores: npt.NDArray[np.floating], background: npt.NDArray[np.floating]
+    scores: npt.NDArray[np.floating], background: npt.NDArray[np.floating], *, at_least: float = 0.0
 ) -> npt.NDArray[np.float64]:
-    """The share of background scores strictly below each score (0–1)."""
-    ranked = np.sort(np.asarray(background, dtype=np.float64))
-    if not len(ranked):
-        return np.zeros(len(scores))
+    """The share of background scores strictly below each score (0–1); a score whose share is
+    below `at_least` reads 0 (what cannot reach a floor needs no exact share)."""
     values = np.asarray(scores, dtype=np.float64)
-    # Searched in ascending order, each search starts near the last: 0.21 -> 0.11 ms for a window's
-    # 3,500 scores against 2,000 (sort included); each score's answer is the same in any order.
-    order = np.argsort(values, kind="stable")
-    found = np.empty(len(values), dtype=np.intp)
-    found[order] = np.searchsorted(ranked, values[order], side="left")
-    return found / len(ranked)
-
-
-def nearest_scores(vectors: Matrix, positives: Matrix, negatives: Matrix | None) -> npt.NDArray[np.float32]:
-    """Nearest-neighbour similarity to the library, pulled down near "not interested" papers."""
-    scores: npt.NDArray[np.float32] = np.asarray((vectors @ positives.T).max(axis=1), dtype=np.float32)
-    if negatives is not None and len(negatives):
-        # Only a candidate closer to a "not interested" paper than to any saved one is pulled down:
-        # one click must not silence a whole topic of the library.
-        pull = (vectors @ negatives.T).max(axis=1)
-        scores = np.asarray(scores - NEGATIVE_PULL * np.maximum(pull - scores, 0), dtype=np.float32)
-    return scores
-
-
-def linear_model(positives: Matrix, background: Background, negatives: Matrix | None) -> Matrix:
-    """A per-reader linear model over the paper vectors: the difference of the library's mean and the
-    background's (with "not interested" papers weighted NEGATIVE_WEIGHT× among the negatives),
-    whitened by the background's shrunk covariance (linear discriminant analysis with a shared
-    covariance, as exemplar-LDA trains one classifier per exemplar). Closed form: one matrix-vector
-    product per reader, where the logistic regression it replaced took ~30 ms of lbfgs (#13)."""
-    base = background.prepared()
-    assert base.mean is not None and base.inverse is not None
-    negative = base.mean.astype(np.float64)
-    if negatives is not None and len(negatives):
-        n_bg, n_neg = len(background.vectors), NEGATIVE_WEIGHT * len(negatives)
-        negative = (n_bg * negative + NEGATIVE_WEIGHT * negatives.sum(axis=0)) / (n_bg + n_neg)
-    weights: Matrix = np.asarray(base.inverse @ (positives.mean(axis=0) - negative), dtype=np.float32)
-    return weights
-
-
-def keyword_weights(positives: Any, background: Background) -> Matrix:
-    """The keyword model: the library's mean TF-IDF row minus the background's. arxiv-sanity's
-    LinearSVC at C=0.01 with balanced classes lands close to it (at that C nearly every paper is a
-    margin violator, so its weights are the classes' weighted mean difference); bench/recommend.py
-    on tuning readers: Recall@20 0.157 against the LinearSVC's 0.156, for no fit at all."""
-    base = background.prepared()
-    assert base.keyword_mean is not None
-    # In the rows' float32 (keywords.py): with a float64 vector scipy copies the rows' values up to
-    # float64 for each product.
-    return np.asarray(row_mean(positives) - base.keyword_mean, dtype=np.float32)
-
-
-def metadata_model(positives: Any, background: Background) -> tuple[Matrix, Matrix]:
-    """A reader's two metadata weight vectors: over the comment part, the library's mean minus the
-    background's; over the category part, the share of the library listed under each category."""
-    assert background.meta is not None
-    mean = row_mean(positives)
-    cut = metadata.COMMENT_WIDTH
-    return mean[:cut] - background.meta.comment_mean, np.ascontiguousarray(mean[cut:])
-
-
-def metadata_scores(
-    block: metadata.Block, weights: tuple[Matrix, Matrix]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """The comment and category scores of a block's papers under a reader's `metadata_model`: the
-    comment model's margin, and the mean share of the library over the paper's categories."""
-    comment, category = weights
-    shares = np.asarray(block.categories @ category, dtype=np.float64)
-    return np.asarray(block.comments @ comment, dtype=np.float64), shares / np.maximum(block.counts, 1.0)
-
-
-def row_mean(rows: Any) -> Matrix:
-    """The mean of a CSR matrix's rows, bit for bit what scipy's `mean(axis=0)` gives (its values
-    scaled by 1/n, then summed row after row in their dtype) in one `np.add.at`: 19 µs against
-    scipy's 83 µs for a 50-paper library, which builds three matrices on the way (#13, 200 digests/s)."""
-    rows = rows.tocsr()  # keywords.rows and RowStore give CSR already: no copy
-    n, width = rows.shape
-    scaled = rows.data * rows.dtype.type(1.0 / max(n, 1))
-    out = np.zeros(width, dtype=rows.dtype)
-    np.add.at(out, rows.indices, scaled)
+    base = np.asarray(background, dtype=np.float64)
+    n = len(base)
+    if not n:
+        return np.zeros(len(values))
+    # Shares of `at_least` or more need `need` background scores below: only scores above the
+    # need-th smallest can have them. With a floor of 0.995, ~30 of a window's 3,400 scores are
+    # searched in the top 11 of 2,000 (np.partition): 10 µs a reader, against 224 µs for sorting
+    # the background and searching every score in sorted order (#13, 200 digests/s). Each share is
+    # the same division as a full search gives.
+    need = _least_below(at_least, n)
+    if need > n:
+        return np.zeros(len(values))
+    if need == 0:
+        order = np.argsort(values)  # searched in ascending order, each search starts near the last
+        found = np.empty(len(values), dtype=np.intp)
+        found[order] = np.searchsorted(np.sort(base), values[order], side="left")
+        return found / n
+    split = np.partition(base, need - 1)
+    rows = np.flatnonzero(values > split[need - 1])
+    out = np.zeros(len(values))
+    out[rows] = (need + np.searchsorted(np.sort(split[need:]), values[rows], side="left")) / n
     return out
+
+
+def _least_below(share: float, n: int) -> int:
+    """The fewest of n background scores below a score for its share (count / n, as `percentile`
+    divides) to reach `share`; n + 1 when none can. Found by the division itself, not by ceil(share
+    × n): 0.995 × 2,000 is not 1,990 in floats."""
+    need = max(int(np.ceil(share * n)), 0)
+    while need > 0 and (need - 1) / n >= share:
+        need -= 1
+    while need <= n and need / n < share:
+        need += 1
+    return min(need, n + 1)
 
 
 def _not_own(background: Background, profile: Profile) -> npt.NDArray[np.bool_]:
@@ -229,8 +187,12 @@ def library_scores(
         parts.append((np.asarray(nearest_scores(vectors, pos, profile.negatives), np.float64), near))
         weights.append(1.0)
     if use == "linear" or (use == "ours" and (VECTOR_WEIGHT > 0 or not words)):
-        w = linear_model(pos, background, profile.negatives)
-        parts.append((np.asarray(vectors @ w, np.float64), np.asarray((base @ w)[keep], np.float64)))
+        if profile.linear is not None:
+            cand_linear, base_linear = profile.linear
+        else:
+            w = linear_model(pos, background, profile.negatives)
+            cand_linear, base_linear = vectors @ w, base @ w
+        parts.append((np.asarray(cand_linear, np.float64), np.asarray(base_linear[keep], np.float64)))
         weights.append(VECTOR_WEIGHT if words else 1.0)
     if use in ("keywords", "ours") and words:
         rows = profile.positive_keywords
@@ -393,7 +355,7 @@ def recommend(
         raw, base = library_scores(
             candidates=candidates, profile=profile, background=background, method=method
         )
-        lib = percentile(raw, base)
+        lib = percentile(raw, base, at_least=floor)
         better = lib > best
         best = np.where(better, lib, best)
         won[better] = 1
