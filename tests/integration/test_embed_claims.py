@@ -165,16 +165,33 @@ def _vectors(engine: Engine) -> int:
 def test_two_processes_share_the_backlog_and_embed_no_paper_twice(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    # Small batches of many papers: each process works for seconds, far longer than the two take to
+    # Small batches of many papers: each process works for seconds, longer than the two take to
     # start, so both get a share (600 papers in batches of 8 were done before the second started).
     _papers(engine, 2000)
+    gate = engine.connect() if engine.dialect.name == "postgresql" else None
+    if gate is not None:
+        # On PostgreSQL both start at once, whatever the machine's load (under the SQLite suite's
+        # load, one process embedded all 2,000 before the other had started): neither can record a
+        # claim until both wait to, each holding its own first batch (the papers' rows are locked
+        # FOR UPDATE SKIP LOCKED, so the second takes the next two).
+        gate.execute(sa.text("LOCK TABLE embed_claims IN EXCLUSIVE MODE"))
     procs = [_embed_process(settings, tmp_path, name, batch=2) for name in ("a", "b")]
     try:
+        if gate is not None:
+            waiting = sa.text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                " WHERE c.relname = 'embed_claims' AND NOT l.granted"
+            )
+            with engine.connect() as look:
+                wait_for("both processes to claim", lambda: look.execute(waiting).scalar_one() >= 2, 180)
+            gate.rollback()
         for proc in procs:
             assert proc.wait(timeout=240) == 0
     finally:
         for proc in procs:
             proc.kill()
+        if gate is not None:
+            gate.close()
     done = [_embedded(tmp_path, name) for name in ("a", "b")]
     assert sum(done) == 2000, done  # no paper embedded by both
     assert min(done) > 0, done  # both took part
