@@ -334,7 +334,8 @@ class LibraryRecommender:
         for sub, since in dues:
             key = sub.email.strip().lower()
             reader = self._readers.get(key)
-            trains = reader is not None and (self.method == "linear" or len(reader.positives) >= MIN_TRAIN)
+            least = 1 if self.method == "linear" else MIN_TRAIN  # recommend.library_scores' rule
+            trains = reader is not None and len(reader.positives) >= least
             if reader is not None and trains and sub.prefs.use_library and self.method != "nearest":
                 group.setdefault(since, {})[key] = reader
         found: dict[tuple[str, date], tuple[Matrix, Matrix]] = {}
