@@ -27,7 +27,14 @@ from papertrend.digest.records import Subscription
 from papertrend.library import foryou, keywords, metadata
 from papertrend.library import repository as repo
 from papertrend.library.models import linear_scores, linear_target
-from papertrend.library.recommend import MAX_POSITIVES, MIN_TRAIN, Background, Candidates, Matrix, recommend
+from papertrend.library.recommend import (
+    MAX_POSITIVES,
+    Background,
+    Candidates,
+    Matrix,
+    recommend,
+    trains_linear,
+)
 from papertrend.library.topics import StemIndex, content_words
 from papertrend.search.bm25 import Tokenizer
 from papertrend.search.embedder import Embedder, query_text
@@ -334,22 +341,22 @@ class LibraryRecommender:
         for sub, since in dues:
             key = sub.email.strip().lower()
             reader = self._readers.get(key)
-            least = 1 if self.method == "linear" else MIN_TRAIN  # recommend.library_scores' rule
-            trains = reader is not None and len(reader.positives) >= least
-            if reader is not None and trains and sub.prefs.use_library and self.method != "nearest":
+            if reader is None or not sub.prefs.use_library:
+                continue
+            if trains_linear(method=self.method, positives=min(len(reader.positives), MAX_POSITIVES)):
                 group.setdefault(since, {})[key] = reader
         found: dict[tuple[str, date], tuple[Matrix, Matrix]] = {}
         with self._threads.limit(limits=1):
             for since, readers in group.items():
-                background = self.window(since).background
+                win = self.window(since)
                 targets = np.stack(
                     [
-                        linear_target(r.positives[:MAX_POSITIVES], background, r.negatives)
+                        linear_target(r.positives[:MAX_POSITIVES], win.background, r.negatives)
                         for r in readers.values()
                     ]
                 )
                 cand, base = linear_scores(
-                    vectors=self.window(since).candidates.vectors, background=background, targets=targets
+                    vectors=win.candidates.vectors, background=win.background, targets=targets
                 )
                 for j, key in enumerate(readers):
                     found[(key, since)] = (cand[:, j], base[:, j])

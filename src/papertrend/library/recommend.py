@@ -154,6 +154,16 @@ def _not_own(background: Background, profile: Profile) -> npt.NDArray[np.bool_]:
     return keep
 
 
+def _method(method: str, positives: int) -> str:
+    """The method `library_scores` runs: "auto" is "ours" from MIN_TRAIN positives on, else "nearest"."""
+    return method if method != "auto" else ("ours" if positives >= MIN_TRAIN else "nearest")
+
+
+def trains_linear(*, method: str, positives: int) -> bool:
+    """Whether `library_scores` may use the linear model over vectors for a library this size."""
+    return positives > 0 and _method(method, positives) in ("linear", "ours")
+
+
 def library_scores(
     *, candidates: Candidates, profile: Profile, background: Background, method: str = "auto"
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -168,7 +178,7 @@ def library_scores(
     measures it against each alone and arxiv-sanity's recipe.
     """
     pos = profile.positives[:MAX_POSITIVES]
-    use = method if method != "auto" else ("ours" if len(pos) >= MIN_TRAIN else "nearest")
+    use = _method(method, len(pos))
     vectors, base = candidates.vectors, background.vectors
     keep = _not_own(background, profile)
     words = (
