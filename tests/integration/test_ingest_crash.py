@@ -9,18 +9,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from papertrend.db import create_engine, reading
 from papertrend.ingest.pipeline import run_ingest
-from papertrend.ingest.sources.jsonl import JsonlSource
+from papertrend.ingest.sources.jsonl import BATCH_LINES, JsonlSource
 from papertrend.migrate import upgrade
 from papertrend.search import keyword
 from tests.integration.helpers import CLOCK_COLUMNS, dump_papers
@@ -32,44 +30,50 @@ LISTING = "arxiv_metadata/arxiv_cs_listings_head200.jsonl.gz"
 # papers (issue #11), so the file is those, each under 60 ids of its own; killing mid-file and resuming
 # from the cursor is the same code whatever the abstracts say.
 TOTAL = 12_000
-# Where to kill, as a share of the papers: after the first batch (early) and after the fifth (late).
-KILL_AT = {"early": 0.12, "late": 0.67}
+# Where to kill, in committed batches of 2,000: SIGKILL lands while the next batch's rows and cursor
+# are written but not committed, after the first batch (early) and after the fifth (late).
+KILL_AFTER = {"early": 1, "late": 5}
+# The real CLI in its own process, made to SIGKILL itself at an exact point of the run. Killing it from
+# outside once a poll saw the first batch's rows was a race: under a busy suite the ingest stored all
+# 12,000 papers before the kill landed (`assert 12000 < 12000`, stop 29's CI).
+_KILLED_RUN = """
+import os, signal, sys
+from papertrend.ingest import pipeline
+committed, real = int(sys.argv[1]), pipeline.save_cursor
+calls = 0
+def save_cursor(**kw):
+    global calls
+    real(**kw)
+    calls += 1
+    if calls > committed:
+        os.kill(os.getpid(), signal.SIGKILL)
+pipeline.save_cursor = save_cursor
+sys.argv = ["papertrend", "ingest", "jsonl", sys.argv[2]]
+from papertrend.cli import main
+main()
+"""
 # `pk` is left out too: PostgreSQL sequences are not transactional, so the batch the kill rolled back
 # still used up its numbers and the rerun's keys have a gap there. Ids and content must match exactly.
 IGNORE = (*CLOCK_COLUMNS, "pk")
 
 
-def _count(engine: Engine) -> int:
+def _ingest_killed_at(url: str, path: Path, committed: int) -> int:
+    """Run the CLI in a real process that SIGKILLs itself inside batch `committed + 1`; return the count."""
+    # PAPERTREND_DATA_DIR (the keyword index) comes from the test's environment, as the rerun's does.
+    env = {**os.environ, "PAPERTREND_DATABASE_URL": url, "PAPERTREND_ENV": "test"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_RUN, str(committed), str(path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode(errors="replace")[-2000:]
+    engine = create_engine(url)
     try:
         with reading(engine) as conn:
             return int(conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one())
-    except sa.exc.DBAPIError:  # not migrated yet
-        return 0
-
-
-def _ingest_killed_at(url: str, path: Path, at_least: int) -> int:
-    """Start the CLI in a real process, SIGKILL it once `at_least` papers are stored; return the count."""
-    # PAPERTREND_DATA_DIR (the keyword index) comes from the test's environment, as the rerun's does.
-    env = {**os.environ, "PAPERTREND_DATABASE_URL": url, "PAPERTREND_ENV": "test"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "papertrend", "ingest", "jsonl", str(path)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    engine = create_engine(url)
-    try:
-        while _count(engine) < at_least:
-            assert proc.poll() is None, "ingest finished before it could be killed"
-            assert time.monotonic() < deadline, "ingest made no progress"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    try:
-        return _count(engine)
     finally:
         engine.dispose()
 
@@ -113,7 +117,7 @@ def clean_run(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("when", list(KILL_AT))
+@pytest.mark.parametrize("when", list(KILL_AFTER))
 def test_sigkill_then_rerun_equals_a_clean_run(
     new_database_url: Callable[[str], str],
     listing: Path,
@@ -124,10 +128,10 @@ def test_sigkill_then_rerun_equals_a_clean_run(
 ) -> None:
     total, clean = clean_run
     monkeypatch.setenv("PAPERTREND_DATA_DIR", str(tmp_path / "data"))
-    kill_after = round(KILL_AT[when] * total)
     url = new_database_url("killed")
-    stored = _ingest_killed_at(url, listing, kill_after)
-    assert kill_after <= stored < total
+    stored = _ingest_killed_at(url, listing, KILL_AFTER[when])
+    # The committed batches are stored, the one the kill cut short is rolled back.
+    assert stored == KILL_AFTER[when] * BATCH_LINES
     engine = create_engine(url)
     report = run_ingest(engine=engine, source=JsonlSource(path=listing))
     assert report.ok
