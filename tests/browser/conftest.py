@@ -38,7 +38,7 @@ from papertrend.digest import subscriptions as subs
 from papertrend.security import hash_token, new_token
 from papertrend.web.app import create_app
 from papertrend.web.cookies import SESSION_COOKIE
-from tests.integration.test_web_pages import NOW, TOP_ID, load_papers
+from tests.integration.web_support import NOW, TOP_ID, load_papers
 
 try:
     from playwright.sync_api import (

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import NewPage, Site, sign_in
 from tests.browser.test_pages import SPLAT_ID, paper_ids
-from tests.integration.test_web_pages import TOP_ID
+from tests.integration.web_support import TOP_ID
 
 # The fields of each page and any without a name by the three means WCAG's "labels or instructions"
 # technique names: a <label for>, a wrapping <label>, or aria-label/aria-labelledby. A placeholder

@@ -11,7 +11,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from papertrend.web.cookies import SESSION_COOKIE
 from tests.browser.conftest import NewPage, Problems, Site, open_mail
-from tests.integration.test_web_pages import TOP_ID
+from tests.integration.web_support import TOP_ID
 
 EMAIL = "voter@example.org"
 VOTES = 163  # the paper's Hugging Face upvotes

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, ViewportSize, expect
 from papertrend.db import reading
 from papertrend.papers import repository
 from tests.browser.conftest import DESKTOP, PHONE, NewPage, Site, open_mail, save_screenshot
-from tests.integration.test_web_pages import OLD_ID, TOP_ID
+from tests.integration.web_support import OLD_ID, TOP_ID
 
 EMAIL = "librarian@example.org"
 FOLLOWED = "2608.13210"  # 1 upvote on the sample day: it reaches "For you" by its author

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, NewPage, Problems, Site, save_screenshot
-from tests.integration.test_web_pages import OLD_DAY, OLD_ID, TOP_ID
+from tests.integration.web_support import OLD_DAY, OLD_ID, TOP_ID
 
 TOP_TITLE = "EnvHarness: Awakening Static Worlds for Agent Learning"
 TOP_ABSTRACT_START = "LLM agents learn by interacting with environments"

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import NewPage, Problems
 from tests.browser.test_pages import SWE_ID, paper_ids
-from tests.integration.test_web_pages import HOSTILE_ABSTRACT, HOSTILE_AUTHOR, HOSTILE_ID, HOSTILE_TITLE
+from tests.integration.web_support import HOSTILE_ABSTRACT, HOSTILE_AUTHOR, HOSTILE_ID, HOSTILE_TITLE
 
 INJECTED = "main script, main img, main b, [onerror], [onclick], a[href^='javascript:']"
 

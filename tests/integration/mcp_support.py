@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import FAST_MODEL, get_embedder
-from tests.integration.test_web_pages import load_papers
+from tests.integration.web_support import load_papers
 
 
 def embedded_store(engine: Engine, fixture_data: Path, folder: Path) -> None:

@@ -25,7 +25,7 @@ from papertrend.security import hash_token
 from papertrend.web.app import create_app
 from tests.digest_support import add_papers, paper
 from tests.integration.test_digest_web import Clock, inbox, link
-from tests.integration.test_web_pages import Web, page, parse_html
+from tests.integration.web_support import Web, page, parse_html
 
 NOW = datetime(2026, 6, 20, 10, 0, tzinfo=UTC)
 DAY = date(2026, 6, 19)

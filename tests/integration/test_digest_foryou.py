@@ -27,7 +27,7 @@ from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import FAST_MODEL, get_embedder
 from tests.digest_support import add_subscriber
 from tests.integration.test_web_library import sign_in
-from tests.integration.test_web_pages import NOW, SAMPLE_DAY, TOP_ID, Web, load_papers, make_web, parse_html
+from tests.integration.web_support import NOW, SAMPLE_DAY, TOP_ID, Web, load_papers, make_web, parse_html
 
 EMAIL = "reader@example.org"
 FOLLOWED_PAPER = "2608.13210"  # 1 upvote: not in Trending, where it would be taken first

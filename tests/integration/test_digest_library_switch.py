@@ -15,7 +15,7 @@ from papertrend.papers import listings, repository
 from tests.digest_support import add_subscriber
 from tests.integration.test_digest_foryou import EMAIL, FOLLOWED_PAPER, compose, store  # noqa: F401
 from tests.integration.test_web_library import sign_in
-from tests.integration.test_web_pages import NOW, SAMPLE_DAY, make_web
+from tests.integration.web_support import NOW, SAMPLE_DAY, make_web
 
 
 def test_library_off_keeps_authors_and_drops_like_picks(store: Engine, settings: Settings) -> None:  # noqa: F811

@@ -22,7 +22,7 @@ from papertrend.digest.ranking import keyword_ranker
 from papertrend.digest.run import run_digest
 from papertrend.digest.tables import digest_editions, subscriptions, suppressions
 from tests.digest_support import SmtpSink, add_papers, add_subscriber, at, free_port, make_app, paper, tuned
-from tests.integration.test_web_pages import Web
+from tests.integration.web_support import Web
 
 DAY = date(2026, 6, 23)  # a Tuesday
 CONFIRMED = at(DAY - timedelta(days=2), 12)

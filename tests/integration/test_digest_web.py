@@ -19,7 +19,7 @@ from papertrend.db import reading, transaction
 from papertrend.digest import subscriptions as subs
 from papertrend.digest.tables import digest_editions, subscription_tokens, subscriptions
 from tests.digest_support import make_app, tuned
-from tests.integration.test_web_pages import Web, page, parse_html
+from tests.integration.web_support import Web, page, parse_html
 
 NOW = datetime(2026, 6, 20, 10, 0, tzinfo=UTC)
 

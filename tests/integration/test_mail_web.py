@@ -14,7 +14,7 @@ from papertrend.db import reading
 from papertrend.digest.tables import subscriptions
 from tests.digest_support import make_app, tuned
 from tests.integration.test_digest_web import NOW, Clock, inbox
-from tests.integration.test_web_pages import Web
+from tests.integration.web_support import Web
 
 ENCODED = [
     "=?utf-8?q?victim7?=@example.org",

@@ -19,7 +19,7 @@ from papertrend.web.app import create_app
 from tests.browser.conftest import ServerThread
 from tests.digest_support import add_papers, paper
 from tests.integration.mcp_support import embedded_store, text_of
-from tests.integration.test_web_pages import NOW, SAMPLE_DAY, TOP_ID, make_web
+from tests.integration.web_support import NOW, SAMPLE_DAY, TOP_ID, make_web
 
 JSON_RPC_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}

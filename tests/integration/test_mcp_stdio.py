@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from tests.integration.mcp_support import FAST_MODEL_ENV, embedded_store, server_processes, text_of
-from tests.integration.test_web_pages import HOSTILE_ID, OLD_ID, TOP_ID
+from tests.integration.web_support import HOSTILE_ID, OLD_ID, TOP_ID
 
 TOOLS = {"search_papers", "get_paper", "similar_papers", "daily_papers", "trending", "author_papers"}
 

@@ -18,7 +18,7 @@ from papertrend.web.cookies import CSRF_COOKIE, CSRF_PLACEHOLDER
 from tests.digest_support import add_papers, paper
 from tests.integration.test_accounts_web import sign_in
 from tests.integration.test_digest_web import Clock
-from tests.integration.test_web_pages import Web, parse_html
+from tests.integration.web_support import Web, parse_html
 
 NOW = datetime(2026, 6, 20, 10, 0, tzinfo=UTC)
 DAY = date(2026, 6, 19)

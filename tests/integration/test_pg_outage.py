@@ -26,7 +26,7 @@ from papertrend.db import PG_CONNECT_TIMEOUT_S, create_engine, reading
 from papertrend.digest.tables import digest_editions
 from papertrend.web.app import create_app
 from tests.digest_support import SmtpSink, add_papers, add_subscribers, at, paper
-from tests.integration.test_web_pages import Web
+from tests.integration.web_support import Web
 from tests.pgcluster import Cluster
 
 pytestmark = pytest.mark.postgres_only

@@ -22,7 +22,7 @@ from papertrend.ingest.pipeline import run_ingest
 from papertrend.search import keyword, vocabulary
 from papertrend.search.suggest import VocabularyHolder
 from tests.integration.test_keyword_index import HF_DAYS
-from tests.integration.test_web_pages import load_papers, make_web, page
+from tests.integration.web_support import load_papers, make_web, page
 
 
 def _ingest(engine: Engine, path: Path, titles: list[str], start: int) -> None:

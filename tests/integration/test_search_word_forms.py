@@ -21,7 +21,7 @@ from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import FAST_MODEL, get_embedder
 from papertrend.search.service import Searcher
 from papertrend.types import Mode, Sort
-from tests.integration.test_web_pages import make_web
+from tests.integration.web_support import make_web
 
 BENCH_TITLE = "SemComp-Bench: Benchmarking semantic compression of language models"
 BENCH = "2601.00021"  # "Benchmarking" in its title

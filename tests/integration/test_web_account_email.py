@@ -27,8 +27,8 @@ from papertrend.web.cookies import SUBSCRIBED_COOKIE
 from tests.digest_support import make_app
 from tests.integration.test_digest_web import NOW, Clock, _confirmed, inbox, link
 from tests.integration.test_web_library import sign_in
-from tests.integration.test_web_pages import Web, page, parse_html
 from tests.integration.test_web_preferences_form import TYPED, fields
+from tests.integration.web_support import Web, page, parse_html
 
 EMAIL = "reader@example.org"
 PATH = "/account/email"

@@ -21,7 +21,7 @@ from papertrend.ingest.tables import ingest_runs
 from papertrend.logs import JsonFormatter
 from papertrend.search import keyword
 from papertrend.web.lifespan import offline_probe
-from tests.integration.test_web_pages import (
+from tests.integration.web_support import (
     ARXIV_PER_DAY,
     HOSTILE_ID,
     HOSTILE_TITLE,

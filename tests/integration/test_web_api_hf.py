@@ -25,7 +25,7 @@ from papertrend.papers import repository
 from papertrend.papers.tables import papers
 from papertrend.web.app import create_app
 from tests.browser.conftest import ServerThread
-from tests.integration.test_web_pages import (
+from tests.integration.web_support import (
     HOSTILE_ID,
     NOW,
     OLD_ID,

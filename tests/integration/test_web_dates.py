@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from papertrend.papers.listings import FIRST_DAY, LAST_DAY
-from tests.integration.test_web_pages import Web, load_papers, make_web
+from tests.integration.web_support import Web, load_papers, make_web
 
 # Each route that reads a period, and each that reads search bounds, as pages, JSON and feeds.
 PERIOD_URLS = ("/papers", "/api/daily_papers", "/feeds/daily.atom")

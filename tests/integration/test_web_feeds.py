@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
-from tests.integration.test_web_pages import (
+from tests.integration.web_support import (
     HOSTILE_ABSTRACT,
     HOSTILE_ID,
     HOSTILE_TITLE,

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
-from tests.integration.test_web_pages import Web, load_papers, make_web
+from tests.integration.web_support import Web, load_papers, make_web
 
 
 @pytest.fixture

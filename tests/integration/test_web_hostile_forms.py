@@ -22,7 +22,7 @@ from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.library import service
 from tests.integration.test_web_library import library_web, sign_in
-from tests.integration.test_web_pages import TOP_ID, Web
+from tests.integration.web_support import TOP_ID, Web
 
 # (address, the form's fields); {v} is the hostile value in the path, {c} the reader's collection.
 FORMS = (

@@ -26,7 +26,7 @@ from papertrend.search.embedder import FAST_MODEL, get_embedder
 from papertrend.security import hash_token, new_token
 from papertrend.web import foryou as foryou_page
 from papertrend.web.cookies import SESSION_COOKIE
-from tests.integration.test_web_pages import (
+from tests.integration.web_support import (
     HOSTILE_AUTHOR,
     NOW,
     OLD_ID,

@@ -19,7 +19,7 @@ from papertrend.papers.models import PaperIn
 from papertrend.search import vectors
 from papertrend.search.embedder import FAST_MODEL, get_embedder
 from tests.integration.test_web_library import collection_id, sign_in, web  # noqa: F401 (fixture)
-from tests.integration.test_web_pages import NOW, TOP_ID, Web, page, parse_html
+from tests.integration.web_support import NOW, TOP_ID, Web, page, parse_html
 
 BIG = 10_000
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from papertrend.config import Settings
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import FAST_MODEL, get_embedder
-from tests.integration.test_web_pages import HOSTILE_ID, TOP_ID, Web, load_papers, make_web
+from tests.integration.web_support import HOSTILE_ID, TOP_ID, Web, load_papers, make_web
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from papertrend.db import reading
 from papertrend.digest import subscriptions as subs
 from tests.digest_support import make_app
 from tests.integration.test_digest_web import NOW, Clock, _confirmed
-from tests.integration.test_web_pages import Web, page, parse_html
+from tests.integration.web_support import Web, page, parse_html
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
 from tests.digest_support import add_papers, paper
-from tests.integration.test_web_pages import Web, make_web
+from tests.integration.web_support import Web, make_web
 
 DAY = date(2026, 8, 21)
 NOON = datetime(2026, 8, 21, 12, tzinfo=UTC)

@@ -15,7 +15,7 @@ from schemathesis.checks import positive_data_acceptance
 from sqlalchemy.engine import Engine
 
 from papertrend.config import Settings
-from tests.integration.test_web_pages import load_papers, make_web
+from tests.integration.web_support import load_papers, make_web
 
 EXAMPLES_PER_ROUTE = 25
 PERIODS = ("date", "week", "month")

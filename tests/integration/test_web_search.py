@@ -19,7 +19,7 @@ from papertrend.db import transaction
 from papertrend.papers.tables import papers
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import FAST_MODEL, get_embedder
-from tests.integration.test_web_pages import TOP_ID, Web, load_papers, make_web, page
+from tests.integration.web_support import TOP_ID, Web, load_papers, make_web, page
 
 
 @pytest.fixture
