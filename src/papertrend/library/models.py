@@ -51,12 +51,7 @@ def linear_model(positives: Matrix, background: Background, negatives: Matrix | 
     background's shrunk covariance (linear discriminant analysis with a shared covariance, as
     exemplar-LDA trains one classifier per exemplar). Closed form: one matrix-vector product per
     reader, where the logistic regression it replaced took ~30 ms of lbfgs (#13)."""
-    base = background.prepared()
-    assert base.inverse is not None
-    weights: Matrix = np.asarray(
-        base.inverse @ linear_target(positives, background, negatives), dtype=np.float32
-    )
-    return weights
+    return _whitened(background, linear_target(positives, background, negatives))
 
 
 def linear_scores(
@@ -67,10 +62,16 @@ def linear_scores(
     vectors are read once for all k readers: one reader's matrix-vector product is bound by reading
     them (181 µs here, 92 µs for the 2,000 background papers), a 17-column product costs 35 µs a
     reader (#13, 200 digests/s). The same models as `linear_model` up to the last bits of float32."""
+    weights = _whitened(background, targets.T)
+    return vectors @ weights, background.vectors @ weights
+
+
+def _whitened(background: Background, targets: npt.NDArray[np.float64]) -> Matrix:
+    """`linear_target`s (a vector, or one per column) whitened by the background's shrunk covariance."""
     base = background.prepared()
     assert base.inverse is not None
-    weights = np.asarray(base.inverse @ targets.T, dtype=np.float32)
-    return vectors @ weights, background.vectors @ weights
+    weights: Matrix = np.asarray(base.inverse @ targets, dtype=np.float32)
+    return weights
 
 
 def keyword_weights(positives: Any, background: Background) -> Matrix:
