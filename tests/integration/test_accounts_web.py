@@ -1,4 +1,4 @@
-"""Passwordless sign-in, sessions, upvotes, CSRF and sign-in rate limits, in-process (issue #4, part 2).
+"""Passwordless sign-in, sessions, CSRF and sign-in rate limits, in-process (issue #4, part 2).
 
 Mail goes to the test's own Maildir (the default backend) and the link is read back from it, as
 someone trying Papertrend would click it in /_mailbox.
@@ -6,9 +6,7 @@ someone trying Papertrend would click it in /_mailbox.
 
 from __future__ import annotations
 
-import threading
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import httpx
@@ -22,15 +20,16 @@ from papertrend.db import reading
 from papertrend.digest.tables import subscriptions
 from papertrend.papers.tables import votes
 from papertrend.security import hash_token
-from papertrend.web.app import create_app
-from tests.digest_support import add_papers, paper
-from tests.integration.test_digest_web import Clock, inbox, link
+from tests.integration.accounts_support import (
+    LIKED,
+    add_two_papers,
+    ask_link,
+    count,
+    make,
+    sign_in_by_mail,
+)
+from tests.integration.mail_support import NOW, Clock, inbox
 from tests.integration.web_support import Web, page, parse_html
-
-NOW = datetime(2026, 6, 20, 10, 0, tzinfo=UTC)
-DAY = date(2026, 6, 19)
-LIKED = "2606.00001"  # 5 Hugging Face upvotes
-OTHER = "2606.00002"  # 6 Hugging Face upvotes
 
 
 @pytest.fixture
@@ -40,47 +39,12 @@ def clock() -> Clock:
 
 @pytest.fixture
 def papers(engine: Engine) -> None:
-    add_papers(
-        engine,
-        [
-            paper(LIKED, "Agents that simulate people", day=DAY, upvotes=5),
-            paper(OTHER, "Rain removal from one photograph", day=DAY, upvotes=6),
-        ],
-        now=NOW,
-    )
-
-
-def make(settings: Settings, engine: Engine, clock: Clock, *, https: bool = False, **values: Any) -> Web:
-    app = create_app(settings.model_copy(update=values), engine=engine, clock=clock)
-    return Web(app, base_url="https://testserver" if https else "http://testserver")
+    add_two_papers(engine)
 
 
 @pytest.fixture
 def web(settings: Settings, engine: Engine, clock: Clock, papers: None) -> Web:
     return make(settings, engine, clock)
-
-
-def count(engine: Engine, table: sa.Table) -> int:
-    with reading(engine) as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-
-
-def ask_link(web: Web, settings: Settings, email: str, **extra: str) -> str:
-    """Ask for a sign-in link through the form; the link's path, read from the mail."""
-    before = inbox(settings)
-    response = web.submit("/login", {"email": email, **extra})
-    assert response.status_code == 200 and "Check your inbox" in response.text
-    # Maildir keys order mails by the second they arrived: find the new one by content, not place.
-    [(to, subject, text)] = [m for m in inbox(settings) if m not in before]
-    assert subject == "Sign in to Papertrend" and to.lower() == email.lower()
-    return link(text, "/login/")
-
-
-def sign_in(web: Web, settings: Settings, email: str) -> httpx.Response:
-    path = ask_link(web, settings, email)
-    response = web.submit(path)
-    assert response.status_code == 303, response.text
-    return response
 
 
 def set_cookie(response: httpx.Response, name: str) -> str:
@@ -179,7 +143,7 @@ def test_expired_and_unknown_links_explain_and_offer_a_new_one(
 def test_the_same_answer_whether_or_not_the_address_has_an_account(
     web: Web, settings: Settings, engine: Engine
 ) -> None:
-    sign_in(web, settings, "known@example.org")
+    sign_in_by_mail(web, settings, "known@example.org")
     stranger = make(settings, engine, Clock(NOW))
     known = stranger.submit("/login", {"email": "known@example.org"})
     new = stranger.submit("/login", {"email": "new@example.org"})
@@ -218,7 +182,7 @@ def test_next_never_leads_to_another_site(web: Web, settings: Settings, engine: 
 def test_sign_out_ends_the_session_on_the_server(
     web: Web, settings: Settings, engine: Engine, clock: Clock
 ) -> None:
-    sign_in(web, settings, "ada@example.org")
+    sign_in_by_mail(web, settings, "ada@example.org")
     value = web.cookies.get("papertrend_session")
     assert value and signed_in_as(web)
     response = web.submit("/logout", page="/")
@@ -237,117 +201,16 @@ def test_sign_out_ends_the_session_on_the_server(
 
 
 def test_signing_in_again_replaces_the_browsers_session(web: Web, settings: Settings, engine: Engine) -> None:
-    sign_in(web, settings, "ada@example.org")
-    sign_in(web, settings, "bob@example.org")
+    sign_in_by_mail(web, settings, "ada@example.org")
+    sign_in_by_mail(web, settings, "bob@example.org")
     assert count(engine, sessions) == 1 and "bob@example.org" in (signed_in_as(web) or "")
 
 
 def test_sessions_expire(settings: Settings, engine: Engine, clock: Clock, papers: None) -> None:
     web = make(settings, engine, clock, session_days=2)
-    sign_in(web, settings, "ada@example.org")
+    sign_in_by_mail(web, settings, "ada@example.org")
     clock.now = NOW + timedelta(days=2, seconds=1)
     assert signed_in_as(web) is None
-
-
-# -------------------------------------------------------------------------------------------- upvotes
-
-
-def shown_votes(web: Web, paper_id: str) -> tuple[str, str]:
-    """(label, count) of the paper page's upvote button."""
-    html = web.get(f"/papers/{paper_id}").text
-    button = html.split('class="upvote-form"', 1)[1].split("</form>", 1)[0]
-    label = button.split('class="label">', 1)[1].split("<", 1)[0]
-    number = button.split('class="vote-count">', 1)[1].split("<", 1)[0]
-    return label, number
-
-
-def test_an_upvote_toggles_and_counts_once_per_person(web: Web, settings: Settings, engine: Engine) -> None:
-    sign_in(web, settings, "ada@example.org")
-    assert shown_votes(web, LIKED) == ("Upvote", "5")
-    # The page's button says what it will do (vote=1); a double submit cannot undo itself.
-    for _ in range(2):
-        response = web.submit(f"/papers/{LIKED}/upvote", {"vote": "1"}, page=f"/papers/{LIKED}")
-        assert response.status_code == 303 and response.headers["location"] == f"/papers/{LIKED}"
-    assert count(engine, votes) == 1
-    assert shown_votes(web, LIKED) == ("Upvoted", "6")
-    assert any(
-        i.get("name") == "vote" and i.get("value") == "0" for i in page(web, f"/papers/{LIKED}").inputs
-    )
-    # Listings and the API count it too.
-    assert web.get(f"/api/papers/{LIKED}").json()["upvotes"] == 6
-    assert web.get(f"/api/papers/{LIKED}").json()["hfUpvotes"] == 5
-    web.submit(f"/papers/{LIKED}/upvote", {"vote": "0"}, page=f"/papers/{LIKED}")
-    assert count(engine, votes) == 0 and shown_votes(web, LIKED) == ("Upvote", "5")
-    # Without `vote` the button flips: on, then off.
-    web.submit(f"/papers/{LIKED}/upvote", page=f"/papers/{LIKED}")
-    assert count(engine, votes) == 1
-    web.submit(f"/papers/{LIKED}/upvote", page=f"/papers/{LIKED}")
-    assert count(engine, votes) == 0
-
-
-def test_concurrent_double_posts_store_one_vote(web: Web, settings: Settings, engine: Engine) -> None:
-    sign_in(web, settings, "ada@example.org")
-    token = web.csrf(f"/papers/{LIKED}")
-    codes: list[int] = []
-
-    def post() -> None:
-        codes.append(web.post(f"/papers/{LIKED}/upvote", data={"vote": "1", "csrf_token": token}).status_code)
-
-    threads = [threading.Thread(target=post) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert codes == [303] * 4 and count(engine, votes) == 1
-
-
-def test_votes_here_rank_listings_and_trending(
-    web: Web, settings: Settings, engine: Engine, clock: Clock
-) -> None:
-    def order(url: str) -> list[str]:
-        return [i["id"] if "id" in i else i["paper"]["id"] for i in web.get(url).json()]
-
-    assert order("/api/trending?sort=upvotes") == [OTHER, LIKED]
-    assert order("/api/daily_papers?sort=upvotes") == [OTHER, LIKED]
-    for email in ("a@example.org", "b@example.org"):
-        reader = make(settings, engine, clock)
-        sign_in(reader, settings, email)
-        assert reader.submit(f"/papers/{LIKED}/upvote", {"vote": "1"}, page="/").status_code == 303
-    # 5 + 2 here > 6: our votes move the paper up everywhere that ranks by votes.
-    assert order("/api/trending?sort=upvotes") == [LIKED, OTHER]
-    assert order("/api/trending?sort=trending") == [LIKED, OTHER]
-    assert order("/api/daily_papers?sort=upvotes") == [LIKED, OTHER]
-    home = page(web, "/")
-    assert "▲ 7" in home.text
-    trending = page(web, "/papers/trending")
-    ids = [a["href"] for a in trending.anchors if a.get("href", "").startswith("/papers/2606.")]
-    assert ids[0] == f"/papers/{LIKED}"
-
-
-def test_listing_buttons_show_your_own_votes_and_come_back_to_the_listing(
-    web: Web, settings: Settings, engine: Engine
-) -> None:
-    sign_in(web, settings, "ada@example.org")
-    response = web.submit(
-        f"/papers/{OTHER}/upvote", {"vote": "1", "next": "/papers/trending"}, page="/papers/trending"
-    )
-    assert response.status_code == 303 and response.headers["location"] == "/papers/trending"
-    html = web.get("/papers/trending").text
-    other_card = html.split(f'action="/papers/{OTHER}/upvote"', 1)[1].split("</form>", 1)[0]
-    liked_card = html.split(f'action="/papers/{LIKED}/upvote"', 1)[1].split("</form>", 1)[0]
-    assert 'aria-pressed="true"' in other_card and 'aria-pressed="false"' in liked_card
-
-
-def test_json_upvotes_for_the_script(web: Web, settings: Settings, engine: Engine) -> None:
-    headers = {"accept": "application/json"}
-    out = web.submit(f"/papers/{LIKED}/upvote", page=f"/papers/{LIKED}", headers=headers)
-    assert out.status_code == 401 and out.json()["error"]["login"] == f"/login?next=%2Fpapers%2F{LIKED}"
-    sign_in(web, settings, "ada@example.org")
-    on = web.submit(f"/papers/{LIKED}/upvote", {"vote": "1"}, page=f"/papers/{LIKED}", headers=headers)
-    assert on.json() == {"id": LIKED, "upvoted": True, "upvotes": 6}
-    off = web.submit(f"/papers/{LIKED}/upvote", page=f"/papers/{LIKED}", headers=headers)
-    assert off.json() == {"id": LIKED, "upvoted": False, "upvotes": 5}
-    assert web.submit("/papers/2606.09999/upvote", page="/", headers=headers).status_code == 404
 
 
 # ----------------------------------------------------------------------------------------------- CSRF
@@ -356,7 +219,7 @@ def test_json_upvotes_for_the_script(web: Web, settings: Settings, engine: Engin
 def test_forms_without_the_right_csrf_token_are_refused_and_change_nothing(
     web: Web, settings: Settings, engine: Engine, clock: Clock
 ) -> None:
-    sign_in(web, settings, "ada@example.org")
+    sign_in_by_mail(web, settings, "ada@example.org")
     mails = len(inbox(settings))
     other_browser = make(settings, engine, clock).csrf("/")
     for token in (None, "", "forged", other_browser):
@@ -424,7 +287,7 @@ def test_requests_the_browser_marks_as_from_another_site_are_refused_despite_the
 def test_signing_in_rotates_the_csrf_token(web: Web, settings: Settings) -> None:
     before = web.csrf("/")
     cookie_before = web.cookies.get("papertrend_csrf")
-    sign_in(web, settings, "ada@example.org")
+    sign_in_by_mail(web, settings, "ada@example.org")
     assert web.cookies.get("papertrend_csrf") not in (None, cookie_before)
     after = web.csrf("/")
     assert after != before
@@ -496,7 +359,7 @@ def test_users_cli_lists_and_deletes_accounts(web: Web, settings: Settings, engi
 
     from papertrend.cli import app
 
-    sign_in(web, settings, "ada@example.org")
+    sign_in_by_mail(web, settings, "ada@example.org")
     web.submit(f"/papers/{LIKED}/upvote", {"vote": "1"}, page=f"/papers/{LIKED}")
     runner = CliRunner()
     listed = runner.invoke(app, ["users", "list"])

@@ -26,7 +26,7 @@ from papertrend.papers.models import Paper
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import FAST_MODEL, get_embedder
 from tests.digest_support import add_subscriber
-from tests.integration.test_web_library import sign_in
+from tests.integration.library_support import sign_in
 from tests.integration.web_support import NOW, SAMPLE_DAY, TOP_ID, Web, load_papers, make_web, parse_html
 
 EMAIL = "reader@example.org"

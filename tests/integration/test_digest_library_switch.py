@@ -13,8 +13,8 @@ from papertrend.digest import subscriptions as subs
 from papertrend.library import service
 from papertrend.papers import listings, repository
 from tests.digest_support import add_subscriber
+from tests.integration.library_support import sign_in
 from tests.integration.test_digest_foryou import EMAIL, FOLLOWED_PAPER, compose, store  # noqa: F401
-from tests.integration.test_web_library import sign_in
 from tests.integration.web_support import NOW, SAMPLE_DAY, make_web
 
 

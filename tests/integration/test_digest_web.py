@@ -6,9 +6,7 @@ trying Papertrend would.
 
 from __future__ import annotations
 
-import mailbox
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -19,17 +17,8 @@ from papertrend.db import reading, transaction
 from papertrend.digest import subscriptions as subs
 from papertrend.digest.tables import digest_editions, subscription_tokens, subscriptions
 from tests.digest_support import make_app, tuned
+from tests.integration.mail_support import NOW, Clock, confirmed, inbox, link
 from tests.integration.web_support import Web, page, parse_html
-
-NOW = datetime(2026, 6, 20, 10, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -40,28 +29,6 @@ def clock() -> Clock:
 @pytest.fixture
 def web(settings: Settings, engine: Engine, clock: Clock) -> Web:
     return Web(make_app(settings, engine, clock=clock))
-
-
-def inbox(settings: Settings) -> list[tuple[str, str, str]]:
-    """(to, subject, text) of each message in the Maildir, oldest first."""
-    box = mailbox.Maildir(str(settings.mail_url).removeprefix("maildir://"), create=True)
-    out = []
-    for key in sorted(box.iterkeys()):
-        msg = box[key]
-        text = ""
-        for part in msg.walk():
-            if part.get_content_type() == "text/plain":
-                payload = part.get_payload(decode=True)
-                assert isinstance(payload, bytes)
-                text = payload.decode()
-        out.append((str(msg["To"]), str(msg["Subject"]), text))
-    return out
-
-
-def link(text: str, path: str) -> str:
-    found = re.search(rf"https?://[^/\s]+({re.escape(path)}[^\s]+)", text)
-    assert found, text
-    return found.group(1)
 
 
 def status_of(engine: Engine, email: str) -> str | None:
@@ -199,15 +166,8 @@ def test_unconfirmed_subscriptions_expire_after_seven_days(
     assert status_of(engine, "late@example.org") is None
 
 
-def _confirmed(web: Web, settings: Settings, email: str) -> str:
-    """Subscribe and confirm; the preferences path."""
-    web.submit("/subscribe", data={"email": email})
-    confirm_path = link(inbox(settings)[-1][2], "/subscribe/confirm/")
-    return str(web.submit(confirm_path).headers["location"]).split("?")[0]
-
-
 def test_preferences_are_edited_with_the_signed_link(web: Web, engine: Engine, settings: Settings) -> None:
-    prefs_path = _confirmed(web, settings, "pat@example.org")
+    prefs_path = confirmed(web, settings, "pat@example.org")
     form = page(web, prefs_path)
     assert any(f.get("action") == prefs_path and f.get("method") == "post" for f in form.forms)
     response = web.submit(
@@ -248,7 +208,7 @@ def test_preferences_are_edited_with_the_signed_link(web: Web, engine: Engine, s
 def test_pausing_cancels_an_edition_composed_but_not_sent(
     web: Web, engine: Engine, settings: Settings
 ) -> None:
-    prefs_path = _confirmed(web, settings, "pause@example.org")
+    prefs_path = confirmed(web, settings, "pause@example.org")
     with reading(engine) as conn:
         sub = subs.get_by_email(conn=conn, email="pause@example.org")
     assert sub is not None
@@ -275,7 +235,7 @@ def test_pausing_cancels_an_edition_composed_but_not_sent(
 def test_unsubscribe_shows_one_button_and_the_post_unsubscribes(
     web: Web, engine: Engine, settings: Settings
 ) -> None:
-    _confirmed(web, settings, "leaving@example.org")
+    confirmed(web, settings, "leaving@example.org")
     with reading(engine) as conn:
         sub = subs.get_by_email(conn=conn, email="leaving@example.org")
     assert sub is not None

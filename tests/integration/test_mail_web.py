@@ -13,7 +13,7 @@ from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.digest.tables import subscriptions
 from tests.digest_support import make_app, tuned
-from tests.integration.test_digest_web import NOW, Clock, inbox
+from tests.integration.mail_support import NOW, Clock, inbox
 from tests.integration.web_support import Web
 
 ENCODED = [

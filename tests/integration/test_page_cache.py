@@ -16,8 +16,8 @@ from papertrend.config import Settings
 from papertrend.web.app import create_app
 from papertrend.web.cookies import CSRF_COOKIE, CSRF_PLACEHOLDER
 from tests.digest_support import add_papers, paper
-from tests.integration.test_accounts_web import sign_in
-from tests.integration.test_digest_web import Clock
+from tests.integration.accounts_support import sign_in_by_mail
+from tests.integration.mail_support import Clock
 from tests.integration.web_support import Web, parse_html
 
 NOW = datetime(2026, 6, 20, 10, 0, tzinfo=UTC)
@@ -96,7 +96,7 @@ def test_signed_in_readers_and_writes_through_this_process_see_fresh_pages(
 
     assert count(anonymous) == 5
     reader = visitor(anonymous)
-    sign_in(reader, cached, "a@example.org")
+    sign_in_by_mail(reader, cached, "a@example.org")
     voted = reader.submit(f"/papers/{LIKED}/upvote", {"vote": "1"}, page=f"/papers/{LIKED}")
     assert voted.status_code == 303
     # The POST went through this process: its cache was emptied, so everyone sees the vote now.

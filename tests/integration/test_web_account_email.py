@@ -25,8 +25,8 @@ from papertrend.library import service as library
 from papertrend.web.app import create_app
 from papertrend.web.cookies import SUBSCRIBED_COOKIE
 from tests.digest_support import make_app
-from tests.integration.test_digest_web import NOW, Clock, _confirmed, inbox, link
-from tests.integration.test_web_library import sign_in
+from tests.integration.library_support import sign_in
+from tests.integration.mail_support import NOW, Clock, confirmed, inbox, link
 from tests.integration.test_web_preferences_form import TYPED, fields
 from tests.integration.web_support import Web, page, parse_html
 
@@ -199,7 +199,7 @@ def test_the_mailed_link_flow_marks_the_browser_and_the_banner_stops_asking(
     web: Web, settings: Settings, engine: Engine
 ) -> None:
     assert banner_asks_for_address(web.get("/").text)
-    prefs_path = _confirmed(web, settings, "anon@example.org")
+    prefs_path = confirmed(web, settings, "anon@example.org")
     assert web.cookies.get(SUBSCRIBED_COOKIE) == "1"
     assert 'class="subscribe"' not in web.get("/").text
     # Another browser, or this one after losing its cookies, opens the mailed preferences link.
@@ -266,7 +266,7 @@ def test_the_library_switch_is_stored_for_existing_rows_as_on(engine: Engine) ->
 def test_the_mailed_preferences_page_has_the_library_switch_too(
     web: Web, engine: Engine, settings: Settings
 ) -> None:
-    prefs_path = _confirmed(web, settings, "anon@example.org")
+    prefs_path = confirmed(web, settings, "anon@example.org")
     assert 'name="library" value="on" checked' in web.get(prefs_path).text
     assert web.submit(prefs_path, data={"topics": "x", "library": "off"}).status_code == 303
     sub = own(engine, "anon@example.org")

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.library import service
-from tests.integration.test_web_library import library_web, sign_in
+from tests.integration.library_support import library_web, sign_in
 from tests.integration.web_support import TOP_ID, Web
 
 # (address, the form's fields); {v} is the hostile value in the path, {c} the reader's collection.

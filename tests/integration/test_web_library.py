@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,24 +15,17 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy.engine import Engine
 
-from papertrend.accounts import repository as accounts_repo
 from papertrend.config import Settings
-from papertrend.db import reading, transaction
+from papertrend.db import reading
 from papertrend.library import foryou, service
 from papertrend.library import repository as library_repo
-from papertrend.search.embed_job import embed_missing
-from papertrend.search.embedder import FAST_MODEL, get_embedder
-from papertrend.security import hash_token, new_token
 from papertrend.web import foryou as foryou_page
-from papertrend.web.cookies import SESSION_COOKIE
+from tests.integration.library_support import collection_id, library_web, sign_in
 from tests.integration.web_support import (
     HOSTILE_AUTHOR,
-    NOW,
     OLD_ID,
     TOP_ID,
     Web,
-    load_papers,
-    make_web,
     page,
     parse_html,
 )
@@ -46,52 +38,12 @@ def web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) 
     return library_web(settings, engine, fixture_data, tmp_path)
 
 
-def library_web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Web:
-    """The web tests' papers, embedded with the fast model, and the app with arXiv's API on a closed port."""
-    load_papers(engine, fixture_data, tmp_path / "data")
-    embed_missing(engine=engine, embedder=get_embedder(FAST_MODEL))
-    # A closed port: an import that names unknown ids fails to fetch them at once, without a network.
-    return make_web(
-        settings.model_copy(
-            update={
-                "embedding_model": FAST_MODEL,
-                "arxiv_api_url": "http://127.0.0.1:9/api/query",
-                "http_retries": 0,
-            }
-        ),
-        engine,
-    )
-
-
-def sign_in(web: Web, engine: Engine, email: str = "reader@example.org") -> int:
-    """A session row and its cookie, as POST /login/<token> makes them; the user's id."""
-    token = new_token()
-    with transaction(engine) as conn:
-        user = accounts_repo.user_for_login(conn=conn, email=email, now=NOW)
-        accounts_repo.add_session(
-            conn=conn,
-            token_hash=hash_token(token),
-            user_id=user.id,
-            now=NOW,
-            expires_at=NOW + timedelta(days=1),
-        )
-    web.cookies.set(SESSION_COOKIE, token)
-    return user.id
-
-
 def library_ids(engine: Engine, user_id: int) -> dict[str, list[str]]:
     with reading(engine) as conn:
         return {
             c.name: [e.paper_id for e in service.entries(conn=conn, user_id=user_id, collection_id=c.id)]
             for c in service.collections(conn=conn, user_id=user_id)
         }
-
-
-def collection_id(engine: Engine, user_id: int, name: str) -> int:
-    with reading(engine) as conn:
-        found = library_repo.collection_by_name(conn=conn, user_id=user_id, name=name)
-    assert found is not None
-    return found.id
 
 
 def test_signed_out_save_goes_to_sign_in_and_library_pages_ask_for_it(web: Web) -> None:

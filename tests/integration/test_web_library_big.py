@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy.engine import Engine
 
+from papertrend.config import Settings
 from papertrend.db import reading, transaction
 from papertrend.library import repository as library_repo
 from papertrend.library import service
@@ -18,10 +21,15 @@ from papertrend.papers import repository as papers_repo
 from papertrend.papers.models import PaperIn
 from papertrend.search import vectors
 from papertrend.search.embedder import FAST_MODEL, get_embedder
-from tests.integration.test_web_library import collection_id, sign_in, web  # noqa: F401 (fixture)
+from tests.integration.library_support import collection_id, library_web, sign_in
 from tests.integration.web_support import NOW, TOP_ID, Web, page, parse_html
 
 BIG = 10_000
+
+
+@pytest.fixture
+def web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path: Path) -> Web:
+    return library_web(settings, engine, fixture_data, tmp_path)
 
 
 def _big_library(engine: Engine, user_id: int) -> int:
@@ -52,7 +60,7 @@ def _big_library(engine: Engine, user_id: int) -> int:
     return saved.id
 
 
-def test_a_ten_thousand_paper_library_answers_everywhere_and_loses_nothing(web: Web, engine: Engine) -> None:  # noqa: F811
+def test_a_ten_thousand_paper_library_answers_everywhere_and_loses_nothing(web: Web, engine: Engine) -> None:
     uid = sign_in(web, engine)
     saved = _big_library(engine, uid)
     library = page(web, "/library")

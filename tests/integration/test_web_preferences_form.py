@@ -12,7 +12,7 @@ from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.digest import subscriptions as subs
 from tests.digest_support import make_app
-from tests.integration.test_digest_web import NOW, Clock, _confirmed
+from tests.integration.mail_support import NOW, Clock, confirmed
 from tests.integration.web_support import Web, page, parse_html
 
 
@@ -54,7 +54,7 @@ def fields(body: str) -> dict[str, str]:
 def test_an_error_keeps_everything_typed_and_sits_next_to_its_field(
     web: Web, engine: Engine, settings: Settings, change: dict[str, str], field: str, message: str
 ) -> None:
-    prefs_path = _confirmed(web, settings, "pat@example.org")
+    prefs_path = confirmed(web, settings, "pat@example.org")
     data = {**TYPED, "timezone": "Europe/Paris", **change}
     response = web.submit(prefs_path, data=data)
     assert response.status_code == 400
