@@ -9,7 +9,7 @@ from papertrend.digest.compose import Filter, select
 from papertrend.digest.records import PaperText
 from papertrend.digest.subscriptions import Preferences, link_token
 from papertrend.types import Hit
-from tests.unit.test_digest_render import CTX, SUB, digest, make_paper, reparse
+from tests.unit.render_support import CTX, SUB, digest, make_paper, reparse
 
 NOW = datetime(2026, 6, 23, 8, 0, tzinfo=UTC)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, date, datetime
-from email import message_from_bytes, policy
+from datetime import date
 from email.message import EmailMessage
 from html.parser import HTMLParser
 
@@ -20,83 +19,11 @@ from papertrend.digest.render import (
     one_line,
     render_already,
     render_confirmation,
-    render_digest,
     subject_for,
 )
-from papertrend.digest.subscriptions import Preferences, Subscription, link_token
-from papertrend.mail.message import MAIL_POLICY, WIRE_POLICY, MailContext, to_bytes
-from papertrend.papers.models import Paper
-
-NOW = datetime(2026, 6, 23, 8, 0, tzinfo=UTC)
-CTX = MailContext(
-    base_url="https://papers.example.org/", mail_from="Papertrend <digest@example.org>", secret="s" * 40
-)
-SUB = Subscription(
-    id=7,
-    email="reader@example.org",
-    email_key="reader@example.org",
-    status="confirmed",
-    prefs=Preferences(topics=("agents",)),
-    link_salt="salt",
-    created_at=NOW,
-)
-
-
-def make_paper(pid: str, title: str, **kw: object) -> Paper:
-    values: dict[str, object] = {
-        "pk": 1,
-        "id": pid,
-        "version": 1,
-        "title": title,
-        "abstract": "We study things. " * 40,
-        "authors": ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov"],
-        "categories": ["cs.CL"],
-        "primary_category": "cs.CL",
-        "comment": None,
-        "journal_ref": None,
-        "doi": None,
-        "license": None,
-        "published_at": NOW,
-        "updated_at": NOW,
-        "listed_on": NOW.date(),
-        "pdf_url": None,
-        "code_url": "https://github.com/example/repo",
-        "project_url": None,
-        "hf_upvotes": 12,
-        "hf_comments": None,
-        "hf_daily_on": None,
-        "hf_submitted_at": None,
-        "hf_ai_summary": None,
-        "hf_ai_keywords": None,
-        "github_stars": None,
-        "sources": ["test"],
-        "first_seen_at": NOW,
-        "changed_at": NOW,
-    }
-    values.update(kw)
-    return Paper(**values)  # type: ignore[arg-type]
-
-
-def digest(**kw: object) -> EmailMessage:
-    args: dict[str, object] = {
-        "ctx": CTX,
-        "sub": SUB,
-        "edition_date": date(2026, 6, 23),
-        "created_at": NOW,
-        "message_id": message_id_for(
-            subscription_id=7, edition_date=date(2026, 6, 23), secret="k", domain="x.org"
-        ),
-        "trending": [make_paper("2606.00001", "Top paper"), make_paper("2606.00002", "Second")],
-        "for_you": [(make_paper("2606.00003", "Agents paper"), "agents")],
-    }
-    args.update(kw)
-    return render_digest(**args)  # type: ignore[arg-type]
-
-
-def reparse(msg: EmailMessage) -> EmailMessage:
-    parsed = message_from_bytes(to_bytes(msg), policy=policy.default)
-    assert isinstance(parsed, EmailMessage)
-    return parsed
+from papertrend.digest.subscriptions import Preferences, link_token
+from papertrend.mail.message import MAIL_POLICY, WIRE_POLICY, to_bytes
+from tests.unit.render_support import CTX, NOW, SUB, digest, make_paper, reparse
 
 
 def test_digest_is_multipart_alternative_with_list_headers() -> None:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import tantivy
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -22,10 +21,10 @@ from papertrend.search.keyword import (
     parse_query,
     to_tantivy,
 )
-from papertrend.search.keyword_writer import text_hash, values
 from papertrend.search.query import ranking_terms
 from papertrend.search.spelling import joined_compounds
 from papertrend.search.tantivy_index import KeywordIndex, analyzer, forms
+from tests.unit.keyword_support import build, matches
 
 _DOCS = [
     ("State of the art graph neural networks", "We survey the state of the art.", "Ada Lovelace"),
@@ -36,33 +35,10 @@ _DOCS = [
 MODES: tuple[Match, ...] = ("any", "all")
 
 
-def build(folder: Path, docs: list[tuple[str, str, str]]) -> KeywordIndex:
-    """A keyword index holding `docs` as papers 1, 2, …, written without a database."""
-    index = KeywordIndex(path=folder)
-    writer = index.index.writer(heap_size=15_000_000, num_threads=1)
-    for pk, (title, abstract, author) in enumerate(docs, start=1):
-        text = values(title, abstract, [author], title_repeats=index.title_repeats)
-        writer.add_document(tantivy.Document(pk=pk, hash=text_hash(title, abstract, [author]), text=text))
-    writer.commit()
-    del writer
-    index.index.reload()
-    return index
-
-
 @pytest.fixture(scope="module")
 def fts() -> Iterator[KeywordIndex]:
     with tempfile.TemporaryDirectory() as tmp:
         yield build(Path(tmp), _DOCS)
-
-
-def matches(index: KeywordIndex, query: str, mode: Match = "any") -> list[int]:
-    """The pks of the papers the query finds, best first."""
-    q = to_tantivy(index, parse_query(query), match=mode)
-    if q is None:
-        return []
-    searcher = index.searcher()
-    hits = searcher.search(q, 10).hits
-    return [int(pk) for pk in searcher.fast_field_values("pk", [a for _, a in hits])] if hits else []
 
 
 # --- parsing -------------------------------------------------------------------------------------

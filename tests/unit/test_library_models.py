@@ -8,7 +8,7 @@ import numpy as np
 
 from papertrend.library import models
 from papertrend.library import recommend as rec
-from tests.unit.test_library_recommend import BACKGROUND, D, candidates, unit
+from tests.unit.library_support import BACKGROUND, D, candidates, unit
 
 RNG = np.random.default_rng(29)
 

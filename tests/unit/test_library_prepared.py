@@ -7,24 +7,20 @@ import numpy as np
 
 from papertrend.library import recommend as rec
 from papertrend.search.bm25 import Tokenizer
-from tests.unit.test_library_recommend import BACKGROUND, B, D, candidates, unit
+from tests.unit.library_support import BACKGROUND, B, D, candidates, near, unit
 
-# Its own generator: drawing from test_library_recommend's would change what that module's tests see.
+# Its own generator: drawing from library_support's would change what test_library_recommend's tests see.
 RNG = np.random.default_rng(29)
 
 
-def near(direction: np.ndarray, n: int, noise: float = 0.15) -> np.ndarray:
-    return unit(direction + noise * RNG.standard_normal((n, D)))
-
-
 def test_prepared_candidates_pick_the_same_with_the_same_reasons() -> None:
-    vecs = np.vstack([near(B, 4), unit(RNG.standard_normal((30, D)))])
+    vecs = np.vstack([near(B, 4, rng=RNG), unit(RNG.standard_normal((30, D)))])
     texts = ["Scalable video generators", "Video generation with diffusion", "On video generation",
              "Image editing, no topic words", *["a paper"] * 30]  # fmt: skip
     authors = [["Someone Else"]] * 34
     authors[10] = ["Ada  LOVELACE", "X"]
     profile = rec.Profile(
-        positives=near(B, 2),
+        positives=near(B, 2, rng=RNG),
         positive_titles=["Saved 0", "Saved 1"],
         topics=["video generation", "a long topic about many generated video frames"],
         topic_vectors=np.vstack([B, B]),
@@ -44,14 +40,16 @@ def test_prepared_candidates_pick_the_same_with_the_same_reasons() -> None:
 def test_kept_topic_rows_score_as_computed_afresh() -> None:
     """A topic's row is kept with the candidates (#13): a subscriber whose topics overlap another's in
     any order gets the scores computed afresh, and another background is never served a kept row."""
-    vecs = np.vstack([near(B, 3), unit(RNG.standard_normal((20, D)))])
+    vecs = np.vstack([near(B, 3, rng=RNG), unit(RNG.standard_normal((20, D)))])
     texts = ["Video generation at scale", "Video generators", "Generation of video", *["a paper"] * 20]
     topics = ["video generation", "scaling laws", "a paper"]
     prepared = candidates(vecs, texts=texts, authors=[["X"]] * 23).with_stems(Tokenizer())
     tv = np.vstack([B, unit(RNG.standard_normal(D)), unit(RNG.standard_normal(D))])
-    first = rec.Profile(positives=near(B, 0), positive_titles=[], topics=topics[:2], topic_vectors=tv[:2])
+    first = rec.Profile(
+        positives=near(B, 0, rng=RNG), positive_titles=[], topics=topics[:2], topic_vectors=tv[:2]
+    )
     second = rec.Profile(
-        positives=near(B, 0), positive_titles=[], topics=topics[::-1], topic_vectors=tv[::-1].copy()
+        positives=near(B, 0, rng=RNG), positive_titles=[], topics=topics[::-1], topic_vectors=tv[::-1].copy()
     )
     tok = Tokenizer()
     rec.topic_scores(candidates=prepared, profile=first, background=BACKGROUND, tokenizer=tok)

@@ -13,43 +13,7 @@ from papertrend.library import keywords, metadata
 from papertrend.library import recommend as rec
 from papertrend.library.topics import WordForms
 from papertrend.search.bm25 import Tokenizer
-
-D = 32
-RNG = np.random.default_rng(13)
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
-
-
-def near(direction: np.ndarray, n: int, noise: float = 0.15) -> np.ndarray:
-    return unit(direction + noise * RNG.standard_normal((n, D)))
-
-
-A, B = unit(RNG.standard_normal(D)), unit(RNG.standard_normal(D))
-BACKGROUND = rec.Background(vectors=unit(RNG.standard_normal((1000, D))))
-
-
-def candidates(
-    vectors: np.ndarray,
-    *,
-    texts: list[str] | None = None,
-    authors: list[list[str]] | None = None,
-    categories: list[list[str]] | None = None,
-    ids: list[str] | None = None,
-) -> rec.Candidates:
-    n = len(vectors)
-    return rec.Candidates(
-        ids=ids or [f"2401.{i:05d}" for i in range(n)],
-        vectors=vectors,
-        texts=texts or ["a paper"] * n,
-        authors=authors or [["Someone Else"]] * n,
-        categories=categories or [["cs.CV"]] * n,
-    )
-
-
-def library(vectors: np.ndarray, **kw: object) -> rec.Profile:
-    return rec.Profile(positives=vectors, positive_titles=[f"Saved {i}" for i in range(len(vectors))], **kw)  # type: ignore[arg-type]
+from tests.unit.library_support import BACKGROUND, RNG, A, B, D, candidates, library, near, unit
 
 
 def test_few_positives_pick_what_is_like_them_and_say_so() -> None:

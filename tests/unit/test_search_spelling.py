@@ -10,7 +10,7 @@ import pytest
 from papertrend.search.embedder import query_text
 from papertrend.search.query import parse_query, ranking_terms
 from papertrend.search.spelling import american, variants
-from tests.unit.test_keyword_parse import build, matches
+from tests.unit.keyword_support import build, matches
 
 
 @pytest.mark.parametrize(
