@@ -1,5 +1,6 @@
-"""What the subscribe, sign-in and preferences tests share (issues #4, #5): a clock the test moves, and
-the test's own Maildir read back as a reader would read their inbox."""
+"""What the subscribe, sign-in and preferences tests share (issues #4, #5, #13): a clock the test
+moves, the test's own Maildir read back as a reader would read their inbox, and the preferences form as
+a reader fills it in."""
 
 from __future__ import annotations
 
@@ -8,9 +9,19 @@ import re
 from datetime import UTC, datetime
 
 from papertrend.config import Settings
-from tests.integration.web_support import Web
+from tests.integration.web_support import Web, parse_html
 
 NOW = datetime(2026, 6, 20, 10, 0, tzinfo=UTC)
+# What a reader types into the preferences form (every field but the time zone).
+TYPED = {
+    "topics": "LLM agents that simulate people\r\ndiffusion for video",
+    "include": "agent, simulation",
+    "exclude": "survey, benchmark",
+    "categories": "cs.CL, cs.AI",
+    "cadence": "weekly",
+    "send_weekday": "4",
+    "send_hour": "7",
+}
 
 
 class Clock:
@@ -51,3 +62,15 @@ def confirmed(web: Web, settings: Settings, email: str) -> str:
     web.submit("/subscribe", data={"email": email})
     confirm_path = link(inbox(settings)[-1][2], "/subscribe/confirm/")
     return str(web.submit(confirm_path).headers["location"]).split("?")[0]
+
+
+def fields(body: str) -> dict[str, str]:
+    """A page's text inputs by name, with the checked radio buttons as "checked"."""
+    html = parse_html(body)
+    out = {
+        i["name"]: i.get("value", "")
+        for i in html.inputs
+        if i.get("name") and i.get("tag") == "input" and i.get("type") not in ("radio", "checkbox")
+    }
+    out.update({i["name"]: "checked" for i in html.inputs if i.get("type") == "radio" and "checked" in i})
+    return out

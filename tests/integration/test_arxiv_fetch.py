@@ -21,9 +21,9 @@ from papertrend.ingest.sources.arxiv_oai import ArxivOaiSource
 from papertrend.ingest.sources.arxiv_rss import ArxivRssSource
 from papertrend.papers import repository
 from tests.fakes import FakeTime
+from tests.integration.arxiv_support import API_2026, USER_AGENT, make_client
 from tests.replay import ReplayServer, Reply
 
-API_2026 = "arxiv_api_fixtures/api_atom/recorded_2026_arxiv_py"
 RAW = "arxiv_api_fixtures/oai_pmh/arXivOAIHarvester_arXivRaw"
 HEP = "arxiv_api_fixtures/oai_pmh/hepcrawl_arXiv"
 RSS = "arxiv_api_fixtures/rss/rss_arxiv_org_2026-04-27"
@@ -37,20 +37,6 @@ TESTING_PAGES = {
     50: "q_testing_s50_m10_7f488ab8598c.body.xml",
 }
 FIRST_TOKEN = "726959|1001"  # the resumptionToken that ends ListRecordsResponse.xml
-USER_AGENT = "papertrend-tests/0 (mailto:tests@example.org)"
-
-
-def make_client(
-    fake: FakeTime, *, min_interval: float = 0.0, retries: int = 4, backoff: float = 1.0
-) -> PoliteClient:
-    return PoliteClient(
-        user_agent=USER_AGENT,
-        min_interval=min_interval,
-        retries=retries,
-        backoff=backoff,
-        sleep=fake.sleep,
-        clock=fake.clock,
-    )
 
 
 def paper_count(engine: Engine) -> int:

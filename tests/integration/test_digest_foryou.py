@@ -1,10 +1,12 @@
 """The digest's "For you" from the library (#13): a subscriber who signed in with the same address
 gets picks from their library and followed authors, each with its reason, never a paper of their
 library; the email's "Not interested" link shows a page, acts only on POST, and the paper is gone
-from the next edition."""
+from the next edition; with "library-based recommendations" off, the library stops steering it while
+followed authors still reach it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from papertrend.digest.foryou import LibraryRecommender
 from papertrend.digest.ranking import keyword_ranker
 from papertrend.library import repository as library_repo
 from papertrend.library import service
-from papertrend.papers import repository
+from papertrend.papers import listings, repository
 from papertrend.papers.models import Paper
 from papertrend.search.embed_job import embed_missing
 from papertrend.search.embedder import FAST_MODEL, get_embedder
@@ -118,3 +120,29 @@ def test_the_preview_shows_the_picks_the_run_sends(
     assert shown.exit_code == 0, shown.output
     assert f"By {followed.authors[0]}" in shown.output
     assert "Because you follow" not in shown.output
+
+
+def test_library_off_keeps_authors_and_drops_like_picks(store: Engine, settings: Settings) -> None:
+    sub = add_subscriber(store, EMAIL, confirmed_at=NOW, prefs=subs.Preferences())
+    uid = sign_in(make_web(settings, store), store, EMAIL)
+    with reading(store) as conn:
+        followed = repository.get(conn=conn, paper_id=FOLLOWED_PAPER)
+        day = listings.papers_for_days(conn=conn, start=SAMPLE_DAY, end=SAMPLE_DAY, limit=6)
+    assert followed is not None and day
+    with transaction(store) as conn:
+        for paper in day[:6]:
+            service.save(conn=conn, user_id=uid, paper_id=paper.id, now=NOW)
+        service.follow(conn=conn, user_id=uid, name=followed.authors[0], now=NOW)
+    on = dict(compose(store, sub)[1])
+    assert any(why.startswith("like ") for why in on.values()), on
+    assert on.get(FOLLOWED_PAPER) == f"by {followed.authors[0]}"
+
+    with transaction(store) as conn:
+        subs.update_preferences(
+            conn=conn, subscription_id=sub.id, prefs=replace(sub.prefs, use_library=False), now=NOW
+        )
+        off_sub = subs.get(conn=conn, subscription_id=sub.id)
+    assert off_sub is not None and not off_sub.prefs.use_library
+    off = dict(compose(store, off_sub)[1])
+    assert not any(why.startswith("like ") for why in off.values()), off
+    assert off.get(FOLLOWED_PAPER) == f"by {followed.authors[0]}"

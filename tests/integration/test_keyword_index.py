@@ -1,7 +1,7 @@
 """The keyword index on disk (search/tantivy_index.py, issue #15): shared by a host's processes,
 updated by paper and only for changed text, one writer at a time, rebuilt from the database.
 
-Same real papers and fixtures as test_keyword_search.py.
+Same real papers as test_keyword_search.py (keyword_support.py).
 """
 
 from __future__ import annotations
@@ -27,18 +27,21 @@ from papertrend.ingest.pipeline import run_ingest
 from papertrend.leases import Leases
 from papertrend.search import keyword
 from papertrend.search.tantivy_index import KeywordIndex
-from tests.integration.test_keyword_search import WORD, _ingest, _write, db, real  # noqa: F401
-
-HF_DAYS = "hf_daily_papers/daily_papers_7_days.jsonl.gz"
+from tests.integration.keyword_support import HF_DAYS, WORD, ids, ingest, ingested, real_papers, write
 
 
-def ids(engine: Engine, query: str, **kwargs: Any) -> list[str]:
-    with reading(engine) as conn:
-        return [h.paper_id for h in keyword.search(conn=conn, query=query, **kwargs)]
+@pytest.fixture
+def real(fixture_data: Path) -> list[dict[str, Any]]:
+    return real_papers(fixture_data)
+
+
+@pytest.fixture
+def db(engine: Engine, tmp_path: Path, real: list[dict[str, Any]]) -> Engine:
+    return ingested(engine, tmp_path, real)
 
 
 def test_it_lives_under_the_data_dir_and_another_process_reads_it(
-    db: Engine,  # noqa: F811
+    db: Engine,
     settings: Settings,
 ) -> None:
     index = keyword.open_index(engine=db)
@@ -57,19 +60,19 @@ def test_it_lives_under_the_data_dir_and_another_process_reads_it(
     assert out.stdout.split() == ["46", "5"]
 
 
-def test_a_second_handle_sees_each_commit(db: Engine, tmp_path: Path, real: list[dict[str, Any]]) -> None:  # noqa: F811
+def test_a_second_handle_sees_each_commit(db: Engine, tmp_path: Path, real: list[dict[str, Any]]) -> None:
     reader = KeywordIndex(path=keyword.open_index(engine=db).path)  # as another process holds it
     before = reader.documents
     new = {**real[0], "id": "2601.09999", "title": "Wombat lattices for everyone", "abstract": "Wombats."}
-    _ingest(db, _write(tmp_path / "new.jsonl", [new]))
+    ingest(db, write(tmp_path / "new.jsonl", [new]))
     reader.index.reload()  # tantivy reloads by itself within a second; the test does not wait
     assert reader.documents == before + 1
 
 
 def test_it_follows_new_changed_and_deleted_papers(
-    db: Engine,  # noqa: F811
+    db: Engine,
     tmp_path: Path,
-    real: list[dict[str, Any]],  # noqa: F811
+    real: list[dict[str, Any]],
 ) -> None:
     gone, old = real[6], real[4]
     assert ids(db, "StyleMorpheus") == [gone["id"]]
@@ -78,7 +81,7 @@ def test_it_follows_new_changed_and_deleted_papers(
     assert ids(db, "StyleMorpheus") == []
     changed = {**old, "id": f"{old['id']}v2", "title": f"Chromatic {WORD} renamed", "abstract": "New text."}
     new = {**old, "id": "2601.09999", "title": "Wombat lattices for everyone", "abstract": "Wombats."}
-    _ingest(db, _write(tmp_path / "more.jsonl", [changed, new]))
+    ingest(db, write(tmp_path / "more.jsonl", [changed, new]))
     assert old["id"] not in ids(db, "hypernetwork")
     assert ids(db, "chromatic renamed")[:1] == [old["id"]]
     assert ids(db, "wombat") == ["2601.09999"]
@@ -112,12 +115,12 @@ def test_an_ingest_that_only_changes_upvotes_reindexes_nothing(
     assert (after.written, after.generation) == (before.written, before.generation)  # ... wrote none
 
 
-def test_one_writer_per_host_under_a_lease(db: Engine, tmp_path: Path, real: list[dict[str, Any]]) -> None:  # noqa: F811
+def test_one_writer_per_host_under_a_lease(db: Engine, tmp_path: Path, real: list[dict[str, Any]]) -> None:
     index = keyword.open_index(engine=db)
     other = Leases(engine=db)
     assert other.acquire(name=index.lease_name, every=timedelta(0))
     new = {**real[0], "id": "2601.09998", "title": "Numbat lattices", "abstract": "Numbats."}
-    _ingest(db, _write(tmp_path / "new.jsonl", [new]))
+    ingest(db, write(tmp_path / "new.jsonl", [new]))
     assert keyword.sync(engine=db) is None  # the lease's holder writes; this process waits its turn
     assert ids(db, "numbat") == []
     other.release(name=index.lease_name, ok=True, summary="")
@@ -125,7 +128,7 @@ def test_one_writer_per_host_under_a_lease(db: Engine, tmp_path: Path, real: lis
 
 
 def test_an_index_of_another_schema_without_its_state_file_is_rebuilt(
-    db: Engine,  # noqa: F811
+    db: Engine,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # As an older version leaves it when its first build is killed before the state file is written
@@ -149,7 +152,7 @@ def test_an_index_of_another_schema_without_its_state_file_is_rebuilt(
     assert report is not None and report.written == index.documents == 46
 
 
-def test_reindex_rebuilds_it_from_the_database(db: Engine) -> None:  # noqa: F811
+def test_reindex_rebuilds_it_from_the_database(db: Engine) -> None:
     index = keyword.open_index(engine=db)
     first = ids(db, f"{WORD} lattices")
     report = keyword.sync(engine=db, full=True)
@@ -157,7 +160,7 @@ def test_reindex_rebuilds_it_from_the_database(db: Engine) -> None:  # noqa: F81
     assert ids(db, f"{WORD} lattices") == first
 
 
-def test_the_reindex_command_rebuilds_it(db: Engine, settings: Settings) -> None:  # noqa: F811
+def test_the_reindex_command_rebuilds_it(db: Engine, settings: Settings) -> None:
     from typer.testing import CliRunner
 
     from papertrend.cli import app

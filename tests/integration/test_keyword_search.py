@@ -2,113 +2,37 @@
 
 from __future__ import annotations
 
-import gzip
-import itertools
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import sqlalchemy as sa
 import tantivy
 from sqlalchemy.engine import Engine
 
 from papertrend.db import reading, transaction
-from papertrend.ingest.base import make_source
-from papertrend.ingest.pipeline import run_ingest
 from papertrend.search import keyword
 from papertrend.search.tantivy_index import TEXT
 from papertrend.types import Filters
-
-LISTING = "arxiv_metadata/arxiv_cs_listings_head200.jsonl.gz"
-REAL_PAPERS = 40
-# A made-up word that occurs nowhere in the real papers, so tests know exactly what it matches.
-WORD = "quokkabench"
-
-
-def _record(pid: str, title: str, abstract: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": pid,
-        "title": title,
-        "abstract": abstract,
-        "authors": extra.pop("authors", ["Test Author"]),
-        "categories": extra.pop("categories", ["cs.CL"]),
-        "first_listed": extra.pop("first_listed", "2025-03-18"),
-        **extra,
-    }
-
-
-# Same lengths on purpose: the one difference between the two is where WORD stands.
-TITLE_HIT = _record(
-    "2601.00001",
-    f"{WORD} lattices for sparse retrieval",
-    "We study sparse retrieval over lattices of documents and report gains on benchmarks.",
+from tests.integration.keyword_support import (
+    WORD,
+    ids,
+    ingest,
+    ingested,
+    real_papers,
+    write,
 )
-ABSTRACT_HIT = _record(
-    "2601.00002",
-    "Sparse lattices for dense retrieval",
-    f"We study {WORD} retrieval over lattices of documents and report gains on benchmarks.",
-)
-FILTERED = [
-    _record(
-        "2601.00003",
-        f"Early {WORD} paper",
-        "Filter fixture.",
-        first_listed="2025-01-10",
-        categories=["cs.CV", "cs.AI"],
-        authors=["Ada Lovelace"],
-    ),
-    _record(
-        "2601.00004",
-        f"Middle {WORD} paper",
-        "Filter fixture.",
-        first_listed="2025-06-15",
-        categories=["cs.LG"],
-        authors=["Alan Turing", "Grace Hopper"],
-    ),
-    _record(
-        "2601.00005",
-        f"Late {WORD} paper",
-        "Filter fixture.",
-        first_listed="2026-02-01",
-        categories=["cs.CLX"],
-        authors=["Alan Turingson"],
-    ),
-]
-HOSTILE = _record(
-    "2601.00006",
-    "<script>alert('x')</script> & escaping in titles",
-    "An abstract with <b>markup</b> & an escaping problem for escaping tests.",
-)
-
-
-def _write(path: Path, records: list[dict[str, Any]]) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-    return path
-
-
-def _ingest(engine: Engine, path: Path) -> None:
-    report = run_ingest(engine=engine, source=make_source("jsonl", path=path))
-    assert report.ok and report.rejected == 0, report.summary()
 
 
 @pytest.fixture
 def real(fixture_data: Path) -> list[dict[str, Any]]:
-    with gzip.open(fixture_data / LISTING, "rb") as fh:
-        return [orjson.loads(line) for line in itertools.islice(fh, REAL_PAPERS)]
+    return real_papers(fixture_data)
 
 
 @pytest.fixture
 def db(engine: Engine, tmp_path: Path, real: list[dict[str, Any]]) -> Engine:
-    records = [*real, TITLE_HIT, ABSTRACT_HIT, *FILTERED, HOSTILE]
-    _ingest(engine, _write(tmp_path / "papers.jsonl", records))
-    return engine
-
-
-def ids(engine: Engine, query: str, **kwargs: Any) -> list[str]:
-    with reading(engine) as conn:
-        return [h.paper_id for h in keyword.search(conn=conn, query=query, **kwargs)]
+    return ingested(engine, tmp_path, real)
 
 
 def pk_of(engine: Engine, paper_id: str) -> int:
@@ -243,7 +167,7 @@ def test_a_new_version_reindexes_the_paper(db: Engine, tmp_path: Path, real: lis
     pk = pk_of(db, old["id"])
     assert indexed(db, "hypernetwork", pk)
     changed = {**old, "id": f"{old['id']}v2", "title": f"Chromatic {WORD} renamed", "abstract": "New text."}
-    _ingest(db, _write(tmp_path / "v2.jsonl", [changed]))
+    ingest(db, write(tmp_path / "v2.jsonl", [changed]))
     assert old["id"] not in ids(db, "Kolmogorov-Arnold hypernetwork")
     assert old["id"] not in ids(db, "hypernetwork")
     assert ids(db, "chromatic renamed", match="all") == [old["id"]]

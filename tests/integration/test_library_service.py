@@ -21,7 +21,7 @@ from papertrend.papers import repository as papers_repo
 from papertrend.papers import votes
 from papertrend.papers.models import PaperIn
 from tests.fakes import FakeTime
-from tests.integration.test_arxiv_fetch import API_2026, make_client
+from tests.integration.arxiv_support import API_2026, make_client
 from tests.replay import ReplayServer
 
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)

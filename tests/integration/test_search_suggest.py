@@ -21,7 +21,7 @@ from papertrend.ingest.base import make_source
 from papertrend.ingest.pipeline import run_ingest
 from papertrend.search import keyword, vocabulary
 from papertrend.search.suggest import VocabularyHolder
-from tests.integration.test_keyword_index import HF_DAYS
+from tests.integration.keyword_support import HF_DAYS
 from tests.integration.web_support import load_papers, make_web, page
 
 

@@ -26,8 +26,7 @@ from papertrend.web.app import create_app
 from papertrend.web.cookies import SUBSCRIBED_COOKIE
 from tests.digest_support import make_app
 from tests.integration.library_support import sign_in
-from tests.integration.mail_support import NOW, Clock, confirmed, inbox, link
-from tests.integration.test_web_preferences_form import TYPED, fields
+from tests.integration.mail_support import NOW, TYPED, Clock, confirmed, fields, inbox, link
 from tests.integration.web_support import Web, page, parse_html
 
 EMAIL = "reader@example.org"

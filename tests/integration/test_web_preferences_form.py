@@ -12,35 +12,13 @@ from papertrend.config import Settings
 from papertrend.db import reading
 from papertrend.digest import subscriptions as subs
 from tests.digest_support import make_app
-from tests.integration.mail_support import NOW, Clock, confirmed
+from tests.integration.mail_support import NOW, TYPED, Clock, confirmed, fields
 from tests.integration.web_support import Web, page, parse_html
 
 
 @pytest.fixture
 def web(settings: Settings, engine: Engine) -> Web:
     return Web(make_app(settings, engine, clock=Clock(NOW)))
-
-
-TYPED = {
-    "topics": "LLM agents that simulate people\r\ndiffusion for video",
-    "include": "agent, simulation",
-    "exclude": "survey, benchmark",
-    "categories": "cs.CL, cs.AI",
-    "cadence": "weekly",
-    "send_weekday": "4",
-    "send_hour": "7",
-}
-
-
-def fields(body: str) -> dict[str, str]:
-    html = parse_html(body)
-    out = {
-        i["name"]: i.get("value", "")
-        for i in html.inputs
-        if i.get("name") and i.get("tag") == "input" and i.get("type") not in ("radio", "checkbox")
-    }
-    out.update({i["name"]: "checked" for i in html.inputs if i.get("type") == "radio" and "checked" in i})
-    return out
 
 
 @pytest.mark.parametrize(
