@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,13 +30,12 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from papertrend.accounts import repository as accounts_repo
 from papertrend.config import Settings
 from papertrend.db import transaction
 from papertrend.digest import subscriptions as subs
-from papertrend.security import hash_token, new_token
 from papertrend.web.app import create_app
 from papertrend.web.cookies import SESSION_COOKIE
+from tests.integration.library_support import new_session
 from tests.integration.web_support import NOW, TOP_ID, load_papers
 
 try:
@@ -372,18 +370,9 @@ def open_mail(page: Page, *, to: str, subject: str, timeout: float = 10.0) -> No
 
 
 def sign_in(page: Page, site: Site, *, email: str) -> None:
-    """Sign `page`'s browser in as `email`: a session row and its cookie, as POST /login/<token>
-    makes them, without the mailbox round trip (test_accounts.py goes through the mailbox)."""
-    token = new_token()
-    with transaction(site.engine) as conn:
-        user = accounts_repo.user_for_login(conn=conn, email=email, now=NOW)
-        accounts_repo.add_session(
-            conn=conn,
-            token_hash=hash_token(token),
-            user_id=user.id,
-            now=NOW,
-            expires_at=NOW + timedelta(days=1),
-        )
+    """Sign `page`'s browser in as `email` through a new session row (`new_session`), without the
+    mailbox round trip (test_accounts.py goes through the mailbox)."""
+    _, token = new_session(site.engine, email)
     page.context.add_cookies(
         [{"name": SESSION_COOKIE, "value": token, "url": site.base_url, "httpOnly": True, "sameSite": "Lax"}]
     )

@@ -36,8 +36,9 @@ def library_web(settings: Settings, engine: Engine, fixture_data: Path, tmp_path
     )
 
 
-def sign_in(web: Web, engine: Engine, email: str = "reader@example.org") -> int:
-    """A session row and its cookie, as POST /login/<token> makes them; the user's id."""
+def new_session(engine: Engine, email: str) -> tuple[int, str]:
+    """A session row for this address's user (made if new), as POST /login/<token> makes it, without
+    the mailbox round trip; (user id, the session cookie's value)."""
     token = new_token()
     with transaction(engine) as conn:
         user = accounts_repo.user_for_login(conn=conn, email=email, now=NOW)
@@ -48,8 +49,14 @@ def sign_in(web: Web, engine: Engine, email: str = "reader@example.org") -> int:
             now=NOW,
             expires_at=NOW + timedelta(days=1),
         )
+    return user.id, token
+
+
+def sign_in(web: Web, engine: Engine, email: str = "reader@example.org") -> int:
+    """Sign the client in through a new session row (`new_session`); the user's id."""
+    user_id, token = new_session(engine, email)
     web.cookies.set(SESSION_COOKIE, token)
-    return user.id
+    return user_id
 
 
 def collection_id(engine: Engine, user_id: int, name: str) -> int:
