@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from papertrend.db import transaction
+from papertrend.numbers import whole_number
 from papertrend.sql import UTCDateTime, insert_for, metadata
 
 # One row per periodic job (issue #6): which worker holds it until when, and when it last started
@@ -70,10 +71,10 @@ def owner_gone(owner: str | None, lease_until: datetime | None, now: datetime) -
     if owner is None or lease_until is None or lease_until <= now:
         return True
     host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+    pid = whole_number(rest.partition(":")[0])
+    if host != socket.gethostname() or pid is None or pid == os.getpid():
         return False
-    return not _pid_alive(int(pid_text))
+    return not _pid_alive(pid)
 
 
 class Leases:

@@ -73,6 +73,17 @@ def test_save_from_lists_search_and_paper_page(web: Web, engine: Engine) -> None
     assert library_ids(engine, uid) == {"Saved": [TOP_ID]}
 
 
+@pytest.mark.parametrize("collection", ["\u00b2", "\u00b23", "12abc", "9" * 30])
+def test_saving_to_a_collection_that_is_no_number_is_a_clear_400(
+    web: Web, engine: Engine, collection: str
+) -> None:
+    # "²" passes str.isdigit() but not int(): it was a 500.
+    uid = sign_in(web, engine)
+    response = web.submit(f"/papers/{TOP_ID}/save", {"next": "/", "collection": collection}, page="/")
+    assert response.status_code == 400 and "Choose one of your collections." in response.text
+    assert all(TOP_ID not in ids for ids in library_ids(engine, uid).values())
+
+
 def test_collections_rename_move_share_delete(web: Web, engine: Engine) -> None:
     uid = sign_in(web, engine)
     web.submit(f"/papers/{TOP_ID}/save", {}, page="/")

@@ -228,6 +228,14 @@ def test_oai_record_without_title_is_rejected(oai: ArxivOaiSource, fixtures: Pat
     ]
 
 
+def test_oai_version_label_in_other_digits_is_skipped(oai: ArxivOaiSource, fixtures: Path) -> None:
+    # "v²" passes str.isdigit() after the "v" but not int(): the whole response was a ValueError.
+    text = (fixtures / RAW / "ListRecordsResponse.xml").read_text()
+    plain = parse_text(oai, text)
+    odd = parse_text(oai, text.replace('<version version="v2">', '<version version="v\u00b2">'))
+    assert [p.id for p in odd.papers] == [p.id for p in plain.papers] and odd.rejected == plain.rejected
+
+
 def test_oai_malformed_xml(oai: ArxivOaiSource, fixtures: Path) -> None:
     body = (fixtures / RAW / "ListRecordsResponse.xml").read_bytes()[:3000]
     with pytest.raises(SourceError, match=r"^https://oai\.example/oai\?verb=ListRecords: malformed XML"):

@@ -24,6 +24,8 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now=now) == 30.0
     assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    # "²" passes str.isdigit() but not float(): a server's odd header is no header, not a crash.
+    assert parse_retry_after("\u00b2") is None
 
 
 def test_min_interval_between_requests() -> None:

@@ -89,6 +89,18 @@ def test_bad_lines_are_rejected_and_the_rest_kept(tmp_path: Path) -> None:
     assert "not an arXiv id" in reasons["mixed.jsonl:5"]
 
 
+def test_a_version_label_in_other_digits_keeps_the_ids_version(tmp_path: Path) -> None:
+    # "v²" passes str.isdigit() after the "v" but not int(): the line was lost to a ValueError.
+    path = tmp_path / "odd.jsonl"
+    path.write_text(
+        '{"id": "2401.00004v3", "title": "Odd", "abstract": "x", "authors": "A. Author", '
+        '"categories": "cs.CL", "versions": [{"version": "v\\u00b2", '
+        '"created": "Mon, 1 Jan 2024 00:00:00 GMT"}]}\n'
+    )
+    papers, rejected = _parse_file(path)
+    assert rejected == [] and [(p.id, p.version) for p in papers] == [("2401.00004", 3)]
+
+
 def test_gzip_and_plain_read_the_same(tmp_path: Path, fixture_data: Path) -> None:
     plain = (fixture_data / KAGGLE).read_bytes()
     gz = tmp_path / "k.jsonl.gz"

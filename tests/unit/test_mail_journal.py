@@ -31,3 +31,14 @@ def test_journal_keeps_the_latest_try_of_each_message(tmp_path: Path) -> None:
     now += timedelta(days=40)
     journal.prune(keep_days=30)
     assert list(tmp_path.glob("*.log")) == []
+
+
+def test_a_reply_code_in_other_digits_is_no_code(tmp_path: Path) -> None:
+    # "²50" passes str.isdigit() but not int(): reading the journal was a ValueError.
+    now = datetime(2026, 6, 23, 12, 0, tzinfo=UTC)
+    journal = Journal(tmp_path, clock=lambda: now)
+    journal.write("D", "<a@x>")
+    journal.close()
+    with (tmp_path / f"{now.date()}.log").open("a") as f:
+        f.write("2026-06-23T12:00:00.000 R <a@x> \u00b250\n")
+    assert journal.read()["<a@x>"] == JournalEntry(prepared=True, handed_off=True, code=None)

@@ -38,6 +38,7 @@ from papertrend.digest.records import Subscription as Subscription
 from papertrend.digest.records import from_row as from_row
 from papertrend.digest.records import prefs_values
 from papertrend.errors import BadRequest
+from papertrend.numbers import whole_number
 from papertrend.security import hash_token, new_token, same, sign
 
 # "not_interested": the per-paper "Not interested" link of a digest's "For you" (#13).
@@ -362,9 +363,10 @@ def link_token(*, secret: str, subscription: Subscription, purpose: LinkPurpose)
 def verify_link(*, conn: Connection, secret: str, token: str, purpose: LinkPurpose) -> Subscription | None:
     """The subscription a signed link names, if the signature is right; None otherwise."""
     head, _, sig = token.partition(".")
-    if not head.isdigit() or not sig or len(head) > 12:
+    subscription_id = whole_number(head, max_digits=12)
+    if subscription_id is None or not sig:
         return None
-    sub = get(conn=conn, subscription_id=int(head))
+    sub = get(conn=conn, subscription_id=subscription_id)
     if sub is None:
         return None
     expected = _signature(secret, purpose, sub.id, sub.link_salt)

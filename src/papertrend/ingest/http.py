@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from papertrend.errors import SourceError
+from papertrend.numbers import whole_number
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = whole_number(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from papertrend.numbers import whole_number
+
 JournalEvent = Literal["P", "D", "R"]
 
 
@@ -111,8 +113,8 @@ class Journal:
                 out[mid] = JournalEntry(prepared=True)
             elif event == "D":
                 out[mid] = JournalEntry(prepared=True, handed_off=True)
-            elif event == "R" and code.isdigit():
-                out[mid] = JournalEntry(prepared=seen.prepared, handed_off=seen.handed_off, code=int(code))
+            elif event == "R" and (number := whole_number(code)) is not None:
+                out[mid] = JournalEntry(prepared=seen.prepared, handed_off=seen.handed_off, code=number)
         return out
 
     def prune(self, *, keep_days: int = 30) -> None:

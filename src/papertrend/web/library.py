@@ -23,6 +23,7 @@ from papertrend.ingest.http import PoliteClient
 from papertrend.library import bibtex, csl, imports, service
 from papertrend.library import repository as library_repo
 from papertrend.library.repository import Collection, Entry
+from papertrend.numbers import whole_number
 from papertrend.papers import repository
 from papertrend.papers.ids import parse_arxiv_id
 from papertrend.papers.models import Paper
@@ -92,9 +93,10 @@ def _collection_id(value: str) -> int | None:
     text = value.strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 18:
+    number = whole_number(text)
+    if number is None:
         raise BadRequest("Choose one of your collections.")
-    return int(text)
+    return number
 
 
 # ------------------------------------------------------------------------------------- the library

@@ -27,6 +27,7 @@ from papertrend.ingest.base import (
 )
 from papertrend.ingest.http import PoliteClient
 from papertrend.ingest.sources._xml import child, child_text, children, parse_xml
+from papertrend.numbers import whole_number
 from papertrend.papers.categories import arxiv_categories
 from papertrend.papers.models import PaperIn, Rejected
 
@@ -68,7 +69,7 @@ def _error_message(feed: ET.Element) -> str | None:
 
 def _inspect(feed: ET.Element) -> _Page:
     total_text = child_text(feed, "totalResults")
-    total = int(total_text) if total_text.isdigit() else None
+    total = whole_number(total_text)
     return _Page(total=total, entries=len(children(feed, "entry")), error=_error_message(feed))
 
 

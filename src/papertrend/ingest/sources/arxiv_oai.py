@@ -31,6 +31,7 @@ from papertrend.ingest.base import (
 from papertrend.ingest.http import PoliteClient
 from papertrend.ingest.sources._xml import child, child_text, children, descendants, local_name, parse_xml
 from papertrend.ingest.sources.arxiv_api import first_doi
+from papertrend.numbers import whole_number
 from papertrend.papers.categories import arxiv_categories
 from papertrend.papers.models import PaperIn, Rejected
 
@@ -263,7 +264,7 @@ def record_to_paper(record: ET.Element, *, where: str, parsed: Parsed) -> PaperI
         versions = []
         for v in children(meta, "version"):
             label_v = v.get("version", "")
-            number = int(label_v[1:]) if label_v[1:].isdigit() else None
+            number = whole_number(label_v[1:])
             versions.append((number, rfc2822_datetime(child_text(v, "date"))))
         numbers = [n for n, _ in versions if n is not None]
         if numbers:

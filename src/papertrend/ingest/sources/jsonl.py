@@ -29,6 +29,7 @@ from papertrend.ingest.base import (
     register_source,
     rfc2822_datetime,
 )
+from papertrend.numbers import whole_number
 from papertrend.papers.categories import arxiv_categories
 from papertrend.papers.models import PaperIn, Rejected
 
@@ -91,7 +92,8 @@ def record_to_paper(record: Any, *, source: str, where: str, parsed: Parsed) -> 
         cats = arxiv_categories([categories]) if isinstance(categories, str) else []
         created = [rfc2822_datetime(v.get("created")) for v in (versions or []) if isinstance(v, dict)]
         latest = versions[-1].get("version", "") if versions and isinstance(versions[-1], dict) else ""
-        version = int(latest[1:]) if isinstance(latest, str) and latest[1:].isdigit() else arxiv_id.version
+        number = whole_number(latest[1:]) if isinstance(latest, str) else None
+        version = arxiv_id.version if number is None else number
         return PaperIn(
             id=arxiv_id.key,
             version=version,
