@@ -62,7 +62,7 @@ TEXT = st.one_of(
 
 @hypothesis.settings(max_examples=30, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
 @given(value=TEXT, raw=st.sampled_from(["", "%00", "%FF%FE", "%C3%28", "%2F", "%0A"]))
-# "²" passes str.isdigit() but not int(): /unsubscribe/²3.0 was a 500 (this test found it in a fresh-clone make test).
+# "²" passes str.isdigit() but not int(): /unsubscribe/²3.0 was a 500 (found in a fresh-clone make test).
 @hypothesis.example(value="\u00b23.0", raw="")
 def test_any_text_anywhere_in_an_address_is_never_a_5xx(web: Web, value: str, raw: str) -> None:
     encoded = quote(value, safe="") + raw
