@@ -81,6 +81,21 @@ def test_smtp_delivers_dot_stuffed_and_reuses_the_connection(tmp_path: Path) -> 
         sink.stop()
 
 
+def test_smtp_dot_stuffing_keeps_every_dot_line_of_the_body() -> None:
+    # A lone "." line would end DATA early if it were not doubled; ".." must arrive as "..".
+    body = ".\n..\n.x\nend.\n.\n"
+    msg = message("<dots@x>")
+    msg.set_content(body)
+    sink = SmtpSink().start()
+    try:
+        mailer = make_mailer(sink.url)
+        mailer.send(msg)
+        mailer.close()
+        assert sink.received[0].message.get_content().replace("\r\n", "\n") == body
+    finally:
+        sink.stop()
+
+
 def test_smtp_errors_are_classified(tmp_path: Path) -> None:
     sink = SmtpSink().start()
     try:

@@ -22,7 +22,6 @@ from papertrend.mail.protocol import SendError, Submitted, envelope, message_id
 TlsMode = Literal["required", "opportunistic", "off"]
 PausePoint = Literal["before_dot", "unjournaled_dot", "after_dot", "after_reply"]
 _QUEUED = re.compile(rb"queued as ([\w.@<>-]+)", re.IGNORECASE)
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class Pause:
@@ -217,7 +216,12 @@ class SmtpMailer:
         sender, rcpts = envelope(message)
         mid = message_id(message)
         data = to_bytes(message)
-        content = _LEADING_DOT.sub(b"..", data)
+        # Dot-stuffing (RFC 5321 4.5.2) as smtplib's `(?m)^\.` sub, by bytes.replace: a regex with no
+        # literal prefix tries `^` at every byte, 211 µs for a 41 KB digest against 71 µs (6% of a
+        # 10,000-digest run's samples under py-spy).
+        content = data.replace(b"\n.", b"\n..")
+        if content.startswith(b"."):
+            content = b"." + content
         if not content.endswith(b"\r\n"):
             content += b"\r\n"
         for attempt in (0, 1):
